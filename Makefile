@@ -1,0 +1,48 @@
+# Self-documenting Makefile: `make help` lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/onboarding-analysis
+STAMP := $(VENV)/.installed
+DEMO_DATA := data/demo/events.parquet
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(DEMO_DATA): $(STAMP)
+	$(CLI) demo-data --out data/demo
+
+.PHONY: setup
+setup: $(STAMP) ## Create .venv (if missing) and install the package with its dev extras
+
+.PHONY: demo
+demo: $(STAMP) $(DEMO_DATA) ## Set up, generate the demo data if absent, render reports/demo/report.html + metrics.json
+	$(CLI) run params/demo.yaml --out reports
+	@echo "Open reports/demo/report.html"
+
+.PHONY: test
+test: $(STAMP) $(DEMO_DATA) ## Set up and run every test: pytest (package) + nbval (notebooks)
+	$(PY) -m pytest
+
+.PHONY: lab
+lab: $(STAMP) $(DEMO_DATA) ## Open JupyterLab on notebooks/ (the demo params are the notebooks' defaults)
+	$(VENV)/bin/jupyter lab notebooks/
+
+.PHONY: lint
+lint: $(STAMP) ## Ruff on the package and the tests
+	$(VENV)/bin/ruff check onboarding_analysis tests benchmarks
+
+.PHONY: clean
+clean: ## Remove generated reports and demo data (keeps .venv)
+	rm -rf reports data/demo
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'

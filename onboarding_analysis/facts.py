@@ -1,0 +1,269 @@
+"""User facts: one row per user, computed in the query engine (never pandas over raw events).
+
+The whole computation is one ibis expression over the canonical tables of
+:mod:`onboarding_analysis.loading`, so the same code runs on DuckDB (default) or any backend
+ibis supports (Spark, warehouses). Only the result, one row per user, reaches pandas. The
+columns are documented in :mod:`onboarding_analysis.columns`; the definitions are METRICS.md's:
+
+- ``t0``: the users table's ``signup_at``; else the first ``signup_event``; else the first event.
+- day index ``floor((ts - t0) / 24h)``, computed on microseconds, so an event exactly 24 h after
+  signup is on day 1.
+- active events: params ``active_events``, or every event except ``signup_event``.
+- lifetime, inactivity rule: ``last`` = last active event (``t0`` if none); churned when
+  ``T - last >= inactivity_days``, with lifetime ``last - t0``.
+  *Censoring* (a documented departure, see below): a user not (yet) churned is censored at
+  ``max(age - inactivity_days, 0)`` (``lifetime_censoring: observable``, the default), the last
+  moment at which churn could have been observed. METRICS.md's literal rule censors at ``age``
+  (``lifetime_censoring: observation_end``); that counts users who stopped less than
+  ``inactivity_days`` before ``T`` as surviving to ``T`` and biases survival upwards (measured on
+  simulated exponential lifetimes, mean 60 days: S(30) 0.675 vs truth 0.607, while the
+  observable rule gives 0.612; see tests/test_facts.py::test_censoring_rules_against_truth).
+- lifetime, ``churn_event`` rule: churned at the first ``churn_event``; else censored at ``age``.
+- ``value_days``: first ``value_events`` occurrence at or after ``t0`` (and ``<= T``).
+
+Users are excluded (and counted under a reason) when they have no signup time at all, sign up
+after ``T``, or fail params ``filters``. Their events are counted under the same reason; events
+before ``t0`` are counted as ``before signup``. Every event row read is either used or counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import ibis
+import pandas as pd
+
+from . import columns as C
+from .loading import Source
+from .params import Params
+
+MICROS_PER_DAY = 86_400_000_000
+
+#: Reasons an event row is not used, in the order they are checked.
+EVENT_REASONS = (
+    "missing user id",
+    "missing event name",
+    "unparseable timestamp",
+    "after observation end",
+    "user without signup time",
+    "user signed up after observation end",
+    "user filtered out",
+    "before signup",
+)
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Where every input row went. ``events_used + sum(excluded.values()) == events_read``."""
+
+    events_read: int
+    events_used: int
+    excluded: Mapping[str, int]
+    users: int
+    users_excluded: Mapping[str, int]
+    files: Mapping[str, int] = field(default_factory=dict)
+    users_rows: int = 0
+
+    def as_metrics(self) -> dict:
+        """The ``data`` section of metrics.json."""
+        return {
+            "events_read": self.events_read,
+            "events_used": self.events_used,
+            "users": self.users,
+            "excluded": dict(self.excluded),
+            "users_excluded": dict(self.users_excluded),
+            "files": dict(self.files),
+        }
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The user-facts table with what it was built from."""
+
+    table: pd.DataFrame
+    observation_end: dt.datetime
+    accounting: Accounting
+    params: Params
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def _days(later, earlier):
+    return later.delta(earlier, unit="microsecond").cast("float64") / MICROS_PER_DAY
+
+
+def user_facts_expr(source: Source, params: Params):
+    """The ibis expressions of the user-facts table and of the event accounting.
+
+    Returns ``(facts, per_user_status)``: ``facts`` has one row per included user;
+    ``per_user_status`` one row per user seen anywhere, with the user's exclusion reason
+    (NULL when included) and event counts, from which :func:`build_facts` derives the
+    accounting without another scan of the events.
+    """
+    ev = source.events
+    end = ibis.literal(source.observation_end, type="timestamp")
+    ok = ev.reason.isnull()
+    attrs_from_events = [c for c in dict.fromkeys((*params.segments, *params.filters)) if c in ev.columns]
+
+    signup = params.signup_event
+    agg = {
+        "first_ts": ev.ts.min(where=ok),
+        "first_signup": ev.ts.min(where=ok & (ev.event == signup)) if signup else ibis.null("timestamp"),
+        "n_ok": ev.count(where=ok),
+    }
+    for reason in EVENT_REASONS[:4]:
+        agg[f"n_{reason}"] = ev.count(where=ev.reason == reason)
+    for attr in attrs_from_events:
+        agg[f"ev_{attr}"] = ev[attr].argmin(ev.ts, where=ok & ev[attr].notnull())
+    per_user = ev.group_by("user_id").aggregate(**agg)
+
+    if source.users is not None:
+        u = source.users
+        joined = per_user.outer_join(u, per_user.user_id == u.user_id)
+        uid = ibis.coalesce(joined.user_id, joined.user_id_right)
+        t0 = ibis.coalesce(joined.signup_at, joined.first_signup, joined.first_ts)
+        base = joined.mutate(user_id=uid, t0=t0, in_users=joined.user_id_right.notnull())
+        # loading.py takes an attribute from the users table when it has it, else from events.
+        attr_values = {
+            a: base[a] if a in u.columns else base[f"ev_{a}"]
+            for a in dict.fromkeys((*params.segments, *params.filters))
+            if a in u.columns or f"ev_{a}" in base.columns
+        }
+    else:
+        base = per_user.mutate(t0=ibis.coalesce(per_user.first_signup, per_user.first_ts), in_users=False)
+        attr_values = {a: base[f"ev_{a}"] for a in attrs_from_events}
+    base = base.mutate(**attr_values)
+
+    keep = ibis.literal(True)
+    for column, allowed in params.filters.items():
+        keep = keep & base[column].isin([str(v) for v in allowed]).fill_null(False)
+    status = ibis.cases(
+        (base.user_id.isnull() | (base.user_id.strip() == ""), "missing user id"),
+        (base.t0.isnull(), "user without signup time"),
+        (base.t0 > end, "user signed up after observation end"),
+        (~keep, "user filtered out"),
+        else_=ibis.null("string"),
+    )
+    base = base.mutate(status=status)
+    status_cols = ["user_id", "status", "in_users", "n_ok", *[f"n_{r}" for r in EVENT_REASONS[:4]]]
+    per_user_status = base.select(*status_cols)
+
+    users = base.filter(base.status.isnull()).select("user_id", "t0", *attr_values)
+    e = ev.filter(ok).inner_join(users.select("user_id", "t0"), "user_id")
+    after = e.ts >= e.t0
+    if params.active_events is not None:
+        active = e.event.isin(list(params.active_events))
+    elif signup:
+        active = e.event != signup
+    else:
+        active = ibis.literal(True)
+    used_active = after & active
+    day = e.ts.delta(e.t0, unit="microsecond") // MICROS_PER_DAY
+
+    def mask(period_days: int):
+        k = day // period_days
+        bit = ibis.ifelse(used_active & (k < C.MASK_BITS), ibis.literal(1, "int64") << k.cast("int64"), 0)
+        return bit.cast("int64").bit_or()
+
+    ev_agg = {
+        C.N_EVENTS: e.count(where=after),
+        "n_before": e.count(where=~after),
+        "last_active_ts": e.ts.max(where=used_active),
+        "last_active_day_": day.max(where=used_active),
+        "value_ts": e.ts.min(where=after & e.event.isin(list(params.value_events)))
+        if params.value_events
+        else ibis.null("timestamp"),
+        "churn_ts": e.ts.min(where=after & (e.event == params.churn_event))
+        if params.churn_event
+        else ibis.null("timestamp"),
+        C.DAYS_MASK: mask(1),
+        C.WEEKS_MASK: mask(7),
+        C.MONTHS_MASK: mask(30),
+    }
+    for n in params.retention_days:
+        ev_agg[C.active_day(n)] = (used_active & (day == n)).any()
+    per_user_events = e.group_by("user_id").aggregate(**ev_agg)
+
+    f = users.left_join(per_user_events, "user_id")
+    age = _days(end, f.t0)
+    last = ibis.coalesce(f.last_active_ts, f.t0)
+    last_days = _days(last, f.t0)
+    if params.churn_event:
+        churned = f.churn_ts.notnull()
+        lifetime = ibis.ifelse(churned, _days(f.churn_ts, f.t0), age)
+    else:
+        churned = _days(end, last) >= params.inactivity_days
+        censor = age if params.lifetime_censoring == "observation_end" else ibis.greatest(age - params.inactivity_days, 0.0)
+        lifetime = ibis.ifelse(churned, last_days, censor)
+    flags = {C.active_day(n): f[C.active_day(n)].fill_null(False) for n in params.retention_days}
+    facts = f.select(
+        C.USER_ID,
+        C.T0,
+        *attr_values,
+        **{C.AGE: age},
+        **{C.N_EVENTS: f[C.N_EVENTS].fill_null(0)},
+        n_before=f.n_before.fill_null(0),
+        **{C.LAST_ACTIVE: ibis.ifelse(f.last_active_ts.isnull(), ibis.null("float64"), last_days)},
+        **{C.LAST_ACTIVE_DAY: f.last_active_day_.fill_null(-1).cast("int64")},
+        **{C.CHURNED: churned},
+        **{C.LIFETIME: lifetime},
+        **{C.VALUE: ibis.ifelse(f.value_ts.isnull(), ibis.null("float64"), _days(f.value_ts, f.t0))},
+        **flags,
+        **{m: f[m].fill_null(0) for m in (C.DAYS_MASK, C.WEEKS_MASK, C.MONTHS_MASK)},
+    )
+    return facts, per_user_status
+
+
+def build_facts(source: Source, params: Params) -> Facts:
+    """Build the user-facts table and the row accounting of one run.
+
+    Examples
+    --------
+    >>> from onboarding_analysis import load, validate_params       # doctest: +SKIP
+    >>> params = validate_params({"events": "data/demo/events.parquet"})  # doctest: +SKIP
+    >>> facts = build_facts(load(params), params)                    # doctest: +SKIP
+    """
+    facts_expr, status_expr = user_facts_expr(source, params)
+    table = facts_expr.to_pandas()
+    status = status_expr.to_pandas()
+    table = _normalise(table, params)
+
+    excluded: dict[str, int] = {}
+    for reason in EVENT_REASONS[:4]:
+        excluded[reason] = int(status[f"n_{reason}"].fillna(0).sum())
+    by_status = status.dropna(subset=["status"]).groupby("status")["n_ok"].sum()
+    for reason in EVENT_REASONS[4:7]:
+        excluded[reason] = int(by_status.get(reason, 0))
+    excluded["before signup"] = int(table.pop("n_before").sum())
+    users_excluded = status.dropna(subset=["status"]).groupby("status").size()
+    accounting = Accounting(
+        events_read=sum(source.files.values()),
+        events_used=int(table[C.N_EVENTS].sum()),
+        excluded={k: v for k, v in excluded.items() if v},
+        users=len(table),
+        users_excluded={str(k): int(v) for k, v in users_excluded.items() if k != "missing user id"},
+        files=source.files,
+        users_rows=source.users_rows,
+    )
+    return Facts(table=table, observation_end=source.observation_end, accounting=accounting, params=params)
+
+
+def _normalise(table: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """Stable order and dtypes (engines differ in what they return)."""
+    table = table.sort_values([C.T0, C.USER_ID], kind="stable").reset_index(drop=True)
+    table[C.USER_ID] = table[C.USER_ID].astype(str)
+    table[C.T0] = pd.to_datetime(table[C.T0]).astype("datetime64[ns]")
+    for col in (C.N_EVENTS, "n_before", C.LAST_ACTIVE_DAY, C.DAYS_MASK, C.WEEKS_MASK, C.MONTHS_MASK):
+        table[col] = table[col].astype("int64")
+    for col in (C.AGE, C.LAST_ACTIVE, C.LIFETIME, C.VALUE):
+        table[col] = table[col].astype("float64")
+    table[C.CHURNED] = table[C.CHURNED].astype(bool)
+    for n in params.retention_days:
+        table[C.active_day(n)] = table[C.active_day(n)].astype(bool)
+    for attr in dict.fromkeys((*params.segments, *params.filters)):
+        if attr in table:
+            table[attr] = table[attr].astype("string")
+    return table

@@ -1,0 +1,174 @@
+"""User facts: hand-computed cases on tiny event logs, accounting, and the censoring rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import KaplanMeierFitter
+
+from onboarding_analysis import columns as C
+from onboarding_analysis.params import validate_params
+from onboarding_analysis.pipeline import compute_facts
+
+EVENTS = [
+    # u1: signs up at midnight; day boundaries at exactly 24 h and 7 x 24 h.
+    ("u1", "session_start", "2023-12-31T12:00:00Z"),  # before signup: counted, not used
+    ("u1", "signed_up", "2024-01-01T00:00:00Z"),
+    ("u1", "session_start", "2024-01-01T23:59:59Z"),  # day 0
+    ("u1", "session_start", "2024-01-02T00:00:00Z"),  # exactly 24 h: day 1
+    ("u1", "created_report", "2024-01-03T12:00:00Z"),  # value at 2.5 days, day 2
+    ("u1", "session_start", "2024-01-08T00:00:00Z"),  # exactly 7 days: day 7
+    ("u1", "session_start", "2024-01-10T00:00:01Z"),  # after T: counted, not used
+    # u2: signup at noon; 1 ms before 24 h is still day 0.
+    ("u2", "signed_up", "2024-01-05T12:00:00Z"),
+    ("u2", "session_start", "2024-01-06T11:59:59.999Z"),
+    ("u2", "session_start", "2024-01-06T12:00:00Z"),
+    # u3: age exactly 2 days at T: eligible for day 1.
+    ("u3", "signed_up", "2024-01-08T00:00:00Z"),
+    ("u3", "session_start", "2024-01-09T00:00:00Z"),
+    # u4: one second younger: not eligible for day 1.
+    ("u4", "signed_up", "2024-01-08T00:00:01Z"),
+    # u5: never active.
+    ("u5", "signed_up", "2024-01-01T00:00:00Z"),
+]
+
+
+@pytest.fixture
+def tiny(write_csv):
+    path = write_csv([dict(zip(("user_id", "event", "timestamp"), row, strict=True)) for row in EVENTS])
+    params = validate_params(
+        {"events": path, "observation_end": "2024-01-09", "retention_days": [0, 1, 7], "inactivity_days": 3}
+    )
+    return compute_facts(params)
+
+
+def test_hand_computed_facts(tiny):
+    t = tiny.table.set_index(C.USER_ID)
+    assert list(t.index) == ["u1", "u5", "u2", "u3", "u4"]  # ordered by t0
+    # T = end of 2024-01-09 = 2024-01-10 00:00 UTC.
+    assert tiny.observation_end == pd.Timestamp("2024-01-10").to_pydatetime()
+    assert t.loc["u1", C.AGE] == 9.0
+    assert t.loc["u3", C.AGE] == 2.0
+    assert t.loc["u4", C.AGE] == pytest.approx(2.0 - 1 / 86400)
+    assert t.loc["u1", C.DAYS_MASK] == (1 << 0) | (1 << 1) | (1 << 2) | (1 << 7)
+    assert t.loc["u1", C.WEEKS_MASK] == 0b11 and t.loc["u1", C.MONTHS_MASK] == 1
+    assert t.loc["u2", C.DAYS_MASK] == 0b11  # 11:59:59.999 is day 0, 12:00:00 day 1
+    assert t.loc["u3", C.DAYS_MASK] == 0b10
+    assert t.loc["u4", C.DAYS_MASK] == 0 and t.loc["u5", C.DAYS_MASK] == 0
+    assert list(t[C.active_day(1)]) == [True, False, True, True, False]
+    assert list(t[C.active_day(7)]) == [True, False, False, False, False]
+    assert list(t[C.LAST_ACTIVE_DAY]) == [7, -1, 1, 1, -1]
+    assert t.loc["u1", C.VALUE] == 2.5 and np.isnan(t.loc["u2", C.VALUE])
+    assert t.loc["u1", C.N_EVENTS] == 5  # signup + 4 used events
+
+
+def test_inactivity_churn_and_observable_censoring(tiny):
+    t = tiny.table.set_index(C.USER_ID)
+    # u2 last active 2024-01-06 12:00, T - last = 3.5 days >= 3: churned, lifetime 1.0 day.
+    assert t.loc["u2", C.CHURNED] and t.loc["u2", C.LIFETIME] == 1.0
+    # u1 last active 2024-01-08, T - last = 2 days < 3: censored at age - 3 = 6 days.
+    assert not t.loc["u1", C.CHURNED] and t.loc["u1", C.LIFETIME] == 6.0
+    # u5 never active: last = t0, T - t0 = 9 >= 3: churned at lifetime 0.
+    assert t.loc["u5", C.CHURNED] and t.loc["u5", C.LIFETIME] == 0.0
+    # u4 (age < 3 days) is censored at 0: it tells nothing yet.
+    assert not t.loc["u4", C.CHURNED] and t.loc["u4", C.LIFETIME] == 0.0
+
+
+def test_accounting_adds_up(tiny):
+    acc = tiny.accounting
+    assert acc.events_read == len(EVENTS)
+    assert acc.excluded == {"before signup": 1, "after observation end": 1}
+    assert acc.events_used + sum(acc.excluded.values()) == acc.events_read
+    assert acc.users == 5
+
+
+def test_churn_event_rule_and_literal_censoring(write_csv):
+    path = write_csv(
+        [
+            {"user_id": "a", "event": "signed_up", "timestamp": "2024-01-01T00:00:00Z"},
+            {"user_id": "a", "event": "cancelled", "timestamp": "2024-01-04T06:00:00Z"},
+            {"user_id": "b", "event": "signed_up", "timestamp": "2024-01-02T00:00:00Z"},
+            {"user_id": "b", "event": "session_start", "timestamp": "2024-01-03T00:00:00Z"},
+        ]
+    )
+    churn = compute_facts(validate_params({"events": path, "observation_end": "2024-01-09", "churn_event": "cancelled"}))
+    t = churn.table.set_index(C.USER_ID)
+    assert t.loc["a", C.CHURNED] and t.loc["a", C.LIFETIME] == 3.25
+    assert not t.loc["b", C.CHURNED] and t.loc["b", C.LIFETIME] == 8.0  # censored at age
+    literal = compute_facts(
+        validate_params({"events": path, "observation_end": "2024-01-09", "lifetime_censoring": "observation_end"})
+    )
+    t = literal.table.set_index(C.USER_ID)
+    assert not t.loc["b", C.CHURNED] and t.loc["b", C.LIFETIME] == 8.0
+
+
+def test_users_table_signup_segments_and_filters(write_csv):
+    events = write_csv(
+        [
+            {"user_id": "007", "event": "session_start", "timestamp": "2024-01-02T00:00:00Z", "client": "acme"},
+            {"user_id": "008", "event": "session_start", "timestamp": "2024-01-03T00:00:00Z", "client": "globex"},
+            {"user_id": "009", "event": "session_start", "timestamp": "2024-01-03T00:00:00Z", "client": "acme"},
+        ]
+    )
+    users = write_csv(
+        [
+            {"user_id": "007", "signup_at": "2024-01-01T00:00:00Z", "plan": "pro"},
+            {"user_id": "008", "signup_at": "2024-01-01T00:00:00Z", "plan": "free"},
+            {"user_id": "010", "signup_at": "2024-01-01T00:00:00Z", "plan": "free"},  # no events
+            {"user_id": "011", "signup_at": "", "plan": "free"},  # no events, no signup
+        ],
+        name="users.csv",
+    )
+    params = validate_params(
+        {"events": events, "users": users, "segments": ["plan"], "filters": {"client": "acme"}, "observation_end": "2024-01-31"}
+    )
+    facts = compute_facts(params)
+    t = facts.table.set_index(C.USER_ID)
+    # 008 is globex; 010 has no events hence no client: both filtered out. 011 has no t0 at all.
+    assert sorted(t.index) == ["007", "009"]
+    assert t.loc["007", "plan"] == "pro" and pd.isna(t.loc["009", "plan"])
+    assert t.loc["007", C.T0] == pd.Timestamp("2024-01-01")
+    assert t.loc["009", C.T0] == pd.Timestamp("2024-01-03")  # first event
+    acc = facts.accounting
+    assert acc.excluded == {"user filtered out": 1}
+    assert acc.users_excluded == {"user filtered out": 2, "user without signup time": 1}
+    assert acc.events_used + sum(acc.excluded.values()) == acc.events_read == 3
+
+
+def _simulated_log(rng, n_users: int, mean_life: float, horizon: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Users with exponential true lifetimes L, sessions every <= 2 days up to exactly L."""
+    start = pd.Timestamp("2024-01-01")
+    age = rng.uniform(0, horizon, n_users)
+    life = rng.exponential(mean_life, n_users)
+    t0 = start + pd.to_timedelta(horizon - age, unit="D")
+    rows = []
+    for i in range(n_users):
+        rows.append((i, "signed_up", t0[i]))
+        times = np.arange(rng.uniform(0, 2), life[i], 2.0)
+        for d in (*times, life[i]):
+            if d <= age[i]:
+                rows.append((i, "session_start", t0[i] + pd.Timedelta(days=float(d))))
+    frame = pd.DataFrame(rows, columns=["user_id", "event", "timestamp"])
+    frame["user_id"] = "u" + frame["user_id"].astype(str)
+    return frame, life
+
+
+@pytest.mark.parametrize("rule", ["observable", "observation_end"])
+def test_censoring_rules_against_truth(tmp_path, rule):
+    """The observable rule recovers the true survival; METRICS.md's literal rule does not."""
+    rng = np.random.default_rng(7)
+    horizon, mean_life = 180.0, 60.0
+    frame, _ = _simulated_log(rng, 2000, mean_life, horizon)
+    path = tmp_path / "sim.parquet"
+    frame.to_parquet(path)
+    end = (pd.Timestamp("2024-01-01") + pd.Timedelta(days=horizon)).isoformat()
+    facts = compute_facts(
+        validate_params({"events": str(path), "observation_end": end, "lifetime_censoring": rule, "retention_days": [1]})
+    )
+    t = facts.table
+    kmf = KaplanMeierFitter().fit(t[C.LIFETIME], t[C.CHURNED])
+    lo, hi = kmf.confidence_interval_survival_function_.loc[:30].iloc[-1]
+    truth = np.exp(-30 / mean_life)
+    inside = lo <= truth <= hi
+    assert inside == (rule == "observable"), (rule, lo, truth, hi)
