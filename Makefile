@@ -35,6 +35,13 @@ test: $(STAMP) $(DEMO_DATA) ## Set up and run every test: pytest (package) + nbv
 lab: $(STAMP) $(DEMO_DATA) ## Open JupyterLab on notebooks/ (the demo params are the notebooks' defaults)
 	$(VENV)/bin/jupyter lab notebooks/
 
+.PHONY: notebooks
+notebooks: $(STAMP) $(DEMO_DATA) ## Re-execute the notebooks in place on the demo data (the outputs nbval checks)
+	cd notebooks && for nb in *.ipynb; do \
+	  ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
+	done
+
 .PHONY: lint
 lint: $(STAMP) ## Ruff on the package and the tests
 	$(VENV)/bin/ruff check onboarding_analysis tests benchmarks

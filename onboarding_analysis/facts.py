@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -86,6 +87,11 @@ class Facts:
     observation_end: dt.datetime
     accounting: Accounting
     params: Params
+    #: ibis table of the used events (the rows counted in ``accounting.events_used``): ``user_id``,
+    #: ``event``, ``ts``, ``t0``, ``day`` (day index), ``days`` (fractional days since t0),
+    #: ``active`` (bool), plus the optional event columns. Engine-side analyses start from it.
+    events: Any = None
+    source: Source | None = None
 
     def __len__(self) -> int:
         return len(self.table)
@@ -98,10 +104,11 @@ def _days(later, earlier):
 def user_facts_expr(source: Source, params: Params):
     """The ibis expressions of the user-facts table and of the event accounting.
 
-    Returns ``(facts, per_user_status)``: ``facts`` has one row per included user;
+    Returns ``(facts, per_user_status, used_events)``: ``facts`` has one row per included user;
     ``per_user_status`` one row per user seen anywhere, with the user's exclusion reason
     (NULL when included) and event counts, from which :func:`build_facts` derives the
-    accounting without another scan of the events.
+    accounting without another scan of the events; ``used_events`` is the event-level table
+    described in :attr:`Facts.events`.
     """
     ev = source.events
     end = ibis.literal(source.observation_end, type="timestamp")
@@ -196,7 +203,11 @@ def user_facts_expr(source: Source, params: Params):
         lifetime = ibis.ifelse(churned, _days(f.churn_ts, f.t0), age)
     else:
         churned = _days(end, last) >= params.inactivity_days
-        censor = age if params.lifetime_censoring == "observation_end" else ibis.greatest(age - params.inactivity_days, 0.0)
+        censor = (
+            age
+            if params.lifetime_censoring == "observation_end"
+            else ibis.greatest(age - params.inactivity_days, 0.0)
+        )
         lifetime = ibis.ifelse(churned, last_days, censor)
     flags = {C.active_day(n): f[C.active_day(n)].fill_null(False) for n in params.retention_days}
     facts = f.select(
@@ -214,7 +225,8 @@ def user_facts_expr(source: Source, params: Params):
         **flags,
         **{m: f[m].fill_null(0) for m in (C.DAYS_MASK, C.WEEKS_MASK, C.MONTHS_MASK)},
     )
-    return facts, per_user_status
+    used = e.filter(after).mutate(day=day.cast("int64"), days=_days(e.ts, e.t0), active=active)
+    return facts, per_user_status, used
 
 
 def build_facts(source: Source, params: Params) -> Facts:
@@ -226,7 +238,7 @@ def build_facts(source: Source, params: Params) -> Facts:
     >>> params = validate_params({"events": "data/demo/events.parquet"})  # doctest: +SKIP
     >>> facts = build_facts(load(params), params)                    # doctest: +SKIP
     """
-    facts_expr, status_expr = user_facts_expr(source, params)
+    facts_expr, status_expr, used = user_facts_expr(source, params)
     table = facts_expr.to_pandas()
     status = status_expr.to_pandas()
     table = _normalise(table, params)
@@ -248,7 +260,14 @@ def build_facts(source: Source, params: Params) -> Facts:
         files=source.files,
         users_rows=source.users_rows,
     )
-    return Facts(table=table, observation_end=source.observation_end, accounting=accounting, params=params)
+    return Facts(
+        table=table,
+        observation_end=source.observation_end,
+        accounting=accounting,
+        params=params,
+        events=used,
+        source=source,
+    )
 
 
 def _normalise(table: pd.DataFrame, params: Params) -> pd.DataFrame:

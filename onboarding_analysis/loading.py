@@ -84,10 +84,14 @@ def expand_files(pattern: str, *, what: str, where: str) -> list[str]:
     files = sorted(globlib.glob(pattern)) if globlib.has_magic(pattern) else [pattern]
     files = [f for f in files if not Path(f).is_dir()]
     if not files:
-        raise DataError(f"{where}: key '{what}': the glob {pattern} matches no file. Check the path and pattern.")
+        raise DataError(
+            f"{where}: key '{what}': the glob {pattern} matches no file. Check the path and pattern."
+        )
     for f in files:
         if not Path(f).exists():
-            raise DataError(f"{where}: key '{what}': file {f} not found. Check the path (relative paths start at {Path.cwd()}).")
+            raise DataError(
+                f"{where}: key '{what}': file {f} not found. Check the path (relative paths start at {Path.cwd()})."
+            )
         if Path(f).stat().st_size == 0:
             raise DataError(f"{f}: the file is empty. Remove it from '{what}' or export it again.")
     formats = {_format_of(f) for f in files}
@@ -121,7 +125,9 @@ def _create_raw_view(con: Any, view: str, files: list[str]) -> dict[str, str]:
         con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS SELECT * FROM {_reader(files)}")
         described = con.raw_sql(f"DESCRIBE {quote_ident(view)}").fetchall()
     except duckdb.Error as err:
-        raise DataError(f"{', '.join(files)}: DuckDB could not read the file(s): {err}. Check the format and encoding (UTF-8).") from err
+        raise DataError(
+            f"{', '.join(files)}: DuckDB could not read the file(s): {err}. Check the format and encoding (UTF-8)."
+        ) from err
     return {row[0]: row[1] for row in described}
 
 
@@ -131,8 +137,10 @@ def _require_columns(types: dict[str, str], wanted: dict[str, str], files: list[
     for key, column in wanted.items():
         if column not in types:
             close = difflib.get_close_matches(column, list(types), n=1, cutoff=0.5)
-            hint = f" A column named '{close[0]}' exists: map it with columns: {{{key}: {close[0]}}}." if close else (
-                f" Map the right column with columns: {{{key}: <your column>}} in the params file."
+            hint = (
+                f" A column named '{close[0]}' exists: map it with columns: {{{key}: {close[0]}}}."
+                if close
+                else (f" Map the right column with columns: {{{key}: <your column>}} in the params file.")
             )
             available = ", ".join(c for c in types if c != "__file")
             raise DataError(
@@ -194,7 +202,9 @@ def load(params: Params, *, con: Any | None = None) -> Source:
     types = _create_raw_view(con, "raw_events", files)
     _require_columns(types, {k: cols[k] for k in ("user_id", "event", "timestamp")}, files, "events")
     source_name = files[0] if len(files) == 1 else params.events
-    ts_sql = timestamp_sql(con, "raw_events", cols["timestamp"], types[cols["timestamp"]], params.timezone, source_name)
+    ts_sql = timestamp_sql(
+        con, "raw_events", cols["timestamp"], types[cols["timestamp"]], params.timezone, source_name
+    )
 
     users = None
     users_rows = 0
@@ -219,7 +229,9 @@ def load(params: Params, *, con: Any | None = None) -> Source:
         "__file AS file",
     ]
     select += [f"{quote_ident(cols[c])} AS {quote_ident(c)}" for c in extra]
-    select += [f"CAST({quote_ident(cols.get(a, a))} AS VARCHAR) AS {quote_ident(a)}" for a in dict.fromkeys(attrs)]
+    select += [
+        f"CAST({quote_ident(cols.get(a, a))} AS VARCHAR) AS {quote_ident(a)}" for a in dict.fromkeys(attrs)
+    ]
     con.raw_sql(f"CREATE OR REPLACE TEMP VIEW parsed_events AS SELECT {', '.join(select)} FROM raw_events")
 
     per_file = dict(con.raw_sql("SELECT file, count(*) FROM parsed_events GROUP BY file").fetchall())
@@ -229,9 +241,9 @@ def load(params: Params, *, con: Any | None = None) -> Source:
 
     first_ts, last_ts = con.raw_sql("SELECT min(ts), max(ts) FROM parsed_events").fetchone()
     if first_ts is None:
-        example = con.raw_sql(
-            f"SELECT {quote_ident(cols['timestamp'])} FROM raw_events LIMIT 1"
-        ).fetchone()[0]
+        example = con.raw_sql(f"SELECT {quote_ident(cols['timestamp'])} FROM raw_events LIMIT 1").fetchone()[
+            0
+        ]
         raise DataError(
             f"{source_name}: column '{cols['timestamp']}': no value could be read as a timestamp "
             f"(e.g. {example!r}). Use ISO-8601 such as 2024-03-05T10:22:13Z."
@@ -274,9 +286,13 @@ def _load_users(con: Any, params: Params) -> tuple[Any, int, list[str]]:
         f"SELECT count(*), count(*) FILTER (WHERE {uid} IS NULL) FROM raw_users"
     ).fetchone()
     if n_rows == 0:
-        raise DataError(f"{source_name}: no user rows (header only?). Export the users table again or remove 'users'.")
+        raise DataError(
+            f"{source_name}: no user rows (header only?). Export the users table again or remove 'users'."
+        )
     if n_null:
-        raise DataError(f"{source_name}: column '{cols['user_id']}' is empty in {n_null} rows. Every user row needs an id.")
+        raise DataError(
+            f"{source_name}: column '{cols['user_id']}' is empty in {n_null} rows. Every user row needs an id."
+        )
     dup = con.raw_sql(
         f"SELECT CAST({uid} AS VARCHAR), count(*) FROM raw_users GROUP BY 1 HAVING count(*) > 1 LIMIT 1"
     ).fetchone()
@@ -287,7 +303,9 @@ def _load_users(con: Any, params: Params) -> tuple[Any, int, list[str]]:
         )
     select = [f"CAST({uid} AS VARCHAR) AS user_id"]
     if cols["signup_at"] in types:
-        ts_sql = timestamp_sql(con, "raw_users", cols["signup_at"], types[cols["signup_at"]], params.timezone, source_name)
+        ts_sql = timestamp_sql(
+            con, "raw_users", cols["signup_at"], types[cols["signup_at"]], params.timezone, source_name
+        )
         bad = con.raw_sql(
             f"SELECT {quote_ident(cols['signup_at'])} FROM raw_users WHERE {quote_ident(cols['signup_at'])} IS NOT NULL"
             f" AND CAST({quote_ident(cols['signup_at'])} AS VARCHAR) <> '' AND {ts_sql} IS NULL LIMIT 1"

@@ -40,6 +40,7 @@ from .errors import ParamsError
 COLUMN_KEYS = ("user_id", "event", "timestamp", "signup_at", "account_id", "client", "value")
 DEFAULT_COLUMNS = {key: key for key in COLUMN_KEYS}
 LIFETIME_CENSORING = ("observable", "observation_end")
+FUNNEL_MODES = ("ordered", "strict", "any_order")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -74,6 +75,10 @@ class Params:
     change_date: dt.date | None = None
     show_identifiers: bool = False
     lifetime_censoring: str = "observable"
+    funnel_mode: str = "ordered"
+    prompts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    feature_events: tuple[str, ...] = ()
+    adoption_days: int = 30
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -132,7 +137,9 @@ def load_params(path: str | Path) -> Params:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ParamsError(f"{path}: not valid YAML ({err}). Fix the syntax or start from params/demo.yaml.") from err
+        raise ParamsError(
+            f"{path}: not valid YAML ({err}). Fix the syntax or start from params/demo.yaml."
+        ) from err
     if raw is None:
         raise ParamsError(f"{path}: the file is empty; at least the key 'events' is required.")
     if not isinstance(raw, Mapping):
@@ -159,7 +166,9 @@ def validate_params(
             f"{where}: unknown key '{key}'.{suggestion} Known keys: {', '.join(sorted(_CHECKS))}."
         )
     if "events" not in raw or raw["events"] is None:
-        raise ParamsError(f"{where}: key 'events' is required: the path or glob of the event log, e.g. data/demo/events.parquet.")
+        raise ParamsError(
+            f"{where}: key 'events' is required: the path or glob of the event log, e.g. data/demo/events.parquet."
+        )
     values: dict[str, Any] = {}
     for key, value in raw.items():
         check = _CHECKS[key]
@@ -232,7 +241,12 @@ def _string_list(value: Any) -> tuple[str, ...]:
 
 
 def _positive_number(value: Any) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise _Invalid("a number of days > 0")
     return value
 
@@ -247,8 +261,10 @@ def _whole_at_least(minimum: int) -> Callable[[Any], int]:
 
 
 def _days_list(value: Any) -> tuple[int, ...]:
-    ok = isinstance(value, list | tuple) and value and all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
+    ok = (
+        isinstance(value, list | tuple)
+        and value
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
     )
     if not ok:
         raise _Invalid("a non-empty list of whole numbers of days >= 0, e.g. [1, 7, 30]")
@@ -347,6 +363,24 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
     return inner
 
 
+def _prompts(value: Any) -> dict[str, dict[str, str]]:
+    expected = "a mapping of prompt name -> {shown: <event>, engaged: <event>}, e.g. {tour: {shown: tour_shown, engaged: tour_completed}}"
+    if not isinstance(value, Mapping):
+        raise _Invalid(expected)
+    out = {}
+    for name, pair in value.items():
+        ok = (
+            isinstance(name, str)
+            and isinstance(pair, Mapping)
+            and set(pair) == {"shown", "engaged"}
+            and all(isinstance(v, str) and v for v in pair.values())
+        )
+        if not ok:
+            raise _Invalid(expected)
+        out[name] = {"shown": pair["shown"], "engaged": pair["engaged"]}
+    return out
+
+
 def _segments(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -378,6 +412,10 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "change_date": _optional(_date),
     "show_identifiers": _bool,
     "lifetime_censoring": _choice(LIFETIME_CENSORING),
+    "funnel_mode": _choice(FUNNEL_MODES),
+    "prompts": lambda v: {} if v is None else _prompts(v),
+    "feature_events": lambda v: () if v is None else _string_list(v),
+    "adoption_days": _whole_at_least(1),
 }
 
 
@@ -426,4 +464,3 @@ __all__ = [
     "project_root",
     "validate_params",
 ]
-

@@ -92,12 +92,16 @@ def test_churn_event_rule_and_literal_censoring(write_csv):
             {"user_id": "b", "event": "session_start", "timestamp": "2024-01-03T00:00:00Z"},
         ]
     )
-    churn = compute_facts(validate_params({"events": path, "observation_end": "2024-01-09", "churn_event": "cancelled"}))
+    churn = compute_facts(
+        validate_params({"events": path, "observation_end": "2024-01-09", "churn_event": "cancelled"})
+    )
     t = churn.table.set_index(C.USER_ID)
     assert t.loc["a", C.CHURNED] and t.loc["a", C.LIFETIME] == 3.25
     assert not t.loc["b", C.CHURNED] and t.loc["b", C.LIFETIME] == 8.0  # censored at age
     literal = compute_facts(
-        validate_params({"events": path, "observation_end": "2024-01-09", "lifetime_censoring": "observation_end"})
+        validate_params(
+            {"events": path, "observation_end": "2024-01-09", "lifetime_censoring": "observation_end"}
+        )
     )
     t = literal.table.set_index(C.USER_ID)
     assert not t.loc["b", C.CHURNED] and t.loc["b", C.LIFETIME] == 8.0
@@ -106,9 +110,24 @@ def test_churn_event_rule_and_literal_censoring(write_csv):
 def test_users_table_signup_segments_and_filters(write_csv):
     events = write_csv(
         [
-            {"user_id": "007", "event": "session_start", "timestamp": "2024-01-02T00:00:00Z", "client": "acme"},
-            {"user_id": "008", "event": "session_start", "timestamp": "2024-01-03T00:00:00Z", "client": "globex"},
-            {"user_id": "009", "event": "session_start", "timestamp": "2024-01-03T00:00:00Z", "client": "acme"},
+            {
+                "user_id": "007",
+                "event": "session_start",
+                "timestamp": "2024-01-02T00:00:00Z",
+                "client": "acme",
+            },
+            {
+                "user_id": "008",
+                "event": "session_start",
+                "timestamp": "2024-01-03T00:00:00Z",
+                "client": "globex",
+            },
+            {
+                "user_id": "009",
+                "event": "session_start",
+                "timestamp": "2024-01-03T00:00:00Z",
+                "client": "acme",
+            },
         ]
     )
     users = write_csv(
@@ -121,7 +140,13 @@ def test_users_table_signup_segments_and_filters(write_csv):
         name="users.csv",
     )
     params = validate_params(
-        {"events": events, "users": users, "segments": ["plan"], "filters": {"client": "acme"}, "observation_end": "2024-01-31"}
+        {
+            "events": events,
+            "users": users,
+            "segments": ["plan"],
+            "filters": {"client": "acme"},
+            "observation_end": "2024-01-31",
+        }
     )
     facts = compute_facts(params)
     t = facts.table.set_index(C.USER_ID)
@@ -164,7 +189,9 @@ def test_censoring_rules_against_truth(tmp_path, rule):
     frame.to_parquet(path)
     end = (pd.Timestamp("2024-01-01") + pd.Timedelta(days=horizon)).isoformat()
     facts = compute_facts(
-        validate_params({"events": str(path), "observation_end": end, "lifetime_censoring": rule, "retention_days": [1]})
+        validate_params(
+            {"events": str(path), "observation_end": end, "lifetime_censoring": rule, "retention_days": [1]}
+        )
     )
     t = facts.table
     kmf = KaplanMeierFitter().fit(t[C.LIFETIME], t[C.CHURNED])

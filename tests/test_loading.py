@@ -30,7 +30,9 @@ def test_column_mapping_and_naive_timestamps_in_params_timezone(write_csv):
 
 def test_offsets_are_converted_to_utc(write_csv):
     rows = [dict(r, when=r["when"].replace(" ", "T") + "+05:00") for r in ROWS]
-    facts = compute_facts(validate_params({"events": write_csv(rows), "columns": MAPPING, "timezone": "Europe/Paris"}))
+    facts = compute_facts(
+        validate_params({"events": write_csv(rows), "columns": MAPPING, "timezone": "Europe/Paris"})
+    )
     assert facts.table.set_index(C.USER_ID).loc["001", C.T0] == pd.Timestamp("2023-12-31 20:00:00")
 
 
@@ -54,7 +56,11 @@ def test_parquet_glob_of_several_files_with_tz_aware_and_naive_types(tmp_path):
     ("rows", "params", "match"),
     [
         (ROWS, {}, "missing column 'user_id'"),
-        ([dict(r, when=r["when"] + ("Z" if i == 0 else "")) for i, r in enumerate(ROWS)], {"columns": MAPPING}, "mixes timestamps"),
+        (
+            [dict(r, when=r["when"] + ("Z" if i == 0 else "")) for i, r in enumerate(ROWS)],
+            {"columns": MAPPING},
+            "mixes timestamps",
+        ),
         ([dict(r, when="soon") for r in ROWS], {"columns": MAPPING}, "no value could be read as a timestamp"),
         (ROWS, {"columns": MAPPING, "observation_end": "2023-06-01"}, "before the first event"),
         (ROWS, {"columns": MAPPING, "segments": ["persona"]}, "column 'persona' is in neither"),

@@ -30,7 +30,12 @@ def test_demo_params_load_and_resolve_against_project_root():
 
 def test_defaults_match_design():
     p = validate_params({"events": "e.csv"})
-    assert (p.client, p.timezone, p.signup_event, p.value_events) == ("demo", "UTC", "signed_up", ("created_report",))
+    assert (p.client, p.timezone, p.signup_event, p.value_events) == (
+        "demo",
+        "UTC",
+        "signed_up",
+        ("created_report",),
+    )
     assert (p.inactivity_days, p.retention_days, p.conversion_window_days) == (30, (1, 7, 30), 14)
     assert (p.min_segment_size, p.rmst_horizon_days, p.show_identifiers) == (30, 90, False)
     assert p.columns["user_id"] == "user_id" and p.filters == {} and p.churn_event is None
@@ -38,7 +43,9 @@ def test_defaults_match_design():
 
 
 def test_steps_accept_alternatives_and_notebook_parameters_roundtrip():
-    p = validate_params({"events": "e.csv", "onboarding_steps": ["a", ["b1", "b2"]], "observation_end": "2024-02-01"})
+    p = validate_params(
+        {"events": "e.csv", "onboarding_steps": ["a", ["b1", "b2"]], "observation_end": "2024-02-01"}
+    )
     assert p.onboarding_steps == (("a",), ("b1", "b2"))
     nb = p.as_notebook_parameters()
     assert nb["onboarding_steps"] == ["a", ["b1", "b2"]]
@@ -90,7 +97,9 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "key", "expected"), BAD, ids=[b[1] + "-" + str(i) for i, b in enumerate(BAD)])
+@pytest.mark.parametrize(
+    ("raw", "key", "expected"), BAD, ids=[b[1] + "-" + str(i) for i, b in enumerate(BAD)]
+)
 def test_bad_values_name_file_key_value_and_fix(tmp_path, raw, key, expected):
     import yaml
 

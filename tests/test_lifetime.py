@@ -1,0 +1,336 @@
+"""Lifetime (Kaplan-Meier): hand-computed cases, published references, recovery, weights."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import KaplanMeierFitter
+from lifelines.utils import restricted_mean_survival_time
+from scipy.stats import norm
+
+from onboarding_analysis import columns as C
+from onboarding_analysis.errors import DataError, StatisticalWarning
+from onboarding_analysis.lifetime import SURVIVAL_COLUMNS, LifetimeResult, fit_lifetime, lifetime_metrics
+
+
+def make_facts(lifetimes, churned) -> pd.DataFrame:
+    return pd.DataFrame(
+        {C.LIFETIME: np.asarray(lifetimes, dtype=float), C.CHURNED: np.asarray(churned, dtype=bool)}
+    )
+
+
+def fit_quietly(facts: pd.DataFrame, **kwargs) -> LifetimeResult:
+    """fit_lifetime, asserting that it emits no warning at all."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fit_lifetime(facts, **kwargs)
+    assert [str(w.message) for w in caught] == []
+    return result
+
+
+# AML data (R survival's `aml`, from Miller 1981, "Survival Analysis", p. 49): weeks in remission.
+AML_MAINTAINED = ([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161], [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0])
+AML_NONMAINTAINED = ([5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45], [1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1])
+
+
+# --- survival "at day N" is the value just before N ---------------------------------------------
+
+
+def test_survival_at_day_n_is_the_left_limit():
+    # Lifetimes 1, 2, 2 (churned) and 3 (censored). By hand, P(lifetime >= N):
+    #   N=0: 1; N=1: nobody churned before day 1 -> 1; N=2: 1 of 4 churned (at 1) -> 3/4;
+    #   N=3: then 2 of the 3 at risk at day 2 churned -> 3/4 * 1/3 = 1/4; N=4: censored at 3 -> 1/4.
+    # Users at risk at N (lifetime >= N): 4, 4, 3, 1, 0.
+    facts = make_facts([1, 2, 2, 3], [True, True, True, False])
+    result = fit_quietly(facts, days=[0, 1, 2, 3, 4], horizon_days=3)
+    assert list(result.survival.columns) == SURVIVAL_COLUMNS
+    assert result.survival["day"].tolist() == [0, 1, 2, 3, 4]
+    np.testing.assert_allclose(result.survival["survival"], [1, 1, 0.75, 0.25, 0.25], rtol=1e-12)
+    assert result.survival["at_risk"].tolist() == [4, 4, 3, 1, 0]
+    # lifelines' own value at N is the right limit, which counts users who churned at exactly N:
+    assert result.kmf.survival_function_at_times(2).iloc[0] == pytest.approx(0.25)
+    # The interval brackets the estimate; at day 0 and day 1 nothing has happened yet.
+    s = result.survival
+    assert (s["ci_low"] <= s["survival"]).all() and (s["survival"] <= s["ci_high"]).all()
+    assert s.loc[0, ["ci_low", "ci_high"]].tolist() == [1.0, 1.0]
+    # Median: the curve first reaches <= 0.5 at 2. RMST(3) = 1*1 + 1*0.75 + 1*0.25 = 2.
+    assert result.median_days == 2.0
+    assert result.rmst_days == pytest.approx(2.0, rel=1e-12)
+    assert (result.users, result.churned, result.censored) == (4, 3, 1)
+
+
+def test_fractional_lifetimes_just_below_and_above_n():
+    # Churn at 6.999 days happened before day 7; churn at 7.0 did not.
+    result = fit_quietly(
+        make_facts([6.999, 7.0, 8.0, 9.0], [True, True, False, False]), days=[7, 8], horizon_days=9
+    )
+    assert result.survival["survival"].tolist() == pytest.approx([0.75, 0.75 * 2 / 3])
+
+
+# --- published references ----------------------------------------------------------------------
+
+
+def test_aml_maintained_matches_r_survival_summary():
+    # R: summary(survfit(Surv(time, status) ~ x, data = aml)), group x=Maintained (survival package,
+    # data from Miller 1981). Published columns: time, survival, std.err (Greenwood), to 3-4 digits:
+    published = [
+        (9, 0.909, 0.0867),
+        (13, 0.818, 0.1163),
+        (18, 0.716, 0.1397),
+        (23, 0.614, 0.1526),
+        (31, 0.491, 0.1642),
+        (34, 0.368, 0.1627),
+        (48, 0.184, 0.1535),
+    ]
+    facts = make_facts(*AML_MAINTAINED)
+    # The value published at event time t is the value just before day t + 1 (and after day t).
+    days = [t + 1 for t, _, _ in published] + [t for t, _, _ in published]
+    result = fit_quietly(facts, days=days, horizon_days=161)
+    table = result.survival.set_index("day")
+    z = norm.ppf(0.975)
+    for time, survival, std_err in published:
+        row = table.loc[time + 1]
+        assert row.survival == pytest.approx(survival, abs=5e-4)
+        # lifelines' band is the log(-log) ("exponential Greenwood") one:
+        # S ** exp(+-z * se(log S) / log S), with se(log S) = std.err / S.
+        theta = z * (std_err / survival) / math.log(survival)
+        assert row.ci_low == pytest.approx(survival ** math.exp(-theta), abs=3e-3)
+        assert row.ci_high == pytest.approx(survival ** math.exp(theta), abs=3e-3)
+    # Just before an event time the estimate is the previous step: 1 before week 9, 0.909 before 13.
+    assert table.loc[9, "survival"] == 1.0
+    assert table.loc[13, "survival"] == pytest.approx(0.909, abs=5e-4)
+
+
+def test_aml_medians_match_r_survival():
+    # R: survfit(Surv(time, status) ~ x, data = aml) prints medians 31 (Maintained) and
+    # 23 (Nonmaintained) weeks (survival package; reproduced in many tutorials).
+    assert fit_quietly(make_facts(*AML_MAINTAINED), horizon_days=161).median_days == 31.0
+    assert fit_quietly(make_facts(*AML_NONMAINTAINED), horizon_days=45).median_days == 23.0
+
+
+@pytest.mark.parametrize(("horizon", "rmst", "se"), [(20, 16.2, 1.99), (34, 23.1, 3.78)])
+def test_rmst_and_its_se_match_r_print_survfit(horizon, rmst, se):
+    # R: print(survfit(Surv(X, delta) ~ 1), print.rmean = TRUE, rmean = 20) with
+    # X = 2, 5+, 8, 12+, 15, 21+, 25, 29, 30+, 34 prints rmean 16.2, se(rmean) 1.99, median 25;
+    # with the default upper limit (34): rmean 23.1, se(rmean) 3.78. (R survival, print.survfit;
+    # output reproduced in a public biostatistics course notebook.)
+    facts = make_facts([2, 5, 8, 12, 15, 21, 25, 29, 30, 34], [1, 0, 1, 0, 1, 0, 1, 1, 0, 1])
+    result = fit_quietly(facts, horizon_days=horizon)
+    assert result.rmst_days == pytest.approx(rmst, abs=0.05)
+    assert result.rmst_se == pytest.approx(se, abs=0.005)
+    assert result.median_days == 25.0
+
+
+def greenwood_rmst_se(durations, events, horizon) -> tuple[float, float]:
+    """(SE, RMST): Klein & Moeschberger (2003) eq. 4.5.2, written out without lifelines."""
+    durations, events = np.asarray(durations, float), np.asarray(events, bool)
+    times = np.unique(durations[events])
+    survival, steps = 1.0, []  # (time, S just after time)
+    for t in times:
+        n = (durations >= t).sum()
+        d = (events & (durations == t)).sum()
+        survival *= 1 - d / n
+        steps.append((t, survival, n, d))
+
+    def area(start):
+        knots = [start] + [t for t, *_ in steps if start < t < horizon] + [horizon]
+        values = [1.0] + [s for _, s, *_ in steps]
+        times_ = [0.0] + [t for t, *_ in steps]
+        total = 0.0
+        for a, b in zip(knots[:-1], knots[1:], strict=True):
+            level = values[np.searchsorted(times_, a, side="right") - 1]
+            total += level * (b - a)
+        return total
+
+    variance = sum(area(t) ** 2 * d / (n * (n - d)) for t, _, n, d in steps if t <= horizon and n > d)
+    return math.sqrt(variance), area(0.0)
+
+
+def test_rmst_against_lifelines_and_a_hand_greenwood_on_ties():
+    rng = np.random.default_rng(7)
+    durations = rng.integers(0, 40, size=300).astype(float)  # day-granular: many ties, some zeros
+    events = rng.random(300) < 0.7
+    result = fit_quietly(make_facts(durations, events), horizon_days=30)
+    kmf = KaplanMeierFitter().fit(durations, events)
+    assert result.rmst_days == pytest.approx(restricted_mean_survival_time(kmf, t=30), rel=1e-12)
+    se, area = greenwood_rmst_se(durations, events, 30)
+    assert result.rmst_days == pytest.approx(area, rel=1e-12)
+    assert result.rmst_se == pytest.approx(se, rel=1e-10)
+
+
+def test_rmst_se_is_the_sampling_error():
+    # Across repeated samples, the SD of the RMST estimate matches the mean reported SE.
+    # (lifelines' restricted_mean_survival_time(return_variance=True) gives the variance of
+    # min(T, horizon) instead, about sqrt(n) times larger: it is not usable as an SE.)
+    rng = np.random.default_rng(2024)
+    estimates, ses = [], []
+    for _ in range(300):
+        lifetime = rng.exponential(20.0, size=200)
+        censor = rng.uniform(0, 60, size=200)
+        facts = make_facts(np.minimum(lifetime, censor), lifetime <= censor)
+        result = fit_lifetime(facts, days=[], horizon_days=30)
+        estimates.append(result.rmst_days)
+        ses.append(result.rmst_se)
+    truth = 20.0 * (1 - math.exp(-30 / 20.0))
+    assert np.mean(estimates) == pytest.approx(truth, rel=0.01)
+    assert np.mean(ses) == pytest.approx(np.std(estimates, ddof=1), rel=0.12)
+
+
+# --- recovery of a known truth -----------------------------------------------------------------
+
+
+def test_recovers_exponential_survival_with_independent_censoring():
+    rng = np.random.default_rng(12345)
+    n, mean = 3000, 20.0
+    lifetime = rng.exponential(mean, size=n)
+    censor = rng.uniform(0, 80, size=n)  # independent of the lifetime
+    facts = make_facts(np.minimum(lifetime, censor), lifetime <= censor)
+    result = fit_quietly(facts, days=[1, 7, 30], horizon_days=60)
+    table = result.survival.set_index("day")
+    for day in (1, 7, 30):
+        truth = math.exp(-day / mean)
+        assert table.loc[day, "ci_low"] <= truth <= table.loc[day, "ci_high"]
+        # A hazard 15% off is rejected at days 7 and 30 (the test has power).
+        wrong = math.exp(-day * 1.15 / mean)
+        if day >= 7:
+            assert not table.loc[day, "ci_low"] <= wrong <= table.loc[day, "ci_high"]
+    median = mean * math.log(2)
+    assert result.median_ci_low <= median <= result.median_ci_high
+    assert not result.median_ci_low <= median * 1.15 <= result.median_ci_high
+    rmst = mean * (1 - math.exp(-60 / mean))
+    assert abs(result.rmst_days - rmst) <= 1.96 * result.rmst_se
+    assert abs(result.rmst_days - rmst * 0.93) > 1.96 * result.rmst_se
+
+
+# --- weights -----------------------------------------------------------------------------------
+
+
+def test_frequency_weights_equal_the_expanded_fit_exactly():
+    rng = np.random.default_rng(3)
+    durations = rng.integers(0, 15, size=500).astype(float)
+    events = rng.random(500) < 0.6
+    expanded = make_facts(durations, events)
+    collapsed = expanded.groupby([C.LIFETIME, C.CHURNED]).size().rename("users").reset_index()
+    assert len(collapsed) < 40  # heavy ties: the collapsed frame is much smaller
+    options = {"days": [0, 1, 5, 7, 14, 20], "horizon_days": 14}
+    plain = fit_quietly(expanded, **options)
+    weighted = fit_quietly(collapsed, weights="users", **options)
+    by_array = fit_quietly(collapsed, weights=collapsed["users"].to_numpy(), **options)
+
+    for other in (weighted, by_array):
+        pd.testing.assert_frame_equal(other.survival, plain.survival, check_exact=False, rtol=1e-12)
+        np.testing.assert_allclose(other.kmf.survival_function_, plain.kmf.survival_function_, rtol=1e-12)
+        np.testing.assert_allclose(other.kmf.confidence_interval_, plain.kmf.confidence_interval_, rtol=1e-12)
+        for name in ("rmst_days", "rmst_se"):
+            np.testing.assert_allclose(getattr(other, name), getattr(plain, name), rtol=1e-12)
+        for name in ("median_days", "median_ci_low", "median_ci_high", "users", "churned", "censored"):
+            assert getattr(other, name) == getattr(plain, name)
+    assert plain.users == 500
+
+
+@pytest.mark.parametrize("weights", [[1.5, 1, 1], [0, 1, 1], [-1, 1, 1], [1, 1], [np.nan, 1, 1]])
+def test_bad_weights_are_rejected(weights):
+    facts = make_facts([1, 2, 3], [True, False, True])
+    with pytest.raises(ValueError, match="weights"):
+        fit_lifetime(facts, weights=weights)
+    with pytest.raises(DataError, match="not in the facts table"):
+        fit_lifetime(facts, weights="n")
+
+
+# --- not reached, warnings, validation, metrics --------------------------------------------------
+
+
+def test_median_not_reached_is_none_without_a_warning():
+    # 1 of 10 churned: the curve never reaches 0.5.
+    facts = make_facts([3, 10, 12, 15, 20, 20, 25, 30, 30, 30], [True] + [False] * 9)
+    result = fit_quietly(facts, horizon_days=30)
+    assert result.median_days is None
+    assert result.median_ci_high is None
+    # With one churn in ten users the band is wide: its lower curve is below 0.5 from day 3 on,
+    # so the median's lower confidence limit exists even though the median does not.
+    lower_band = result.kmf.confidence_interval_.iloc[:, 0]
+    assert lower_band.loc[3.0] < 0.5 and result.median_ci_low == 3.0
+    assert result.survival["survival"].tolist() == pytest.approx([1.0, 0.9, 0.9])
+
+
+def test_horizon_beyond_the_follow_up_warns():
+    facts = make_facts([1, 2, 5], [True, False, False])
+    with pytest.warns(StatisticalWarning, match="beyond the longest observed lifetime"):
+        result = fit_lifetime(facts, horizon_days=90)
+    # It is still computed: the last value, 2/3 after the churn at day 1, is carried to the horizon.
+    assert result.rmst_days == pytest.approx(1 + (2 / 3) * 89)
+    # No warning if the curve has reached zero (the area beyond is exactly 0).
+    fit_quietly(make_facts([1, 2], [True, True]), horizon_days=90)
+
+
+@pytest.mark.parametrize(
+    ("facts", "error", "match"),
+    [
+        (pd.DataFrame({C.LIFETIME: [1.0]}), DataError, "churned"),
+        (make_facts([1.0, np.nan], [True, False]), DataError, "finite non-negative"),
+        (make_facts([1.0, -2.0], [True, False]), DataError, "finite non-negative"),
+        (pd.DataFrame({C.LIFETIME: [1.0, 2.0], C.CHURNED: [1, None]}), DataError, "True/False"),
+        (make_facts([], []), DataError, "no users"),
+        ([1, 2], TypeError, "DataFrame"),
+    ],
+)
+def test_bad_facts_are_rejected(facts, error, match):
+    with pytest.raises(error, match=match):
+        fit_lifetime(facts)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"days": [-1]}, "days"),
+        ({"days": [1.5]}, "days"),
+        ({"horizon_days": 0}, "horizon_days"),
+        ({"horizon_days": "x"}, "horizon_days"),
+        ({"alpha": 2}, "alpha"),
+    ],
+)
+def test_bad_options_are_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fit_lifetime(make_facts([1, 2, 3], [True, True, False]), **kwargs)
+
+
+def test_alpha_changes_the_band():
+    facts = make_facts(*AML_MAINTAINED)
+    wide = fit_quietly(facts, days=[30], horizon_days=161, alpha=0.01).survival.iloc[0]
+    narrow = fit_quietly(facts, days=[30], horizon_days=161, alpha=0.2).survival.iloc[0]
+    assert wide.ci_low < narrow.ci_low < narrow.survival == wide.survival < narrow.ci_high < wide.ci_high
+
+
+def test_lifetime_metrics_are_json_with_none_where_not_estimable():
+    reached = fit_quietly(make_facts(*AML_NONMAINTAINED), days=[1, 7, 30], horizon_days=45)
+    not_reached = fit_quietly(
+        make_facts([3, 10, 12, 15], [True, False, False, False]), days=[1, 7], horizon_days=15
+    )
+    for result in (reached, not_reached):
+        metrics = lifetime_metrics(result)
+        assert json.loads(json.dumps(metrics, allow_nan=False)) == metrics
+    body = lifetime_metrics(reached)["lifetime"]
+    assert set(body) == {
+        "median_days",
+        "median_ci_low",
+        "median_ci_high",
+        "rmst_days",
+        "rmst_se",
+        "horizon_days",
+        "churned",
+        "censored",
+        "survival",
+        "survival_ci",
+    }
+    assert body["median_days"] == 23.0 and (body["churned"], body["censored"]) == (11, 1)
+    assert list(body["survival"]) == ["day_1", "day_7", "day_30"]
+    assert body["survival"]["day_7"] == pytest.approx(10 / 12)  # two churned at 5 weeks
+    low, high = body["survival_ci"]["day_7"]
+    assert low < body["survival"]["day_7"] < high
+    assert type(body["churned"]) is int and type(body["rmst_days"]) is float
+    assert lifetime_metrics(not_reached)["lifetime"]["median_days"] is None

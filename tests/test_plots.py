@@ -1,0 +1,136 @@
+"""Plots: each returns its Axes with the expected artists, without warnings or style changes."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display in tests; set before pyplot is imported
+
+import math  # noqa: E402
+import warnings  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.collections import PolyCollection, QuadMesh  # noqa: E402
+
+from onboarding_analysis import columns as C  # noqa: E402
+from onboarding_analysis.lifetime import fit_lifetime  # noqa: E402
+from onboarding_analysis.plots import plot_cohort_heatmap, plot_lifetime, plot_retention_curve  # noqa: E402
+from onboarding_analysis.retention import cohort_table, retention_curve  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def no_warnings_and_same_style():
+    """Fail if the block emits any warning or changes matplotlib's global settings."""
+    before = dict(matplotlib.rcParams)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    assert [str(w.message) for w in caught] == []
+    assert dict(matplotlib.rcParams) == before
+
+
+@pytest.fixture
+def lifetime_result():
+    rng = np.random.default_rng(1)
+    lifetime = rng.exponential(15.0, size=200)
+    censor = rng.uniform(0, 60, size=200)
+    facts = pd.DataFrame({C.LIFETIME: np.minimum(lifetime, censor), C.CHURNED: lifetime <= censor})
+    return fit_lifetime(facts, days=[1, 7, 30], horizon_days=45)
+
+
+@pytest.fixture
+def cohort():
+    facts = pd.DataFrame(
+        {
+            C.T0: pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-08", "2024-01-15"]),
+            C.AGE: [21.0, 15.0, 9.0, 2.0],
+            C.WEEKS_MASK: np.array([0b101, 0b011, 0b001, 0b001], dtype=np.int64),
+        }
+    )
+    # rates: 2024-01-01: [1.0, 0.5, 1.0]; 2024-01-08: [1.0, NaN, NaN]; 2024-01-15: all NaN
+    return cohort_table(facts)
+
+
+def test_plot_lifetime(lifetime_result, no_warnings_and_same_style):
+    fig, ax = plt.subplots()
+    returned = plot_lifetime(lifetime_result, ax=ax)
+    assert returned is ax
+    days = lifetime_result.survival["day"].tolist()
+    # One KM step line, one dotted vertical and one dot per retention day.
+    verticals = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert sorted(line.get_xdata()[0] for line in verticals) == days
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert [float(line.get_ydata()[0]) for line in dots] == lifetime_result.survival["survival"].tolist()
+    assert len(ax.lines) == 1 + 2 * len(days)
+    # The confidence band is a filled area.
+    assert any(isinstance(c, PolyCollection) for c in ax.collections)
+    assert ax.get_xlabel() == "days since signup"
+    # At-risk counts live on a twin axis under the plot.
+    assert len(fig.axes) == 2
+    counts = [label.get_text() for label in fig.axes[1].get_xticklabels()]
+    assert any("At risk" in text and "users" in text for text in counts)
+
+
+def test_plot_lifetime_without_counts_makes_its_own_figure(lifetime_result, no_warnings_and_same_style):
+    ax = plot_lifetime(lifetime_result, at_risk=False)
+    assert isinstance(ax, Axes)
+    assert len(ax.figure.axes) == 1
+
+
+def test_plot_cohort_heatmap(cohort, no_warnings_and_same_style):
+    ax = plot_cohort_heatmap(cohort)
+    meshes = [c for c in ax.collections if isinstance(c, QuadMesh)]
+    assert len(meshes) == 1
+    values = meshes[0].get_array()
+    assert values.size == cohort.rates.size == 9
+    observed = cohort.rates.notna().to_numpy()
+    # NaN cells are masked (blank) and carry no annotation.
+    assert int((~np.ma.getmaskarray(values)).sum()) == int(observed.sum()) == 4
+    texts = [t.get_text() for t in ax.texts]
+    expected = [f"{100 * v:.0f}" for v in cohort.rates.to_numpy()[observed]]
+    assert texts == expected == ["100", "50", "100", "100"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["2024-01-01", "2024-01-08", "2024-01-15"]
+    assert ax.get_xlabel() == "weeks since signup"
+
+
+def test_plot_cohort_heatmap_on_a_given_axes_and_empty_table(cohort):
+    fig, (left, right) = plt.subplots(1, 2)
+    assert plot_cohort_heatmap(cohort, ax=right) is right
+    assert not left.collections
+    empty = cohort_table(
+        pd.DataFrame({C.T0: pd.to_datetime(["2024-01-01"]), C.AGE: [1.0], C.WEEKS_MASK: [1]})
+    )
+    with pytest.raises(ValueError, match="no cells"):
+        plot_cohort_heatmap(empty)
+
+
+def test_plot_retention_curve(no_warnings_and_same_style):
+    facts = pd.DataFrame({C.AGE: [40.0, 20.0, 5.0], C.DAYS_MASK: np.array([0b1011, 0b0111, 0b1], np.int64)})
+    curve = retention_curve(facts, max_day=30)  # days 20..30: only one eligible user; none after 39
+    ax = plot_retention_curve(curve)
+    (line,) = ax.lines
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(31))
+    np.testing.assert_allclose(line.get_ydata(), curve["rate"] * 100)
+    (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert band.get_paths()  # the Wilson band is drawn
+    assert ax.get_xlabel() == "days since signup"
+    assert "%" in ax.get_ylabel()
+    assert math.isclose(ax.get_ylim()[1], 100)
+    with pytest.raises(ValueError, match="columns"):
+        plot_retention_curve(curve.drop(columns=["ci_low"]))
+
+
+def test_plot_cohort_heatmap_without_annotations(cohort, no_warnings_and_same_style):
+    ax = plot_cohort_heatmap(cohort, annot=False)
+    assert len(ax.texts) == 0
+    assert ax.get_ylabel() == "signup week (Monday)"
