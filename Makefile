@@ -8,7 +8,6 @@ CLI := $(VENV)/bin/onboarding-analysis
 STAMP := $(VENV)/.installed
 DEMO_DATA := data/demo/events.parquet
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

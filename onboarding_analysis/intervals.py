@@ -81,6 +81,10 @@ def wilson_interval(
         low[observed], high[observed] = proportion_confint(
             k[observed], m[observed], alpha=alpha, method="wilson"
         )
+        # The Wilson bounds are exactly 0 at k = 0 and 1 at k = n; statsmodels' arithmetic
+        # can land a hair inside (7/7 gives 0.9999999999999999), which breaks error bars.
+        low[observed & (k == 0)] = 0.0
+        high[observed & (k == m)] = 1.0
     if scalar:
         return float(low), float(high)
     return low, high

@@ -15,6 +15,7 @@ def setup_notebook() -> None:
     """
     import matplotlib as mpl
 
+    _inline_plots()
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_columns", 40)
     pd.set_option("display.width", 120)
@@ -22,6 +23,21 @@ def setup_notebook() -> None:
     mpl.rcParams["figure.dpi"] = 96
     # lifelines' plotting calls tight_layout-incompatible axes on some matplotlib versions.
     warnings.filterwarnings("ignore", message=".*tight_layout.*", category=UserWarning)
+
+
+def _inline_plots() -> None:
+    """Use the inline backend inside a Jupyter kernel, even if ``MPLBACKEND`` says otherwise.
+
+    An inherited ``MPLBACKEND=Agg`` (common in CI) would otherwise make ``plt.show()`` a no-op
+    and the report would lose its figures.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return
+    shell = get_ipython()
+    if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
+        shell.run_line_magic("matplotlib", "inline")
 
 
 def show(table: pd.DataFrame, *, digits: int = 3) -> None:

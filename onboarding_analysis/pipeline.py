@@ -28,7 +28,8 @@ def run_metrics(facts: Facts) -> dict:
             "client": facts.params.client,
             "observation_end": facts.observation_end.isoformat(),
         },
-        "data": facts.accounting.as_metrics(),
+        "data": facts.accounting.as_metrics()
+        | {"first_signup": facts.table["t0"].min().isoformat() if len(facts.table) else None},
     }
 
 

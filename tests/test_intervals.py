@@ -82,3 +82,10 @@ def test_bad_alpha_is_rejected(alpha):
         check_alpha(alpha)
     with pytest.raises(ValueError, match="alpha must be a float in the range"):
         wilson_interval(1, 2, alpha=alpha)
+
+
+def test_bounds_are_exact_at_zero_and_all_successes():
+    from onboarding_analysis.intervals import wilson_interval as wi
+
+    for n in (1, 7, 13, 1000):
+        assert wi(n, n)[1] == 1.0 and wi(0, n)[0] == 0.0

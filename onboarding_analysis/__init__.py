@@ -1,0 +1,126 @@
+"""onboarding-analysis: is our onboarding working?
+
+The public surface used by the notebooks. Every function takes the user-facts table (one row
+per user, :mod:`onboarding_analysis.columns`) or a result built from it.
+
+>>> import onboarding_analysis as oa                               # doctest: +SKIP
+>>> params = oa.load_params("params/demo.yaml")                    # doctest: +SKIP
+>>> facts = oa.compute_facts(params)                               # doctest: +SKIP
+>>> oa.nday_retention(facts.table, params.retention_days)          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from .errors import DataError, OnboardingAnalysisError, ParamsError, StatisticalWarning
+
+#: Public name -> submodule. Imported on first use (PEP 562), so the CLI starts fast and
+#: ``import onboarding_analysis`` does not pull in lifelines, ibis and matplotlib at once.
+_LAZY = {
+    "Accounting": "facts",
+    "Facts": "facts",
+    "build_facts": "facts",
+    "LifetimeResult": "lifetime",
+    "fit_lifetime": "lifetime",
+    "lifetime_metrics": "lifetime",
+    "load": "loading",
+    "read_metrics": "metrics_io",
+    "record_metrics": "metrics_io",
+    "setup_notebook": "notebook",
+    "show": "notebook",
+    "show_value": "notebook",
+    "Params": "params",
+    "load_params": "params",
+    "params_from_namespace": "params",
+    "validate_params": "params",
+    "compute_facts": "pipeline",
+    "data_summary": "pipeline",
+    "run_metrics": "pipeline",
+    "plot_cohort_heatmap": "plots",
+    "plot_lifetime": "plots",
+    "plot_retention_curve": "plots",
+    "CohortTable": "retention",
+    "bracket_retention": "retention",
+    "cohort_table": "retention",
+    "nday_retention": "retention",
+    "retention_curve": "retention",
+    "retention_metrics": "retention",
+    "unbounded_retention": "retention",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'onboarding_analysis' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .facts import Accounting, Facts, build_facts  # noqa: F401
+    from .lifetime import LifetimeResult, fit_lifetime, lifetime_metrics  # noqa: F401
+    from .loading import load  # noqa: F401
+    from .metrics_io import read_metrics, record_metrics  # noqa: F401
+    from .notebook import setup_notebook, show, show_value  # noqa: F401
+    from .params import Params, load_params, params_from_namespace, validate_params  # noqa: F401
+    from .pipeline import compute_facts, data_summary, run_metrics  # noqa: F401
+    from .plots import plot_cohort_heatmap, plot_lifetime, plot_retention_curve  # noqa: F401
+    from .retention import (  # noqa: F401
+        CohortTable,
+        bracket_retention,
+        cohort_table,
+        nday_retention,
+        retention_curve,
+        retention_metrics,
+        unbounded_retention,
+    )
+
+try:
+    __version__ = version("onboarding-analysis")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "Accounting",
+    "CohortTable",
+    "DataError",
+    "Facts",
+    "LifetimeResult",
+    "OnboardingAnalysisError",
+    "Params",
+    "ParamsError",
+    "StatisticalWarning",
+    "bracket_retention",
+    "build_facts",
+    "cohort_table",
+    "compute_facts",
+    "data_summary",
+    "fit_lifetime",
+    "lifetime_metrics",
+    "load",
+    "load_params",
+    "nday_retention",
+    "params_from_namespace",
+    "plot_cohort_heatmap",
+    "plot_lifetime",
+    "plot_retention_curve",
+    "read_metrics",
+    "record_metrics",
+    "retention_curve",
+    "retention_metrics",
+    "run_metrics",
+    "setup_notebook",
+    "show",
+    "show_value",
+    "unbounded_retention",
+    "validate_params",
+]

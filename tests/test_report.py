@@ -1,0 +1,393 @@
+"""Executing notebooks with papermill and rendering them into one HTML report.
+
+The fixture notebooks (tests/fixtures/notebooks) are executed for real; they import nothing
+heavy except section_metrics.ipynb, which records metrics through the package.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+
+from onboarding_analysis.errors import OnboardingAnalysisError, ParamsError
+from onboarding_analysis.metrics_io import read_metrics
+from onboarding_analysis.report import (
+    NOTEBOOK_DIR,
+    REPORT_NOTEBOOKS,
+    ReportError,
+    data_period,
+    execute_notebook,
+    project_root_for,
+    render_html,
+    run_report,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
+
+
+@pytest.fixture(autouse=True)
+def _kernel_imports_the_package(monkeypatch):
+    """Kernels inherit the environment: let them import onboarding_analysis from this tree."""
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT) + (os.pathsep + path if path else ""))
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """section_ok + section_metrics executed once and rendered: (folder, html text, soup)."""
+    out = tmp_path_factory.mktemp("rendered")
+    execute_notebook(FIXTURES / "section_ok.ipynb", out / "a.ipynb", {"client": "acme", "answer": 42})
+    second = nbformat.read(FIXTURES / "section_metrics.ipynb", as_version=4)
+    second.cells = [
+        c for c in second.cells if c.cell_type == "markdown" or "parameters" in c.metadata.get("tags", [])
+    ]
+    nbformat.write(second, out / "b_source.ipynb")  # without the cell importing the package: fast
+    execute_notebook(out / "b_source.ipynb", out / "b.ipynb", {"client": "acme"})
+    path = render_html(
+        [out / "a.ipynb", out / "b.ipynb"],
+        out / "site" / "report.html",
+        title="Onboarding report: acme <test>",
+        header={
+            "client": "acme",
+            "segments": ["persona", "plan"],
+            "users": None,
+            "filters": {"plan": ["pro"]},
+        },
+        period="signups from 2024-01-01 to observation end 2024-09-01 (UTC)",
+    )
+    text = path.read_text(encoding="utf-8")
+    return out, text, BeautifulSoup(text, "html.parser")
+
+
+def _stream_text(nb: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+# --------------------------------------------------------------------------------------------
+# execute_notebook
+# --------------------------------------------------------------------------------------------
+
+
+def test_module_constants():
+    assert REPORT_NOTEBOOKS[0] == "retention.ipynb"
+    assert NOTEBOOK_DIR == ROOT / "notebooks"
+
+
+def test_execute_injects_parameters_and_saves(rendered):
+    out, _, _ = rendered
+    nb = nbformat.read(out / "a.ipynb", as_version=4)
+    assert "answer is 42" in _stream_text(nb)
+    assert "client is acme" in _stream_text(nb)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+
+
+def test_execute_failure_names_notebook_cell_and_error_and_saves_partial(tmp_path):
+    out = tmp_path / "run" / "fails.ipynb"
+    with pytest.raises(ReportError) as info:
+        execute_notebook(FIXTURES / "fails.ipynb", out, {"divisor": 0})
+    err = info.value
+    message = str(err)
+    assert isinstance(err, OnboardingAnalysisError)
+    assert "fails.ipynb" in message
+    # cells: markdown, parameters, injected-parameters, print, the failing division
+    assert "cell 4" in message and err.cell_index == 4
+    assert "ratio = 1 / divisor" in message
+    assert "ZeroDivisionError: division by zero" in message
+    assert (err.ename, err.evalue, err.output_path) == ("ZeroDivisionError", "division by zero", out)
+    assert str(out) in message
+    partial = nbformat.read(out, as_version=4)
+    text = _stream_text(partial)
+    assert "before the failure" in text and "never reached" not in text
+    assert any(o.output_type == "error" for c in partial.cells for o in c.get("outputs", []))
+
+
+def test_execute_cell_timeout_names_the_cell_and_saves_partial(tmp_path):
+    out = tmp_path / "slow.ipynb"
+    with pytest.raises(
+        ReportError, match=r"slow\.ipynb: cell 3 \('import time'\).*timed out after 1 s"
+    ) as info:
+        execute_notebook(FIXTURES / "slow.ipynb", out, {"seconds": 60}, timeout=1)
+    assert info.value.ename == "CellTimeoutError"
+    partial = nbformat.read(out, as_version=4)
+    assert "start" in _stream_text(partial)
+    # the kernel may add a KeyboardInterrupt output as it is shut down; ours says why
+    assert "CellTimeoutError" in [o.get("ename") for o in partial.cells[3].outputs]
+    assert partial.cells[3].metadata.papermill.status == "failed"
+
+
+def test_execute_missing_notebook(tmp_path):
+    with pytest.raises(ReportError, match=r"nope\.ipynb: notebook not found"):
+        execute_notebook(tmp_path / "nope.ipynb", tmp_path / "out.ipynb", {})
+
+
+def test_execute_runs_the_kernel_in_cwd(tmp_path):
+    source = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}
+    )
+    source.cells = [nbformat.v4.new_code_cell("import os, sys\nprint(os.getcwd())\nprint(sys.executable)")]
+    nbformat.write(source, tmp_path / "where.ipynb")
+    (tmp_path / "kernel_cwd").mkdir()
+    nb = execute_notebook(
+        tmp_path / "where.ipynb", tmp_path / "where_out.ipynb", {}, cwd=tmp_path / "kernel_cwd"
+    )
+    cwd, executable = _stream_text(nb).split()
+    assert Path(cwd) == (tmp_path / "kernel_cwd").resolve()
+    assert Path(executable).resolve().parent == Path(sys.executable).resolve().parent  # the running venv
+
+
+# --------------------------------------------------------------------------------------------
+# render_html
+# --------------------------------------------------------------------------------------------
+
+
+def test_render_has_no_code_inputs_or_prompts(rendered):
+    _, text, soup = rendered
+    assert not soup.select(".jp-CodeCell .jp-InputArea, .jp-InputPrompt, .jp-OutputPrompt, .highlight")
+    for source in ("print(", "HTML(", "base64.b64decode", "import base64"):
+        assert source not in text
+    assert "answer is 42" in text  # outputs stay
+
+
+def test_render_drops_parameters_cells(rendered):
+    _, text, _ = rendered
+    assert "PARAMETERS_CELL_MARKER" not in text
+    assert "answer = 42" not in text  # the injected-parameters cell
+    assert "injected-parameters" not in text
+
+
+def test_render_parameter_cells_are_removed_with_their_outputs(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    tagged = [
+        ("parameters", "PARAM_OUTPUT"),
+        ("injected-parameters", "INJECTED_OUTPUT"),
+        ("remove-cell", "REMOVED_CELL_OUTPUT"),
+        ("remove-output", "REMOVED_OUTPUT"),
+    ]
+    for tag, marker in tagged:
+        cell = nbformat.v4.new_code_cell(f"# {tag}")
+        cell.metadata["tags"] = [tag]
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=marker)]
+        nb.cells.append(cell)
+    nb.cells.append(nbformat.v4.new_markdown_cell("# Kept"))
+    text = render_html([nb], tmp_path / "r.html", title="t", header={}).read_text(encoding="utf-8")
+    for _, marker in tagged:
+        assert marker not in text
+    assert "Kept" in text
+
+
+def _toc_links(soup: BeautifulSoup) -> list[str]:
+    return [a["href"] for a in soup.select("nav.oa-toc a[href]")]
+
+
+def _assert_links_resolve(soup: BeautifulSoup) -> None:
+    for href in _toc_links(soup):
+        assert href.startswith("#")
+        assert len(soup.find_all(id=href[1:])) == 1, f"TOC link {href} does not resolve to exactly one id"
+
+
+def test_toc_links_every_level_1_2_heading_and_resolves(rendered):
+    _, _, soup = rendered
+    _assert_links_resolve(soup)
+    body_headings = [h for h in soup.find_all(["h1", "h2"]) if not h.find_parent(["header", "nav"])]
+    assert _toc_links(soup) == ["#" + h["id"] for h in body_headings]
+    assert [h.get_text(strip=True) for h in body_headings] == [
+        "Fixture report",
+        "Summary & results (%)",
+        "Chart",
+        "Second section",
+        "Summary & results (%)",
+    ]
+    ids = [h["id"] for h in body_headings]
+    assert len(set(ids)) == len(ids)  # the repeated heading got a distinct anchor
+    # level-2 entries are nested under their level-1 entry
+    top = soup.select("nav.oa-toc > ol > li")
+    assert [li.a.get_text() for li in top] == ["Fixture report", "Second section"]
+    assert [a.get_text() for a in top[0].select(":scope > ol a")] == ["Summary & results (%)", "Chart"]
+
+
+def test_toc_handles_odd_headings(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("## Before any title"),
+        nbformat.v4.new_markdown_cell("# Rétention à J7 — « cohorts »"),
+        nbformat.v4.new_markdown_cell('<h2 id="my-anchor">Explicit id</h2>\n\n### Level 3 is not listed'),
+        nbformat.v4.new_markdown_cell("# !!!"),
+        nbformat.v4.new_markdown_cell('# Cell id\n\n<span id="cell-id=cell-0">clash?</span>'),
+    ]
+    soup = BeautifulSoup(
+        render_html([nb], tmp_path / "r.html", title="t", header={}).read_text(encoding="utf-8"),
+        "html.parser",
+    )
+    _assert_links_resolve(soup)
+    links = _toc_links(soup)
+    assert links[:4] == ["#before-any-title", "#retention-a-j7-cohorts", "#my-anchor", "#section"]
+    assert len(links) == 5
+    assert "Level 3" not in soup.select_one("nav.oa-toc").get_text()
+
+
+def test_images_are_embedded_as_data_uris(rendered):
+    _, _, soup = rendered
+    images = soup.find_all("img")
+    assert images, "the fixture shows one image"
+    assert all(img["src"].startswith("data:image/png;base64,") for img in images)
+    assert images[0]["alt"] == "Figure in section: Chart"
+    for tag in soup.find_all(src=True):  # only the CDN scripts of the lab template are external
+        assert tag["src"].startswith(("data:", "https://")), tag["src"][:80]
+    assert not [link for link in soup.find_all("link", href=True) if not link["href"].startswith("https://")]
+
+
+def test_markdown_images_are_embedded_from_image_dir(tmp_path):
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "logo.png").write_bytes(base64.b64decode(png))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Logo\n\n![our logo](img/logo.png)")]
+    html = render_html([nb], tmp_path / "out" / "r.html", title="t", header={}, image_dir=tmp_path)
+    img = BeautifulSoup(html.read_text(encoding="utf-8"), "html.parser").find("img")
+    assert img["src"] == "data:image/png;base64," + png
+    assert img["alt"] == "our logo"
+
+
+def test_header_block_title_params_and_period(rendered):
+    _, _, soup = rendered
+    assert soup.title.get_text() == "Onboarding report: acme <test>"
+    header = soup.select_one("main header.oa-header")
+    assert header.h1.get_text() == "Onboarding report: acme <test>"
+    rows = {tr.th.get_text(): tr.td.get_text() for tr in header.select("table.oa-params tr")}
+    assert rows == {"client": "acme", "segments": "persona, plan", "users": "-", "filters": "plan: pro"}
+    assert "signups from 2024-01-01" in header.select_one(".oa-period").get_text()
+    # header, then the TOC, then the notebooks
+    assert soup.select_one("main").find(True).name == "header"
+    assert header.find_next_sibling().name == "nav"
+
+
+def test_phone_width_css_and_viewport(rendered):
+    _, text, soup = rendered
+    assert soup.find("meta", attrs={"name": "viewport"})
+    assert "max-width: 100%" in text and "overflow-x: auto" in text
+
+
+def test_render_writes_html_path_and_rejects_nothing_to_render(rendered, tmp_path):
+    out, _, _ = rendered
+    assert (out / "site" / "report.html").is_file()
+    assert sorted(p.name for p in (out / "site").iterdir()) == ["report.html"]  # no temp file left
+    with pytest.raises(ReportError, match="no executed notebooks"):
+        render_html([], tmp_path / "r.html", title="t", header={})
+    with pytest.raises(ReportError, match="executed notebook not found"):
+        render_html([tmp_path / "missing.ipynb"], tmp_path / "r.html", title="t", header={})
+
+
+# --------------------------------------------------------------------------------------------
+# run_report
+# --------------------------------------------------------------------------------------------
+
+
+def _project(tmp_path: Path, client: str = "acme") -> Path:
+    (tmp_path / "params").mkdir(parents=True)
+    params = tmp_path / "params" / f"{client}.yaml"
+    params.write_text(
+        f"client: {client}\nevents: data/events.csv\nobservation_end: 2024-08-31\nsegments: [plan]\n",
+        encoding="utf-8",
+    )
+    return params
+
+
+def test_run_report_end_to_end(tmp_path, monkeypatch):
+    params = _project(tmp_path / "project")
+    monkeypatch.chdir(tmp_path)
+    out = Path("out")  # relative to the caller, as from the CLI
+    (out / "acme").mkdir(parents=True)
+    (out / "acme" / "metrics.json").write_text('{"stale": true}', encoding="utf-8")
+
+    html = run_report(
+        params, out_dir=out, notebooks=("section_ok.ipynb", "section_metrics.ipynb"), notebook_dir=FIXTURES
+    )
+
+    run_dir = out / "acme"
+    assert html == run_dir / "report.html" and html.is_file()
+    assert (run_dir / "section_ok.ipynb").is_file() and (run_dir / "section_metrics.ipynb").is_file()
+    metrics = read_metrics(run_dir)
+    assert "stale" not in metrics
+    assert metrics["run"]["client"] == "acme"
+    assert metrics["run"]["params_file"] == "params/acme.yaml"
+    assert metrics["run"]["notebooks"] == ["section_ok.ipynb", "section_metrics.ipynb"]
+    assert isinstance(metrics["run"]["package_version"], str)
+    # recorded by the notebook: output_dir reached it, and its kernel ran in the project root
+    assert metrics["fixture"] == {"client": "acme", "cwd_has_params": True}
+    soup = BeautifulSoup(html.read_text(encoding="utf-8"), "html.parser")
+    rows = {tr.th.get_text(): tr.td.get_text() for tr in soup.select("table.oa-params tr")}
+    assert rows["events"] == "data/events.csv"  # as written in the params file, not absolute
+    assert rows["params_file"] == "params/acme.yaml"
+    assert "2024-08-31" in soup.select_one(".oa-period").get_text()
+    _assert_links_resolve(soup)
+
+
+def test_run_report_failure_raises_and_leaves_no_stale_report(tmp_path):
+    params = _project(tmp_path)
+    run_dir = tmp_path / "reports" / "acme"
+    run_dir.mkdir(parents=True)
+    (run_dir / "report.html").write_text("old", encoding="utf-8")
+    with pytest.raises(ReportError, match=r"fails\.ipynb: cell 4"):
+        run_report(
+            params, out_dir=tmp_path / "reports", notebooks=("fails.ipynb",), notebook_dir=_failing(tmp_path)
+        )
+    assert not (run_dir / "report.html").exists()
+    assert (run_dir / "fails.ipynb").is_file()  # the partial notebook, to debug
+    assert read_metrics(run_dir)["run"]["client"] == "acme"
+
+
+def _failing(tmp_path: Path) -> Path:
+    """A notebooks folder with fails.ipynb defaulting to divisor 0 (run_report injects no divisor)."""
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nb = nbformat.read(FIXTURES / "fails.ipynb", as_version=4)
+    for cell in nb.cells:
+        cell.source = cell.source.replace("divisor = 1", "divisor = 0")
+    nbformat.write(nb, folder / "fails.ipynb")
+    return folder
+
+
+def test_run_report_missing_notebook_or_params(tmp_path):
+    params = _project(tmp_path)
+    with pytest.raises(ReportError, match=r"nope\.ipynb: report notebook not found"):
+        run_report(params, out_dir=tmp_path / "r", notebooks=("nope.ipynb",), notebook_dir=FIXTURES)
+    with pytest.raises(ParamsError, match="params file not found"):
+        run_report(tmp_path / "missing.yaml", out_dir=tmp_path / "r", notebook_dir=FIXTURES)
+    assert not (tmp_path / "r").exists()
+
+
+def test_project_root_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert project_root_for(Path("params") / "demo.yaml") == tmp_path.resolve()
+    assert project_root_for(tmp_path / "elsewhere" / "run.yaml") == Path.cwd()
+
+
+@pytest.mark.parametrize(
+    ("metrics", "observation_end", "expected"),
+    [
+        (
+            {
+                "data": {"first_signup": "2024-01-01T08:00:00"},
+                "run": {"observation_end": "2024-09-01T00:00:00"},
+            },
+            None,
+            "signups from 2024-01-01 08:00 to observation end 2024-09-01 00:00 (UTC)",
+        ),
+        (
+            {"run": {"observation_end": "2024-09-01T00:00:00"}},
+            None,
+            "up to observation end 2024-09-01 00:00 (UTC)",
+        ),
+        ({}, "2024-08-31", "up to 2024-08-31 (params observation_end)"),
+        ({}, None, None),
+    ],
+)
+def test_data_period(metrics, observation_end, expected):
+    assert data_period(metrics, observation_end=observation_end) == expected
