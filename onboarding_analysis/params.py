@@ -438,6 +438,15 @@ def _to_yaml_native(value: Any) -> Any:
     return value
 
 
+def churn_delay_days(params: Params) -> float | None:
+    """How long after it happens a churn becomes visible: ``inactivity_days`` under the
+    inactivity rule with ``lifetime_censoring: observable``, else None (``churn_event`` is seen
+    at once; ``observation_end`` is METRICS.md's literal rule, which ignores the delay)."""
+    if params.churn_event is None and params.lifetime_censoring == "observable":
+        return float(params.inactivity_days)
+    return None
+
+
 def observation_end_timestamp(params: Params) -> dt.datetime | None:
     """``observation_end`` as a UTC naive datetime (a date means the end of that day).
 
@@ -458,6 +467,7 @@ def observation_end_timestamp(params: Params) -> dt.datetime | None:
 __all__ = [
     "COLUMN_KEYS",
     "Params",
+    "churn_delay_days",
     "load_params",
     "observation_end_timestamp",
     "params_from_namespace",

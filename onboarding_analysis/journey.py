@@ -1,0 +1,316 @@
+"""Where users stop: the last onboarding step and the last events of users who never got value.
+
+The group studied ("stuck users") is every user who has not reached value (``value_days`` is
+NaN: no ``value_events`` occurrence in ``[t0, T]``) although they were observed for the whole
+conversion window (``age_days >= conversion_window_days``). Younger users may still convert;
+they are left out rather than counted as stuck.
+
+Event-level work runs in the query engine (ibis over ``facts.events``); one row per user
+reaches pandas, where it is matched with the stuck group from the user-facts table.
+
+This module computes its own ordered step sequence (it does not use the funnel module):
+step 0 is reached at the first step-0 event, step j at the first step-j event at or after the
+time step j-1 was reached (a tie counts), all within the conversion window (durations
+``< conversion_window_days``), as in METRICS.md's ordered funnel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import ibis
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from . import columns as C
+from .errors import DataError
+
+__all__ = [
+    "LAST_EVENTS_COLUMNS",
+    "LAST_STEP_COLUMNS",
+    "last_events",
+    "last_step_reached",
+    "plot_where_users_stop",
+    "stuck_users",
+]
+
+#: Columns of :func:`last_step_reached`.
+LAST_STEP_COLUMNS = ["last_step", "step", "users", "share"]
+#: Columns of :func:`last_events`.
+LAST_EVENTS_COLUMNS = ["kind", "path", "previous", "event", "users", "share"]
+#: Label of users without any step, without any event, and of the "previous" of a lone event.
+NO_STEP = "none"
+NO_EVENTS = "(no events)"
+START = "(start)"
+FINAL_EVENT = "final event"
+FINAL_TRANSITION = "final transition"
+
+
+def _events(facts: Any, what: str):
+    events = getattr(facts, "events", None)
+    if events is None:
+        raise DataError(
+            f"{what} needs the event table of the facts (facts.events), which is missing; "
+            "build the facts with onboarding_analysis.compute_facts(params)"
+        )
+    return events
+
+
+def stuck_users(facts: Any) -> pd.Series:
+    """User ids of the group studied here: no value yet, whole conversion window observed.
+
+    Examples
+    --------
+    >>> import onboarding_analysis as oa                                      # doctest: +SKIP
+    >>> len(stuck_users(oa.compute_facts(oa.load_params("params/demo.yaml"))))  # doctest: +SKIP
+    """
+    table = getattr(facts, "table", None)
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"expected a Facts object from compute_facts, but got {type(facts)!r}")
+    missing = [col for col in (C.USER_ID, C.AGE, C.VALUE) if col not in table.columns]
+    if missing:
+        raise DataError(
+            f"the user-facts table lacks the column(s) {missing}; build it with compute_facts(params)"
+        )
+    window = float(facts.params.conversion_window_days)
+    stuck = table[C.VALUE].isna().to_numpy() & (table[C.AGE].to_numpy(dtype=float) >= window)
+    return table.loc[stuck, C.USER_ID].astype(str).reset_index(drop=True)
+
+
+def _check_steps(steps: object) -> list[tuple[str, ...]]:
+    expected = "a list of steps, each an event name or a list of event names, e.g. ['signed_up', ['a', 'b']]"
+    if isinstance(steps, str) or not isinstance(steps, Sequence):
+        raise ValueError(f"steps must be {expected}, but was {steps!r}")
+    out = []
+    for step in steps:
+        if isinstance(step, str) and step:
+            out.append((step,))
+        elif (
+            isinstance(step, Sequence)
+            and not isinstance(step, str)
+            and step
+            and all(isinstance(s, str) and s for s in step)
+        ):
+            out.append(tuple(step))
+        else:
+            raise ValueError(f"steps must be {expected}, but step {step!r} is not")
+    return out
+
+
+def _step_label(step: Iterable[str]) -> str:
+    """How a step is named in tables: its event names joined by `` or ``."""
+    return " or ".join(step)
+
+
+def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = None) -> pd.DataFrame:
+    """Users who never reached value, by the last onboarding step they reached.
+
+    Parameters
+    ----------
+    facts : Facts
+        Output of :func:`onboarding_analysis.compute_facts`.
+    steps : list, optional
+        Ordered steps, each an event name or a list of accepted names; params
+        ``onboarding_steps`` by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per possible last step, in step order, with ``last_step`` 0 for "no step" and
+        ``j`` (1-based) for step j: ``last_step, step, users, share``. ``share`` is over the
+        stuck users (see :func:`stuck_users`); NaN when there is none. Rows with no user are
+        kept (``users == 0``) so the table always shows the whole path.
+
+    Notes
+    -----
+    Ordered steps: step 1 at the first step-1 event, step j at the first step-j event at or
+    after the time step j-1 was reached (ties count, so one event accepted by two consecutive
+    steps reaches both), durations ``< conversion_window_days`` only. Engine side: one query
+    per step (each joined to the previous step's times), then the highest step per user.
+
+    Examples
+    --------
+    >>> import onboarding_analysis as oa                                      # doctest: +SKIP
+    >>> last_step_reached(oa.compute_facts(oa.load_params("params/demo.yaml")))  # doctest: +SKIP
+    """
+    steps_list = _check_steps(facts.params.onboarding_steps if steps is None else steps)
+    if not steps_list:
+        raise ValueError(
+            "last_step_reached needs onboarding steps: set params 'onboarding_steps' "
+            "(e.g. [signed_up, completed_profile, created_report]) or pass steps="
+        )
+    stuck = stuck_users(facts)
+    e = _events(facts, "last_step_reached")
+    window = float(facts.params.conversion_window_days)
+    in_window = e.filter(e.days < window)
+
+    reached = []
+    previous = None
+    for j, names in enumerate(steps_list):
+        candidates = in_window.filter(in_window.event.isin(list(names)))
+        if previous is not None:
+            candidates = candidates.inner_join(previous, "user_id")
+            candidates = candidates.filter(candidates.ts >= candidates.reached_at)
+        current = candidates.group_by("user_id").aggregate(reached_at=candidates.ts.min())
+        reached.append(current.select("user_id", step=ibis.literal(j + 1, "int64")))
+        previous = current
+    per_user = ibis.union(*reached) if len(reached) > 1 else reached[0]
+    last = per_user.group_by("user_id").aggregate(last_step=per_user.step.max()).to_pandas()
+
+    last_by_user = pd.Series(last["last_step"].to_numpy(dtype=np.int64), index=last["user_id"].astype(str))
+    values = last_by_user.reindex(stuck.to_numpy()).fillna(0).astype(np.int64).to_numpy()
+    counts = np.bincount(values, minlength=len(steps_list) + 1)
+    n = len(stuck)
+    return pd.DataFrame(
+        {
+            "last_step": np.arange(len(steps_list) + 1, dtype=np.int64),
+            "step": [NO_STEP, *[_step_label(s) for s in steps_list]],
+            "users": counts.astype(np.int64),
+            "share": counts / n if n else np.full(len(counts), np.nan),
+        }
+    )
+
+
+def last_events(facts: Any, *, top: int = 10) -> pd.DataFrame:
+    """The most common final event and final transition of users who never reached value.
+
+    Parameters
+    ----------
+    facts : Facts
+        Output of :func:`onboarding_analysis.compute_facts`.
+    top : int, default 10
+        Rows kept per kind (the most common first; ties by name).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``kind`` (``"final event"`` or ``"final transition"``), ``path`` (``"e"`` or
+        ``"p -> e"``), ``previous``, ``event``, ``users`` and ``share`` of the stuck users (see
+        :func:`stuck_users`). A user with one event has the transition ``"(start) -> e"``; a
+        user without any used event appears as ``"(no events)"``, so the shares of each kind
+        add up to 1 before truncation to ``top``.
+
+    Notes
+    -----
+    All used events count (``t0 <= ts <= T``, signup included), not only the conversion window:
+    the question is where the user was last seen. Order: by timestamp, and events with the same
+    timestamp by event name, so the alphabetically later of two simultaneous events is the later
+    one (deterministic; exports with whole-second timestamps often have such ties). Engine side:
+    ``row_number()`` per user ordered by ``ts desc, event desc``; the first two rows per user
+    are the final event and the one before it.
+
+    Examples
+    --------
+    >>> import onboarding_analysis as oa                                      # doctest: +SKIP
+    >>> last_events(oa.compute_facts(oa.load_params("params/demo.yaml")), top=5)  # doctest: +SKIP
+    """
+    if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
+        raise ValueError(f"top must be a whole number >= 1, but was {top!r}")
+    stuck = stuck_users(facts)
+    e = _events(facts, "last_events")
+    rank = ibis.row_number().over(group_by="user_id", order_by=[ibis.desc("ts"), ibis.desc("event")])
+    ranked = e.select("user_id", "event", rank=rank)
+    tail = ranked.filter(ranked["rank"] < 2)  # ibis row numbers start at 0
+    per_user = (
+        tail.group_by("user_id")
+        .aggregate(
+            event=tail.event.max(where=tail["rank"] == 0),
+            previous=tail.event.max(where=tail["rank"] == 1),
+        )
+        .to_pandas()
+    )
+    per_user["user_id"] = per_user["user_id"].astype(str)
+    per_user = per_user.set_index("user_id").reindex(stuck.to_numpy())
+    no_events = per_user["event"].isna()
+    event = per_user["event"].where(~no_events, NO_EVENTS).astype(str)
+    previous = per_user["previous"].where(per_user["previous"].notna(), START).astype(str)
+    previous = previous.where(~no_events, "")
+    n = len(stuck)
+
+    finals = _top(pd.DataFrame({"previous": "", "event": event.to_numpy()}), n, top)
+    finals.insert(0, "kind", FINAL_EVENT)
+    finals.insert(1, "path", finals["event"])
+    moves = pd.DataFrame({"previous": previous.to_numpy(), "event": event.to_numpy()})[~no_events.to_numpy()]
+    moves = pd.concat([moves, pd.DataFrame({"previous": [""] * int(no_events.sum()), "event": NO_EVENTS})])
+    transitions = _top(moves, n, top)
+    transitions.insert(0, "kind", FINAL_TRANSITION)
+    transitions.insert(
+        1,
+        "path",
+        [
+            ev if not prev else f"{prev} -> {ev}"
+            for prev, ev in zip(transitions["previous"], transitions["event"], strict=True)
+        ],
+    )
+    out = pd.concat([finals, transitions], ignore_index=True)
+    return out[LAST_EVENTS_COLUMNS]
+
+
+def _top(pairs: pd.DataFrame, n: int, top: int) -> pd.DataFrame:
+    counts = pairs.groupby(["previous", "event"], sort=False).size().rename("users").reset_index()
+    counts = counts.sort_values(["users", "previous", "event"], ascending=[False, True, True], kind="stable")
+    counts = counts.head(top).reset_index(drop=True)
+    counts["users"] = counts["users"].astype(np.int64)
+    counts["share"] = counts["users"] / n if n else np.nan
+    return counts
+
+
+def plot_where_users_stop(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Horizontal bars of the share of stuck users per last step (or per final event/transition).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`last_step_reached` (bars in step order) or :func:`last_events`
+        (bars labelled ``kind: path``).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"last_step": [0, 1], "step": ["none", "signed_up"], "users": [1, 3],
+    ...                       "share": [0.25, 0.75]})
+    >>> [round(bar.get_width()) for bar in plot_where_users_stop(table).patches]
+    [25, 75]
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(
+            f"expected a DataFrame from last_step_reached or last_events, but got {type(table)!r}"
+        )
+    if set(LAST_STEP_COLUMNS) <= set(table.columns):
+        labels = [
+            f"{int(k)}. {s}" if k else str(s) for k, s in zip(table["last_step"], table["step"], strict=True)
+        ]
+        title = "Last onboarding step reached by users without value"
+    elif set(LAST_EVENTS_COLUMNS) <= set(table.columns):
+        labels = [f"{k}: {p}" for k, p in zip(table["kind"], table["path"], strict=True)]
+        title = "Where users without value were last seen"
+    else:
+        raise ValueError(
+            "expected a table from last_step_reached (columns "
+            f"{LAST_STEP_COLUMNS}) or last_events (columns {LAST_EVENTS_COLUMNS}), got {list(table.columns)}"
+        )
+    if ax is None:
+        _, ax = plt.subplots()
+    share = table["share"].to_numpy(dtype=float) * 100
+    y = np.arange(len(table))
+    ax.barh(y, np.nan_to_num(share), color="C3")
+    for yi, value, users in zip(y, share, table["users"], strict=True):
+        if not np.isnan(value):
+            ax.annotate(f"{int(users)}", (value, yi), xytext=(3, 0), textcoords="offset points", va="center")
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 105)
+    ax.set_xlabel("% of users who never reached value (whole conversion window observed)")
+    ax.set_title(title)
+    return ax
