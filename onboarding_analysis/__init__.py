@@ -15,7 +15,10 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from .errors import DataError, OnboardingAnalysisError, ParamsError, StatisticalWarning
+from .errors import DataError as DataError
+from .errors import OnboardingAnalysisError as OnboardingAnalysisError
+from .errors import ParamsError as ParamsError
+from .errors import StatisticalWarning as StatisticalWarning
 
 #: Public name -> submodule. Imported on first use (PEP 562), so the CLI starts fast and
 #: ``import onboarding_analysis`` does not pull in lifelines, ibis and matplotlib at once.
@@ -49,6 +52,36 @@ _LAZY = {
     "retention_curve": "retention",
     "retention_metrics": "retention",
     "unbounded_retention": "retention",
+    "configured": "notebook",
+    "churn_delay_days": "params",
+    "fit_ttfv": "ttfv",
+    "TTFVResult": "ttfv",
+    "ttfv_metrics": "ttfv",
+    "ttfv_summary": "ttfv",
+    "plot_ttfv": "ttfv",
+    "aalen_johansen": "ttfv",
+    "FunnelResult": "funnel",
+    "funnel": "funnel",
+    "funnel_metrics": "funnel",
+    "step_times": "funnel",
+    "onboarding_time": "funnel",
+    "checklist_completion": "funnel",
+    "plot_funnel": "funnel",
+    "plot_step_times": "funnel",
+    "prompt_rates": "engagement",
+    "feature_adoption": "engagement",
+    "stickiness": "engagement",
+    "stickiness_summary": "engagement",
+    "dau_mau": "engagement",
+    "lifecycle": "engagement",
+    "engagement_metrics": "engagement",
+    "plot_feature_adoption": "engagement",
+    "plot_stickiness": "engagement",
+    "plot_dau_mau": "engagement",
+    "plot_lifecycle": "engagement",
+    "last_step_reached": "journey",
+    "last_events": "journey",
+    "plot_where_users_stop": "journey",
 }
 
 
@@ -89,38 +122,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0"
 
-__all__ = [
-    "Accounting",
-    "CohortTable",
-    "DataError",
-    "Facts",
-    "LifetimeResult",
-    "OnboardingAnalysisError",
-    "Params",
-    "ParamsError",
-    "StatisticalWarning",
-    "bracket_retention",
-    "build_facts",
-    "cohort_table",
-    "compute_facts",
-    "data_summary",
-    "fit_lifetime",
-    "lifetime_metrics",
-    "load",
-    "load_params",
-    "nday_retention",
-    "params_from_namespace",
-    "plot_cohort_heatmap",
-    "plot_lifetime",
-    "plot_retention_curve",
-    "read_metrics",
-    "record_metrics",
-    "retention_curve",
-    "retention_metrics",
-    "run_metrics",
-    "setup_notebook",
-    "show",
-    "show_value",
-    "unbounded_retention",
-    "validate_params",
-]
+__all__ = sorted({"DataError", "OnboardingAnalysisError", "ParamsError", "StatisticalWarning", *_LAZY})

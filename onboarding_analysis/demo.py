@@ -70,7 +70,7 @@ parameter (default)                         meaning
 ``channel_mix``                             organic 0.4, paid 0.3, referral 0.2, partner 0.1;
                                             independent of everything: a null segment
 ``account_size_probs``                      P(size = 1..5) = 0.45, 0.25, 0.15, 0.10, 0.05
-``signup_start`` / ``signup_end``           2024-01-01 / 2024-06-30 (inclusive, uniform)
+``signup_start`` / ``signup_end``           2024-01-01 / 2024-08-24 (inclusive, uniform)
 ``change_date`` (2024-04-01)                onboarding change: ``after_change = t0 >= date``
 ``observation_end`` (2024-08-31)            ``T`` = 2024-09-01T00:00:00+00:00
 ``write_after_end_days`` (7)                events written up to ``T + 7 days``
@@ -388,7 +388,7 @@ class DemoSpec:
     )
     account_size_probs: tuple[float, ...] = (0.45, 0.25, 0.15, 0.10, 0.05)
     signup_start: str = "2024-01-01"
-    signup_end: str = "2024-06-30"
+    signup_end: str = "2024-08-24"
     change_date: str = "2024-04-01"
     observation_end: str = "2024-08-31"
     write_after_end_days: float = 7.0

@@ -8,15 +8,15 @@ they are left out rather than counted as stuck.
 Event-level work runs in the query engine (ibis over ``facts.events``); one row per user
 reaches pandas, where it is matched with the stuck group from the user-facts table.
 
-This module computes its own ordered step sequence (it does not use the funnel module):
-step 0 is reached at the first step-0 event, step j at the first step-j event at or after the
-time step j-1 was reached (a tie counts), all within the conversion window (durations
-``< conversion_window_days``), as in METRICS.md's ordered funnel.
+Steps are the ordered funnel's (:func:`onboarding_analysis.funnel.step_times`, mode
+``ordered``): step 0 is reached at the first step-0 event, step j at the first step-j event at
+or after the time step j-1 was reached (a tie counts), all within the conversion window
+(durations ``< conversion_window_days``), as in METRICS.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
@@ -27,6 +27,7 @@ from matplotlib.axes import Axes
 
 from . import columns as C
 from .errors import DataError
+from .funnel import step_column, step_label, step_times
 
 __all__ = [
     "LAST_EVENTS_COLUMNS",
@@ -100,11 +101,6 @@ def _check_steps(steps: object) -> list[tuple[str, ...]]:
     return out
 
 
-def _step_label(step: Iterable[str]) -> str:
-    """How a step is named in tables: its event names joined by `` or ``."""
-    return " or ".join(step)
-
-
 def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = None) -> pd.DataFrame:
     """Users who never reached value, by the last onboarding step they reached.
 
@@ -126,10 +122,8 @@ def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = 
 
     Notes
     -----
-    Ordered steps: step 1 at the first step-1 event, step j at the first step-j event at or
-    after the time step j-1 was reached (ties count, so one event accepted by two consecutive
-    steps reaches both), durations ``< conversion_window_days`` only. Engine side: one query
-    per step (each joined to the previous step's times), then the highest step per user.
+    Ordered steps of :func:`onboarding_analysis.funnel.step_times` (ties count, so one event
+    accepted by two consecutive steps reaches both), durations ``< conversion_window_days``.
 
     Examples
     --------
@@ -143,23 +137,11 @@ def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = 
             "(e.g. [signed_up, completed_profile, created_report]) or pass steps="
         )
     stuck = stuck_users(facts)
-    e = _events(facts, "last_step_reached")
-    window = float(facts.params.conversion_window_days)
-    in_window = e.filter(e.days < window)
-
-    reached = []
-    previous = None
-    for j, names in enumerate(steps_list):
-        candidates = in_window.filter(in_window.event.isin(list(names)))
-        if previous is not None:
-            candidates = candidates.inner_join(previous, "user_id")
-            candidates = candidates.filter(candidates.ts >= candidates.reached_at)
-        current = candidates.group_by("user_id").aggregate(reached_at=candidates.ts.min())
-        reached.append(current.select("user_id", step=ibis.literal(j + 1, "int64")))
-        previous = current
-    per_user = ibis.union(*reached) if len(reached) > 1 else reached[0]
-    last = per_user.group_by("user_id").aggregate(last_step=per_user.step.max()).to_pandas()
-
+    _events(facts, "last_step_reached")
+    times = step_times(facts, steps_list, mode="ordered")
+    # Ordered steps are reached as a prefix 0..J: the number reached is the last step (1-based).
+    reached = times[[step_column(j) for j in range(len(steps_list))]].notna().sum(axis=1)
+    last = pd.DataFrame({"user_id": times[C.USER_ID], "last_step": reached})
     last_by_user = pd.Series(last["last_step"].to_numpy(dtype=np.int64), index=last["user_id"].astype(str))
     values = last_by_user.reindex(stuck.to_numpy()).fillna(0).astype(np.int64).to_numpy()
     counts = np.bincount(values, minlength=len(steps_list) + 1)
@@ -167,7 +149,7 @@ def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = 
     return pd.DataFrame(
         {
             "last_step": np.arange(len(steps_list) + 1, dtype=np.int64),
-            "step": [NO_STEP, *[_step_label(s) for s in steps_list]],
+            "step": [NO_STEP, *[step_label(s) for s in steps_list]],
             "users": counts.astype(np.int64),
             "share": counts / n if n else np.full(len(counts), np.nan),
         }

@@ -62,7 +62,9 @@ class LifetimeResult:
     alpha : float
         The intervals are ``1 - alpha`` intervals.
     churned, censored, users : int
-        Users with churn observed, censored users, and all users.
+        Users with churn observed, censored users, and the users fitted (``churned + censored``).
+    unobservable : int
+        Users left out because they were censored at duration 0 (see :func:`fit_lifetime`).
     """
 
     kmf: KaplanMeierFitter
@@ -77,6 +79,7 @@ class LifetimeResult:
     churned: int
     censored: int
     users: int
+    unobservable: int = 0
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -235,6 +238,18 @@ def fit_lifetime(
         raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}")
 
     durations, events, w = _check_inputs(facts, weights)
+    # A user censored at duration 0 was never observed for any time (under the inactivity rule:
+    # younger than inactivity_days). Kept, they would sit in the risk set at t = 0 and be
+    # counted as surviving the deaths at 0 (users never active after signup), which biases
+    # survival upwards; they carry no information, so they are left out and counted.
+    informative = events | (durations > 0)
+    unobservable = int(w[~informative].sum())
+    if not informative.any():
+        raise DataError(
+            "no user has been observed long enough for a lifetime: every user is censored at 0 "
+            "(younger than inactivity_days?). Wait for more data or lower inactivity_days."
+        )
+    durations, events, w = durations[informative], events[informative], w[informative]
     kmf = KaplanMeierFitter(alpha=alpha, label="lifetime")
     kmf.fit(durations, event_observed=events, weights=None if weights is None else w)
 
@@ -269,6 +284,7 @@ def fit_lifetime(
         churned=churned,
         censored=users - churned,
         users=users,
+        unobservable=unobservable,
     )
 
 
@@ -307,6 +323,7 @@ def lifetime_metrics(result: LifetimeResult) -> dict[str, dict]:
             "horizon_days": _finite_or_none(result.horizon_days),
             "churned": int(result.churned),
             "censored": int(result.censored),
+            "not_yet_observable": int(result.unobservable),
             "survival": {
                 f"day_{int(row.day)}": _finite_or_none(row.survival) for row in survival.itertuples()
             },

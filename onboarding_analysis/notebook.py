@@ -57,3 +57,17 @@ def show_value(label: str, value: float | int | None, *, digits: int = 3) -> Non
         print(f"{label}: {int(value)}")
     else:
         print(f"{label}: {float(value):.{digits}f}")
+
+
+def configured(params, key: str, *, quiet: bool = False) -> bool:
+    """Whether params ``key`` is set (non-empty); if not, print the one-line skip note.
+
+    Report sections whose inputs are not configured are skipped with a note naming the param
+    that enables them (DESIGN.md), never an error. ``quiet=True`` for the later cells of a
+    section, so the note is printed once.
+    """
+    value = getattr(params, key)
+    enabled = value is not None and value != () and value != {} and value != []
+    if not enabled and not quiet:
+        print(f"Section skipped: set params '{key}' to enable it (see README.md, Params).")
+    return enabled

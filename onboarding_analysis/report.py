@@ -41,7 +41,7 @@ from .metrics_io import METRICS_FILE, read_metrics, record_metrics
 from .params import load_params
 
 #: The notebooks making up the report, in report order (file names inside NOTEBOOK_DIR).
-REPORT_NOTEBOOKS: tuple[str, ...] = ("retention.ipynb",)
+REPORT_NOTEBOOKS: tuple[str, ...] = ("retention.ipynb", "onboarding.ipynb", "engagement.ipynb")
 
 #: The repository's ``notebooks/`` folder.
 NOTEBOOK_DIR: Path = Path(__file__).resolve().parent.parent / "notebooks"

@@ -677,6 +677,46 @@ def _number_or_none(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def ttfv_summary(result: TTFVResult) -> pd.DataFrame:
+    """The headline numbers of a TTFV fit as a small table (``what, estimate, ci_low, ci_high, note``).
+
+    Rows: the eventual share of signups reaching value, the days by which 25/50/75% of signups
+    reached value ("not reached" in ``note`` when the curve never gets there), and, labelled
+    as biased, the naive median among converters with the number of converters.
+    """
+    rows = [
+        (
+            f"share reaching value by day {result.eventual_share_day:g}",
+            result.eventual_share,
+            result.eventual_share_ci_low,
+            result.eventual_share_ci_high,
+            "",
+        )
+    ]
+    for pct, q in sorted(result.days_to.items()):
+        rows.append(
+            (
+                f"days until {pct}% of signups reached value",
+                np.nan if q.days is None else q.days,
+                np.nan if q.ci_low is None else q.ci_low,
+                np.nan if q.ci_high is None else q.ci_high,
+                "not reached" if q.days is None else ("upper limit not reached" if q.ci_high is None else ""),
+            )
+        )
+    naive = result.naive_median_days_converters
+    rows.append(
+        (
+            "naive median days to value, converters only",
+            np.nan if naive is None else naive,
+            np.nan,
+            np.nan,
+            f"BIASED (short): ignores the {result.users - result.converters} signups without value; "
+            f"{result.converters} converters",
+        )
+    )
+    return pd.DataFrame(rows, columns=["what", "estimate", "ci_low", "ci_high", "note"])
+
+
 def ttfv_metrics(result: TTFVResult) -> dict[str, dict]:
     """Headline TTFV numbers as a JSON-ready dict.
 

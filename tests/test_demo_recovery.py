@@ -47,20 +47,30 @@ def test_facts_reproduce_the_truth_to_the_microsecond(demo_run, rule, truth_colu
     np.testing.assert_array_equal(t[C.CHURNED].to_numpy(), truth["churn_observed"].to_numpy())
     np.testing.assert_allclose(t[C.LIFETIME], truth[truth_column], rtol=0, atol=1e-6 / 86400 * 2)
     np.testing.assert_allclose(t[C.AGE], truth["age_days"], rtol=0, atol=1e-6)
-    np.testing.assert_allclose(t[C.VALUE], truth["ttfv_days"], rtol=0, atol=1e-6 / 86400 * 2)
+    # Value reached after T (young users) is not in the data yet.
+    observed_value = truth["ttfv_days"].where(truth["ttfv_days"] <= truth["age_days"])
+    np.testing.assert_allclose(t[C.VALUE], observed_value, rtol=0, atol=1e-6 / 86400 * 2)
 
 
-def test_kaplan_meier_recovers_the_demo_lifetime_distribution(demo_run):
+@pytest.mark.parametrize("after_change", [False, True], ids=["before-change", "after-change"])
+def test_kaplan_meier_recovers_the_demo_lifetime_distribution(demo_run, after_change):
+    """Within a signup period of constant hazards, KM's interval covers the true survival.
+
+    Pooled over the onboarding change KM is not guaranteed to: later signups have lower hazards
+    *and* shorter follow-up, so censoring depends on the hazard (on this seed the pooled
+    intervals still cover the truth: S(30) 0.591 [0.578, 0.605] vs 0.594). Users censored at 0
+    must be left out (fit_lifetime does): kept, they inflated S(1) to 0.860 [0.849, 0.871]
+    against 0.843 in the after-change group.
+    """
     raw, truth = demo_run
     facts = compute_facts(validate_params(raw))
+    group = truth[truth["after_change"] == after_change]
+    table = facts.table[facts.table[C.USER_ID].isin(group["user_id"])]
     days = (1, 7, 30)
-    result = fit_lifetime(facts.table, days=days, horizon_days=90)
-    expected = true_lifetime_survival(np.array(days, dtype=float), truth, DemoSpec())
+    result = fit_lifetime(table, days=days, horizon_days=90)
+    expected = true_lifetime_survival(np.array(days, dtype=float), group, DemoSpec())
     s = result.survival.set_index("day")
     for day, true_value in zip(days, expected, strict=True):
         assert s.loc[day, "ci_low"] <= true_value <= s.loc[day, "ci_high"], (day, true_value, s.loc[day].to_dict())
-    # And the interval is informative: a survival 3 points off the truth falls outside it.
-    assert not (s.loc[30, "ci_low"] <= expected[2] + 0.03 <= s.loc[30, "ci_high"])
-    # With every user followed beyond day 30, survival before day N equals "active on or after day N".
-    on_or_after = unbounded_retention(facts.table, days).set_index("day")
-    np.testing.assert_allclose(s["survival"], on_or_after["rate"], rtol=1e-12)
+    # And the interval is informative: a survival 4 points off the truth falls outside it.
+    assert not (s.loc[30, "ci_low"] <= expected[2] + 0.04 <= s.loc[30, "ci_high"])

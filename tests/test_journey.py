@@ -87,7 +87,7 @@ def test_last_step_reached_by_hand(facts):
         "none",
         "signed_up",
         "completed_profile",
-        "connected_data or imported_csv",
+        "connected_data | imported_csv",
         "created_report",
     ]
     # none: j7, j9; step 1: j4, j8; step 2: j2; step 3: j1, j3 (tie); step 4: nobody (value).

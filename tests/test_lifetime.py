@@ -156,6 +156,10 @@ def test_rmst_against_lifelines_and_a_hand_greenwood_on_ties():
     durations = rng.integers(0, 40, size=300).astype(float)  # day-granular: many ties, some zeros
     events = rng.random(300) < 0.7
     result = fit_quietly(make_facts(durations, events), horizon_days=30)
+    # Users censored at 0 carry no information and are left out (fit_lifetime's rule).
+    keep = events | (durations > 0)
+    assert result.unobservable == int((~keep).sum()) > 0
+    durations, events = durations[keep], events[keep]
     kmf = KaplanMeierFitter().fit(durations, events)
     assert result.rmst_days == pytest.approx(restricted_mean_survival_time(kmf, t=30), rel=1e-12)
     se, area = greenwood_rmst_se(durations, events, 30)
@@ -230,7 +234,8 @@ def test_frequency_weights_equal_the_expanded_fit_exactly():
             np.testing.assert_allclose(getattr(other, name), getattr(plain, name), rtol=1e-12)
         for name in ("median_days", "median_ci_low", "median_ci_high", "users", "churned", "censored"):
             assert getattr(other, name) == getattr(plain, name)
-    assert plain.users == 500
+    assert plain.users + plain.unobservable == 500
+    assert weighted.unobservable == plain.unobservable
 
 
 @pytest.mark.parametrize("weights", [[1.5, 1, 1], [0, 1, 1], [-1, 1, 1], [1, 1], [np.nan, 1, 1]])
@@ -322,6 +327,7 @@ def test_lifetime_metrics_are_json_with_none_where_not_estimable():
         "rmst_days",
         "rmst_se",
         "horizon_days",
+        "not_yet_observable",
         "churned",
         "censored",
         "survival",
@@ -334,3 +340,19 @@ def test_lifetime_metrics_are_json_with_none_where_not_estimable():
     assert low < body["survival"]["day_7"] < high
     assert type(body["churned"]) is int and type(body["rmst_days"]) is float
     assert lifetime_metrics(not_reached)["lifetime"]["median_days"] is None
+
+
+def test_users_censored_at_zero_are_left_out_and_counted():
+    # Three users never active (churned at 0), three observed to 10 days, and four censored at
+    # 0 (no observable time yet). Kept, the four would count as surviving t = 0: S(1-) would be
+    # 1 - 3/10 = 0.7. Left out, S(1-) = 1 - 3/6 = 0.5, as among the users actually observed.
+    facts = pd.DataFrame(
+        {
+            "lifetime_days": [0.0] * 3 + [10.0] * 3 + [0.0] * 4,
+            "churned": [True] * 3 + [False] * 3 + [False] * 4,
+        }
+    )
+    result = fit_lifetime(facts, days=[1], horizon_days=5)
+    assert result.survival["survival"].iat[0] == pytest.approx(0.5, rel=1e-12)
+    assert (result.users, result.unobservable, result.churned, result.censored) == (6, 4, 3, 3)
+    assert lifetime_metrics(result)["lifetime"]["not_yet_observable"] == 4
