@@ -15,10 +15,11 @@ import pytest
 
 from onboarding_analysis import columns as C
 from onboarding_analysis.demo import DemoSpec, true_lifetime_survival, write_demo
+from onboarding_analysis.funnel import funnel
 from onboarding_analysis.lifetime import fit_lifetime
-from onboarding_analysis.params import load_params, validate_params
+from onboarding_analysis.params import churn_delay_days, load_params, validate_params
 from onboarding_analysis.pipeline import compute_facts
-from onboarding_analysis.retention import unbounded_retention
+from onboarding_analysis.ttfv import fit_ttfv
 
 SEED = 20240101
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,3 +75,34 @@ def test_kaplan_meier_recovers_the_demo_lifetime_distribution(demo_run, after_ch
         assert s.loc[day, "ci_low"] <= true_value <= s.loc[day, "ci_high"], (day, true_value, s.loc[day].to_dict())
     # And the interval is informative: a survival 4 points off the truth falls outside it.
     assert not (s.loc[30, "ci_low"] <= expected[2] + 0.04 <= s.loc[30, "ci_high"])
+
+
+def test_ttfv_recovers_the_demo_truth(demo_run):
+    """Censoring-aware shares reaching value match the truth; the naive median is shorter."""
+    raw, truth = demo_run
+    params = validate_params(raw)
+    facts = compute_facts(params)
+    result = fit_ttfv(facts.table, days=(1, 7, 30), horizon_days=90, churn_delay_days=churn_delay_days(params))
+    ttfv = truth["ttfv_days"].to_numpy()  # NaN: never reaches value (even after T)
+    for row in result.reached_by.itertuples():
+        true_share = float(np.mean(np.nan_to_num(ttfv, nan=np.inf) < row.day))
+        assert row.ci_low <= true_share <= row.ci_high, (row, true_share)
+    true_q25 = float(np.quantile(np.nan_to_num(ttfv, nan=np.inf), 0.25))
+    q25 = result.days_to[25]
+    assert q25.ci_low <= true_q25 <= q25.ci_high, (q25, true_q25)
+    # The converter-only median that funnel tools show is far shorter than the time by which
+    # even a quarter of signups reached value: it answers another question.
+    assert result.naive_median_days_converters < q25.ci_low
+    assert result.days_to[50].days is None  # under half of the demo's signups ever reach value
+
+
+def test_funnel_counts_equal_the_demo_truth(demo_run):
+    raw, truth = demo_run
+    params = validate_params(raw)
+    result = funnel(compute_facts(params))
+    window = params.conversion_window_days
+    eligible = truth[truth["age_days"] >= window]
+    assert result.eligible == len(eligible)
+    steps = ["completed_profile", "connected_data", "created_report"]
+    expected = [len(eligible)] + [int((eligible[f"{s}_days"] < window).sum()) for s in steps]
+    assert result.steps["users"].tolist() == expected
