@@ -41,6 +41,9 @@ COLUMN_KEYS = ("user_id", "event", "timestamp", "signup_at", "account_id", "clie
 DEFAULT_COLUMNS = {key: key for key in COLUMN_KEYS}
 LIFETIME_CENSORING = ("observable", "observation_end")
 FUNNEL_MODES = ("ordered", "strict", "any_order")
+P_ADJUST = ("holm", "fdr_bh")
+ENGINES = ("duckdb", "spark")
+SCORE_SCALES = ("nps", "csat")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -79,6 +82,29 @@ class Params:
     prompts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     feature_events: tuple[str, ...] = ()
     adoption_days: int = 30
+    # Segment comparisons, the onboarding change, early behaviours (METRICS.md).
+    p_adjust: str = "holm"
+    reference_groups: Mapping[str, str] = field(default_factory=dict)
+    landmark_days: int = 7
+    top_early_events: int = 10
+    compression_grid_hours: float | None = None
+    # Engine of the user-facts step.
+    engine: str = "duckdb"
+    # Moments of truth, revenue, feedback, readiness.
+    moment_early_days: int = 14
+    crisis_top_quantile: float = 0.75
+    crisis_recent_days: int = 14
+    crisis_drop_ratio: float = 0.25
+    relationship_days: int = 14
+    relationship_max_active_days: int = 1
+    win_speed_quantile: float = 0.9
+    wow_features: int = 2
+    revenue_event: str | None = None
+    churn_scenarios: tuple[float, ...] = (0.02, 0.05, -0.05)
+    feedback_event: str | None = None
+    score_scale: str = "nps"
+    readiness_max_excluded_share: float = 0.05
+    readiness_min_eligible: int = 100
     source: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -381,6 +407,29 @@ def _prompts(value: Any) -> dict[str, dict[str, str]]:
     return out
 
 
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise _Invalid("a number strictly between 0 and 1, e.g. 0.25")
+    return float(value)
+
+
+def _rates(value: Any) -> tuple[float, ...]:
+    ok = isinstance(value, list | tuple) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and -1 < v < 1 for v in value
+    )
+    if not ok:
+        raise _Invalid("a list of monthly net churn rates between -1 and 1, e.g. [0.02, 0.05, -0.05]")
+    return tuple(float(v) for v in value)
+
+
+def _reference_groups(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str | int | bool) for k, v in value.items()
+    ):
+        raise _Invalid("a mapping of segment column -> reference group, e.g. {persona: marketer}")
+    return {k: str(v) for k, v in value.items()}
+
+
 def _segments(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -416,6 +465,26 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "prompts": lambda v: {} if v is None else _prompts(v),
     "feature_events": lambda v: () if v is None else _string_list(v),
     "adoption_days": _whole_at_least(1),
+    "p_adjust": _choice(P_ADJUST),
+    "reference_groups": lambda v: {} if v is None else _reference_groups(v),
+    "landmark_days": _whole_at_least(1),
+    "top_early_events": _whole_at_least(1),
+    "compression_grid_hours": _optional(_positive_number),
+    "engine": _choice(ENGINES),
+    "moment_early_days": _whole_at_least(1),
+    "crisis_top_quantile": _fraction,
+    "crisis_recent_days": _whole_at_least(1),
+    "crisis_drop_ratio": _fraction,
+    "relationship_days": _whole_at_least(1),
+    "relationship_max_active_days": _whole_at_least(0),
+    "win_speed_quantile": _fraction,
+    "wow_features": _whole_at_least(1),
+    "revenue_event": _optional(_string),
+    "churn_scenarios": _rates,
+    "feedback_event": _optional(_string),
+    "score_scale": _choice(SCORE_SCALES),
+    "readiness_max_excluded_share": _fraction,
+    "readiness_min_eligible": _whole_at_least(1),
 }
 
 
