@@ -39,6 +39,7 @@ from matplotlib.patches import Patch
 from . import columns as C
 from .errors import DataError
 from .intervals import check_alpha, wilson_interval
+from .params import check_value
 
 __all__ = [
     "ADOPTION_COLUMNS",
@@ -120,24 +121,6 @@ def _names(values: object, name: str) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _check_prompts(prompts: object) -> dict[str, dict[str, str]]:
-    expected = "a mapping of prompt name -> {'shown': <event>, 'engaged': <event>}"
-    if not isinstance(prompts, Mapping):
-        raise ValueError(f"prompts must be {expected}, but was {prompts!r}")
-    out = {}
-    for name, pair in prompts.items():
-        ok = (
-            isinstance(name, str)
-            and isinstance(pair, Mapping)
-            and set(pair) == {"shown", "engaged"}
-            and all(isinstance(v, str) and v for v in pair.values())
-        )
-        if not ok:
-            raise ValueError(f"prompts must be {expected}, but entry {name!r} was {pair!r}")
-        out[name] = {"shown": pair["shown"], "engaged": pair["engaged"]}
-    return out
-
-
 def _rates(successes: np.ndarray, n: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
     successes = np.asarray(successes, dtype=np.int64)
     n = np.asarray(n, dtype=np.int64)
@@ -192,7 +175,7 @@ def prompt_rates(
     >>> prompt_rates(oa.compute_facts(oa.load_params("params/demo.yaml")))    # doctest: +SKIP
     """
     alpha = check_alpha(alpha)
-    prompts = _check_prompts(facts.params.prompts if prompts is None else prompts)
+    prompts = check_value("prompts", facts.params.prompts if prompts is None else prompts)
     if not prompts:
         return pd.DataFrame(
             {col: pd.Series(dtype=object if col == "prompt" else float) for col in PROMPT_COLUMNS}

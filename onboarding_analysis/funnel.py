@@ -59,7 +59,7 @@ from . import columns as C
 from .errors import DataError, ParamsError
 from .facts import Facts
 from .intervals import check_alpha, wilson_interval
-from .params import FUNNEL_MODES
+from .params import FUNNEL_MODES, check_value
 from .ttfv import aalen_johansen, cif_before
 
 __all__ = [
@@ -172,24 +172,14 @@ class FunnelResult:
 
 
 def _check_steps(steps: Any) -> Steps:
-    expected = (
-        "a non-empty list of steps, each an event name or a list of event names, "
-        "e.g. ['signed_up', ['connected_csv', 'connected_db'], 'created_report']"
-    )
-    if not isinstance(steps, list | tuple) or not steps:
+    """Normalised steps (params ``onboarding_steps`` rules); at least one step is needed."""
+    steps = check_value("onboarding_steps", steps)
+    if not steps:
         raise ParamsError(
-            f"onboarding_steps must be {expected}, but was {steps!r}; set params onboarding_steps "
-            f"to enable the funnel"
+            "onboarding_steps is empty: set params onboarding_steps (e.g. [signed_up, completed_profile, "
+            "created_report]) to enable the funnel"
         )
-    out = []
-    for step in steps:
-        if isinstance(step, str) and step:
-            out.append((step,))
-        elif isinstance(step, list | tuple) and step and all(isinstance(s, str) and s for s in step):
-            out.append(tuple(step))
-        else:
-            raise ParamsError(f"onboarding_steps must be {expected}, but the step {step!r} is not")
-    return tuple(out)
+    return steps
 
 
 def _check_mode(mode: Any) -> str:

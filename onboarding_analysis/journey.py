@@ -27,6 +27,7 @@ from matplotlib.axes import Axes
 
 from . import columns as C
 from .errors import DataError
+from .funnel import _check_steps as check_steps
 from .funnel import step_column, step_label, step_times
 
 __all__ = [
@@ -81,26 +82,6 @@ def stuck_users(facts: Any) -> pd.Series:
     return table.loc[stuck, C.USER_ID].astype(str).reset_index(drop=True)
 
 
-def _check_steps(steps: object) -> list[tuple[str, ...]]:
-    expected = "a list of steps, each an event name or a list of event names, e.g. ['signed_up', ['a', 'b']]"
-    if isinstance(steps, str) or not isinstance(steps, Sequence):
-        raise ValueError(f"steps must be {expected}, but was {steps!r}")
-    out = []
-    for step in steps:
-        if isinstance(step, str) and step:
-            out.append((step,))
-        elif (
-            isinstance(step, Sequence)
-            and not isinstance(step, str)
-            and step
-            and all(isinstance(s, str) and s for s in step)
-        ):
-            out.append(tuple(step))
-        else:
-            raise ValueError(f"steps must be {expected}, but step {step!r} is not")
-    return out
-
-
 def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = None) -> pd.DataFrame:
     """Users who never reached value, by the last onboarding step they reached.
 
@@ -130,7 +111,7 @@ def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = 
     >>> import onboarding_analysis as oa                                      # doctest: +SKIP
     >>> last_step_reached(oa.compute_facts(oa.load_params("params/demo.yaml")))  # doctest: +SKIP
     """
-    steps_list = _check_steps(facts.params.onboarding_steps if steps is None else steps)
+    steps_list = check_steps(facts.params.onboarding_steps if steps is None else steps)
     if not steps_list:
         raise ValueError(
             "last_step_reached needs onboarding steps: set params 'onboarding_steps' "

@@ -207,6 +207,18 @@ def validate_params(
     return Params(**values, source=source, base_dir=Path(base_dir))
 
 
+def check_value(key: str, value: Any) -> Any:
+    """Validate and normalise one params value as ``validate_params`` would (for options given
+    directly to an analysis function, e.g. ``funnel(facts, steps=[...])``).
+
+    Raises :class:`ParamsError` naming the key, the value and what is expected.
+    """
+    try:
+        return _CHECKS[key](value)
+    except _Invalid as bad:
+        raise ParamsError(f"key '{key}': value {value!r} is invalid: expected {bad}.") from None
+
+
 def params_from_namespace(namespace: Mapping[str, Any]) -> Params:
     """Validate the params variables of a notebook's namespace (its ``parameters`` cell).
 
@@ -536,6 +548,7 @@ def observation_end_timestamp(params: Params) -> dt.datetime | None:
 __all__ = [
     "COLUMN_KEYS",
     "Params",
+    "check_value",
     "churn_delay_days",
     "load_params",
     "observation_end_timestamp",
