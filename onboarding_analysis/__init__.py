@@ -11,6 +11,8 @@ per user, :mod:`onboarding_analysis.columns`) or a result built from it.
 
 from __future__ import annotations
 
+import sys
+import types
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
@@ -82,7 +84,55 @@ _LAZY = {
     "last_step_reached": "journey",
     "last_events": "journey",
     "plot_where_users_stop": "journey",
+    "show_segments": "notebook",
+    "share_moment_identifiers": "notebook",
+    "quality_report": "quality",
+    "quality_metrics": "quality",
+    "plot_events_per_day": "quality",
+    "readiness": "readiness",
+    "readiness_metrics": "readiness",
+    "plot_readiness": "readiness",
+    "compare_segments": "segments",
+    "compare_all": "segments",
+    "segment_summary": "segments",
+    "segments_metrics": "segments",
+    "plot_segment_survival": "segments",
+    "plot_hazard_ratios": "segments",
+    "plot_segment_retention": "segments",
+    "compare_change": "change",
+    "change_summary": "change",
+    "change_metrics": "change",
+    "plot_cohort_trend": "change",
+    "early_behaviours": "drivers",
+    "drivers_metrics": "drivers",
+    "plot_early_behaviours": "drivers",
+    "moments_of_truth": "moments",
+    "moments_metrics": "moments",
+    "plot_moments": "moments",
+    "revenue_churn": "revenue",
+    "revenue_metrics": "revenue",
+    "plot_revenue_projection": "revenue",
+    "plot_net_churn": "revenue",
+    "feedback_summary": "feedback",
+    "feedback_metrics": "feedback",
+    "plot_feedback": "feedback",
+    "with_nps_groups": "feedback",
 }
+
+
+class _PublicSurface(types.ModuleType):
+    """The package module: a submodule named like a public function (``funnel``, ``readiness``)
+    must not replace the function when Python binds the imported submodule on the package."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            if name not in self.__dict__:  # keep the function; the module stays in sys.modules
+                super().__setattr__(name, getattr(value, name))
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _PublicSurface
 
 
 def __getattr__(name: str):

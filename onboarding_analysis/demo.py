@@ -54,6 +54,50 @@ Times are integer microseconds after the user's signup ``t0``; "days" are ``us /
    next midnight, UTC). Users keep living after ``T``: events are simulated and written up to
    ``T + write_after_end_days`` (inclusive) so that a loader's "events after ``T`` are dropped
    and counted" rule has something to drop. Nothing later is written.
+9. **Planted moments of truth** (drawn after every draw above, so the other users' events are
+   exactly those of a spec without planting). ``planted_per_kind`` single-user accounts per kind
+   of moment (METRICS.md, "Moments of truth") and ``near_misses_per_kind`` *near misses* per
+   kind (accounts built to miss the definition by one notch) are chosen at random among
+   candidates that fit the story; their ``session_start`` (and session repeat) events are
+   replaced by the pattern of their kind, the rest of their story is kept. For every planted
+   user the last active event is still at exactly ``t0 + L`` (or within a session gap of the
+   written window's end when ``L`` lies beyond it) and no two active events are more than
+   ``session_gap_cap_days`` apart.
+
+   - ``crisis``: a heavy start, then a fade. Candidates: signed up 60+ days before ``T``, alive
+     past the written window, reached value at 2+ days, under 2 features in the first week, no
+     first-occurrence event in the 15 days before ``T``. Sessions: one on every day index
+     ``0 .. H-1`` (``H`` uniform in 21..35), then every 3-8 days, the last of them 15-20 days
+     before ``T``, then exactly one session 2-9 days before ``T``. Near miss: 4 or 5 sessions on
+     distinct days of the last 14 (a drop, but not below a quarter of the early rate).
+   - ``relationship_change``: completed onboarding (``created_report`` at ``c``, 2-8 days after
+     signup), then silence. Candidates: signed up 40+ days before ``T``, alive until
+     ``c + 20`` days, under 2 features in the first week, no first-occurrence event in
+     ``(c, c + 14.5 days]``. Sessions every 1.5-3.5 days before ``c``, none in the 15-18.5 days
+     after it, then every 2-8 days. Near miss: 2 or 3 sessions on distinct days of
+     ``(c, c + 14 days]`` (days ``c + 1, 3, 5, ...``), then every 2-8 days.
+   - ``unexpected_win``: got it at once. Candidates: reached value within a day, adopted 2+
+     features, lived 21+ days, and either alive past the written window or churned 35+ days
+     before ``T``. Their steps are compressed (profile 2-6 minutes after signup, then 5-15
+     minutes per step: value within 36 minutes) and every feature they adopt is first used
+     0.05-2 days after signup. Near miss: reached value at 2+ days (kept), exactly one feature in
+     the first week (1-5 days) and the others at 7.3-12 days. Sessions of both: every 0.5-3
+     days.
+
+   The truth columns ``planted_moment`` (the kind, None for ordinary accounts) and
+   ``planted_near_miss`` name them. The first-occurrence columns (``<event>_days``) state the
+   planted times. Win candidates reached value within a day and keep doing so, and moved
+   features stay inside the 30-day adoption window, so the TTFV, funnel and feature-adoption
+   figures of the demo are those of the unplanted story.
+10. **Revenue.** Accounts pay ``seat_price[plan]`` per seat per month (free accounts pay
+   nothing and have no revenue events). A user takes a seat ``seat_delay_minutes`` after
+   signup (or at ``L`` if earlier; never-active users take none) and gives it up at ``t0 + L``
+   (the user's last activity). Each seat change is a ``mrr_changed`` event of that user whose
+   ``value`` is the account's MRR after the change (``seat_price * seats``; changes of one
+   account at the same microsecond all carry the MRR after all of them). An account whose last
+   seat goes churns (MRR 0); a later signup of the same account reactivates it. Expansion and
+   contraction are seats joining and leaving. Every revenue event lies in ``(t0, t0 + L]`` of its
+   user, so it never changes a lifetime.
 
 Ground truth (the :class:`DemoSpec` defaults)
 ---------------------------------------------
@@ -112,6 +156,10 @@ parameter (default)                         meaning
 ``feedback_probability`` (0.15)             one ``feedback_submitted`` (0-10 score in ``value``)
 ``feedback_score_probability`` (0.7)        Binomial p of the score at hazard ratio 1
 ``feedback_hazard_slope`` (1.0)             lower hazard, higher score (see step 7)
+``planted_per_kind`` (12)                   planted accounts per kind of moment (step 9)
+``near_misses_per_kind`` (6)                near-miss accounts per kind of moment (step 9)
+``seat_price``                              MRR per seat by plan: free 0, pro 30, enterprise 80
+``seat_delay_minutes`` (10)                 a user's seat starts this long after signup
 ==========================================  ====================================================
 
 How the truth relates to METRICS.md
@@ -145,6 +193,20 @@ How the truth relates to METRICS.md
   on ``t0`` and so does the hazard (the change): a pooled Kaplan-Meier is biased in its tail
   (day 150: truth 0.159, pooled KM 0.150). Compare within ``after_change`` groups, or at
   durations every user is followed for.
+- Moments of truth (step 9): every planted account meets its METRICS.md definition with the
+  default params (``moment_early_days`` 14, ``crisis_*``, ``relationship_*``, ``win_*``,
+  ``wow_features`` 2, ``feature_events`` the three features), every near miss fails it, and no
+  planted account meets another kind's definition (tests/test_moments.py). Ordinary accounts
+  meet them too, by chance, and that is measured rather than assumed (seed 20240101, 2,915
+  accounts): 59 crises (50 of them had truly stopped by ``T`` but are not yet churned under the
+  30-day rule), 44 relationship changes, 170 unexpected wins (92 faster than 90% of converters,
+  which about 10% of converters are by definition; 79 with 2+ features in week one).
+- Revenue (step 10): the MRR flows are a function of the truth columns (``account_id``,
+  ``signup_at``, ``lifetime_days``, ``seat_start_days``, ``seat_price``);
+  :func:`true_revenue_months` rebuilds them and :func:`true_monthly_net_churn` pools them: the
+  true monthly net revenue churn, by construction (0.1454 for February-August 2024 with the
+  defaults: seats leave with users whose mean lifetime is two to three months, teammates joining
+  offset part of it).
 - Early behaviours (steps, features, tours) have *no* causal effect on ``L``; their
   association with lifetime comes only from the persona (confounding) and from the fact that
   a step can only happen while the user is alive.
@@ -177,6 +239,8 @@ __all__ = [
     "generate",
     "true_hazard_ratios",
     "true_lifetime_survival",
+    "true_monthly_net_churn",
+    "true_revenue_months",
     "write_demo",
 ]
 
@@ -192,6 +256,10 @@ TOUR_SHOWN = "tour_shown"
 TOUR_COMPLETED = "tour_completed"
 CHECKLIST_SHOWN = "checklist_shown"
 FEEDBACK = "feedback_submitted"
+#: Revenue event: ``value`` is the account's MRR after the change (step 10 of the story).
+REVENUE_EVENT = "mrr_changed"
+#: Kinds of planted moments of truth (step 9), in METRICS.md's order.
+MOMENT_KINDS = ("crisis", "relationship_change", "unexpected_win")
 EVENT_NAMES = (
     SIGNUP_EVENT,
     *STEPS,
@@ -201,6 +269,7 @@ EVENT_NAMES = (
     TOUR_COMPLETED,
     CHECKLIST_SHOWN,
     FEEDBACK,
+    REVENUE_EVENT,
 )
 #: Events whose first occurrence is a column ``<event>_days`` of the truth frame.
 TIMED_EVENTS = (*STEPS, *FEATURES, TOUR_SHOWN, TOUR_COMPLETED, CHECKLIST_SHOWN, FEEDBACK)
@@ -415,11 +484,16 @@ class DemoSpec:
     feedback_probability: float = 0.15
     feedback_score_probability: float = 0.7
     feedback_hazard_slope: float = 1.0
+    planted_per_kind: int = 12
+    near_misses_per_kind: int = 6
+    seat_price: Mapping[str, float] = _default({"free": 0.0, "pro": 30.0, "enterprise": 80.0})
+    seat_delay_minutes: float = 10.0
 
     def __post_init__(self) -> None:
         for name in ("clients", "personas", "plan_hazard_ratio", "channel_mix"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         object.__setattr__(self, "feature_repeat_probability", _frozen(self.feature_repeat_probability))
+        object.__setattr__(self, "seat_price", _frozen(self.seat_price))
         object.__setattr__(self, "account_size_probs", tuple(self.account_size_probs))
         _check_spec(self)
 
@@ -571,6 +645,20 @@ def _check_spec(spec: DemoSpec) -> None:
             f"{spec.signup_start!r}, {spec.signup_end!r}, {spec.observation_end!r}"
         )
     _day_start(spec.change_date, "change_date")  # any date is allowed, but it must parse
+    for name in ("planted_per_kind", "near_misses_per_kind"):
+        value = getattr(spec, name)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise ParamsError(f"DemoSpec.{name} must be a whole number >= 0, but was {value!r}")
+    missing = [plan for plan in spec.plan_hazard_ratio if plan not in spec.seat_price]
+    if missing:
+        raise ParamsError(
+            f"DemoSpec.seat_price has no price for plan(s) {missing}; give every plan of "
+            f"plan_hazard_ratio a monthly price per seat (0 for free plans)"
+        )
+    for name, price in spec.seat_price.items():
+        if isinstance(price, bool) or not isinstance(price, int | float) or not 0 <= price < math.inf:
+            raise ParamsError(f"DemoSpec.seat_price[{name!r}] must be a number >= 0, but was {price!r}")
+    _check_positive(spec.seat_delay_minutes, "seat_delay_minutes")
 
 
 # --------------------------------------------------------------------------- generation
@@ -871,6 +959,237 @@ def _build_events(rng, spec: DemoSpec, users: _Users, never, lifetime_us, first,
     )
 
 
+# --------------------------------------------------------------------------- planted moments
+
+
+#: The planting order: positives and near misses of each kind (step 9 of the story).
+_PLANT_ORDER = tuple((kind, near) for kind in MOMENT_KINDS for near in (False, True))
+
+
+def _days_us(days: float) -> int:
+    """Days (a float) to integer microseconds."""
+    return int(round(days * DAY_US))
+
+
+def _fill(rng, start: float, stop: float, low: float, high: float) -> list[float]:
+    """Session times (days): ``start``, then gaps uniform in ``[low, high]`` while ``< stop``."""
+    times = []
+    t = start
+    while t < stop:
+        times.append(t)
+        t += rng.uniform(low, high)
+    return times
+
+
+def _plant_candidates(spec: DemoSpec, users: _Users, never, lifetime_us, first) -> dict:
+    """Boolean masks of the users that fit each (kind, near miss) story of step 9."""
+    day = DAY_US
+    age = (spec.observation_end_timestamp.value // 1000) - users.t0_us
+    window = (spec.write_until_timestamp.value // 1000) - users.t0_us
+    life = lifetime_us
+    sizes = np.bincount(users.account)
+    base = (sizes[users.account] == 1) & ~never
+    value = first[VALUE_EVENT]
+    feats = np.stack([first[f] for f in FEATURES])
+    adopted = feats >= 0
+    week1 = (adopted & (feats < 7 * day)).sum(axis=0)
+    timed = np.stack([first[e] for e in TIMED_EVENTS])
+
+    def quiet(lo, hi):
+        return ~((timed > lo) & (timed <= hi)).any(axis=0)
+
+    settled = (life > window) | (life < age - 35 * day)  # alive past the window, or long churned
+    crisis = (
+        base
+        & (age >= 60 * day)
+        & (life > window)
+        & (value >= 2 * day)
+        & (week1 < 2)
+        & quiet(age - 15 * day, age)
+    )
+    relationship = (
+        base
+        & (value >= 2 * day)
+        & (value <= 8 * day)
+        & (age >= 40 * day)
+        & (life > value + 20 * day)
+        & (week1 < 2)
+        & quiet(value, value + int(14.5 * day))
+    )
+    wins = base & (life >= 21 * day) & (age >= 20 * day) & settled & (adopted.sum(axis=0) >= 2)
+    return {
+        ("crisis", False): crisis,
+        ("crisis", True): crisis,
+        ("relationship_change", False): relationship,
+        ("relationship_change", True): relationship,
+        ("unexpected_win", False): wins & (value >= 0) & (value < day),
+        ("unexpected_win", True): wins & (value >= 2 * day),
+    }
+
+
+def _crisis_sessions(rng, age_days: float, near: bool) -> list[float]:
+    """Daily sessions for 21-35 days, a fade, then 1 (near miss: 4-5) sessions in the last 14."""
+    honeymoon = int(rng.integers(21, 36))
+    times = [d + rng.uniform(0.1, 0.9) for d in range(honeymoon)]
+    last_before = age_days - rng.uniform(15.0, 20.0)
+    t = times[-1]
+    while t + 8.0 < last_before:
+        t += rng.uniform(3.0, 8.0)
+        times.append(t)
+    times.append(last_before)
+    if near:
+        recent = np.sort(rng.choice(13, size=int(rng.integers(4, 6)), replace=False))
+        times += [age_days - (k + rng.uniform(0.2, 0.8)) for k in recent]
+    else:
+        times.append(age_days - rng.uniform(2.0, 9.0))
+    return times
+
+
+def _relationship_sessions(rng, value_days: float, stop_days: float, near: bool) -> list[float]:
+    """Sessions before onboarding completes, a silent fortnight (near miss: 2-3 days), then sparse."""
+    times = _fill(rng, rng.uniform(0.2, 1.0), value_days - 1 / 24, 1.5, 3.5)
+    if near:
+        offsets = np.sort(rng.choice([1, 3, 5, 7, 9, 11], size=int(rng.integers(2, 4)), replace=False))
+        after = [value_days + d + rng.uniform(0.2, 0.6) for d in offsets]
+        times += after
+        resume = after[-1] + rng.uniform(3.0, 8.0)
+    else:
+        resume = value_days + rng.uniform(15.0, 18.5)
+    return times + _fill(rng, resume, stop_days, 2.0, 8.0)
+
+
+def _win_times(rng, first, i: int, near: bool) -> None:
+    """Compress a win's steps and features (near miss: one feature in week 1, the rest later)."""
+    adopted = [f for f in FEATURES if first[f][i] >= 0]
+    if near:
+        early = adopted[int(rng.integers(len(adopted)))]
+        for f in adopted:
+            days = rng.uniform(1.0, 5.0) if f == early else rng.uniform(7.3, 12.0)
+            first[f][i] = _days_us(days)
+        return
+    at = rng.uniform(2.0, 6.0) * MINUTE_US
+    for step in STEPS:
+        first[step][i] = int(round(at))
+        at += rng.uniform(5.0, 15.0) * MINUTE_US
+    for f in adopted:
+        first[f][i] = _days_us(rng.uniform(0.05, 2.0))
+
+
+def _plant_moments(rng, spec: DemoSpec, users: _Users, never, lifetime_us, first, feedback, event_arrays):
+    """Step 9: choose the planted accounts, rewrite their sessions (and a win's first times).
+
+    Returns ``(kind, near_miss, first, event_arrays)``: per user the planted kind (None if
+    ordinary) and near-miss flag, the first-occurrence times with the planted changes, and the
+    event arrays with the planted users' events rebuilt.
+    """
+    n = len(lifetime_us)
+    kind = np.full(n, None, dtype=object)
+    near_miss = np.zeros(n, dtype=bool)
+    wanted = {False: spec.planted_per_kind, True: spec.near_misses_per_kind}
+    if not any(wanted.values()):
+        return kind, near_miss, first, event_arrays
+    candidates = _plant_candidates(spec, users, never, lifetime_us, first)
+    taken = np.zeros(n, dtype=bool)
+    for key in _PLANT_ORDER:
+        pool = np.flatnonzero(candidates[key] & ~taken)
+        size = min(int(wanted[key[1]]), len(pool))
+        chosen = np.sort(rng.choice(pool, size=size, replace=False)) if size else pool[:0]
+        taken[chosen] = True
+        kind[chosen] = key[0]
+        near_miss[chosen] = key[1]
+    planted = np.flatnonzero(taken)
+    if planted.size == 0:
+        return kind, near_miss, first, event_arrays
+
+    first = {event: times.copy() for event, times in first.items()}
+    age_days = ((spec.observation_end_timestamp.value // 1000) - users.t0_us) / DAY_US
+    window_us = (spec.write_until_timestamp.value // 1000) - users.t0_us
+    stop_days = np.minimum(lifetime_us, window_us + 1) / DAY_US
+    owners, times = [], []
+    for i in planted:
+        if kind[i] == "crisis":
+            days = _crisis_sessions(rng, age_days[i], near_miss[i])
+        elif kind[i] == "relationship_change":
+            days = _relationship_sessions(rng, first[VALUE_EVENT][i] / DAY_US, stop_days[i], near_miss[i])
+        else:
+            _win_times(rng, first, i, near_miss[i])
+            days = _fill(rng, rng.uniform(0.05, 0.5), stop_days[i], 0.5, 3.0)
+        at = np.maximum(np.rint(np.asarray(days) * DAY_US), 1).astype(np.int64)
+        at = at[at < lifetime_us[i]]
+        owners.append(np.full(len(at), i, dtype=np.int64))
+        times.append(at)
+
+    owner, code, offset, value = event_arrays
+    keep = ~taken[owner] | (code == _CODE[SIGNUP_EVENT])
+    events = _Events([owner[keep]], [code[keep]], [offset[keep]], [value[keep]])
+    for event in TIMED_EVENTS:
+        has = planted[first[event][planted] >= 0]
+        events.add(has, event, first[event][has], feedback[1][has] if event == FEEDBACK else None)
+    _session_events(rng, spec, events, (np.concatenate(owners), np.concatenate(times)), first, lifetime_us)
+    ends = planted[lifetime_us[planted] <= window_us[planted]]
+    events.add(ends, SESSION_EVENT, lifetime_us[ends])
+    owner = np.concatenate(events.owner)
+    offset = np.concatenate(events.offset)
+    inside = offset <= window_us[owner]
+    arrays = (
+        owner[inside],
+        np.concatenate(events.code)[inside],
+        offset[inside],
+        np.concatenate(events.value)[inside],
+    )
+    return kind, near_miss, first, arrays
+
+
+# --------------------------------------------------------------------------- revenue
+
+
+def _seat_prices(spec: DemoSpec, users: _Users) -> np.ndarray:
+    """Monthly price per seat of each user's account plan."""
+    prices = np.array([float(spec.seat_price[plan]) for plan in spec.plan_hazard_ratio])
+    return prices[users.plan]
+
+
+def _seat_starts(spec: DemoSpec, users: _Users, never, lifetime_us) -> np.ndarray:
+    """Offset (us) of each user's seat start; -1 for users without a seat."""
+    price = _seat_prices(spec, users)
+    delay = round(spec.seat_delay_minutes * MINUTE_US)
+    start = np.minimum(delay, lifetime_us)
+    return np.where(~never & (price > 0), start, -1)
+
+
+def _revenue_events(spec: DemoSpec, users: _Users, never, lifetime_us, event_arrays):
+    """Step 10: append the ``mrr_changed`` events (seat starts and ends) to the event arrays."""
+    price = _seat_prices(spec, users)
+    starts = _seat_starts(spec, users, never, lifetime_us)
+    holders = np.flatnonzero(starts >= 0)
+    owner = np.concatenate([holders, holders])
+    offset = np.concatenate([starts[holders], lifetime_us[holders]])
+    delta = np.concatenate([np.ones(len(holders), np.int64), -np.ones(len(holders), np.int64)])
+    at = users.t0_us[owner] + offset
+    account = users.account[owner]
+    order = np.lexsort((at, account))
+    owner, offset, delta, at, account = owner[order], offset[order], delta[order], at[order], account[order]
+    if len(owner):
+        _, counts = np.unique(account, return_counts=True)
+        seats = _segment_cumsum(delta, counts)
+        # Changes of one account at the same instant all carry the MRR after all of them.
+        new_run = np.r_[True, (account[1:] != account[:-1]) | (at[1:] != at[:-1])]
+        run = np.cumsum(new_run) - 1
+        last = np.r_[np.flatnonzero(new_run)[1:] - 1, len(owner) - 1]
+        mrr = (seats * price[owner])[last[run]]
+    else:
+        mrr = np.zeros(0)
+    window_us = (spec.write_until_timestamp.value // 1000) - users.t0_us
+    inside = offset <= window_us[owner]
+    o, c, f, v = event_arrays
+    return (
+        np.concatenate([o, owner[inside]]),
+        np.concatenate([c, np.full(int(inside.sum()), _CODE[REVENUE_EVENT], dtype=np.int8)]),
+        np.concatenate([f, offset[inside]]),
+        np.concatenate([v, mrr[inside].astype(float)]),
+    )
+
+
 def _timestamps(us: np.ndarray) -> pd.DatetimeIndex:
     """Integer microseconds since the epoch as a ``datetime64[us, UTC]`` index."""
     return pd.DatetimeIndex(us.astype("datetime64[us]")).tz_localize("UTC")
@@ -961,8 +1280,9 @@ def generate(spec: DemoSpec = DemoSpec(), *, seed: int = 20240101) -> DemoData:
     -------
     DemoData
         ``events`` (``user_id``, ``event``, ``timestamp`` as ``datetime64[us, UTC]``,
-        ``client``, ``account_id``, ``value``: the 0-10 score of ``feedback_submitted``, else
-        NaN), sorted by time and written up to ``spec.write_until_timestamp``; ``users``
+        ``client``, ``account_id``, ``value``: the 0-10 score of ``feedback_submitted``, the
+        account's MRR after a ``mrr_changed``, else NaN), sorted by time and written up to
+        ``spec.write_until_timestamp``; ``users``
         (``user_id``, ``signup_at`` as ``YYYY-MM-DDTHH:MM:SS+00:00`` strings, ``client``,
         ``persona``, ``plan``, ``channel``, ``account_id``); ``truth`` with one row per user:
         the covariates, ``signup_at`` (timestamp), ``after_change``, ``hazard_ratio``,
@@ -970,8 +1290,11 @@ def generate(spec: DemoSpec = DemoSpec(), *, seed: int = 20240101) -> DemoData:
         (``(T - t0) / 24h``), ``churn_observed``, ``duration_observation_end_days`` and
         ``duration_observable_days`` (what the inactivity rule yields at ``T`` when censoring
         at ``T - t0``, resp. ``max(T - t0 - inactivity_days, 0)``), ``<event>_days`` for every event of
-        :data:`TIMED_EVENTS` (first occurrence, NaN if never), ``ttfv_days`` and
-        ``feedback_score``.
+        :data:`TIMED_EVENTS` (first occurrence, NaN if never), ``ttfv_days``,
+        ``feedback_score``, ``planted_moment`` (the kind of moment of truth planted in the user's
+        single-user account, None for ordinary users), ``planted_near_miss`` (True: planted to
+        *miss* that kind by one notch), ``seat_start_days`` (NaN without a seat) and
+        ``seat_price`` (the account plan's monthly price per seat).
 
     Examples
     --------
@@ -991,8 +1314,16 @@ def generate(spec: DemoSpec = DemoSpec(), *, seed: int = 20240101) -> DemoData:
     feedback = _draw_feedback(rng, spec, alive, lifetime_us, hazard_ratio)
     first[FEEDBACK] = feedback[0]
     event_arrays = _build_events(rng, spec, users, never, lifetime_us, first, feedback)
+    planted = _plant_moments(rng, spec, users, never, lifetime_us, first, feedback, event_arrays)
+    kind, near_miss, first, event_arrays = planted
+    event_arrays = _revenue_events(spec, users, never, lifetime_us, event_arrays)
     events, users_frame = _frames(spec, users, event_arrays)
     truth = _truth(spec, users, users_frame, never, hazard_ratio, lifetime_us, first, feedback)
+    truth["planted_moment"] = kind
+    truth["planted_near_miss"] = near_miss
+    seat = _seat_starts(spec, users, never, lifetime_us)
+    truth["seat_start_days"] = np.where(seat >= 0, seat / DAY_US, np.nan)
+    truth["seat_price"] = _seat_prices(spec, users)
     return DemoData(events=events, users=users_frame, truth=truth, spec=spec, seed=seed)
 
 
@@ -1143,3 +1474,109 @@ def true_hazard_ratios(spec: DemoSpec = DemoSpec()) -> dict:
         "client": dict.fromkeys(spec.clients, 1.0),
         "baseline_hazard_per_day": 1.0 / float(spec.baseline_mean_lifetime_days),
     }
+
+
+#: Columns of :func:`true_revenue_months` (the MRR flows of :mod:`onboarding_analysis.revenue`).
+REVENUE_MONTH_COLUMNS = (
+    "month",
+    "accounts",
+    "starting_mrr",
+    "churned_mrr",
+    "contraction_mrr",
+    "expansion_mrr",
+    "new_mrr",
+    "net_churn",
+)
+
+
+def _truth_us(values: pd.Series) -> np.ndarray:
+    """Truth durations (days) back to the integer microseconds they were made from."""
+    return np.rint(values.to_numpy(dtype=float) * DAY_US).astype(np.int64)
+
+
+def true_revenue_months(truth: pd.DataFrame, spec: DemoSpec = DemoSpec()) -> pd.DataFrame:
+    """The true MRR flows of every complete calendar month (UTC) before ``T``, by construction.
+
+    Rebuilt from the truth columns alone (step 10 of the story): a user with a seat
+    (``seat_start_days`` not NaN) adds ``seat_price`` to the account's MRR from ``signup_at +
+    seat_start_days`` and removes it at ``signup_at + lifetime_days``. An account's MRR at a
+    month start ``b`` counts the seats started before ``b`` and not ended before ``b`` (the
+    revenue events strictly before ``b``). The definitions are those of
+    :mod:`onboarding_analysis.revenue`: over the accounts paying at the month's start,
+    ``net_churn = 1 - sum(MRR at the end) / sum(MRR at the start)``; new business (accounts
+    paying nothing at the start) is ``new_mrr``, outside the rate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`REVENUE_MONTH_COLUMNS`, one row per month from the month of the first seat to the
+        last month ending at or before ``T``; ``month`` is its first day (UTC, timezone-naive).
+
+    Examples
+    --------
+    >>> data = generate(DemoSpec(n_users=300), seed=2)
+    >>> months = true_revenue_months(data.truth, data.spec)
+    >>> bool((months["starting_mrr"] >= 0).all())
+    True
+    """
+    for column in ("account_id", "signup_at", "lifetime_days", "seat_start_days", "seat_price"):
+        if column not in truth.columns:
+            raise DataError(f"truth frame has no column {column!r}; pass DemoData.truth")
+    seats = truth[truth["seat_start_days"].notna()]
+    t0 = pd.to_datetime(seats["signup_at"], utc=True).dt.tz_localize(None)
+    t0_us = t0.to_numpy().astype("datetime64[us]").astype(np.int64)
+    start = t0_us + _truth_us(seats["seat_start_days"])
+    end = t0_us + _truth_us(seats["lifetime_days"])
+    accounts, code = np.unique(seats["account_id"].to_numpy(dtype=str), return_inverse=True)
+    price = seats["seat_price"].to_numpy(dtype=float)
+    stop = spec.observation_end_timestamp.tz_localize(None)
+    if len(seats) == 0:
+        return pd.DataFrame(columns=list(REVENUE_MONTH_COLUMNS))
+    first = pd.Timestamp(start.min().astype("datetime64[us]"))
+    bounds = pd.date_range(first.to_period("M").to_timestamp(), stop.to_period("M").to_timestamp(), freq="MS")
+    b_us = bounds.to_numpy().astype("datetime64[us]").astype(np.int64)
+    mrr = np.stack(
+        [
+            np.bincount(code, weights=price * ((start < b) & (end >= b)), minlength=len(accounts))
+            for b in b_us
+        ],
+        axis=1,
+    )
+    s, e = mrr[:, :-1], mrr[:, 1:]
+    paying = s > 0
+    out = pd.DataFrame(
+        {
+            "month": bounds[:-1],
+            "accounts": paying.sum(axis=0).astype("int64"),
+            "starting_mrr": s.sum(axis=0),
+            "churned_mrr": np.where(paying & (e == 0), s, 0.0).sum(axis=0),
+            "contraction_mrr": np.where(paying & (e > 0) & (e < s), s - e, 0.0).sum(axis=0),
+            "expansion_mrr": np.where(paying & (e > s), e - s, 0.0).sum(axis=0),
+            "new_mrr": np.where(~paying, e, 0.0).sum(axis=0),
+        }
+    )
+    kept = np.where(paying, e, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["net_churn"] = np.where(out["starting_mrr"] > 0, 1.0 - kept / out["starting_mrr"], np.nan)
+    return out
+
+
+def true_monthly_net_churn(truth: pd.DataFrame, spec: DemoSpec = DemoSpec()) -> float:
+    """The true pooled monthly net revenue churn before ``T``: ``1 - sum(kept) / sum(start)``.
+
+    Pooled over the months of :func:`true_revenue_months` (the starting-MRR-weighted mean of
+    their ``net_churn``): what :func:`onboarding_analysis.revenue.revenue_churn` must report on
+    the demo log, exactly.
+
+    Examples
+    --------
+    >>> data = generate(DemoSpec(n_users=300), seed=2)
+    >>> -1 < true_monthly_net_churn(data.truth, data.spec) < 1
+    True
+    """
+    months = true_revenue_months(truth, spec)
+    start = months["starting_mrr"].sum()
+    if start <= 0:
+        return math.nan
+    lost = (months["churned_mrr"] + months["contraction_mrr"] - months["expansion_mrr"]).sum()
+    return float(lost / start)

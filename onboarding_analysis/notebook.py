@@ -71,3 +71,53 @@ def configured(params, key: str, *, quiet: bool = False) -> bool:
     if not enabled and not quiet:
         print(f"Section skipped: set params '{key}' to enable it (see README.md, Params).")
     return enabled
+
+
+def show_segments(comparisons) -> None:
+    """Show segment comparisons in a notebook: per column, the summary table, the tests, and the
+    three plots (KM curves per group, hazard-ratio forest plot, retention by group).
+
+    ``comparisons`` maps a column to the :class:`~onboarding_analysis.segments.SegmentComparison`
+    of :func:`~onboarding_analysis.segments.compare_all` (or one ``compare_segments`` result).
+    """
+    import matplotlib.pyplot as plt
+
+    from . import segments
+
+    for column, comparison in comparisons.items():
+        pooled = f"; pooled into '{comparison.other_label}': {', '.join(comparison.pooled)}" if comparison.pooled else ""
+        adjusted = (
+            ""
+            if comparison.logrank_p_adjusted is None
+            else f", adjusted across columns {comparison.logrank_p_adjusted:.3g}"
+        )
+        print(
+            f"== {column} (reference: {comparison.reference}{pooled})\n"
+            f"global log-rank p = {comparison.logrank_p:.3g}{adjusted} ({comparison.p_adjust})"
+        )
+        show(segments.segment_summary(comparison))
+        show(comparison.tests)
+        for note in comparison.notes:
+            print(f"note: {note}")
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+        segments.plot_segment_survival(comparison, ax=axes[0])
+        segments.plot_hazard_ratios(comparison, ax=axes[1])
+        segments.plot_segment_retention(comparison, ax=axes[2])
+        fig.suptitle(column)
+        fig.tight_layout()
+        plt.show()
+
+
+def share_moment_identifiers(result, output_dir) -> None:
+    """With ``show_identifiers: true``: print the accounts/users of each moment of truth and
+    write ``moments.csv`` next to the report for the customer-success team. Otherwise print one
+    line saying the identifiers are withheld (shared reports show counts only)."""
+    from . import moments
+
+    if not result.identifiers_shown:
+        print("Identifiers withheld (show_identifiers: false): shared reports show counts only.")
+        return
+    show(moments.moment_identifiers(result))
+    if output_dir is not None:
+        path = moments.write_moments_csv(result, output_dir)
+        print(f"Written for the customer-success team: {path.name}")

@@ -243,7 +243,9 @@ def test_onboarding_steps_are_ordered_and_ttfv_is_the_value_step(data):
 def test_feedback_scores_are_values_of_feedback_events(data):
     events = data.events
     is_feedback = events["event"] == demo.FEEDBACK
-    assert events.loc[~is_feedback, "value"].isna().all()
+    # Only feedback scores and (step 10 of the story) revenue events carry a value.
+    is_revenue = events["event"] == demo.REVENUE_EVENT
+    assert events.loc[~is_feedback & ~is_revenue, "value"].isna().all()
     scores = events.loc[is_feedback].set_index("user_id")["value"]
     assert scores.between(0, 10).all() and scores.eq(scores.round()).all()
     truth = data.truth.set_index("user_id")["feedback_score"]
@@ -481,3 +483,127 @@ def test_every_spec_parameter_is_in_the_ground_truth_table():
 def test_docstring_examples_run():
     result = doctest.testmod(demo, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+# --------------------------------------------------------------------------- planted moments, revenue
+
+
+def test_planted_accounts_are_documented_in_the_truth(data):
+    truth = data.truth
+    planted = truth[truth["planted_moment"].notna()]
+    counts = planted.groupby(["planted_moment", "planted_near_miss"]).size()
+    for kind in demo.MOMENT_KINDS:
+        assert counts[(kind, False)] == SPEC.planted_per_kind
+        assert counts[(kind, True)] == SPEC.near_misses_per_kind
+    assert not truth.loc[truth["planted_moment"].isna(), "planted_near_miss"].any()
+    sizes = truth.groupby("account_id").size()
+    assert sizes[planted["account_id"]].eq(1).all()  # single-user accounts: account = user
+    assert not planted["never_active"].any()
+
+
+def test_planting_leaves_every_other_user_as_in_the_unplanted_story(data):
+    """Planting draws after everything else: ordinary users' events and truth are unchanged, and
+    so are the TTFV, funnel and 30-day adoption figures of everyone (wins already reached value
+    within a day; moved features stay in the 30-day window)."""
+    plain = generate(dataclasses.replace(SPEC, planted_per_kind=0, near_misses_per_kind=0), seed=SEED)
+    assert plain.truth["planted_moment"].isna().all()
+    planted = set(data.truth.loc[data.truth["planted_moment"].notna(), "user_id"])
+
+    def ordinary(events):
+        keep = ~events["user_id"].isin(planted) & (events["event"] != demo.REVENUE_EVENT)
+        return events[keep].reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(ordinary(data.events), ordinary(plain.events))
+    same = [c for c in plain.truth.columns if c not in ("planted_moment", "planted_near_miss")]
+    ordinary_rows = ~data.truth["user_id"].isin(planted)
+    pd.testing.assert_frame_equal(data.truth.loc[ordinary_rows, same], plain.truth.loc[ordinary_rows, same])
+    limits = {"ttfv_days": (1, 7, 14, 30)} | {f"{f}_days": (30,) for f in FEATURES}
+    for column, days in limits.items():
+        for limit in days:
+            assert (data.truth[column] < limit).sum() == (plain.truth[column] < limit).sum(), (column, limit)
+    window = [(data.truth[f"{s}_days"] < 14).sum() for s in STEPS]
+    assert window == [(plain.truth[f"{s}_days"] < 14).sum() for s in STEPS]
+
+
+def test_planted_stories_hold_in_the_log(data, t0):
+    """Spot checks of step 9 on the written events (before T): a crisis is active on every day
+    index 0..13 and on at most 1 of the last 14 days; a relationship change is silent for 14 days
+    after completing; a win reaches value within 36 minutes and uses 2+ features within 2 days."""
+    truth = data.truth.set_index("user_id")
+    end = SPEC.observation_end_timestamp
+    events = data.events[(data.events["timestamp"] <= end) & (data.events["event"] != SIGNUP_EVENT)]
+    for uid, row in truth[truth["planted_moment"].notna() & ~truth["planted_near_miss"]].iterrows():
+        mine = events[events["user_id"] == uid]
+        days = (mine["timestamp"] - t0[uid]) / pd.Timedelta(days=1)
+        if row["planted_moment"] == "crisis":
+            assert set(np.floor(days[days < 14]).astype(int)) == set(range(14)), uid
+            back = np.floor((end - mine["timestamp"]) / pd.Timedelta(days=1))
+            assert back[back < 14].nunique() == 1, uid
+        elif row["planted_moment"] == "relationship_change":
+            c = row["created_report_days"]
+            assert ((days > c) & (days <= c + 14)).sum() == 0, uid
+        else:
+            assert row["ttfv_days"] < 36 / 1440
+            used = [f for f in FEATURES if row[f"{f}_days"] <= 2.0]
+            assert len(used) >= 2, uid
+
+
+def test_revenue_events_follow_the_seats(data, t0):
+    events = data.events
+    revenue = events[events["event"] == demo.REVENUE_EVENT].merge(
+        data.truth[["user_id", "plan", "lifetime_days", "seat_start_days", "seat_price"]], on="user_id"
+    )
+    assert len(revenue) > 0
+    assert revenue["plan"].ne("free").all()  # free accounts pay nothing: no revenue events
+    assert (revenue["value"] % revenue["seat_price"] == 0).all()  # MRR = seats x price per seat
+    offset = (revenue["timestamp"] - revenue["user_id"].map(t0)) / pd.Timedelta(days=1)
+    # Every revenue event is a seat start or end of its user: inside (t0, t0 + L], no lifetime moves.
+    at_start = np.isclose(offset, revenue["seat_start_days"], rtol=0, atol=1e-9)
+    at_end = np.isclose(offset, revenue["lifetime_days"], rtol=0, atol=1e-9)
+    assert (at_start | at_end).all()
+    assert (offset > 0).all()
+    seats = data.truth["seat_start_days"].notna()
+    assert not data.truth.loc[data.truth["never_active"], "seat_start_days"].notna().any()
+    assert (data.truth.loc[seats, "seat_start_days"] <= SPEC.seat_delay_minutes / 1440 + 1e-12).all()
+    # The MRR after each account's last written event equals its seats still held then.
+    last = revenue.sort_values("timestamp", kind="stable").groupby("account_id").tail(1)
+    held = []
+    for row in last.itertuples():
+        members = data.truth[
+            (data.truth["account_id"] == row.account_id) & data.truth["seat_start_days"].notna()
+        ]
+        start = members["signup_at"] + pd.to_timedelta(_days_to_us(members["seat_start_days"]), unit="us")
+        stop = members["signup_at"] + pd.to_timedelta(_days_to_us(members["lifetime_days"]), unit="us")
+        held.append(((start <= row.timestamp) & (stop > row.timestamp)).sum() * row.seat_price)
+    np.testing.assert_allclose(last["value"], held)
+
+
+def test_true_revenue_months_are_a_monthly_table(data):
+    months = demo.true_revenue_months(data.truth, SPEC)
+    assert tuple(months.columns) == demo.REVENUE_MONTH_COLUMNS
+    assert months["month"].iloc[0] == pd.Timestamp(SPEC.signup_start)
+    assert months["month"].iloc[-1] == pd.Timestamp("2024-08-01")  # the last month ending by T
+    rate = demo.true_monthly_net_churn(data.truth, SPEC)
+    assert 0 < rate < 1 and rate == pytest.approx(0.1454, abs=1e-4)  # documented in the README
+    assert np.isnan(months["net_churn"].iloc[0])  # nobody paid on January 1st
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"planted_per_kind": -1}, "planted_per_kind"),
+        ({"near_misses_per_kind": 1.5}, "near_misses_per_kind"),
+        ({"seat_price": {"free": 0.0, "pro": 30.0}}, "enterprise"),
+        ({"seat_price": {"free": 0.0, "pro": -1.0, "enterprise": 80.0}}, "seat_price"),
+        ({"seat_delay_minutes": 0}, "seat_delay_minutes"),
+    ],
+)
+def test_bad_planting_or_revenue_spec_is_rejected(change, match):
+    with pytest.raises(ParamsError, match=match):
+        dataclasses.replace(DemoSpec(), **change)
+
+
+def test_small_demos_plant_what_fits():
+    small = generate(DemoSpec(n_users=150), seed=4)
+    planted = small.truth["planted_moment"].notna().sum()
+    assert 0 < planted <= 3 * (SPEC.planted_per_kind + SPEC.near_misses_per_kind)

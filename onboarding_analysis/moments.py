@@ -1,0 +1,600 @@
+"""Moments of truth: crisis, relationship change and unexpected win, per account or per user.
+
+METRICS.md, "Moments of truth". The customer-success team wants to know which accounts just
+had a moment that decides whether they stay: a heavy start that faded (*crisis*), an onboarding
+completed and then silence (*relationship change*), value reached unusually fast or many
+features adopted at once (*unexpected win*). This module counts them (and lists them only
+where params ``show_identifiers: true``).
+
+Units
+-----
+When the used events carry an ``account_id`` (at least one non-null value) the unit is the
+**account**, else the **user**. A user's signals aggregate to its account as follows:
+
+- membership: a user belongs to the account on its earliest event with a non-null
+  ``account_id``; users none of whose events carries one are left out of the account analysis
+  and counted (:attr:`MomentsResult.users_without_account`);
+- account ``t0`` = the first signup among its users; every window below is measured from it,
+  and an event's day index is ``floor((ts - t0_account) / 24h)``;
+- activity = the union of its users' active days (the account is active on a day index when
+  any user has an active event then);
+- value = the first value event of any of its users;
+- onboarding completed = the first time any of its users reached the last onboarding step
+  (the funnel's rule: :func:`onboarding_analysis.funnel.step_times` with params
+  ``onboarding_steps``, ``funnel_mode`` and ``conversion_window_days`` counted from that
+  user's own signup);
+- features used in the first week = distinct ``feature_events`` of any user at durations
+  ``< 7`` days since the account's ``t0``;
+- churned = *every* user of the account churned (the facts' ``churned`` column);
+- age = ``(T - t0_account) / 24h``.
+
+For users, each of these is the user's own. Only units whose windows are fully observed are
+classified; the others leave the denominators (they are *not* counted as "no moment").
+
+Definitions
+-----------
+With ``E`` = params ``moment_early_days``, ``R`` = ``crisis_recent_days``, ``D`` =
+``relationship_days``:
+
+*Crisis.* Eligible: ``age >= E + R`` (the early window is complete and does not overlap the
+recent one). ``early_active_days`` = active day indices ``0 .. E-1``; the unit is in the top
+group when ``early_active_days >= `` the ``crisis_top_quantile`` quantile (numpy's linear
+interpolation) of ``early_active_days`` over the eligible units, and ``> 0``.
+``recent_active_days`` = distinct values of ``floor((T - ts) / 24h)`` over active events with
+``ts > T - R days`` (the last ``R`` 24-hour periods before ``T``). Crisis: reached value (by
+``T``), in the top group, ``recent_active_days / R < crisis_drop_ratio * early_active_days / E``
+(rates per day), and not churned. An account silent since more than ``R`` days, but for less
+than ``inactivity_days``, qualifies: it stopped, and the inactivity rule cannot say yet whether
+it left.
+
+*Relationship change.* Eligible: onboarding completed at ``c`` (days since ``t0``) and
+``c + D <= age``. ``post_onboarding_active_days`` = distinct day indices of active events with
+``c < ts <= c + D`` days (the completing event itself is not counted; later events of its day
+are). Relationship change: ``post_onboarding_active_days <= relationship_max_active_days``.
+
+*Unexpected win.* Eligible: ``age >= max(E, 7)``. Converters are the eligible units that reached
+value within the early window (``value_days < E``), so every converter's time is fully
+observed; *fast*: a converter whose ``value_days`` is strictly below the ``1 -
+win_speed_quantile`` quantile of the converters' ``value_days`` (faster than
+``win_speed_quantile`` of converters). *Wow*: at least ``wow_features`` distinct
+``feature_events`` in the first week (needs params ``feature_events``). Unexpected win: fast or
+wow. By construction about ``1 - win_speed_quantile`` of converters are fast: the criterion is
+relative to the product's own users.
+
+Trends
+------
+Counts are attributed to the unit's **signup week** (ISO week, Monday start, of ``t0``): each
+week's share is the moments among that cohort's eligible units, so weeks are comparable. (The
+week a moment "happens" is not defined for a crisis, a state at ``T``.) Recent cohorts have no
+eligible units yet and show no share, never 0%.
+
+Examples
+--------
+>>> import onboarding_analysis as oa                                   # doctest: +SKIP
+>>> result = moments_of_truth(oa.compute_facts(oa.load_params("params/demo.yaml")))  # doctest: +SKIP
+>>> result.counts                                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import ibis
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from . import columns as C
+from .errors import DataError, ParamsError
+from .facts import MICROS_PER_DAY, Facts
+from .intervals import wilson_interval
+
+__all__ = [
+    "COUNT_COLUMNS",
+    "MOMENTS",
+    "UNIT_COLUMNS",
+    "WEEKLY_COLUMNS",
+    "MomentsResult",
+    "moment_identifiers",
+    "moments_metrics",
+    "moments_of_truth",
+    "plot_moments",
+    "write_moments_csv",
+]
+
+#: The three moments, in METRICS.md's order.
+MOMENTS = ("crisis", "relationship_change", "unexpected_win")
+#: Columns of :attr:`MomentsResult.counts`.
+COUNT_COLUMNS = ["moment", "eligible", "count", "share", "ci_low", "ci_high", "rule"]
+#: Columns of :attr:`MomentsResult.weekly`.
+WEEKLY_COLUMNS = ["week", "moment", "eligible", "count", "share"]
+#: Columns of :attr:`MomentsResult.units` (``unit_id`` first, only when identifiers are shown).
+UNIT_COLUMNS = [
+    "t0",
+    "week",
+    "users",
+    "age_days",
+    "churned",
+    "value_days",
+    "early_active_days",
+    "recent_active_days",
+    "onboarding_days",
+    "post_onboarding_active_days",
+    "week1_features",
+    "eligible_crisis",
+    "crisis",
+    "eligible_relationship_change",
+    "relationship_change",
+    "eligible_unexpected_win",
+    "fast_value",
+    "wow",
+    "unexpected_win",
+]
+#: File written by :func:`write_moments_csv`.
+CSV_NAME = "moments_of_truth.csv"
+#: Length of the "first week" of the wow criterion (METRICS.md), in days.
+FIRST_WEEK_DAYS = 7
+UNIT_ID = "unit_id"
+
+
+@dataclass(frozen=True, eq=False)
+class MomentsResult:
+    """Moments of truth of one run.
+
+    Attributes
+    ----------
+    unit : {"account", "user"}
+        What was classified.
+    counts : pandas.DataFrame
+        One row per moment (:data:`COUNT_COLUMNS`): eligible units, units with the moment, the
+        share with its 95% Wilson interval, and the rule in words.
+    weekly : pandas.DataFrame
+        :data:`WEEKLY_COLUMNS`, one row per signup week and moment; ``share`` is NaN for weeks
+        without an eligible unit.
+    units : pandas.DataFrame
+        One row per unit (:data:`UNIT_COLUMNS`): the signals and flags behind the counts. It has
+        a ``unit_id`` column only when :attr:`identifiers_shown`.
+    thresholds : Mapping
+        ``early_active_days_top`` (the crisis top-group threshold) and ``fast_value_days`` (the
+        unexpected-win speed threshold); None when nothing was eligible.
+    identifiers_shown : bool
+        params ``show_identifiers``.
+    users_without_account : int
+        Users left out of an account analysis because none of their events has an account id.
+    notes : tuple of str
+        Moments that could not be computed and which params enable them.
+    """
+
+    unit: str
+    counts: pd.DataFrame
+    weekly: pd.DataFrame
+    units: pd.DataFrame
+    thresholds: Mapping[str, float | None]
+    identifiers_shown: bool
+    users_without_account: int = 0
+    notes: tuple[str, ...] = ()
+
+
+# --- engine side ------------------------------------------------------------------------------
+
+
+def _check_facts(facts: Any) -> Facts:
+    if not isinstance(facts, Facts):
+        raise TypeError(
+            f"moments needs the Facts object of compute_facts(params) (it carries the events), "
+            f"but got {type(facts)!r}"
+        )
+    if facts.events is None:
+        raise DataError("facts has no events table; build it with onboarding_analysis.compute_facts(params)")
+    missing = [c for c in (C.USER_ID, C.T0, C.CHURNED) if c not in facts.table.columns]
+    if missing:
+        raise DataError(
+            f"moments needs the user-facts column(s) {missing}; rebuild with compute_facts(params)"
+        )
+    return facts
+
+
+def _has_accounts(events) -> bool:
+    if "account_id" not in events.columns:
+        return False
+    return int(events.account_id.count().execute()) > 0
+
+
+def _unit_events(events, by_account: bool):
+    """The used events with a ``unit`` column (accounts: the user's first non-null account id)."""
+    if by_account:
+        tagged = events.filter(events.account_id.notnull())
+        membership = tagged.group_by("user_id").aggregate(
+            unit=tagged.account_id.cast("string").argmin(tagged.ts)
+        )
+        return events.inner_join(membership, "user_id"), membership
+    return events.mutate(unit=events.user_id), None
+
+
+def _unit_aggregates(facts: Facts, e, params) -> pd.DataFrame:
+    """Per unit: t0 and the early/recent activity, value and first-week feature signals."""
+    unit_t0 = e.group_by("unit").aggregate(unit_t0=e.t0.min())
+    e = e.inner_join(unit_t0, "unit")
+    days = e.ts.delta(e.unit_t0, unit="microsecond").cast("float64") / MICROS_PER_DAY
+    day = e.ts.delta(e.unit_t0, unit="microsecond") // MICROS_PER_DAY
+    end = ibis.literal(pd.Timestamp(facts.observation_end).to_pydatetime(), type="timestamp")
+    back = end.delta(e.ts, unit="microsecond") // MICROS_PER_DAY
+    agg = {
+        "unit_t0": e.unit_t0.min(),
+        "early_active_days": day.nunique(where=e.active & (day < params.moment_early_days)),
+        "recent_active_days": back.nunique(where=e.active & (back < params.crisis_recent_days)),
+        "value_days": days.min(where=e.event.isin(list(params.value_events)))
+        if params.value_events
+        else ibis.null("float64"),
+        "week1_features": e.event.nunique(
+            where=e.event.isin(list(params.feature_events)) & (days < FIRST_WEEK_DAYS)
+        )
+        if params.feature_events
+        else ibis.literal(0),
+    }
+    out = e.group_by("unit").aggregate(**agg).to_pandas()
+    out["unit"] = out["unit"].astype(str)
+    return out
+
+
+def _post_onboarding_days(e, completion: pd.DataFrame, window_days: int) -> pd.Series:
+    """Per unit: active day indices in ``(c, c + window]`` after the onboarding completion ``c``."""
+    if completion.empty:
+        return pd.Series(dtype="int64")
+    done = ibis.memtable(completion[["unit", "c_ts", "unit_t0"]].rename(columns={"unit_t0": "c_t0"}))
+    j = e.inner_join(done, "unit")
+    day = j.ts.delta(j.c_t0, unit="microsecond") // MICROS_PER_DAY
+    inside = j.active & (j.ts > j.c_ts) & (j.ts <= j.c_ts + ibis.interval(days=window_days))
+    out = j.group_by("unit").aggregate(n=day.nunique(where=inside)).to_pandas()
+    return out.set_index(out["unit"].astype(str))["n"].astype("int64")
+
+
+def _completions(facts: Facts, membership: pd.DataFrame) -> pd.Series | None:
+    """Per unit: the first time (timestamp) any of its users completed the last onboarding step."""
+    from .funnel import step_column, step_times  # local: funnel pulls in the TTFV machinery
+
+    steps = facts.params.onboarding_steps
+    if not steps:
+        return None
+    times = step_times(facts)
+    done = times[step_column(len(steps) - 1)]
+    t0 = facts.table.set_index(C.USER_ID)[C.T0].reindex(times[C.USER_ID]).to_numpy()
+    # Back to whole microseconds (the events' resolution), so that the completing event itself is
+    # never "after" its own completion time through float rounding.
+    micros = pd.to_timedelta(np.rint(done.to_numpy() * MICROS_PER_DAY), unit="us")
+    at = pd.Series(t0 + micros, index=times[C.USER_ID].to_numpy())
+    at = at.dropna()
+    unit = membership.reindex(at.index)
+    keep = unit.notna().to_numpy()
+    return at[keep].groupby(unit[keep].to_numpy()).min()
+
+
+# --- pandas side ------------------------------------------------------------------------------
+
+
+def _quantile(values: pd.Series, q: float) -> float | None:
+    values = values.dropna()
+    return float(np.quantile(values.to_numpy(dtype=float), q)) if len(values) else None
+
+
+def _week(t0: pd.Series) -> pd.Series:
+    day = t0.dt.normalize()
+    return day - pd.to_timedelta(t0.dt.weekday, unit="D")
+
+
+def _rules(params) -> dict[str, str]:
+    e, r, d = params.moment_early_days, params.crisis_recent_days, params.relationship_days
+    features = f"{params.wow_features}+ of {len(params.feature_events)} features in week 1"
+    return {
+        "crisis": (
+            f"reached value; active days in days 0-{e - 1} in the top "
+            f"{round(100 * (1 - params.crisis_top_quantile))}%; last {r} days' daily rate below "
+            f"{params.crisis_drop_ratio:g} x that; not churned"
+        ),
+        "relationship_change": (
+            f"completed onboarding, then at most {params.relationship_max_active_days} active "
+            f"day(s) in the {d} days after"
+        ),
+        "unexpected_win": (
+            f"value faster than {round(100 * params.win_speed_quantile)}% of converters "
+            f"(within {e} days)" + (f", or {features}" if params.feature_events else "")
+        ),
+    }
+
+
+def moments_of_truth(facts: Facts, *, alpha: float = 0.05) -> MomentsResult:
+    """Classify accounts (or users) into the three moments of truth; see the module docstring.
+
+    Parameters
+    ----------
+    facts : Facts
+        Output of :func:`onboarding_analysis.pipeline.compute_facts`; its ``events`` are
+        aggregated in the query engine, only one row per unit reaches pandas.
+    alpha : float, default 0.05
+        The shares' Wilson intervals are ``1 - alpha`` intervals.
+
+    Returns
+    -------
+    MomentsResult
+        Identifiers (``units.unit_id``) only when params ``show_identifiers`` is true.
+
+    Examples
+    --------
+    >>> import onboarding_analysis as oa                                    # doctest: +SKIP
+    >>> result = moments_of_truth(oa.compute_facts(oa.load_params("params/demo.yaml")))  # doctest: +SKIP
+    >>> result.counts[["moment", "eligible", "count"]]                      # doctest: +SKIP
+    """
+    facts = _check_facts(facts)
+    # One scan of the event log into a slim cached table; every query below reads the cache.
+    wanted = ["user_id", "event", "ts", "t0", "days", "active", "account_id"]
+    slim = facts.events.select(*[c for c in wanted if c in facts.events.columns])
+    with slim.cache() as events:
+        return _moments(replace(facts, events=events), alpha)
+
+
+def _moments(facts: Facts, alpha: float) -> MomentsResult:
+    params = facts.params
+    events = facts.events
+    by_account = _has_accounts(events)
+    e, membership_expr = _unit_events(events, by_account)
+    table = facts.table
+    if by_account:
+        membership = membership_expr.to_pandas()
+        membership = membership.set_index(membership["user_id"].astype(str))["unit"].astype(str)
+        users_without = int((~table[C.USER_ID].isin(membership.index)).sum())
+    else:
+        membership = pd.Series(table[C.USER_ID].to_numpy(), index=table[C.USER_ID].to_numpy())
+        users_without = 0
+
+    agg = _unit_aggregates(facts, e, params).set_index("unit")
+    if by_account:
+        units = agg
+    else:  # every user is a unit, even one without a used event
+        base = pd.DataFrame(index=pd.Index(table[C.USER_ID].astype(str), name="unit"))
+        units = base.join(agg, how="left")
+        units["unit_t0"] = table.set_index(C.USER_ID)[C.T0].reindex(units.index).to_numpy()
+    for col in ("early_active_days", "recent_active_days", "week1_features"):
+        units[col] = units[col].fillna(0).astype("int64")
+    units["value_days"] = units["value_days"].astype("float64")
+    units["unit_t0"] = pd.to_datetime(units["unit_t0"]).astype("datetime64[ns]")
+    end = pd.Timestamp(facts.observation_end)
+    units["age_days"] = (end - units["unit_t0"]) / pd.Timedelta(days=1)
+
+    in_unit = table[C.USER_ID].astype(str).map(membership)
+    grouped = table[C.CHURNED].astype(bool).groupby(in_unit.to_numpy())
+    units["churned"] = grouped.all().reindex(units.index).fillna(False).astype(bool)
+    units["users"] = grouped.size().reindex(units.index).fillna(0).astype("int64")
+
+    notes = []
+    completion = _completions(facts, membership)
+    units["onboarding_days"] = np.nan
+    units["post_onboarding_active_days"] = pd.Series(pd.NA, index=units.index, dtype="Int64")
+    if completion is None:
+        notes.append(
+            "relationship change needs params onboarding_steps (the last step = onboarding completed)"
+        )
+    else:
+        completion = completion.reindex(units.index).dropna()
+        units.loc[completion.index, "onboarding_days"] = (
+            completion - units.loc[completion.index, "unit_t0"]
+        ) / pd.Timedelta(days=1)
+        frame = pd.DataFrame({"unit": completion.index, "c_ts": completion.to_numpy()})
+        frame["unit_t0"] = units.loc[completion.index, "unit_t0"].to_numpy()
+        frame["c_ts"] = pd.to_datetime(frame["c_ts"]).astype("datetime64[us]")
+        frame["unit_t0"] = frame["unit_t0"].astype("datetime64[us]")
+        post = _post_onboarding_days(e, frame, params.relationship_days)
+        units.loc[completion.index, "post_onboarding_active_days"] = (
+            post.reindex(completion.index).fillna(0).astype("int64").to_numpy()
+        )
+    if not params.value_events:
+        notes.append("crisis and the speed part of unexpected win need params value_events")
+    if not params.feature_events:
+        notes.append("the wow part of unexpected win needs params feature_events")
+
+    thresholds = _classify(units, params)
+    units["week"] = _week(units["unit_t0"])
+    units = units.rename(columns={"unit_t0": "t0"}).sort_values(["t0"], kind="stable")
+    units.index.name = UNIT_ID
+    units = units.reset_index()[[UNIT_ID, *UNIT_COLUMNS]]
+    if not params.show_identifiers:
+        units = units.drop(columns=UNIT_ID)
+    return MomentsResult(
+        unit="account" if by_account else "user",
+        counts=_counts(units, params, alpha),
+        weekly=_weekly(units),
+        units=units,
+        thresholds=thresholds,
+        identifiers_shown=bool(params.show_identifiers),
+        users_without_account=users_without,
+        notes=tuple(notes),
+    )
+
+
+def _classify(units: pd.DataFrame, params) -> dict[str, float | None]:
+    """Add the eligibility and moment flags to ``units`` (in place); return the thresholds."""
+    e, r = params.moment_early_days, params.crisis_recent_days
+    age = units["age_days"]
+    early = units["early_active_days"]
+    reached = units["value_days"].notna()
+
+    eligible = age >= e + r
+    top = _quantile(early[eligible], params.crisis_top_quantile)
+    in_top = eligible & (early > 0) & (early >= (top if top is not None else math.inf))
+    dropped = units["recent_active_days"] / r < params.crisis_drop_ratio * early / e
+    units["eligible_crisis"] = eligible
+    units["crisis"] = in_top & reached & dropped & ~units["churned"]
+
+    c = units["onboarding_days"]
+    eligible = c.notna() & (c + params.relationship_days <= age)
+    post = units["post_onboarding_active_days"].fillna(0).astype("int64")
+    units["eligible_relationship_change"] = eligible
+    units["relationship_change"] = eligible & (post <= params.relationship_max_active_days)
+
+    eligible = age >= max(e, FIRST_WEEK_DAYS)
+    converters = eligible & (units["value_days"] < e)
+    fast_days = _quantile(units.loc[converters, "value_days"], 1 - params.win_speed_quantile)
+    fast = converters & (units["value_days"] < (fast_days if fast_days is not None else -math.inf))
+    wow = (
+        eligible & (units["week1_features"] >= params.wow_features)
+        if params.feature_events
+        else eligible & False
+    )
+    units["eligible_unexpected_win"] = eligible
+    units["fast_value"] = fast
+    units["wow"] = wow
+    units["unexpected_win"] = fast | wow
+    return {"early_active_days_top": top, "fast_value_days": fast_days}
+
+
+def _counts(units: pd.DataFrame, params, alpha: float) -> pd.DataFrame:
+    rules = _rules(params)
+    rows = []
+    for moment in MOMENTS:
+        n = int(units[f"eligible_{moment}"].sum())
+        k = int(units[moment].sum())
+        low, high = wilson_interval(k, n, alpha=alpha)
+        rows.append([moment, n, k, k / n if n else math.nan, low, high, rules[moment]])
+    return pd.DataFrame(rows, columns=COUNT_COLUMNS)
+
+
+def _weekly(units: pd.DataFrame) -> pd.DataFrame:
+    frames = []
+    for moment in MOMENTS:
+        g = units.groupby("week")
+        part = pd.DataFrame(
+            {
+                "eligible": g[f"eligible_{moment}"].sum().astype("int64"),
+                "count": g[moment].sum().astype("int64"),
+            }
+        )
+        part["share"] = part["count"] / part["eligible"].where(part["eligible"] > 0)
+        frames.append(part.reset_index().assign(moment=moment))
+    if not frames:
+        return pd.DataFrame(columns=WEEKLY_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    return out[WEEKLY_COLUMNS].sort_values(["week", "moment"], kind="stable").reset_index(drop=True)
+
+
+# --- identifiers ------------------------------------------------------------------------------
+
+
+def moment_identifiers(result: MomentsResult) -> pd.DataFrame:
+    """The units with a moment, one row per (unit, moment), for the customer-success team.
+
+    Only available when params ``show_identifiers`` is true; shared reports show counts only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id``, ``moment``, ``t0``, ``age_days``, ``value_days``, ``early_active_days``,
+        ``recent_active_days``, ``onboarding_days``, ``post_onboarding_active_days``,
+        ``week1_features``, sorted by moment and ``t0``.
+
+    Raises
+    ------
+    ParamsError
+        Identifiers were not requested (params ``show_identifiers: false``).
+    """
+    if not isinstance(result, MomentsResult):
+        raise TypeError(f"expected the MomentsResult of moments_of_truth(facts), but got {type(result)!r}")
+    if not result.identifiers_shown or UNIT_ID not in result.units.columns:
+        raise ParamsError(
+            "moment identifiers are only listed with params show_identifiers: true; shared reports "
+            "show counts only. Set show_identifiers: true in a params file kept inside the team."
+        )
+    keep = [
+        UNIT_ID,
+        "t0",
+        "age_days",
+        "value_days",
+        "early_active_days",
+        "recent_active_days",
+        "onboarding_days",
+        "post_onboarding_active_days",
+        "week1_features",
+    ]
+    frames = [result.units.loc[result.units[m], keep].assign(moment=m) for m in MOMENTS]
+    out = pd.concat(frames, ignore_index=True)
+    return out[[UNIT_ID, "moment", *keep[1:]]].reset_index(drop=True)
+
+
+def write_moments_csv(result: MomentsResult, output_dir: str | Path) -> Path:
+    """Write :func:`moment_identifiers` to ``<output_dir>/moments_of_truth.csv``.
+
+    Raises
+    ------
+    ParamsError
+        Identifiers were not requested (params ``show_identifiers: false``): nothing is written.
+    """
+    table = moment_identifiers(result)
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / CSV_NAME
+    table.to_csv(path, index=False)
+    return path
+
+
+# --- metrics and plot -------------------------------------------------------------------------
+
+
+def moments_metrics(result: MomentsResult) -> dict[str, dict]:
+    """The ``moments`` section of metrics.json: counts only, never identifiers.
+
+    Returns
+    -------
+    dict
+        ``{"moments": {"crisis": n, "relationship_change": n, "unexpected_win": n,
+        "unit": "account" | "user", "eligible": {moment: n}}}``.
+    """
+    counts = result.counts.set_index("moment")
+    out: dict[str, Any] = {m: int(counts.loc[m, "count"]) for m in MOMENTS}
+    out["unit"] = result.unit
+    out["eligible"] = {m: int(counts.loc[m, "eligible"]) for m in MOMENTS}
+    return {"moments": out}
+
+
+def plot_moments(result: MomentsResult, *, ax: Axes | None = None) -> Axes:
+    """Share of each signup week's eligible units with each moment (one line per moment).
+
+    Parameters
+    ----------
+    result : MomentsResult
+        Output of :func:`moments_of_truth`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    weekly = result.weekly
+    drawn = False
+    for i, moment in enumerate(MOMENTS):
+        part = weekly[(weekly["moment"] == moment) & weekly["share"].notna()]
+        if part.empty:
+            continue
+        ax.plot(
+            part["week"],
+            part["share"] * 100,
+            marker="o",
+            ms=3,
+            color=f"C{i}",
+            label=f"{moment.replace('_', ' ')} ({int(part['count'].sum())})",
+        )
+        drawn = True
+    if drawn:
+        ax.legend(loc="upper left")
+    else:
+        ax.text(0.5, 0.5, "no eligible units yet", transform=ax.transAxes, ha="center", va="center")
+    ax.set_xlabel("signup week")
+    ax.set_ylabel(f"% of the week's eligible {result.unit}s")
+    ax.set_title(f"Moments of truth by signup week ({result.unit}s)")
+    ax.figure.autofmt_xdate()
+    return ax
