@@ -1,0 +1,195 @@
+"""Early behaviours by landmark analysis: no immortal-time bias, eligibility, ranking, outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import ibis
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter
+from matplotlib.axes import Axes
+from statsmodels.stats.multitest import multipletests
+
+from onboarding_analysis import columns as C
+from onboarding_analysis.drivers import (
+    LABEL,
+    drivers_metrics,
+    early_behaviours,
+    landmark_users,
+    plot_early_behaviours,
+)
+from onboarding_analysis.facts import Accounting, Facts
+from onboarding_analysis.params import validate_params
+
+matplotlib.use("Agg")
+END = dt.datetime(2024, 9, 1)
+DAY = pd.Timedelta(days=1)
+
+
+def make_facts(table: pd.DataFrame, events: pd.DataFrame, **params) -> Facts:
+    """Facts around a hand-made table and event log (the engine side runs on DuckDB)."""
+    p = validate_params({"events": "unused.csv", **params})
+    acc = Accounting(
+        events_read=len(events), events_used=len(events), excluded={}, users=len(table), users_excluded={}
+    )
+    # Microsecond timestamps, as the loaders produce.
+    events = events.assign(ts=events["ts"].dt.floor("us"), t0=events["t0"].dt.floor("us"))
+    ev = events.assign(days=(events["ts"] - events["t0"]) / DAY)
+    ev["day"] = np.floor(ev["days"]).astype("int64")
+    ev["active"] = ev["event"] != "signed_up"
+    return Facts(table=table, observation_end=END, accounting=acc, params=p, events=ibis.memtable(ev))
+
+
+@pytest.fixture(scope="module")
+def immortal():
+    """Users whose behaviour has no effect at all on their lifetime.
+
+    Lifetimes are exponential (mean 40 days, memoryless). While alive, each user does
+    ``used_feature`` as a Poisson process (rate 0.1 per day) and ``opened_help`` (rate 0.03):
+    the longer a user lives, the likelier they did it *ever*, which is all the naive comparison
+    sees. Signups are uniform over 300 days before the end; churn follows the inactivity rule
+    (30 days) with observable censoring, as the user facts do.
+    """
+    rng = np.random.default_rng(11)
+    n = 4000
+    age = rng.uniform(0, 300, n)
+    life = rng.exponential(40, n)
+    churned = age - life >= 30
+    t0 = pd.Timestamp(END) - pd.to_timedelta(age, unit="D")
+    table = pd.DataFrame(
+        {
+            C.USER_ID: [f"u{i:05d}" for i in range(n)],
+            C.T0: t0,
+            "persona": pd.array(rng.choice(["a", "b"], n), dtype="string"),
+            C.AGE: age,
+            C.CHURNED: churned,
+            C.LIFETIME: np.where(churned, life, np.maximum(age - 30, 0)),
+        }
+    )
+    rows = [pd.DataFrame({"user_id": table[C.USER_ID], "event": "signed_up", "ts": t0, "t0": t0})]
+    for event, rate in (("used_feature", 0.1), ("opened_help", 0.03)):
+        count = rng.poisson(rate * np.minimum(life, age))
+        owner = np.repeat(np.arange(n), count)
+        when = rng.uniform(0, 1, owner.size) * np.minimum(life, age)[owner]
+        rows.append(
+            pd.DataFrame(
+                {
+                    "user_id": table[C.USER_ID].to_numpy()[owner],
+                    "event": event,
+                    "ts": t0.to_numpy()[owner] + pd.to_timedelta(when, unit="D"),
+                    "t0": t0.to_numpy()[owner],
+                }
+            )
+        )
+    events = pd.concat(rows, ignore_index=True)
+    return make_facts(table, events), events
+
+
+def test_landmark_removes_the_immortal_time_bias(immortal):
+    facts, events = immortal
+    table = facts.table
+    # Naive: ever did it (over the whole observed life) vs never, Cox from signup.
+    ever = table[C.USER_ID].isin(events.loc[events["event"] == "used_feature", "user_id"])
+    naive = CoxPHFitter().fit(
+        pd.DataFrame({"T": table[C.LIFETIME], "E": table[C.CHURNED], "ever": ever.astype(float)})[
+            table[C.LIFETIME] > 0
+        ],
+        "T",
+        "E",
+    )
+    naive_hr = float(np.exp(naive.params_["ever"]))
+    naive_high = float(np.exp(naive.confidence_intervals_.loc["ever"].iloc[1]))
+    assert naive_hr < 0.5 and naive_high < 0.6  # a strong, entirely spurious "protective" effect
+
+    result = early_behaviours(facts, landmark_days=7).set_index("event")
+    row = result.loc["used_feature"]
+    assert row["hr_ci_low"] <= 1 <= row["hr_ci_high"], row
+    assert row["association"] == "no clear association"
+    assert 0.3 < row["share_did"] < 0.7  # about 1 - exp(-0.7) did it in the first week
+    # The interval is informative: it excludes the naive estimate's whole interval by far.
+    assert row["hr_ci_low"] > 3 * naive_high and np.log(row["hr_ci_high"] / row["hr_ci_low"]) < 0.4
+
+
+def test_landmark_users_need_the_churn_delay():
+    table = pd.DataFrame(
+        {
+            C.AGE: [36.9, 40.0, 40.0, 100.0, 8.0],
+            C.LIFETIME: [20.0, 6.9, 7.0, 50.0, 7.5],
+            C.CHURNED: [False, True, True, False, False],
+        }
+    )
+    empty = pd.DataFrame(
+        {
+            "user_id": pd.Series(dtype=str),
+            "event": pd.Series(dtype=str),
+            "ts": pd.Series(dtype="datetime64[ns]"),
+            "t0": pd.Series(dtype="datetime64[ns]"),
+        }
+    )
+    inactivity = make_facts(table, empty)
+    # Known at day 7 only once age >= 7 + 30: a stop at day 5 is seen as churn at day 35.
+    assert landmark_users(inactivity, 7).tolist() == [False, False, True, True, False]
+    seen_at_once = make_facts(table, empty, churn_event="cancelled")
+    assert landmark_users(seen_at_once, 7).tolist() == [True, False, True, True, True]
+
+
+def test_candidates_are_the_most_frequent_early_events_without_signup(immortal):
+    facts, _ = immortal
+    result = early_behaviours(facts, landmark_days=7)
+    assert set(result["event"]) == {"used_feature", "opened_help"}
+    assert result.attrs["label"] == LABEL == "associations, not causes"
+    assert result.attrs["users"] == int(landmark_users(facts, 7).sum())
+    assert result.attrs["min_age_days"] == 37.0
+    top1 = early_behaviours(facts, landmark_days=7, top=1)
+    assert top1["event"].tolist() == ["used_feature"]
+    assert (top1["users_did"] + top1["users_not"]).iloc[0] == result.attrs["users"]
+
+
+def test_counts_and_contrasts(immortal):
+    facts, _ = immortal
+    twice = early_behaviours(facts, landmark_days=7, events=["used_feature"], min_count=2).iloc[0]
+    once = early_behaviours(facts, landmark_days=7, events=["used_feature"]).iloc[0]
+    assert twice["users_did"] < once["users_did"]
+    missing = early_behaviours(facts, landmark_days=7, events=["never_happens", "used_feature"]).set_index(
+        "event"
+    )
+    assert missing.loc["never_happens", "note"].startswith("no contrast")
+    assert np.isnan(missing.loc["never_happens", "hazard_ratio"])
+    assert missing.loc["never_happens", "rank"] == 2  # untestable rows rank last
+
+
+def test_p_values_are_bh_adjusted_and_rows_ranked(immortal):
+    facts, _ = immortal
+    result = early_behaviours(facts, landmark_days=7, adjust_for=["persona"])
+    np.testing.assert_allclose(result["p_adjusted"], multipletests(result["p_raw"], method="fdr_bh")[1])
+    assert result["rank"].tolist() == list(range(1, len(result) + 1))
+    assert result["p_adjusted"].is_monotonic_increasing
+    holm = early_behaviours(facts, landmark_days=7, p_adjust="holm")
+    np.testing.assert_allclose(holm["p_adjusted"], multipletests(holm["p_raw"], method="holm")[1])
+    assert result.attrs["adjusted_for"] == ["persona"]
+
+
+def test_metrics_and_plot(immortal):
+    import matplotlib.pyplot as plt
+
+    facts, _ = immortal
+    table = early_behaviours(facts, landmark_days=7, events=["never_happens", "used_feature"])
+    metrics = json.loads(json.dumps(drivers_metrics(table), allow_nan=False))["drivers"]
+    assert metrics["label"] == "associations, not causes" and metrics["landmark_days"] == 7
+    assert metrics["events"]["never_happens"]["hazard_ratio"] is None
+    assert metrics["events"]["used_feature"]["rank"] == 1
+    ax = plot_early_behaviours(table)
+    assert isinstance(ax, Axes) and LABEL in ax.get_title()
+    plt.close(ax.figure)
+
+
+def test_bad_options_are_rejected(immortal):
+    facts, _ = immortal
+    with pytest.raises(ValueError, match="landmark_days must be a whole number >= 1"):
+        early_behaviours(facts, landmark_days=0)
+    with pytest.raises(TypeError, match="Facts object"):
+        early_behaviours(facts.table)

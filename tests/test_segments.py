@@ -1,0 +1,431 @@
+"""Segment comparisons: pooling, references, tests and their adjustment, the demo's truth.
+
+Expected values are derived independently: multiple-testing adjustments by hand, Cox and
+log-rank against lifelines fitted directly (and published results in test_compression.py),
+hazard ratios and never-active shares against the demo generator's ground truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter, KaplanMeierFitter
+from lifelines.datasets import load_rossi
+from lifelines.statistics import logrank_test, multivariate_logrank_test
+from matplotlib.axes import Axes
+from statsmodels.stats.multitest import multipletests
+
+from onboarding_analysis import columns as C
+from onboarding_analysis.demo import DemoSpec, true_hazard_ratios, write_demo
+from onboarding_analysis.errors import DataError, ParamsError, StatisticalWarning
+from onboarding_analysis.facts import Accounting, Facts
+from onboarding_analysis.lifetime import fit_lifetime
+from onboarding_analysis.params import load_params, validate_params
+from onboarding_analysis.pipeline import compute_facts
+from onboarding_analysis.segments import (
+    FAMILIES,
+    adjust_pvalues,
+    compare_all,
+    compare_segments,
+    compare_table,
+    cox_hazard_ratios,
+    plot_hazard_ratios,
+    plot_segment_retention,
+    plot_segment_survival,
+    pool_small_groups,
+    segment_summary,
+    segments_metrics,
+)
+
+matplotlib.use("Agg")
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 20240101
+
+
+def make_facts(table: pd.DataFrame, **params) -> Facts:
+    """A Facts object around a hand-made user-facts table (no events: no funnel)."""
+    p = validate_params({"events": "unused.csv", **params})
+    accounting = Accounting(events_read=0, events_used=0, excluded={}, users=len(table), users_excluded={})
+    return Facts(table=table, observation_end=dt.datetime(2024, 9, 1), accounting=accounting, params=p)
+
+
+def synthetic_table(
+    sizes: dict[str, int], seed: int = 3, hazard: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """User facts with known group sizes: exponential lifetimes, observable-rule censoring."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat(list(sizes), list(sizes.values()))
+    n = len(group)
+    rate = np.array([(hazard or {}).get(g, 1.0) for g in group]) / 30
+    life = rng.exponential(1 / rate)
+    life[rng.random(n) < 0.1] = 0.0  # never active after signup
+    age = rng.uniform(0, 200, n)
+    observable = np.maximum(age - 30, 0)
+    churned = life <= observable
+    value = np.where(rng.random(n) < 0.5, rng.exponential(5, n), np.nan)
+    value = np.where(value <= np.minimum(life, age), value, np.nan)
+    table = pd.DataFrame(
+        {
+            C.USER_ID: [f"u{i}" for i in range(n)],
+            C.T0: pd.Timestamp("2024-09-01") - pd.to_timedelta(age, unit="D"),
+            "segment": pd.array(group, dtype="string"),
+            C.AGE: age,
+            C.CHURNED: churned,
+            C.LIFETIME: np.where(churned, life, observable),
+            C.VALUE: value,
+        }
+    )
+    for day in (1, 7, 30):
+        table[C.active_day(day)] = (life > day) & (rng.random(n) < 0.6)
+    return table
+
+
+@pytest.fixture(scope="module")
+def demo_facts(tmp_path_factory):
+    paths = write_demo(tmp_path_factory.mktemp("demo"), seed=SEED)
+    raw = load_params(ROOT / "params" / "demo.yaml").as_notebook_parameters()
+    facts = compute_facts(
+        validate_params(raw | {"events": str(paths["events"]), "users": str(paths["users"])})
+    )
+    # The signup period of the onboarding change, a hazard factor of the demo: the Cox model
+    # adjusts for it to estimate the generator's conditional ratios exactly.
+    change = pd.Timestamp(DemoSpec().change_date)
+    period = np.where(facts.table[C.T0] >= change, "after", "before")
+    return dataclasses.replace(facts, table=facts.table.assign(period=pd.array(period, dtype="string")))
+
+
+@pytest.fixture(scope="module")
+def demo_all(demo_facts):
+    return compare_all(demo_facts)
+
+
+# --- multiple testing -------------------------------------------------------------------------
+
+
+def test_holm_and_bh_adjustments_by_hand():
+    p = [0.01, 0.04, 0.03, 0.2]
+    # Holm: sorted 0.01, 0.03, 0.04, 0.2 times 4, 3, 2, 1 -> 0.04, 0.09, 0.08, 0.2, then running
+    # maximum -> 0.04, 0.09, 0.09, 0.2 (back in input order: 0.04, 0.09, 0.09, 0.2).
+    np.testing.assert_allclose(adjust_pvalues(p, "holm"), [0.04, 0.09, 0.09, 0.2])
+    # BH: p * 4 / rank -> 0.04, 0.06, 0.0533, 0.2, then running minimum from the top.
+    np.testing.assert_allclose(adjust_pvalues(p, "fdr_bh"), [0.04, 0.16 / 3, 0.16 / 3, 0.2])
+    for method in ("holm", "fdr_bh"):
+        np.testing.assert_allclose(adjust_pvalues(p, method), multipletests(p, method=method)[1])
+    # Untestable entries stay NaN and are not part of the family.
+    np.testing.assert_allclose(adjust_pvalues([0.01, np.nan, 0.04], "holm"), [0.02, np.nan, 0.04])
+    assert adjust_pvalues([0.3], "holm").tolist() == [0.3]
+    with pytest.raises(ParamsError, match="p_adjust must be one of holm, fdr_bh"):
+        adjust_pvalues(p, "bonferroni")
+
+
+@pytest.mark.parametrize("method", ["holm", "fdr_bh"])
+def test_every_family_is_adjusted_on_its_own(method):
+    facts = make_facts(synthetic_table({"a": 300, "b": 250, "c": 200, "d": 150}, hazard={"b": 1.2, "d": 0.9}))
+    result = compare_segments(facts, "segment", p_adjust=method)
+    assert set(result.tests["family"]) == set(FAMILIES)
+    for family, rows in result.tests.groupby("family"):
+        raw = rows["p_raw"].to_numpy()
+        expected = raw if len(raw) == 1 else multipletests(raw, method=method)[1]
+        np.testing.assert_allclose(rows["p_adjusted"], expected, err_msg=family)
+    groups = result.groups.set_index("group")
+    hr_rows = result.tests[result.tests["family"] == "Cox hazard ratio"].set_index("group")
+    np.testing.assert_allclose(groups.loc[hr_rows.index, "hr_p_adjusted"], hr_rows["p_adjusted"])
+
+
+def test_holm_and_bh_differ_where_they_should():
+    facts = make_facts(
+        synthetic_table({"a": 300, "b": 250, "c": 200, "d": 150}, hazard={"b": 1.3, "c": 1.2, "d": 1.1})
+    )
+    holm = compare_segments(facts, "segment", p_adjust="holm").groups.set_index("group")
+    bh = compare_segments(facts, "segment", p_adjust="fdr_bh").groups.set_index("group")
+    others = ["b", "c", "d"]
+    np.testing.assert_allclose(holm.loc[others, "hr_p_raw"], bh.loc[others, "hr_p_raw"])
+    assert (bh.loc[others, "hr_p_adjusted"] <= holm.loc[others, "hr_p_adjusted"] + 1e-15).all()
+    assert (bh.loc[others, "hr_p_adjusted"] < holm.loc[others, "hr_p_adjusted"]).any()
+
+
+# --- groups and references --------------------------------------------------------------------
+
+
+def test_small_groups_are_pooled_into_other_and_listed():
+    labels, pooled, other = pool_small_groups(
+        pd.Series(["a"] * 40 + ["b"] * 31 + ["c"] * 5 + ["d"] * 2 + [None] * 3), 30
+    )
+    assert pooled == ("(missing)", "c", "d") and other == "other"
+    assert labels.value_counts().to_dict() == {"a": 40, "b": 31, "other": 10}
+    # A real group called "other" keeps its name; the pooled one is told apart.
+    labels, pooled, other = pool_small_groups(pd.Series(["other"] * 40 + ["x"] * 3), 30)
+    assert other == "other (pooled)" and set(labels) == {"other", "other (pooled)"}
+
+    facts = make_facts(synthetic_table({"a": 120, "b": 80, "c": 12, "d": 7}), min_segment_size=30)
+    result = compare_segments(facts, "segment")
+    assert result.pooled == ("c", "d") and result.other_label == "other"
+    assert result.groups["group"].tolist() == ["a", "b", "other"]
+    assert result.groups["users"].tolist() == [120, 80, 19]
+    assert any("pooled into 'other'" in note and "['c', 'd']" in note for note in result.notes)
+    # Unpooled, the 7-user group is followed for less than the RMST horizon: a caveat, as a warning.
+    with pytest.warns(
+        StatisticalWarning, match=r"beyond the longest observed lifetime of group\(s\) \['d'\]"
+    ):
+        unpooled = compare_segments(facts, "segment", min_size=5)
+    assert unpooled.groups["group"].tolist() == ["a", "b", "c", "d"] and unpooled.pooled == ()
+
+
+def test_reference_is_params_or_else_the_largest_group():
+    table = synthetic_table({"a": 80, "b": 120, "c": 60})
+    assert compare_segments(make_facts(table), "segment").reference == "b"
+    facts = make_facts(table, reference_groups={"segment": "c"})
+    result = compare_segments(facts, "segment")
+    assert result.reference == "c" and result.groups["group"].iloc[0] == "c"
+    assert result.groups.set_index("group").loc["c", "hazard_ratio"] == 1.0
+    assert compare_segments(facts, "segment", reference="a").reference == "a"
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [("zzz", "is not a value of 'segment'"), ("d", "was pooled into 'other'")],
+)
+def test_bad_references_are_rejected(reference, message):
+    facts = make_facts(synthetic_table({"a": 80, "b": 60, "d": 5}))
+    with pytest.raises(ParamsError, match=message):
+        compare_segments(facts, "segment", reference=reference)
+
+
+def test_bad_inputs_say_what_to_fix():
+    facts = make_facts(synthetic_table({"a": 80, "b": 60}))
+    with pytest.raises(DataError, match="column 'nope' is not in the user-facts table"):
+        compare_segments(facts, "nope")
+    with pytest.raises(TypeError, match="Facts object"):
+        compare_segments(facts.table, "segment")
+    with pytest.raises(ParamsError, match="p_adjust"):
+        compare_segments(facts, "segment", p_adjust="bonf")
+    with pytest.raises(ParamsError, match="no segment columns"):
+        compare_all(facts)
+
+
+# --- the fits equal lifelines -----------------------------------------------------------------
+
+
+def test_survival_users_match_fit_lifetime_and_cox_users_are_the_ever_active():
+    table = synthetic_table({"a": 300, "b": 200}, hazard={"b": 1.5})
+    result = compare_segments(make_facts(table), "segment", compress=False)
+    for name, fit in result.lifetimes.items():
+        rows = table[table["segment"] == name]
+        expected = fit_lifetime(rows, days=(1, 7, 30), horizon_days=90)
+        pd.testing.assert_frame_equal(fit.survival, expected.survival)
+    groups = result.groups.set_index("group")
+    for name in result.lifetimes:
+        expected = fit_lifetime(table[table["segment"] == name], days=(1, 7, 30), horizon_days=90)
+        # Users censored at 0 are left out, the same ones as fit_lifetime leaves out.
+        assert groups.loc[name, "users"] - groups.loc[name, "lifetime_users"] == expected.unobservable > 0
+    informative = table[C.CHURNED] | (table[C.LIFETIME] > 0)
+    assert groups["lifetime_users"].sum() == informative.sum()
+    assert groups["cox_users"].sum() == (table[C.LIFETIME] > 0).sum()
+    # The never-active share is the jump of the curve at 0 (churned at duration 0).
+    for name, fit in result.lifetimes.items():
+        s0 = float(fit.kmf.survival_function_.loc[0.0].iloc[0])
+        assert groups.loc[name, "never_active"] == pytest.approx(1 - s0, abs=1e-12)
+
+
+def test_logrank_and_cox_equal_lifelines_fitted_directly():
+    table = synthetic_table({"a": 300, "b": 200, "c": 150}, hazard={"b": 1.5, "c": 0.7})
+    result = compare_segments(make_facts(table), "segment", compress=False)
+    informative = table[table[C.CHURNED] | (table[C.LIFETIME] > 0)]
+    overall = multivariate_logrank_test(
+        informative[C.LIFETIME], informative["segment"], informative[C.CHURNED]
+    )
+    assert result.logrank_statistic == pytest.approx(overall.test_statistic, rel=1e-12)
+    assert result.logrank_p == pytest.approx(overall.p_value, rel=1e-9)
+    groups = result.groups.set_index("group")
+    ref = informative[informative["segment"] == "a"]
+    for name in ("b", "c"):
+        other = informative[informative["segment"] == name]
+        pair = logrank_test(ref[C.LIFETIME], other[C.LIFETIME], ref[C.CHURNED], other[C.CHURNED])
+        assert groups.loc[name, "logrank_p_raw"] == pytest.approx(pair.p_value, rel=1e-9)
+    active = table[table[C.LIFETIME] > 0]
+    design = pd.DataFrame(
+        {
+            "T": active[C.LIFETIME],
+            "E": active[C.CHURNED].astype(int),
+            "b": (active["segment"] == "b").astype(float),
+            "c": (active["segment"] == "c").astype(float),
+        }
+    )
+    cph = CoxPHFitter().fit(design, "T", "E")
+    for name in ("b", "c"):
+        assert groups.loc[name, "hazard_ratio"] == pytest.approx(np.exp(cph.params_[name]), rel=1e-6)
+        low, high = np.exp(cph.confidence_intervals_.loc[name])
+        assert groups.loc[name, "hr_ci_low"] == pytest.approx(low, rel=1e-6)
+        assert groups.loc[name, "hr_ci_high"] == pytest.approx(high, rel=1e-6)
+        assert groups.loc[name, "hr_p_raw"] == pytest.approx(cph.summary.loc[name, "p"], rel=1e-5)
+
+
+def test_group_cox_reproduces_the_published_rossi_ratio():
+    # Fox & Weisberg: financial aid, coef -0.37942 (SE 0.19138) adjusted for the other covariates.
+    rossi = load_rossi().assign(aid=lambda d: d["fin"].map({0: "no", 1: "yes"}))
+    table, cph, _ = cox_hazard_ratios(
+        rossi,
+        "aid",
+        "no",
+        duration="week",
+        event="arrest",
+        adjust_for=["age", "race", "wexp", "mar", "paro", "prio"],
+    )
+    assert table.loc["yes", "log_hr"] == pytest.approx(-0.37942, abs=5e-5)
+    assert table.loc["yes", "se"] == pytest.approx(0.19138, abs=5e-5)
+    assert table.loc["yes", "hr_ci_low"] == pytest.approx(np.exp(-0.37942 - 1.959964 * 0.19138), rel=1e-3)
+
+
+def test_compressed_comparison_equals_the_uncompressed_one():
+    table = synthetic_table({"a": 300, "b": 200, "c": 150}, hazard={"b": 1.5, "c": 0.7})
+    table[C.LIFETIME] = np.floor(table[C.LIFETIME])  # day-granular: many ties
+    facts = make_facts(table)
+    packed = compare_segments(facts, "segment", compress=True)
+    plain = compare_segments(facts, "segment", compress=False)
+    assert packed.logrank_statistic == plain.logrank_statistic and packed.logrank_p == plain.logrank_p
+    for name, fit in plain.lifetimes.items():
+        pd.testing.assert_frame_equal(fit.survival, packed.lifetimes[name].survival)
+        assert fit.rmst_days == packed.lifetimes[name].rmst_days
+    a, b = plain.groups.set_index("group"), packed.groups.set_index("group")
+    assert (((a["log_hr"] - b["log_hr"]).abs() / a["log_hr_se"]).dropna() < 0.01).all()
+    np.testing.assert_allclose(a["ttfv_day_7"], b["ttfv_day_7"], rtol=0, atol=1e-15)
+
+
+# --- the demo's truth -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "adjust_for"), [("persona", ("plan", "period")), ("plan", ("persona", "period"))]
+)
+def test_demo_hazard_ratios_are_recovered(demo_facts, column, adjust_for):
+    """Estimand: the churn hazard ratio among users active after signup (lifetime > 0), given
+    the other hazard factors. The generator's ratios are exact for exactly these users."""
+    result = compare_segments(demo_facts, column, adjust_for=adjust_for, completion=None)
+    truth = true_hazard_ratios(DemoSpec())[column]
+    groups = result.groups.set_index("group")
+    reference = result.reference
+    for name in groups.index.drop(reference):
+        expected = truth[name] / truth[reference]
+        row = groups.loc[name]
+        assert row["hr_ci_low"] <= expected <= row["hr_ci_high"], (
+            name,
+            expected,
+            row[["hazard_ratio", "hr_ci_low", "hr_ci_high"]],
+        )
+        assert row["hr_p_adjusted"] < 0.05 and row["ph_warning"] == ""
+        # The interval is informative: narrower (log scale) than the effect itself.
+        assert np.log(row["hr_ci_high"] / row["hr_ci_low"]) < abs(np.log(expected))
+
+
+def test_demo_never_active_shares_are_recovered(demo_all):
+    truth = {name: p.never_active for name, p in DemoSpec().personas.items()}
+    groups = demo_all["persona"].groups.set_index("group")
+    for name, share in truth.items():
+        assert groups.loc[name, "never_active_ci_low"] <= share <= groups.loc[name, "never_active_ci_high"], (
+            name
+        )
+
+
+def test_demo_channel_is_not_called_significant(demo_all):
+    channel = demo_all["channel"]
+    assert (channel.tests["p_adjusted"] >= 0.05).all(), channel.tests
+    assert channel.logrank_p_adjusted >= 0.05
+    groups = channel.groups[~channel.groups["is_reference"]]
+    assert ((groups["hr_ci_low"] <= 1) & (groups["hr_ci_high"] >= 1)).all()
+    # ... while persona and plan are, after the same correction.
+    assert demo_all["persona"].logrank_p_adjusted < 1e-6 and demo_all["plan"].logrank_p_adjusted < 0.05
+
+
+def test_compare_all_adjusts_the_global_tests_across_columns(demo_all):
+    raw = [c.logrank_p for c in demo_all.values()]
+    np.testing.assert_allclose(
+        [c.logrank_p_adjusted for c in demo_all.values()], multipletests(raw, method="holm")[1]
+    )
+    persona = demo_all["persona"]
+    assert persona.reference == "marketer"  # params reference_groups
+    completion = persona.groups["completion"].to_numpy()
+    assert np.isfinite(completion).all() and (completion > 0).all()
+
+
+def test_metrics_are_plain_json(demo_all):
+    metrics = segments_metrics(demo_all)
+    text = json.dumps(metrics, allow_nan=False)
+    persona = json.loads(text)["segments"]["persona"]
+    assert persona["reference"] == "marketer" and "logrank_p_adjusted" in persona
+    ref = persona["groups"]["marketer"]
+    assert ref["hazard_ratio"] == 1.0 and ref["hr_ci_low"] is None and ref["p_adjusted"] is None
+    dev = persona["groups"]["developer"]
+    assert set(dev) >= {
+        "users",
+        "retention_day_1",
+        "retention_day_7",
+        "retention_day_30",
+        "median_days",
+        "rmst_days",
+        "hazard_ratio",
+        "hr_ci_low",
+        "hr_ci_high",
+        "p_raw",
+        "p_adjusted",
+    }
+    assert isinstance(dev["users"], int) and isinstance(dev["hazard_ratio"], float)
+    # Without compare_all there is no cross-column adjustment to report.
+    single = segments_metrics([compare_segments(make_facts(synthetic_table({"a": 60, "b": 50})), "segment")])
+    assert "logrank_p_adjusted" not in single["segments"]["segment"]
+
+
+def test_summary_shows_the_ph_warning_next_to_the_ratio(demo_all):
+    persona = demo_all["persona"]
+    summary = segment_summary(persona)
+    assert summary["group"].iloc[0] == "marketer (reference)"
+    assert summary["hazard ratio"].iloc[0] == "1 (reference)"
+    flagged = dataclasses.replace(
+        persona, groups=persona.groups.assign(ph_warning=["", "non-proportional", ""])
+    )
+    assert segment_summary(flagged)["hazard ratio"].iloc[1].endswith("non-proportional")
+
+
+@pytest.mark.parametrize("plot", [plot_segment_survival, plot_hazard_ratios, plot_segment_retention])
+def test_plots_return_axes(demo_all, plot):
+    import matplotlib.pyplot as plt
+
+    ax = plot(demo_all["persona"])
+    assert isinstance(ax, Axes) and ax.get_title()
+    plt.close(ax.figure)
+
+
+def test_forest_plot_marks_ph_warnings(demo_all):
+    import matplotlib.pyplot as plt
+
+    persona = demo_all["persona"]
+    flagged = dataclasses.replace(
+        persona, groups=persona.groups.assign(ph_warning=["", "", "non-proportional"])
+    )
+    ax = plot_hazard_ratios(flagged)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["developer", "sales (PH warning)"]
+    assert ax.get_xscale() == "log"
+    assert any(line.get_xdata()[0] == 1.0 for line in ax.get_lines())  # the reference line
+    assert "proportional-hazards check failed" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(ax.figure)
+
+
+def test_compare_table_works_without_events(demo_facts):
+    result = compare_table(demo_facts.table, "channel", params=demo_facts.params, p_adjust="fdr_bh")
+    assert result.groups["completion"].isna().all() and result.p_adjust == "fdr_bh"
+    assert len(result.groups) == 4
+
+
+def test_km_curves_are_plain_kaplan_meier(demo_all):
+    fit = demo_all["plan"].lifetimes["free"]
+    assert (
+        isinstance(fit.kmf, KaplanMeierFitter)
+        and fit.users == demo_all["plan"].groups.iloc[0]["lifetime_users"]
+    )
