@@ -21,14 +21,34 @@ columns are documented in :mod:`onboarding_analysis.columns`; the definitions ar
 - lifetime, ``churn_event`` rule: churned at the first ``churn_event``; else censored at ``age``.
 - ``value_days``: first ``value_events`` occurrence at or after ``t0`` (and ``<= T``).
 
-Users are excluded (and counted under a reason) when they have no signup time at all, sign up
-after ``T``, or fail params ``filters``. Their events are counted under the same reason; events
-before ``t0`` are counted as ``before signup``. Every event row read is either used or counted.
+Row accounting. Every event row read is either used or counted under exactly one reason of
+:data:`EVENT_REASONS`, the first that applies, in this order:
+
+1. the row-level reasons of :mod:`onboarding_analysis.loading` (:data:`~onboarding_analysis.
+   loading.ROW_REASONS`: missing user id, missing event name, unparseable timestamp,
+   implausible timestamp, after observation end);
+2. ``duplicate event``: a usable row with the same user id, event name, timestamp (to the
+   microsecond, after conversion to UTC) and ``value`` (when the log has a value column) as
+   another usable row. The first copy is used; each further copy is counted here and takes part
+   in no metric. Other columns (``client``, ``account_id``, attributes, columns the analysis
+   ignores such as an ingestion time) do not make two rows distinct: they describe the user or
+   the export, not the event. A different ``value`` does (two purchases of different amounts
+   at the same second are two events). The copy kept is the one of the first file (sorted
+   paths), so the result does not depend on the engine's row order;
+3. the user-level reasons: the row's user has no signup time at all (``user without signup
+   time``), signed up after ``T`` (``user signed up after observation end``) or fails params
+   ``filters`` (``user filtered out``): users are excluded, and their usable rows counted;
+4. ``before signup``: a usable row of an analysed user before its ``t0``.
+
+Users of the users table without any event are analysed (they signed up and never came back)
+when they have a ``signup_at``; without one they are excluded as ``user without signup time``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,22 +57,24 @@ import ibis
 import pandas as pd
 
 from . import columns as C
-from .loading import Source
+from .errors import DataError, DataWarning
+from .loading import ROW_REASONS, Source
 from .params import Params
 
 MICROS_PER_DAY = 86_400_000_000
 
-#: Reasons an event row is not used, in the order they are checked.
-EVENT_REASONS = (
-    "missing user id",
-    "missing event name",
-    "unparseable timestamp",
-    "after observation end",
+#: Reason of a usable row repeating an earlier one (see the module docstring).
+DUPLICATE = "duplicate event"
+#: Reasons a row is excluded together with its user.
+USER_REASONS = (
     "user without signup time",
     "user signed up after observation end",
     "user filtered out",
-    "before signup",
 )
+#: Reasons an event row is not used, in the order they are checked.
+EVENT_REASONS = (*ROW_REASONS, DUPLICATE, *USER_REASONS, "before signup")
+#: The row-level reasons, counted per row before users are considered.
+_ROW_LEVEL = (*ROW_REASONS, DUPLICATE)
 
 
 @dataclass(frozen=True)
@@ -101,6 +123,20 @@ def _days(later, earlier):
     return later.delta(earlier, unit="microsecond").cast("float64") / MICROS_PER_DAY
 
 
+def mark_duplicates(events):
+    """``events`` with ``reason`` set to ``duplicate event`` on every repeat of a usable row.
+
+    A repeat has the user id, event name, timestamp and ``value`` (when present) of an earlier
+    usable row; rows are ordered by file, then by the other columns, so the copy kept does not
+    depend on the engine. An ibis expression: it runs on any backend.
+    """
+    key = [c for c in ("user_id", "event", "ts", "value") if c in events.columns]
+    order = [c for c in events.columns if c not in (*key, "reason")]
+    window = ibis.window(group_by=[events[c] for c in key], order_by=[events[c] for c in order])
+    repeat = events.reason.isnull() & (ibis.row_number().over(window) > 0)
+    return events.mutate(reason=ibis.ifelse(repeat, ibis.literal(DUPLICATE), events.reason))
+
+
 def user_facts_expr(source: Source, params: Params):
     """The ibis expressions of the user-facts table and of the event accounting.
 
@@ -110,7 +146,7 @@ def user_facts_expr(source: Source, params: Params):
     accounting without another scan of the events; ``used_events`` is the event-level table
     described in :attr:`Facts.events`.
     """
-    ev = source.events
+    ev = mark_duplicates(source.events)
     end = ibis.literal(source.observation_end, type="timestamp")
     ok = ev.reason.isnull()
     attrs_from_events = [c for c in dict.fromkeys((*params.segments, *params.filters)) if c in ev.columns]
@@ -120,8 +156,9 @@ def user_facts_expr(source: Source, params: Params):
         "first_ts": ev.ts.min(where=ok),
         "first_signup": ev.ts.min(where=ok & (ev.event == signup)) if signup else ibis.null("timestamp"),
         "n_ok": ev.count(where=ok),
+        "n_rows": ev.count(),
     }
-    for reason in EVENT_REASONS[:4]:
+    for reason in _ROW_LEVEL:
         agg[f"n_{reason}"] = ev.count(where=ev.reason == reason)
     for attr in attrs_from_events:
         agg[f"ev_{attr}"] = ev[attr].argmin(ev.ts, where=ok & ev[attr].notnull())
@@ -148,14 +185,20 @@ def user_facts_expr(source: Source, params: Params):
     for column, allowed in params.filters.items():
         keep = keep & base[column].isin([str(v) for v in allowed]).fill_null(False)
     status = ibis.cases(
-        (base.user_id.isnull() | (base.user_id.strip() == ""), "missing user id"),
+        # An id the loader treats as missing ('', NaN, null...): all its rows say so.
+        (
+            base.user_id.isnull()
+            | (base.user_id.strip() == "")
+            | (base["n_missing user id"].fill_null(0) == base.n_rows.fill_null(-1)),
+            "missing user id",
+        ),
         (base.t0.isnull(), "user without signup time"),
         (base.t0 > end, "user signed up after observation end"),
         (~keep, "user filtered out"),
         else_=ibis.null("string"),
     )
     base = base.mutate(status=status)
-    status_cols = ["user_id", "status", "in_users", "n_ok", *[f"n_{r}" for r in EVENT_REASONS[:4]]]
+    status_cols = ["user_id", "status", "in_users", "n_ok", *[f"n_{r}" for r in _ROW_LEVEL]]
     per_user_status = base.select(*status_cols)
 
     users = base.filter(base.status.isnull()).select("user_id", "t0", *attr_values)
@@ -244,13 +287,17 @@ def build_facts(source: Source, params: Params) -> Facts:
     table = _normalise(table, params)
 
     excluded: dict[str, int] = {}
-    for reason in EVENT_REASONS[:4]:
+    for reason in _ROW_LEVEL:
         excluded[reason] = int(status[f"n_{reason}"].fillna(0).sum())
     by_status = status.dropna(subset=["status"]).groupby("status")["n_ok"].sum()
-    for reason in EVENT_REASONS[4:7]:
+    for reason in USER_REASONS:
         excluded[reason] = int(by_status.get(reason, 0))
     excluded["before signup"] = int(table.pop("n_before").sum())
     users_excluded = status.dropna(subset=["status"]).groupby("status").size()
+    if excluded[DUPLICATE]:
+        _warn_duplicates(source, excluded[DUPLICATE])
+    if table.empty:
+        raise DataError(_no_user_message(source, params, users_excluded))
     accounting = Accounting(
         events_read=sum(source.files.values()),
         events_used=int(table[C.N_EVENTS].sum()),
@@ -268,6 +315,41 @@ def build_facts(source: Source, params: Params) -> Facts:
         events=used,
         source=source,
     )
+
+
+def _warn_duplicates(source: Source, n: int) -> None:
+    """A :class:`DataWarning` on duplicate rows, with an example event (never a user id)."""
+    dup = mark_duplicates(source.events)
+    example = dup.filter(dup.reason == DUPLICATE).select("event", "ts").limit(1).to_pandas()
+    shown = f" (e.g. event {example.event[0]!r} at {example.ts[0]} UTC)" if len(example) else ""
+    warnings.warn(
+        f"{n} event row{'' if n == 1 else 's'} excluded as '{DUPLICATE}': they repeat the user, event name, timestamp and "
+        f"value of another row{shown}. The first copy is used; check the export for double "
+        f"delivery.",
+        DataWarning,
+        stacklevel=3,
+    )
+
+
+def _no_user_message(source: Source, params: Params, users_excluded: pd.Series) -> str:
+    """Why no user is left to analyse, and what to change."""
+    reasons = ", ".join(f"{reason}: {int(n)}" for reason, n in users_excluded.items())
+    message = f"{params.resolve(params.events)}: no user left to analyse ({reasons or 'no usable event'})."
+    if users_excluded.get("user filtered out", 0):
+        hints = []
+        for column, allowed in params.filters.items():
+            table = source.users if source.users is not None and column in source.users.columns else None
+            table = table if table is not None else source.events
+            values = table.select(v=table[column].cast("string")).distinct().limit(10_000).to_pandas()
+            known = sorted(str(v) for v in values["v"].dropna())
+            wanted = [str(v) for v in allowed]
+            close = sorted({m for w in wanted for m in difflib.get_close_matches(w, known, n=3, cutoff=0.6)})
+            hint = f"'{column}' in {wanted}"
+            hints.append(hint + (f" (closest values in the data: {', '.join(close)})" if close else ""))
+        message += f" {params.where}: key 'filters' keeps no user: {'; '.join(hints)}. Fix the filter values."
+    elif users_excluded.get("user signed up after observation end", 0):
+        message += f" {params.where}: key 'observation_end': every user signed up after it; use a later date."
+    return message
 
 
 def _normalise(table: pd.DataFrame, params: Params) -> pd.DataFrame:

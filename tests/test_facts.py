@@ -199,3 +199,93 @@ def test_censoring_rules_against_truth(tmp_path, rule):
     truth = np.exp(-30 / mean_life)
     inside = lo <= truth <= hi
     assert inside == (rule == "observable"), (rule, lo, truth, hi)
+
+
+# --- duplicates, reasons, empty runs -------------------------------------------------------------
+
+
+def _facts_quiet(params):
+    """compute_facts, returning (facts, DataWarning messages)."""
+    import warnings
+
+    from onboarding_analysis.errors import DataWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        facts = compute_facts(validate_params(params))
+    return facts, [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+
+
+def test_duplicates_are_same_user_event_time_and_value(tmp_path):
+    rows = "user_id,event,timestamp,value,client,ingested_at\n"
+    part1 = rows + (
+        "u1,signed_up,2024-01-01T00:00:00Z,,acme,1\n"
+        "u1,purchase,2024-01-02T00:00:00Z,10,acme,1\n"
+        "u1,purchase,2024-01-02T00:00:00Z,10,acme,2\n"  # duplicate: only ingested_at differs
+        "u1,purchase,2024-01-02T00:00:00Z,20,acme,1\n"  # another amount: kept
+        "u1,purchase,2024-01-02T00:00:01Z,10,acme,1\n"  # a second later: kept
+    )
+    part2 = rows + "u1,signed_up,2024-01-01T00:00:00Z,,globex,1\n"  # duplicate of part 1's signup
+    (tmp_path / "part-1.csv").write_text(part1)
+    (tmp_path / "part-2.csv").write_text(part2)
+    facts, messages = _facts_quiet(
+        {"events": str(tmp_path / "part-*.csv"), "segments": ["client"], "value_events": ["purchase"]}
+    )
+    acc = facts.accounting
+    assert acc.excluded == {"duplicate event": 2} and acc.events_used == 4
+    assert acc.events_used + sum(acc.excluded.values()) == acc.events_read == 6
+    assert facts.table.loc[0, "client"] == "acme"  # the copy kept is the first file's
+    assert facts.table.loc[0, C.N_EVENTS] == 4
+    assert len(messages) == 1 and messages[0].startswith("2 event rows excluded as 'duplicate event'")
+    assert "u1" not in messages[0]
+
+
+def test_mark_duplicates_on_any_ibis_table():
+    import ibis
+
+    from onboarding_analysis.facts import DUPLICATE, mark_duplicates
+
+    t = ibis.memtable(
+        {
+            "user_id": ["a", "a", "a", "b"],
+            "event": ["x", "x", "x", "x"],
+            "ts": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-01", "2024-01-01"]),
+            "file": ["2.csv", "1.csv", "1.csv", "1.csv"],
+            "reason": [None, None, "after observation end", None],
+        }
+    )
+    out = mark_duplicates(t).to_pandas().sort_values(["user_id", "file", "reason"], na_position="first")
+    # a's rows: the two usable ones are copies (one kept, from 1.csv); the excluded row keeps its reason.
+    assert out["reason"].tolist() == [None, "after observation end", DUPLICATE, None]
+
+
+def test_event_reasons_order():
+    from onboarding_analysis.facts import EVENT_REASONS
+    from onboarding_analysis.loading import ROW_REASONS
+
+    assert EVENT_REASONS == (
+        *ROW_REASONS,
+        "duplicate event",
+        "user without signup time",
+        "user signed up after observation end",
+        "user filtered out",
+        "before signup",
+    )
+
+
+def test_no_user_left_is_an_error_that_says_why(write_csv):
+    from onboarding_analysis.errors import DataError
+
+    rows = [
+        {"user_id": "u1", "event": "signed_up", "timestamp": "2024-01-01T00:00:00Z", "client": "acme"},
+        {"user_id": "u2", "event": "signed_up", "timestamp": "2024-01-02T00:00:00Z", "client": "globex"},
+    ]
+    path = write_csv(rows)
+    with pytest.raises(
+        DataError, match=r"no user left to analyse \(user filtered out: 2\).*closest values in the data: acme"
+    ):
+        compute_facts(validate_params({"events": path, "filters": {"client": "acme_"}}))
+    users = write_csv([{"user_id": "u1", "signup_at": "2024-03-01T00:00:00Z"}], name="users.csv")
+    only = write_csv(rows[:1], name="only.csv")
+    with pytest.raises(DataError, match="every user signed up after it"):
+        compute_facts(validate_params({"events": only, "users": users}))

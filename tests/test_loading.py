@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import re
+import warnings
+
 import pandas as pd
 import pytest
 
 from onboarding_analysis import columns as C
-from onboarding_analysis.errors import DataError, ParamsError
-from onboarding_analysis.loading import load, quote_ident, quote_literal
+from onboarding_analysis.errors import DataError, DataWarning, ParamsError
+from onboarding_analysis.loading import csv_header, load, quote_ident, quote_literal
 from onboarding_analysis.params import validate_params
 from onboarding_analysis.pipeline import compute_facts
 
@@ -117,3 +122,209 @@ def test_hostile_names_are_quoted(write_csv):
     )
     facts = compute_facts(params)
     assert facts.table[C.USER_ID].tolist() == ["1"] and facts.accounting.events_used == 1
+
+
+@contextlib.contextmanager
+def data_warnings():
+    """Collect the DataWarning messages of the block (pytest.warns would also re-raise the
+    unrelated deprecation warnings of the ibis/duckdb pair, which this project's filters ignore)."""
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        yield messages
+    messages.extend(str(w.message) for w in caught if issubclass(w.category, DataWarning))
+
+
+def one_warning(messages: list[str], pattern: str) -> str:
+    assert len(messages) == 1 and re.search(pattern, messages[0]), messages
+    return messages[0]
+
+
+# --- CSV dialect, read errors ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first_line", "delimiter", "names"),
+    [
+        (b"user_id,event,timestamp\n", ",", ["user_id", "event", "timestamp"]),
+        (b"user_id;event;timestamp\r\n", ";", ["user_id", "event", "timestamp"]),
+        (b"user_id\tevent\ttimestamp\n", "\t", ["user_id", "event", "timestamp"]),
+        (b"user_id|event|timestamp\n", "|", ["user_id", "event", "timestamp"]),
+        (b'\xef\xbb\xbf"us,er",event,\n', ",", ["us,er", "event", "column3"]),
+    ],
+    ids=["comma", "semicolon-crlf", "tab", "pipe", "bom-quoted-unnamed"],
+)
+def test_csv_header_detects_the_delimiter(tmp_path, first_line, delimiter, names):
+    path = tmp_path / "e.csv"
+    path.write_bytes(first_line + b"u1,a,2024-01-01\n")
+    assert csv_header(str(path)) == (delimiter, names)
+    gz = tmp_path / "e.csv.gz"
+    gz.write_bytes(gzip.compress(first_line))
+    assert csv_header(str(gz)) == (delimiter, names)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"\n", "the first line is empty; it must be the header"),
+        (b"user_id,event,event\n", "names column 'event' twice"),
+        (b"user_\xe9d,event\n", r"line 1 \(the header\) is not UTF-8 text"),
+    ],
+)
+def test_csv_header_errors(tmp_path, content, match):
+    path = tmp_path / "e.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=match):
+        csv_header(str(path))
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"u1,a,2024-01-01\nu2,b\n", r"e\.csv: line 3 has 2 fields but the header has 3"),
+        (b"u1,a,2024-01-01\nu2,b,c,2024-01-01\n", r"e\.csv: line 3 has 4 fields but the header has 3"),
+        (b"u1,a,2024-01-01\nu2,caf\xe9,2024-01-01\n", r"e\.csv: line 3 is not UTF-8 text"),
+    ],
+)
+def test_read_errors_name_the_file_and_line_in_one_line(tmp_path, body, match):
+    path = tmp_path / "e.csv"
+    path.write_bytes(b"user_id,event,timestamp\n" + body)
+    with pytest.raises(DataError, match=match) as info:
+        load(validate_params({"events": str(path)}))
+    assert "\n" not in str(info.value)
+
+
+# --- timestamps ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "unit"),
+    [
+        (["1704067200", "1704153600.25"], "seconds"),
+        (["1704067200000", "1704153600250"], "milliseconds"),
+        (["1704067200000000", "1704153600250000"], "microseconds"),
+        (["1704067200000000000", "1704153600250000000"], "nanoseconds"),
+    ],
+)
+def test_numbers_are_unix_time_in_the_unit_of_their_median(write_csv, values, unit):
+    rows = [{"user_id": "u1", "event": "signed_up", "timestamp": values[0]}]
+    rows.append({"user_id": "u1", "event": "x", "timestamp": values[1]})
+    params = validate_params({"events": write_csv(rows), "timezone": "Asia/Tokyo", "value_events": []})
+    with data_warnings() as messages:
+        facts = compute_facts(params)
+    one_warning(messages, f"read as Unix time in {unit} \\(UTC, params timezone not applied\\)")
+    assert facts.table[C.T0].tolist() == [pd.Timestamp("2024-01-01")]
+    assert facts.observation_end == pd.Timestamp("2024-01-02 00:00:00.250").to_pydatetime()
+
+
+def test_parquet_numeric_timestamps_and_out_of_range_values(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "user_id": ["u1", "u1", "u2"],
+            "event": ["signed_up", "x", "signed_up"],
+            "timestamp": [1704067200, 1704153600, 5],
+        }
+    )
+    frame.to_parquet(tmp_path / "e.parquet")
+    params = validate_params({"events": str(tmp_path / "e.parquet"), "value_events": []})
+    with data_warnings() as messages:
+        facts = compute_facts(params)
+    assert any("Unix time in seconds" in m for m in messages)
+    assert any("1 event row excluded as 'unparseable timestamp'" in m and "'5'" in m for m in messages)
+    assert facts.accounting.excluded == {"unparseable timestamp": 1}
+
+
+def test_zone_names_are_offsets_and_cannot_mix_with_local_times(write_csv):
+    rows = [{"user_id": "u1", "event": "signed_up", "timestamp": "2024-01-01 10:00:00 Europe/Paris"}]
+    facts = compute_facts(
+        validate_params({"events": write_csv(rows), "timezone": "Asia/Tokyo", "value_events": []})
+    )
+    assert facts.table[C.T0].tolist() == [pd.Timestamp("2024-01-01 09:00")]
+    rows.append({"user_id": "u1", "event": "x", "timestamp": "2024-01-01 11:00:00"})
+    with pytest.raises(DataError, match="mixes timestamps with a UTC offset"):
+        load(validate_params({"events": write_csv(rows)}))
+
+
+def test_implausible_dates_never_set_the_observation_end(write_csv):
+    rows = [
+        {"user_id": "u1", "event": "signed_up", "timestamp": "2024-01-01T00:00:00Z"},
+        {"user_id": "u1", "event": "x", "timestamp": "2024-03-01T00:00:00Z"},
+        {"user_id": "u1", "event": "x", "timestamp": "2099-12-31T00:00:00Z"},
+    ]
+    with data_warnings() as messages:
+        source = load(validate_params({"events": write_csv(rows)}))
+    one_warning(messages, "1 event row excluded as 'implausible timestamp'")
+    assert source.observation_end == pd.Timestamp("2024-03-01").to_pydatetime()
+    assert source.warnings == messages
+    # An explicit observation end far beyond the data does not make 2099 plausible.
+    with data_warnings() as messages:
+        far = load(validate_params({"events": write_csv(rows), "observation_end": "2100-01-01"}))
+    one_warning(messages, "implausible")
+    reasons = far.events.reason.value_counts().to_pandas().set_index("reason")["reason_count"]
+    assert reasons["implausible timestamp"] == 1
+
+
+def test_main_block_is_the_longest_run_of_days():
+    import datetime as dt
+
+    from onboarding_analysis.loading import IMPLAUSIBLE_GAP_DAYS, _main_block
+
+    day = dt.date(2024, 1, 1)
+    days = [dt.date(1970, 1, 1), day, day + dt.timedelta(days=1), day + dt.timedelta(days=400)]
+    assert _main_block(days) == days[1:3]
+    close = [day, day + dt.timedelta(days=IMPLAUSIBLE_GAP_DAYS)]
+    assert _main_block(close) == close  # a gap of exactly the limit is not a break
+
+
+# --- ids ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["", "  ", "NaN", "nan", "NULL", "None", "undefined"])
+def test_null_tokens_are_missing_user_ids(write_csv, token):
+    rows = [
+        {"user_id": "u1", "event": "signed_up", "timestamp": "2024-01-01T00:00:00Z"},
+        {"user_id": token, "event": "x", "timestamp": "2024-01-01T00:00:00Z"},
+    ]
+    with data_warnings() as messages:
+        facts = compute_facts(validate_params({"events": write_csv(rows), "value_events": []}))
+    one_warning(messages, "1 event row excluded as 'missing user id'")
+    assert facts.accounting.excluded == {"missing user id": 1}
+    assert facts.accounting.users_excluded == {}
+
+
+def test_parquet_ids_integers_floats_and_decimals(tmp_path):
+    base = {"event": ["signed_up", "signed_up"], "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"])}
+    pd.DataFrame({"user_id": [7, 42], **base}).to_parquet(tmp_path / "int.parquet")
+    facts = compute_facts(validate_params({"events": str(tmp_path / "int.parquet"), "value_events": []}))
+    assert facts.table[C.USER_ID].tolist() == ["7", "42"]
+    pd.DataFrame({"user_id": [7.0, 42.0], **base}).to_parquet(tmp_path / "float.parquet")
+    with data_warnings() as messages:
+        facts = compute_facts(
+            validate_params({"events": str(tmp_path / "float.parquet"), "value_events": []})
+        )
+    one_warning(messages, r"stores ids as floating-point numbers \(e\.g\. (7|42)\.0\)")
+    assert facts.table[C.USER_ID].tolist() == ["7", "42"]
+    pd.DataFrame({"user_id": [7.5, 42.0], **base}).to_parquet(tmp_path / "decimal.parquet")
+    with pytest.raises(DataError, match=r"holds user ids with decimals \(e\.g\. 7\.5\)"):
+        load(validate_params({"events": str(tmp_path / "decimal.parquet")}))
+
+
+def test_users_table_ids_written_differently_are_an_error(write_csv):
+    events = write_csv([{"user_id": "7", "event": "signed_up", "timestamp": "2024-01-01T00:00:00Z"}])
+    users = write_csv([{"user_id": "007", "signup_at": "2024-01-01"}], name="users.csv")
+    with pytest.raises(
+        DataError, match=r"users\.csv: user ids are written differently.*users '007', events '7'"
+    ):
+        load(validate_params({"events": events, "users": users}))
+    other = write_csv([{"user_id": "x9", "signup_at": "2024-01-01"}], name="other.csv")
+    assert load(validate_params({"events": events, "users": other})).users is not None  # no match: allowed
+
+
+def test_glob_files_each_need_the_mapped_columns(tmp_path):
+    (tmp_path / "a.csv").write_text("user_id,event,timestamp\nu1,signed_up,2024-01-01\n")
+    (tmp_path / "b.csv").write_text("event,timestamp,user_id\nx,2024-01-02,u1\n")
+    source = load(validate_params({"events": str(tmp_path / "*.csv")}))
+    assert sorted(source.files.values()) == [1, 1]
+    (tmp_path / "c.csv").write_text("event,timestamp\nx,2024-01-02\n")
+    with pytest.raises(DataError, match=r"c\.csv: missing column 'user_id'"):
+        load(validate_params({"events": str(tmp_path / "*.csv")}))
