@@ -32,7 +32,7 @@ test: $(STAMP) $(DEMO_DATA) ## Set up and run every test: pytest (package) + nbv
 
 .PHONY: lab
 lab: $(STAMP) $(DEMO_DATA) ## Open JupyterLab on notebooks/ (the demo params are the notebooks' defaults)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: notebooks
 notebooks: $(STAMP) $(DEMO_DATA) ## Re-execute the notebooks in place on the demo data (the outputs nbval checks)

@@ -1,8 +1,14 @@
-"""Command line: ``onboarding-analysis run PARAMS`` and ``onboarding-analysis demo-data``.
+"""Command line: ``onboarding-analysis run PARAMS...`` and ``onboarding-analysis demo-data``.
 
-A thin layer: it parses arguments, calls one package function and turns user errors
+A thin layer: it parses arguments, calls package functions and turns user errors
 (:class:`~onboarding_analysis.errors.OnboardingAnalysisError`, a missing file) into
 ``error: <message>`` on stderr and exit status 2, without a traceback (``--debug`` shows it).
+
+``run`` with one params file runs one report and prints its path. With several files, or
+``--per COLUMN``, it runs a batch (:mod:`onboarding_analysis.batch`): the runs execute in
+parallel, a failing run never stops the others, ``OUT/index.html`` lists them all (its path is
+printed on stdout), progress and a summary go to stderr; the exit status is 1 when a run
+failed.
 
 Examples
 --------
@@ -11,6 +17,9 @@ Examples
     $ onboarding-analysis demo-data --out data/demo
     $ onboarding-analysis run params/demo.yaml --out reports
     reports/demo/report.html
+    $ onboarding-analysis run params/demo.yaml --per client --jobs 2 --quiet
+    3 runs in 61.0 s (2 jobs): 3 ok, 0 failed. Index: reports/index.html
+    reports/index.html
 """
 
 from __future__ import annotations
@@ -25,6 +34,12 @@ from .errors import OnboardingAnalysisError
 
 #: Exit status for errors caused by the user's input (argparse uses 2 for usage errors too).
 EXIT_USER_ERROR = 2
+
+#: Exit status of a batch in which at least one run failed (the others completed).
+EXIT_RUN_FAILED = 1
+
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,6 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {_message(err)}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,12 +79,34 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         parents=[debug],
-        help="execute the report notebooks for one params file and render the HTML report",
-        description="Execute the report notebooks for PARAMS into OUT/<client>/ (executed "
-        "notebooks, metrics.json, report.html) and print the report's path.",
+        help="execute the report notebooks for params files and render the HTML reports",
+        description="Execute the report notebooks for each PARAMS file into OUT/<client>/ "
+        "(executed notebooks, metrics.json, report.html). One file: print the report's path. "
+        "Several files, or --per: a batch run in parallel; a failing run never stops the "
+        "others (its folder keeps error.txt and the partial notebook); OUT/index.html links "
+        "every run; exit status 1 if any run failed.",
     )
-    run.add_argument("params", type=Path, metavar="PARAMS", help="params YAML file, e.g. params/demo.yaml")
+    run.add_argument(
+        "params", type=Path, nargs="+", metavar="PARAMS", help="params YAML file(s), e.g. params/demo.yaml"
+    )
     run.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
+    run.add_argument(
+        "--per",
+        metavar="COLUMN",
+        default=None,
+        help="fan one params file out over the values of COLUMN in the data (e.g. client, plan): "
+        "one run per value, with the filter {COLUMN: value} added",
+    )
+    run.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="runs executed in parallel (default: the number of CPU cores)",
+    )
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress output: print only the final summary (for CI logs)"
+    )
     run.set_defaults(command=_run)
 
     demo = commands.add_parser(
@@ -85,11 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .report import run_report  # papermill and nbconvert are slow to import
+    if len(args.params) == 1 and args.per is None:
+        from . import report  # papermill and nbconvert are slow to import
 
-    html = run_report(args.params, out_dir=args.out)
-    print(html)
-    return 0
+        print(report.run_report(args.params[0], out_dir=args.out))
+        return 0
+    from . import batch
+
+    specs = batch.plan_runs(args.params, per=args.per)
+    progress = batch.Progress(None if args.quiet else sys.stderr)
+    result = batch.run_batch(specs, out_dir=args.out, jobs=args.jobs, progress=progress)
+    print(result.summary(), file=sys.stderr)
+    print(result.index)
+    return EXIT_RUN_FAILED if result.failed else 0
 
 
 def _demo_data(args: argparse.Namespace) -> int:
@@ -104,6 +154,16 @@ def _demo_data(args: argparse.Namespace) -> int:
     for path in written.values():
         print(path)
     return 0
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of parallel runs, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of parallel runs >= 1, got {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:

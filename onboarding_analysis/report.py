@@ -16,10 +16,14 @@ PosixPath('reports/demo/report.html')
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import os
+import random
 import re
+import time
+import traceback
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -38,16 +42,26 @@ from traitlets.config import Config
 
 from .errors import OnboardingAnalysisError
 from .metrics_io import METRICS_FILE, read_metrics, record_metrics
-from .params import load_params
+from .params import Params, load_params, validate_params
 
 #: The notebooks making up the report, in report order (file names inside NOTEBOOK_DIR).
-REPORT_NOTEBOOKS: tuple[str, ...] = ("retention.ipynb", "onboarding.ipynb", "engagement.ipynb")
+REPORT_NOTEBOOKS: tuple[str, ...] = (
+    "quality.ipynb",
+    "retention.ipynb",
+    "onboarding.ipynb",
+    "engagement.ipynb",
+    "segments.ipynb",
+    "moments.ipynb",
+)
 
 #: The repository's ``notebooks/`` folder.
 NOTEBOOK_DIR: Path = Path(__file__).resolve().parent.parent / "notebooks"
 
 #: File name of the rendered report inside the run folder.
 REPORT_FILE = "report.html"
+
+#: File name of the failure summary a failed run leaves in its folder (notebook, cell, message).
+ERROR_FILE = "error.txt"
 
 #: Cell tags whose cells never appear in the rendered report.
 REMOVED_CELL_TAGS = frozenset({"parameters", "injected-parameters", "remove-cell"})
@@ -129,6 +143,19 @@ class ReportError(OnboardingAnalysisError):
 # --------------------------------------------------------------------------------------------
 
 
+#: Attempts to start a notebook's kernel. Starting fails now and then when kernels start in
+#: parallel: jupyter_client picks free ports by binding and releasing them, and another process
+#: can take the port before the kernel binds it ("Address already in use"; the kernel dies
+#: before replying to kernel_info). Nothing has run yet, so starting again is safe.
+KERNEL_START_ATTEMPTS = 3
+
+
+def _kernel_start_failed(err: RuntimeError) -> bool:
+    """Whether ``err`` is jupyter_client's failure to get a new kernel's first reply."""
+    text = str(err)
+    return text.startswith(("Kernel died before replying to kernel_info", "Kernel didn't respond in"))
+
+
 def execute_notebook(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
@@ -161,7 +188,8 @@ def execute_notebook(
     ReportError
         A cell raised, a cell timed out, the kernel died or is not installed, or the notebook
         does not exist. The message names the notebook, the cell (index, first source line)
-        and the exception; the partial notebook is saved at ``output_path``.
+        and the exception; the partial notebook is saved at ``output_path``. A kernel that
+        fails to start (see :data:`KERNEL_START_ATTEMPTS`) is started again first.
 
     Examples
     --------
@@ -173,6 +201,35 @@ def execute_notebook(
     if not input_path.is_file():
         raise ReportError(f"{input_path}: notebook not found.", notebook=name)
     output_path.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            return _execute(input_path, output_path, parameters, cwd=cwd, timeout=timeout)
+        except RuntimeError as err:
+            if not _kernel_start_failed(err):
+                raise
+            if attempt == KERNEL_START_ATTEMPTS:
+                raise ReportError(
+                    f"{name}: the python3 kernel did not start ({err}; {attempt} attempts). "
+                    "Kernels starting at the same moment can collide on a local port: run again, "
+                    "or with fewer parallel jobs (--jobs).",
+                    notebook=name,
+                    output_path=output_path,
+                    ename="KernelStartError",
+                    evalue=f"{err} ({attempt} attempts)",
+                ) from err
+            time.sleep(random.uniform(0.5, 2.0) * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _execute(
+    input_path: Path,
+    output_path: Path,
+    parameters: Mapping[str, Any],
+    *,
+    cwd: str | os.PathLike[str] | None,
+    timeout: float | None,
+) -> nbformat.NotebookNode:
+    name = input_path.name
     try:
         return papermill.execute_notebook(
             str(input_path),
@@ -483,6 +540,7 @@ def run_report(
     notebooks: Sequence[str] = REPORT_NOTEBOOKS,
     notebook_dir: str | os.PathLike[str] = NOTEBOOK_DIR,
     timeout: float | None = 600,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Path:
     """Execute the report notebooks for one params file and render ``report.html``.
 
@@ -499,6 +557,9 @@ def run_report(
         Folder of the notebooks (default: the repository's ``notebooks/``).
     timeout : float or None
         Seconds any single cell may run.
+    overrides : Mapping, optional
+        Params keys replacing the file's values, validated like the file (a batch run fanned
+        out per client sets ``client`` and ``filters``); see :func:`load_run_params`.
 
     Returns
     -------
@@ -518,8 +579,11 @@ def run_report(
     run folder, where it records its metrics). The kernel runs in the project root: the folder
     above ``params/`` when the params file is inside a folder named ``params`` (the layout of
     this template, so ``params/acme.yaml`` runs in the repository), else the current directory.
-    (Data paths do not depend on it: they arrive absolute.) A previous ``metrics.json`` and
-    ``report.html`` in the run folder are deleted first, so a failed run leaves no stale report.
+    (Data paths do not depend on it: they arrive absolute.) A previous ``metrics.json``,
+    ``report.html``, ``error.txt`` and executed notebooks in the run folder are deleted first,
+    so a failed run leaves no stale report. When a notebook fails, the run folder keeps the
+    partially executed notebook and ``error.txt`` (:func:`write_error_file`) before the error
+    is raised.
 
     Examples
     --------
@@ -527,7 +591,7 @@ def run_report(
     PosixPath('reports/demo/report.html')
     """
     params_path = Path(params_path)
-    params = load_params(params_path)
+    params = load_run_params(params_path, overrides)
     notebook_dir = Path(notebook_dir)
     missing = [name for name in notebooks if not (notebook_dir / name).is_file()]
     if missing:
@@ -538,7 +602,7 @@ def run_report(
     root = project_root_for(params_path)
     run_dir = Path(out_dir) / params.client
     run_dir.mkdir(parents=True, exist_ok=True)
-    for stale in (METRICS_FILE, REPORT_FILE):
+    for stale in (METRICS_FILE, REPORT_FILE, ERROR_FILE, *notebooks):
         (run_dir / stale).unlink(missing_ok=True)
 
     params_file = _relative_to(params_path.resolve(), root)
@@ -554,6 +618,25 @@ def run_report(
         },
     )
     parameters = params.as_notebook_parameters() | {"output_dir": str(run_dir.resolve())}
+    try:
+        return _execute_and_render(
+            params, parameters, run_dir, root, params_file, notebooks, notebook_dir, timeout
+        )
+    except Exception as err:
+        write_error_file(run_dir, err, run_name=params.client, params_file=params_file)
+        raise
+
+
+def _execute_and_render(
+    params: Params,
+    parameters: Mapping[str, Any],
+    run_dir: Path,
+    root: Path,
+    params_file: str,
+    notebooks: Sequence[str],
+    notebook_dir: Path,
+    timeout: float | None,
+) -> Path:
     executed = []
     for name in notebooks:
         out = run_dir / name
@@ -574,6 +657,96 @@ def run_report(
         period=data_period(metrics, observation_end=native.get("observation_end")),
         image_dir=notebook_dir,
     )
+
+
+def load_run_params(
+    params_path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
+) -> Params:
+    """Load a params file and apply ``overrides`` (validated like the file's own keys).
+
+    Relative paths keep resolving against the file's base directory.
+
+    Raises
+    ------
+    ParamsError
+        The file or an override is invalid (e.g. a run name that is not a valid ``client``).
+
+    Examples
+    --------
+    >>> load_run_params("params/demo.yaml", {"client": "acme", "filters": {"client": "acme"}}).filters
+    {'client': ('acme',)}
+    """
+    params = load_params(params_path)
+    if not overrides:
+        return params
+    checked = validate_params(
+        {"events": params.events, **overrides}, source=params.source, base_dir=params.base_dir
+    )
+    return dataclasses.replace(params, **{key: getattr(checked, key) for key in overrides})
+
+
+def failure_summary(error: BaseException) -> str:
+    """One line saying why a run failed: the notebook, the cell and the error, if known.
+
+    Examples
+    --------
+    >>> failure_summary(ReportError("...", notebook="retention.ipynb", cell_index=3,
+    ...                             ename="DataError", evalue="events.csv: no event rows"))
+    'retention.ipynb cell 3: DataError: events.csv: no event rows'
+    >>> failure_summary(ValueError("bad\\nsecond line"))
+    'ValueError: bad'
+    """
+    if isinstance(error, ReportError) and error.ename:
+        where = error.notebook + (f" cell {error.cell_index}" if error.cell_index is not None else "")
+        text = f"{where}: {error.ename}: {_first_line(error.evalue)}"
+    elif isinstance(error, OnboardingAnalysisError):
+        text = _first_line(str(error))
+    else:
+        text = f"{type(error).__name__}: {_first_line(str(error))}"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _first_line(text: str | None) -> str:
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+
+
+def write_error_file(
+    run_dir: str | os.PathLike[str],
+    error: BaseException,
+    *,
+    run_name: str,
+    params_file: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write ``<run_dir>/error.txt``: which run failed, in which notebook and cell, and why.
+
+    The first lines are ``key: value`` pairs (``run``, ``params``, ``notebook``, ``cell``,
+    ``error``, ``partial notebook``), then the full message; for an unexpected error (not an
+    :class:`~onboarding_analysis.errors.OnboardingAnalysisError`) the traceback as well.
+
+    Examples
+    --------
+    >>> write_error_file("reports/acme", err, run_name="acme")          # doctest: +SKIP
+    PosixPath('reports/acme/error.txt')
+    """
+    run_dir = Path(run_dir)
+    lines = [f"run: {run_name}"]
+    if params_file is not None:
+        lines.append(f"params: {params_file}")
+    if isinstance(error, ReportError):
+        lines.append(f"notebook: {error.notebook or '-'}")
+        lines.append(f"cell: {'-' if error.cell_index is None else error.cell_index}")
+    else:
+        lines.append("notebook: - (the run stopped before a notebook failed)")
+    lines.append(f"error: {failure_summary(error)}")
+    if isinstance(error, ReportError) and error.output_path is not None:
+        lines.append(f"partial notebook: {error.output_path}")
+    lines += ["", str(error)]
+    if not isinstance(error, OnboardingAnalysisError | FileNotFoundError):
+        lines += ["", "".join(traceback.format_exception(error)).rstrip()]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / ERROR_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def project_root_for(params_path: str | os.PathLike[str]) -> Path:
@@ -631,12 +804,17 @@ def package_version() -> str:
 
 
 __all__ = [
+    "ERROR_FILE",
     "NOTEBOOK_DIR",
+    "REPORT_FILE",
     "REPORT_NOTEBOOKS",
     "ReportError",
     "data_period",
     "execute_notebook",
+    "failure_summary",
+    "load_run_params",
     "project_root_for",
     "render_html",
     "run_report",
+    "write_error_file",
 ]

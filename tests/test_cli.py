@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import onboarding_analysis
-from onboarding_analysis import cli, demo, report
+from onboarding_analysis import batch, cli, demo, report
 from onboarding_analysis.errors import DataError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,9 +140,117 @@ def test_demo_data_defaults_are_the_generators(monkeypatch, capsys):
     assert calls == [(Path("data/demo"), {})]
 
 
-@pytest.mark.parametrize("argv", [["demo-data", "--users", "0"], ["demo-data", "--users", "x"], [], ["run"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo-data", "--users", "0"],
+        ["demo-data", "--users", "x"],
+        [],
+        ["run"],
+        ["run", "params/demo.yaml", "--jobs", "0"],
+        ["run", "params/demo.yaml", "--jobs", "two"],
+        ["run", "params/demo.yaml", "--per"],
+    ],
+)
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(argv)
     assert info.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+# Batches: several params files or --per; run_report replaced by a fake writing a tiny run.
+
+
+def _fake_run_report(fail: set[str]):
+    def fake(params_path, *, out_dir, overrides=None, **options):
+        name = (overrides or {}).get("client") or Path(params_path).stem
+        (Path(out_dir) / name).mkdir(parents=True, exist_ok=True)
+        if name in fail:
+            raise report.ReportError(
+                "m", notebook="retention.ipynb", cell_index=3, ename="DataError", evalue="bad"
+            )
+        (Path(out_dir) / name / "metrics.json").write_text("{}", encoding="utf-8")
+        return Path(out_dir) / name / "report.html"
+
+    return fake
+
+
+def _params_files(tmp_path: Path, *names: str) -> list[str]:
+    (tmp_path / "params").mkdir(exist_ok=True)
+    for name in names:
+        (tmp_path / "params" / f"{name}.yaml").write_text(
+            f"client: {name}\nevents: e.csv\n", encoding="utf-8"
+        )
+    return [str(tmp_path / "params" / f"{name}.yaml") for name in names]
+
+
+def test_run_several_files_is_a_batch_with_progress_and_summary(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(batch, "run_report", _fake_run_report(set()))
+    files = _params_files(tmp_path, "acme", "globex")
+    assert cli.main(["run", *files, "--out", str(tmp_path / "out"), "--jobs", "1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{tmp_path / 'out' / 'index.html'}\n"
+    err = captured.err.splitlines()
+    assert err[0] == "running 2 reports, 1 at a time"
+    assert err[1].startswith("[1/2] ok     acme") and err[2].startswith("[2/2] ok     globex")
+    assert err[3].startswith("2 runs in ") and err[3].endswith(
+        f"2 ok, 0 failed. Index: {tmp_path / 'out' / 'index.html'}"
+    )
+    assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_run_batch_quiet_prints_only_the_summary_and_exits_1_on_failure(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(batch, "run_report", _fake_run_report({"globex"}))
+    files = _params_files(tmp_path, "acme", "globex")
+    assert cli.main(["run", *files, "--out", str(tmp_path / "out"), "--jobs", "1", "--quiet"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[0].startswith("2 runs in ") and "1 ok, 1 failed" in err[0]
+    assert err[1] == (
+        f"FAILED globex: retention.ipynb cell 3: DataError: bad ({tmp_path / 'out' / 'globex' / 'error.txt'})"
+    )
+
+
+def test_run_per_passes_the_column_and_jobs(monkeypatch, capsys, tmp_path):
+    calls = {}
+
+    def fake_plan(paths, *, per):
+        calls["plan"] = (paths, per)
+        return [batch.RunSpec("acme", Path(paths[0]))]
+
+    def fake_run_batch(specs, *, out_dir, jobs, progress):
+        calls["run"] = (specs, out_dir, jobs, progress.stream)
+        return batch.BatchResult((), out_dir / "index.html", 1.0, jobs)
+
+    monkeypatch.setattr(batch, "plan_runs", fake_plan)
+    monkeypatch.setattr(batch, "run_batch", fake_run_batch)
+    assert cli.main(["run", "params/demo.yaml", "--per", "client", "--jobs", "3", "--quiet"]) == 0
+    assert calls["plan"] == ([Path("params/demo.yaml")], "client")
+    assert calls["run"] == ([batch.RunSpec("acme", Path("params/demo.yaml"))], Path("reports"), 3, None)
+    assert capsys.readouterr().out == "reports/index.html\n"
+
+
+def test_run_per_with_two_files_is_a_user_error(capsys, tmp_path):
+    files = _params_files(tmp_path, "acme", "globex")
+    assert cli.main(["run", *files, "--per", "client"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --per client: give exactly one params file to fan out (got 2)")
+
+
+def test_run_help_documents_the_batch_options(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("PARAMS [PARAMS ...]", "--per COLUMN", "--jobs N", "--out OUT", "--quiet", "index.html"):
+        assert option in text
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    def interrupted(params, *, out_dir):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "run_report", interrupted)
+    assert cli.main(["run", "params/demo.yaml"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["run", "params/demo.yaml", "--debug"])

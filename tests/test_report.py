@@ -15,17 +15,22 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
+from onboarding_analysis import report as report_module
 from onboarding_analysis.errors import OnboardingAnalysisError, ParamsError
 from onboarding_analysis.metrics_io import read_metrics
 from onboarding_analysis.report import (
+    ERROR_FILE,
     NOTEBOOK_DIR,
     REPORT_NOTEBOOKS,
     ReportError,
     data_period,
     execute_notebook,
+    failure_summary,
+    load_run_params,
     project_root_for,
     render_html,
     run_report,
+    write_error_file,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,6 +130,50 @@ def test_execute_cell_timeout_names_the_cell_and_saves_partial(tmp_path):
 def test_execute_missing_notebook(tmp_path):
     with pytest.raises(ReportError, match=r"nope\.ipynb: notebook not found"):
         execute_notebook(tmp_path / "nope.ipynb", tmp_path / "out.ipynb", {})
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_execute_retries_a_kernel_that_fails_to_start(tmp_path, monkeypatch, failures):
+    """Parallel kernel starts can collide on a port; the kernel then dies before kernel_info."""
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) <= failures:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return nbformat.v4.new_notebook()
+
+    monkeypatch.setattr(report_module.papermill, "execute_notebook", flaky)
+    monkeypatch.setattr(report_module.random, "uniform", lambda a, b: 0.0)
+    nb = execute_notebook(FIXTURES / "section_ok.ipynb", tmp_path / "out.ipynb", {})
+    assert isinstance(nb, nbformat.NotebookNode) and len(calls) == failures + 1
+
+
+def test_execute_gives_up_on_a_kernel_that_never_starts(tmp_path, monkeypatch):
+    def never(*args, **kwargs):
+        raise RuntimeError("Kernel didn't respond in 60 seconds")
+
+    monkeypatch.setattr(report_module.papermill, "execute_notebook", never)
+    monkeypatch.setattr(report_module.random, "uniform", lambda a, b: 0.0)
+    with pytest.raises(ReportError, match=r"section_ok\.ipynb: the python3 kernel did not start") as info:
+        execute_notebook(FIXTURES / "section_ok.ipynb", tmp_path / "out.ipynb", {})
+    assert info.value.ename == "KernelStartError"
+    assert failure_summary(info.value) == (
+        "section_ok.ipynb: KernelStartError: Kernel didn't respond in 60 seconds (3 attempts)"
+    )
+
+
+def test_execute_does_not_retry_other_runtime_errors(tmp_path, monkeypatch):
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(report_module.papermill, "execute_notebook", broken)
+    with pytest.raises(RuntimeError, match="something else"):
+        execute_notebook(FIXTURES / "section_ok.ipynb", tmp_path / "out.ipynb", {})
+    assert calls == [1]
 
 
 def test_execute_runs_the_kernel_in_cwd(tmp_path):
@@ -391,3 +440,105 @@ def test_project_root_for(tmp_path, monkeypatch):
 )
 def test_data_period(metrics, observation_end, expected):
     assert data_period(metrics, observation_end=observation_end) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# Overrides (batch runs) and error.txt
+# --------------------------------------------------------------------------------------------
+
+
+def test_run_report_with_overrides_names_the_run_and_filters(tmp_path):
+    params = _project(tmp_path)
+    html = run_report(
+        params,
+        out_dir=tmp_path / "out",
+        notebooks=("section_metrics.ipynb",),
+        notebook_dir=FIXTURES,
+        overrides={"client": "acme-plan-pro", "filters": {"plan": ["pro"]}},
+    )
+    assert html == tmp_path / "out" / "acme-plan-pro" / "report.html"
+    metrics = read_metrics(html.parent)
+    assert metrics["run"]["client"] == "acme-plan-pro"
+    assert metrics["fixture"]["client"] == "acme-plan-pro"  # injected into the notebook
+    soup = BeautifulSoup(html.read_text(encoding="utf-8"), "html.parser")
+    rows = {tr.th.get_text(): tr.td.get_text() for tr in soup.select("table.oa-params tr")}
+    assert rows["filters"] == "plan: pro" and rows["client"] == "acme-plan-pro"
+    assert rows["events"] == "data/events.csv"  # still as written in the file
+
+
+def test_load_run_params_validates_overrides_and_keeps_the_base_dir(tmp_path):
+    params = _project(tmp_path)
+    loaded = load_run_params(params, {"client": "x", "filters": {"plan": "pro"}})
+    assert (loaded.client, loaded.filters, loaded.segments) == ("x", {"plan": ("pro",)}, ("plan",))
+    assert loaded.base_dir == tmp_path.resolve() and loaded.source == params.resolve()
+    assert load_run_params(params) == load_run_params(params, {})
+    with pytest.raises(ParamsError, match="key 'client'"):
+        load_run_params(params, {"client": "../elsewhere"})
+    with pytest.raises(ParamsError, match="unknown key 'colour'"):
+        load_run_params(params, {"colour": "red"})
+
+
+def test_run_report_failure_writes_error_file_and_a_rerun_clears_it(tmp_path):
+    params = _project(tmp_path)
+    folder = _failing(tmp_path)
+    nbformat.write(nbformat.read(FIXTURES / "section_ok.ipynb", as_version=4), folder / "section_ok.ipynb")
+    out, notebooks = tmp_path / "reports", ("section_ok.ipynb", "fails.ipynb")
+    with pytest.raises(ReportError):
+        run_report(params, out_dir=out, notebooks=notebooks, notebook_dir=folder)
+    text = (out / "acme" / ERROR_FILE).read_text(encoding="utf-8")
+    head = dict(line.split(": ", 1) for line in text.split("\n\n")[0].splitlines())
+    assert head == {
+        "run": "acme",
+        "params": "params/acme.yaml",
+        "notebook": "fails.ipynb",
+        "cell": "4",
+        "error": "fails.ipynb cell 4: ZeroDivisionError: division by zero",
+        "partial notebook": str(out / "acme" / "fails.ipynb"),
+    }
+    assert "ratio = 1 / divisor" in text  # the full message names the cell's code
+    assert "Traceback" not in text  # a notebook error: the traceback is in the partial notebook
+
+    fixed = nbformat.read(FIXTURES / "fails.ipynb", as_version=4)  # divisor = 1
+    nbformat.write(fixed, folder / "fails.ipynb")
+    run_report(params, out_dir=out, notebooks=notebooks, notebook_dir=folder)
+    assert sorted(p.name for p in (out / "acme").iterdir()) == [
+        "fails.ipynb",
+        "metrics.json",
+        "report.html",
+        "section_ok.ipynb",
+    ]
+    rerun = nbformat.read(out / "acme" / "fails.ipynb", as_version=4)
+    assert not [o for c in rerun.cells for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            ReportError("m", notebook="a.ipynb", cell_index=3, ename="DataError", evalue="bad rows\nmore"),
+            "a.ipynb cell 3: DataError: bad rows",
+        ),
+        (
+            ReportError("m", notebook="a.ipynb", ename="DeadKernelError", evalue=""),
+            "a.ipynb: DeadKernelError: ",
+        ),
+        (ReportError("a.ipynb: notebook not found.", notebook="a.ipynb"), "a.ipynb: notebook not found."),
+        (ParamsError("p.yaml: unknown key 'x'.\nKnown keys: ..."), "p.yaml: unknown key 'x'."),
+        (KeyError("bug"), "KeyError: 'bug'"),
+        (RuntimeError("x" * 400), "RuntimeError: " + "x" * 283 + "..."),
+    ],
+)
+def test_failure_summary_is_one_line(error, expected):
+    assert failure_summary(error) == expected
+
+
+def test_write_error_file_unexpected_error_has_traceback(tmp_path):
+    try:
+        {}["missing"]
+    except KeyError as err:
+        path = write_error_file(tmp_path / "run", err, run_name="run")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(
+        "run: run\nnotebook: - (the run stopped before a notebook failed)\nerror: KeyError"
+    )
+    assert "Traceback (most recent call last)" in text and '{}["missing"]' in text
