@@ -9,16 +9,46 @@ Examples
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import pandas as pd
 
+from . import cache as facts_cache
+from .engines import load_with
 from .facts import Facts, build_facts
-from .loading import load
 from .params import Params
 
 
-def compute_facts(params: Params) -> Facts:
-    """Load the inputs of ``params`` with DuckDB and build the user-facts table."""
-    return build_facts(load(params), params)
+def compute_facts(
+    params: Params, *, con: Any | None = None, cache: bool | str | os.PathLike[str] | None = None
+) -> Facts:
+    """Load the inputs of ``params`` and build the user-facts table (or read it from the cache).
+
+    Parameters
+    ----------
+    params
+        The run's params. ``engine`` (``duckdb`` or ``spark``) picks the query engine when
+        ``con`` is not given.
+    con
+        An ibis connection to run on instead: DuckDB, or pyspark (a local or cluster session,
+        see :mod:`onboarding_analysis.engines`). The result is the same on every engine.
+    cache
+        None (default): use the facts cache of :mod:`onboarding_analysis.cache` unless the
+        environment variable ``ONBOARDING_ANALYSIS_CACHE`` is ``off``; False: compute anew
+        and store nothing; True or a folder: use that cache. A hit skips the aggregation only:
+        the inputs are still opened (lazily), so ``facts.events`` works as after a miss.
+    """
+    directory = facts_cache.cache_dir(params, cache)
+    key = facts_cache.cache_key(params) if directory is not None else None
+    hit = facts_cache.read(directory, key) if directory is not None else None
+    source = load_with(params, con)
+    if hit is not None:
+        return facts_cache.facts_from(hit, source, params)
+    facts = build_facts(source, params)
+    if directory is not None:
+        facts_cache.write(directory, key, facts_cache.entry_of(facts))
+    return facts
 
 
 def run_metrics(facts: Facts) -> dict:

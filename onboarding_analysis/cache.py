@@ -1,0 +1,215 @@
+"""Cache of the user-facts table: computed once, shared by every notebook of a run.
+
+Each report notebook starts with :func:`onboarding_analysis.compute_facts`. The first one
+computes the facts and stores them here; the others (and re-runs in JupyterLab) read them back,
+which takes a fraction of a second instead of an aggregation over the whole event log. An entry
+is a Parquet file (the table) and a JSON file (the row accounting and observation end), named by
+a key hashing:
+
+- every params value (paths made absolute),
+- each input file (events and users, globs expanded): path, size, modification time and the
+  SHA-256 of its last 64 KiB (a Parquet footer, a CSV's last rows),
+- the source of the modules that define the facts (loading, facts, engines, params, columns),
+  so an upgrade or a local edit never reads stale facts.
+
+A changed param or input file is a different key: a miss, never a stale hit. Only the newest
+:data:`KEEP` entries are kept. Writes are atomic (a temporary file renamed into place), so
+notebooks running in parallel never read half an entry.
+
+Where: ``<project root>/.cache/facts/`` (the params' base directory; gitignored), or the folder
+named by the environment variable ``ONBOARDING_ANALYSIS_CACHE``; set it to ``off`` to disable the
+cache (``compute_facts(params, cache=False)`` does the same for one call).
+
+Examples
+--------
+>>> from onboarding_analysis.cache import cache_key              # doctest: +SKIP
+>>> cache_key(params)                                             # doctest: +SKIP
+'3f5c0a...'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .facts import Accounting, Facts, user_facts_expr
+from .loading import Source, expand_files
+from .params import Params
+
+#: Environment variable: a cache folder, or ``off``/``0``/``false`` to disable the cache.
+CACHE_ENV = "ONBOARDING_ANALYSIS_CACHE"
+#: Default cache folder, relative to the params' base directory (the project root).
+DEFAULT_DIR = Path(".cache") / "facts"
+#: Entries kept; older ones are deleted after each write.
+KEEP = 8
+#: Modules whose source is part of the key.
+_CODE = ("loading.py", "facts.py", "engines.py", "params.py", "columns.py", "cache.py")
+_TAIL_BYTES = 65_536
+_OFF = {"off", "0", "false", "no", "none", ""}
+
+
+@dataclass(frozen=True)
+class CachedFacts:
+    """What a cache entry holds besides what :func:`onboarding_analysis.loading.load` gives back."""
+
+    table: pd.DataFrame
+    observation_end: dt.datetime
+    accounting: dict[str, Any]
+
+
+def cache_dir(params: Params, cache: bool | str | os.PathLike[str] | None = None) -> Path | None:
+    """The cache folder for ``params``, or None when caching is off.
+
+    ``cache``: None follows :data:`CACHE_ENV` (default on), False is off, True the default
+    folder, a path that folder.
+    """
+    if cache is False:
+        return None
+    if cache is None or cache is True:
+        env = os.environ.get(CACHE_ENV)
+        if env is not None and cache is None:
+            if env.strip().lower() in _OFF:
+                return None
+            return Path(env).expanduser()
+        return Path(params.base_dir) / DEFAULT_DIR
+    return Path(cache)
+
+
+def cache_key(params: Params) -> str:
+    """Hex key of the facts of ``params`` over the current input files (see the module docstring).
+
+    Raises
+    ------
+    DataError
+        An input file is missing or empty (as :func:`onboarding_analysis.loading.load`).
+    """
+    files = expand_files(params.resolve(params.events), what="events", where=params.where)
+    if params.users:
+        files += expand_files(params.resolve(params.users), what="users", where=params.where)
+    digest = hashlib.sha256()
+    digest.update(json.dumps(params.as_notebook_parameters(), sort_keys=True, default=str).encode())
+    for name in files:
+        stat = os.stat(name)
+        digest.update(f"\0{os.path.abspath(name)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        with open(name, "rb") as handle:
+            handle.seek(max(stat.st_size - _TAIL_BYTES, 0))
+            digest.update(hashlib.sha256(handle.read()).digest())
+    here = Path(__file__).resolve().parent
+    for module in _CODE:
+        digest.update((here / module).read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def read(directory: Path, key: str) -> CachedFacts | None:
+    """The entry ``key`` of ``directory``, or None if there is none (or it cannot be read)."""
+    meta_path, table_path = directory / f"{key}.json", directory / f"{key}.parquet"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        table = pd.read_parquet(table_path)
+    except (OSError, ValueError):
+        return None
+    for path in (meta_path, table_path):  # recently used: kept by the pruning
+        try:
+            os.utime(path)
+        except OSError:
+            pass
+    return CachedFacts(
+        table=table,
+        observation_end=dt.datetime.fromisoformat(meta["observation_end"]),
+        accounting=meta["accounting"],
+    )
+
+
+def write(directory: Path, key: str, entry: CachedFacts) -> bool:
+    """Store ``entry`` under ``key``; False (and no error) when the folder is not writable."""
+    meta = {
+        "observation_end": entry.observation_end.isoformat(),
+        "accounting": entry.accounting,
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _atomic(directory / f"{key}.parquet", lambda path: entry.table.to_parquet(path, index=False))
+        _atomic(
+            directory / f"{key}.json", lambda path: Path(path).write_text(json.dumps(meta), encoding="utf-8")
+        )
+    except OSError:
+        return False
+    prune(directory)
+    return True
+
+
+def prune(directory: Path, keep: int = KEEP) -> None:
+    """Delete all but the ``keep`` most recently written or read entries of ``directory``."""
+    try:
+        entries = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for meta in entries[keep:]:
+            meta.unlink(missing_ok=True)
+            meta.with_suffix(".parquet").unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def entry_of(facts: Facts) -> CachedFacts:
+    """The cache entry of a freshly built :class:`~onboarding_analysis.facts.Facts`."""
+    acc = facts.accounting
+    accounting = {
+        "events_read": acc.events_read,
+        "events_used": acc.events_used,
+        "excluded": dict(acc.excluded),
+        "users": acc.users,
+        "users_excluded": dict(acc.users_excluded),
+        "files": dict(acc.files),
+        "users_rows": acc.users_rows,
+    }
+    return CachedFacts(table=facts.table, observation_end=facts.observation_end, accounting=accounting)
+
+
+def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
+    """:class:`~onboarding_analysis.facts.Facts` from a cache entry and a fresh (lazy) ``source``.
+
+    Only the aggregation is skipped: ``events`` is the same lazy ibis table of used events as
+    :func:`~onboarding_analysis.facts.build_facts` gives, so engine-side analyses still work.
+    """
+    _, _, used = user_facts_expr(source, params)
+    return Facts(
+        table=entry.table,
+        observation_end=entry.observation_end,
+        accounting=Accounting(**entry.accounting),
+        params=params,
+        events=used,
+        source=source,
+    )
+
+
+def _atomic(target: Path, write_to) -> None:
+    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write_to(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+__all__ = [
+    "CACHE_ENV",
+    "DEFAULT_DIR",
+    "KEEP",
+    "CachedFacts",
+    "cache_dir",
+    "cache_key",
+    "entry_of",
+    "facts_from",
+    "prune",
+    "read",
+    "write",
+]

@@ -1,0 +1,131 @@
+"""The facts cache: computed once, read back identical; a changed param or input is a miss."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+from onboarding_analysis import cache as facts_cache
+from onboarding_analysis import pipeline
+from onboarding_analysis.demo import DemoSpec, write_demo
+from onboarding_analysis.funnel import funnel
+from onboarding_analysis.params import validate_params
+from onboarding_analysis.pipeline import compute_facts
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """Counts the aggregations run by compute_facts (cache misses)."""
+    calls = []
+    real = pipeline.build_facts
+
+    def counting(source, params):
+        calls.append(params)
+        return real(source, params)
+
+    monkeypatch.setattr(pipeline, "build_facts", counting)
+    return calls
+
+
+@pytest.fixture
+def demo(tmp_path):
+    paths = write_demo(tmp_path / "data", spec=DemoSpec(n_users=300), seed=3)
+    raw = {
+        "events": str(paths["events"]),
+        "users": str(paths["users"]),
+        "segments": ["persona", "plan"],
+        "onboarding_steps": ["signed_up", "completed_profile", "created_report"],
+    }
+    return paths, raw, tmp_path / "cache"
+
+
+def _same(a, b):
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+    assert a.accounting == b.accounting
+    assert a.observation_end == b.observation_end
+
+
+def test_hit_gives_identical_facts_and_working_events(demo, builds):
+    _, raw, folder = demo
+    params = validate_params(raw)
+    first = compute_facts(params, cache=folder)
+    second = compute_facts(params, cache=folder)
+    assert len(builds) == 1  # the second call read the cache
+    _same(second, first)
+    _same(second, compute_facts(params, cache=False))
+    # Only the aggregation is skipped: the event table is there, lazy, on a fresh source.
+    assert second.source is not first.source
+    assert second.events.count().execute() == first.accounting.events_used
+    pd.testing.assert_frame_equal(funnel(second).steps, funnel(first).steps)
+
+
+def test_changed_param_is_a_miss(demo, builds):
+    _, raw, folder = demo
+    a = compute_facts(validate_params(raw), cache=folder)
+    b = compute_facts(validate_params(raw | {"inactivity_days": 14}), cache=folder)
+    assert len(builds) == 2
+    assert b.table["churned"].sum() > a.table["churned"].sum()
+    compute_facts(validate_params(raw), cache=folder)
+    assert len(builds) == 2  # the first entry is still there
+
+
+def test_touched_input_file_is_a_miss(demo, builds):
+    paths, raw, folder = demo
+    params = validate_params(raw)
+    compute_facts(params, cache=folder)
+    stat = os.stat(paths["events"])
+    os.utime(paths["events"], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    compute_facts(params, cache=folder)
+    assert len(builds) == 2
+
+
+@pytest.mark.parametrize("what", ["events", "users"])
+def test_rewritten_input_file_is_a_miss_with_the_new_facts(demo, builds, what):
+    paths, raw, folder = demo
+    params = validate_params(raw)
+    old = compute_facts(params, cache=folder)
+    stat = os.stat(paths[what])
+    other = write_demo(folder.parent / "other", spec=DemoSpec(n_users=300), seed=4)
+    os.replace(other[what], paths[what])
+    os.utime(paths[what], ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime: content still counts
+    new = compute_facts(params, cache=folder)
+    assert len(builds) == 2
+    assert not new.table.equals(old.table)
+    _same(new, compute_facts(params, cache=False))
+
+
+def test_cache_folder_from_environment_and_off_switch(demo, monkeypatch, builds):
+    _, raw, folder = demo
+    params = validate_params(raw)
+    monkeypatch.setenv(facts_cache.CACHE_ENV, str(folder / "env"))
+    assert facts_cache.cache_dir(params) == folder / "env"
+    compute_facts(params)
+    compute_facts(params)
+    assert len(builds) == 1 and list((folder / "env").glob("*.parquet"))
+    monkeypatch.setenv(facts_cache.CACHE_ENV, "off")
+    assert facts_cache.cache_dir(params) is None
+    compute_facts(params)
+    assert len(builds) == 2
+    monkeypatch.delenv(facts_cache.CACHE_ENV)
+    assert facts_cache.cache_dir(params) == params.base_dir / facts_cache.DEFAULT_DIR
+    assert facts_cache.cache_dir(params, False) is None
+
+
+def test_unwritable_cache_folder_still_computes(demo, builds):
+    _, raw, folder = demo
+    folder.parent.joinpath("not-a-folder").write_text("x")
+    params = validate_params(raw)
+    facts = compute_facts(params, cache=folder.parent / "not-a-folder")
+    compute_facts(params, cache=folder.parent / "not-a-folder")
+    assert len(builds) == 2 and len(facts.table) == 300
+
+
+def test_only_the_newest_entries_are_kept(demo, builds):
+    _, raw, folder = demo
+    for days in range(1, facts_cache.KEEP + 3):
+        compute_facts(validate_params(raw | {"inactivity_days": days}), cache=folder)
+    assert len(list(folder.glob("*.json"))) == facts_cache.KEEP
+    assert len(list(folder.glob("*.parquet"))) == facts_cache.KEEP
+    assert not list(folder.glob("*.tmp"))
