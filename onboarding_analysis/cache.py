@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -38,8 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pandas as pd
 
+from . import columns as C
 from .facts import Accounting, Facts, user_facts_expr
 from .loading import Source, expand_files
 from .params import Params
@@ -63,6 +66,9 @@ class CachedFacts:
     table: pd.DataFrame
     observation_end: dt.datetime
     accounting: dict[str, Any]
+    #: The keys of repeated event rows, when :class:`~onboarding_analysis.facts.Facts` gives them
+    #: (``Facts.duplicates``): with them a hit rebuilds ``Facts.events`` without a pass to find them.
+    duplicates: pd.DataFrame | None = None
 
 
 def cache_dir(params: Params, cache: bool | str | os.PathLike[str] | None = None) -> Path | None:
@@ -111,9 +117,11 @@ def cache_key(params: Params) -> str:
 def read(directory: Path, key: str) -> CachedFacts | None:
     """The entry ``key`` of ``directory``, or None if there is none (or it cannot be read)."""
     meta_path, table_path = directory / f"{key}.json", directory / f"{key}.parquet"
+    dups_path = directory / f"{key}.duplicates.parquet"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         table = pd.read_parquet(table_path)
+        duplicates = pd.read_parquet(dups_path) if meta.get("duplicates") else None
     except (OSError, ValueError):
         return None
     for path in (meta_path, table_path):  # recently used: kept by the pruning
@@ -125,6 +133,7 @@ def read(directory: Path, key: str) -> CachedFacts | None:
         table=table,
         observation_end=dt.datetime.fromisoformat(meta["observation_end"]),
         accounting=meta["accounting"],
+        duplicates=duplicates,
     )
 
 
@@ -133,10 +142,16 @@ def write(directory: Path, key: str, entry: CachedFacts) -> bool:
     meta = {
         "observation_end": entry.observation_end.isoformat(),
         "accounting": entry.accounting,
+        "duplicates": entry.duplicates is not None,
     }
     try:
         directory.mkdir(parents=True, exist_ok=True)
         _atomic(directory / f"{key}.parquet", lambda path: entry.table.to_parquet(path, index=False))
+        if entry.duplicates is not None:
+            _atomic(
+                directory / f"{key}.duplicates.parquet",
+                lambda path: entry.duplicates.to_parquet(path, index=False),
+            )
         _atomic(
             directory / f"{key}.json", lambda path: Path(path).write_text(json.dumps(meta), encoding="utf-8")
         )
@@ -153,6 +168,7 @@ def prune(directory: Path, keep: int = KEEP) -> None:
         for meta in entries[keep:]:
             meta.unlink(missing_ok=True)
             meta.with_suffix(".parquet").unlink(missing_ok=True)
+            meta.with_suffix(".duplicates.parquet").unlink(missing_ok=True)
     except OSError:
         pass
 
@@ -169,7 +185,13 @@ def entry_of(facts: Facts) -> CachedFacts:
         "files": dict(acc.files),
         "users_rows": acc.users_rows,
     }
-    return CachedFacts(table=facts.table, observation_end=facts.observation_end, accounting=accounting)
+    duplicates = getattr(facts, "duplicates", None)
+    return CachedFacts(
+        table=facts.table,
+        observation_end=facts.observation_end,
+        accounting=accounting,
+        duplicates=duplicates if isinstance(duplicates, pd.DataFrame) else None,
+    )
 
 
 def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
@@ -177,8 +199,19 @@ def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
 
     Only the aggregation is skipped: ``events`` is the same lazy ibis table of used events as
     :func:`~onboarding_analysis.facts.build_facts` gives, so engine-side analyses still work.
+    When the facts module accepts them (``user_facts_expr(..., duplicates=, users=)``), the
+    cached included users and duplicate keys are passed in, so queries on ``events`` do not
+    redo the per-user aggregation and the duplicate search underneath.
     """
-    _, _, used = user_facts_expr(source, params)
+    options: dict[str, Any] = {}
+    accepted = inspect.signature(user_facts_expr).parameters
+    extra: dict[str, Any] = {}
+    if {"users", "duplicates"} <= set(accepted) and entry.duplicates is not None:
+        attrs = [c for c in dict.fromkeys((*params.segments, *params.filters)) if c in entry.table.columns]
+        options["users"] = ibis.memtable(entry.table[[C.USER_ID, C.T0, *attrs]])
+        options["duplicates"] = ibis.memtable(entry.duplicates)
+        extra["duplicates"] = entry.duplicates
+    _, _, used = user_facts_expr(source, params, **options)
     return Facts(
         table=entry.table,
         observation_end=entry.observation_end,
@@ -186,6 +219,7 @@ def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
         params=params,
         events=used,
         source=source,
+        **extra,
     )
 
 
