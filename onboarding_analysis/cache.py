@@ -43,6 +43,7 @@ import ibis
 import pandas as pd
 
 from . import columns as C
+from .engines import is_remote
 from .facts import Accounting, Facts, user_facts_expr
 from .loading import Source, expand_files
 from .params import Params
@@ -75,10 +76,11 @@ def cache_dir(params: Params, cache: bool | str | os.PathLike[str] | None = None
     """The cache folder for ``params``, or None when caching is off.
 
     ``cache``: None follows :data:`CACHE_ENV` (default on), False is off, True the default
-    folder, a path that folder.
+    folder, a path that folder. Inputs given as URIs (``s3a://``, ``hdfs://``, read by Spark)
+    are never cached: their files cannot be fingerprinted from here.
     """
-    if cache is False:
-        return None
+    if cache is False or is_remote(params.events) or (params.users and is_remote(params.users)):
+        return None  # remote inputs (s3a://, hdfs://...) cannot be fingerprinted from here
     if cache is None or cache is True:
         env = os.environ.get(CACHE_ENV)
         if env is not None and cache is None:

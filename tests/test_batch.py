@@ -521,7 +521,7 @@ def test_cli_batch_exits_1_and_prints_only_the_summary(cli_batch):
     assert lines[0].startswith("3 runs in ") and lines[0].endswith(
         "(2 jobs): 1 ok, 2 failed. Index: out/index.html"
     )
-    assert lines[1].startswith("FAILED baddata: retention.ipynb cell 3: DataError: ")
+    assert lines[1].startswith("FAILED baddata: quality.ipynb cell 3: DataError: ")
     assert "missing column 'timestamp'" in lines[1] and lines[1].endswith("(out/baddata/error.txt)")
     assert lines[2].startswith("FAILED typo: ") and "unknown key 'segmnts'" in lines[2]
     assert len(lines) == 3  # --quiet: no progress, no warnings, no traceback
@@ -538,9 +538,9 @@ def test_cli_batch_good_run_completes_despite_the_others(cli_batch):
 def test_cli_batch_bad_data_leaves_error_file_and_partial_notebook(cli_batch):
     out, _ = cli_batch
     text = (out / "baddata" / "error.txt").read_text()
-    assert "notebook: retention.ipynb\ncell: 3\n" in text
+    assert "notebook: quality.ipynb\ncell: 3\n" in text
     assert "DataError" in text and "missing column 'timestamp'" in text
-    assert (out / "baddata" / "retention.ipynb").is_file()
+    assert (out / "baddata" / "quality.ipynb").is_file()
     assert not (out / "baddata" / "onboarding.ipynb").exists()  # later notebooks never ran
     assert "unknown key 'segmnts'" in (out / "typo" / "error.txt").read_text()
 
@@ -551,4 +551,4 @@ def test_cli_batch_index_lists_every_run(cli_batch):
     statuses = {tr.th.get_text(): tr.find("td").get("data-sort") for tr in soup.tbody("tr")}
     assert statuses == {"acme": "ok", "baddata": "failed", "typo": "failed"}
     links = {a["href"] for a in soup.find_all("a")}
-    assert {"acme/report.html", "baddata/error.txt", "baddata/retention.ipynb", "typo/error.txt"} <= links
+    assert {"acme/report.html", "baddata/error.txt", "baddata/quality.ipynb", "typo/error.txt"} <= links

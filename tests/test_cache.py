@@ -129,3 +129,12 @@ def test_only_the_newest_entries_are_kept(demo, builds):
     assert len(list(folder.glob("*.json"))) == facts_cache.KEEP
     assert len(list(folder.glob("*.parquet"))) == facts_cache.KEEP
     assert not list(folder.glob("*.tmp"))
+
+
+def test_remote_inputs_are_not_cached():
+    # Spark reads s3a:// or hdfs:// paths; their files cannot be fingerprinted locally.
+    assert facts_cache.cache_dir(validate_params({"events": "s3a://bucket/events/*.parquet"})) is None
+    assert (
+        facts_cache.cache_dir(validate_params({"events": "e.parquet", "users": "hdfs://nn/users.csv"}))
+        is None
+    )

@@ -81,7 +81,7 @@ def _stream_text(nb: nbformat.NotebookNode) -> str:
 
 
 def test_module_constants():
-    assert REPORT_NOTEBOOKS[0] == "retention.ipynb"
+    assert REPORT_NOTEBOOKS[0] == "quality.ipynb"
     assert NOTEBOOK_DIR == ROOT / "notebooks"
 
 
