@@ -672,11 +672,20 @@ def compare_table(
         raise DataError("the facts table has no users: there are no segments to compare")
     label = label or column
     labels, pooled, other = pool_small_groups(table[column], min_size)
+    notes: list[str] = []
     if reference is None:
         reference = params.reference_groups.get(column)
+        if reference is not None and str(reference) in pooled:
+            # A per-client or per-segment run can make the configured reference small; the run
+            # goes on with the largest group and says so, instead of failing the whole report.
+            notes.append(
+                f"params reference group {reference!r} of {column!r} has fewer than min_segment_size "
+                f"users here and was pooled into {other!r}; the largest group is the reference instead"
+            )
+            warnings.warn(notes[-1], StatisticalWarning, stacklevel=2)
+            reference = None
     reference = _choose_reference(labels, column, reference, pooled, other)
     order = _ordered_groups(labels, reference, other)
-    notes: list[str] = []
     if pooled:
         notes.append(f"groups with fewer than {min_size} users pooled into {other!r}: {list(pooled)}")
 

@@ -429,3 +429,13 @@ def test_km_curves_are_plain_kaplan_meier(demo_all):
         isinstance(fit.kmf, KaplanMeierFitter)
         and fit.users == demo_all["plan"].groups.iloc[0]["lifetime_users"]
     )
+
+
+def test_a_pooled_params_reference_falls_back_to_the_largest_group_with_a_note():
+    # Per-client runs can make the configured reference small: the run goes on, and says so.
+    facts = make_facts(synthetic_table({"a": 80, "b": 60, "d": 5}))
+    facts = dataclasses.replace(facts, params=dataclasses.replace(facts.params, reference_groups={"segment": "d"}))
+    with pytest.warns(StatisticalWarning, match="pooled"):
+        result = compare_segments(facts, "segment")
+    assert result.reference == "a"
+    assert any("largest group is the reference" in note for note in result.notes)
