@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from onboarding_analysis.demo import DemoSpec, write_demo
+from onboarding_analysis.report import REPORT_NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = ("acme", "globex", "initech")
@@ -75,7 +76,7 @@ def batch(tmp_path_factory):
 def _outputs(folder: Path) -> dict[str, str]:
     """Every output file of a run (report, executed notebooks, metrics), by name."""
     files = [folder / "report.html", folder / "metrics.json", *sorted(folder.glob("*.ipynb"))]
-    assert len(files) == 5, sorted(p.name for p in folder.iterdir())
+    assert len(files) == len(REPORT_NOTEBOOKS) + 2, sorted(p.name for p in folder.iterdir())
     return {path.name: path.read_text(encoding="utf-8") for path in files}
 
 
