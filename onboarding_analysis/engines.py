@@ -68,6 +68,9 @@ LOCAL_SPARK_CONF = {
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
 }
 
+#: Environment variable capping DuckDB's memory (``2GB``, ``512MB``); unset: DuckDB's default.
+DUCKDB_MEMORY_ENV = "ONBOARDING_ANALYSIS_DUCKDB_MEMORY"
+
 #: Names of the canonical tables (temporary views) in the Spark session.
 EVENTS_VIEW = "oa_events"
 USERS_VIEW = "oa_users"
@@ -182,12 +185,39 @@ def _with_bit_aggregates(con: Any) -> Any:
 
 
 def connect_engine(engine: str) -> Any:
-    """A fresh ibis connection for params ``engine`` (``duckdb`` or ``spark``)."""
+    """A fresh ibis connection for params ``engine`` (``duckdb`` or ``spark``).
+
+    DuckDB: the environment variable :data:`DUCKDB_MEMORY_ENV` (e.g. ``2GB``) caps DuckDB's
+    memory; beyond it, aggregations and joins spill to the system temporary folder instead of
+    growing (DuckDB's default cap is 80% of the machine's memory).
+    """
     if engine == "spark":
         return connect_spark()
     if engine == "duckdb":
-        return connect_duckdb()
+        con = connect_duckdb()
+        limit = os.environ.get(DUCKDB_MEMORY_ENV, "").strip()
+        if limit:
+            con.raw_sql(f"SET memory_limit = '{_memory_size(limit)}'")
+            con.raw_sql(f"SET temp_directory = '{_spill_dir()}'")
+        return con
     raise ParamsError(f"params: key 'engine': value {engine!r} is invalid: expected one of duckdb, spark.")
+
+
+def _memory_size(text: str) -> str:
+    """``text`` if it is a size DuckDB accepts (``2GB``, ``512 MB``, ``1.5GiB``), else ParamsError."""
+    import re
+
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text, flags=re.IGNORECASE):
+        raise ParamsError(
+            f"environment variable {DUCKDB_MEMORY_ENV}: {text!r} is not a memory size; use e.g. 2GB or 512MB."
+        )
+    return text
+
+
+def _spill_dir() -> str:
+    import tempfile
+
+    return str(Path(tempfile.gettempdir()) / "onboarding-analysis-duckdb").replace("'", "''")
 
 
 def load_with(params: Params, con: Any | None = None) -> Source:
@@ -714,6 +744,7 @@ def _load_users_spark(con: Any, params: Params, notes: list[str]) -> tuple[Any, 
 
 
 __all__ = [
+    "DUCKDB_MEMORY_ENV",
     "EVENTS_VIEW",
     "LOCAL_SPARK_CONF",
     "USERS_VIEW",

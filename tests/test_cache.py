@@ -138,3 +138,16 @@ def test_remote_inputs_are_not_cached():
         facts_cache.cache_dir(validate_params({"events": "e.parquet", "users": "hdfs://nn/users.csv"}))
         is None
     )
+
+
+def test_duckdb_memory_cap_from_environment(monkeypatch):
+    # compute_facts' default DuckDB connection (engines.connect_engine) honours the cap.
+    from onboarding_analysis.engines import DUCKDB_MEMORY_ENV, connect_engine
+    from onboarding_analysis.errors import ParamsError
+
+    monkeypatch.setenv(DUCKDB_MEMORY_ENV, "512MB")
+    con = connect_engine("duckdb")
+    assert con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] == "488.2 MiB"
+    monkeypatch.setenv(DUCKDB_MEMORY_ENV, "lots")
+    with pytest.raises(ParamsError, match="not a memory size"):
+        connect_engine("duckdb")
