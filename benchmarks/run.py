@@ -165,6 +165,9 @@ def print_table(results: dict[str, dict], kernel: dict | None, grow: dict) -> No
                 f"  {int(n):,} users, funnel completion flags (engine, shared by the 5 comparisons): "
                 f"{stats.get('funnel_completion_seconds', 0):.2f} s; segments: {stats.get('segments')}"
             )
+        for name, nb in ((st.get("report") or {}).get("notebooks") or {}).items():
+            slow = "; ".join(f"{t:.1f} s {line}" for t, line in nb["slowest_cells"][:2])
+            print(f"  {int(n):,} users, report {name}: {nb['seconds']:.1f} s (slowest: {slow})")
         if (st.get("pandas") or {}).get("check"):
             print(f"  {int(n):,} users, pandas baseline: {st['pandas']['check']}")
     if grow:

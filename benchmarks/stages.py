@@ -327,10 +327,31 @@ def stage_report(params_path: str, repeat: int) -> dict:
             t0 = time.perf_counter()
             html = run_report(params_path, out_dir=Path(tmp) / "reports", timeout=None)
             out["html_kb"] = round(html.stat().st_size / 1024)
+            out["notebooks"] = _notebook_times(html.parent)
             return {"run_report": time.perf_counter() - t0}
 
     seconds, parts = _best(run, repeat)
     return {"seconds": seconds, "parts": parts, **out}
+
+
+def _notebook_times(run_dir: Path) -> dict:
+    """Per executed notebook: papermill's duration and its three slowest cells (first line)."""
+    import nbformat
+
+    out = {}
+    for path in sorted(run_dir.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        cells = [
+            (c.metadata.get("papermill", {}).get("duration") or 0.0, c.source.strip().splitlines()[0][:70])
+            for c in nb.cells
+            if c.cell_type == "code" and c.source.strip()
+        ]
+        slowest = sorted(cells, reverse=True)[:3]
+        out[path.name] = {
+            "seconds": round(nb.metadata.get("papermill", {}).get("duration") or 0.0, 2),
+            "slowest_cells": [[round(t, 2), line] for t, line in slowest],
+        }
+    return out
 
 
 KERNEL_NOTEBOOK = {
