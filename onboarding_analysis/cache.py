@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import inspect
 import json
 import os
 import tempfile
@@ -44,7 +43,7 @@ import pandas as pd
 
 from . import columns as C
 from .engines import is_remote
-from .facts import Accounting, Facts, user_facts_expr
+from .facts import Accounting, Facts, duplicate_table, user_facts_expr
 from .loading import Source, expand_files
 from .params import Params
 
@@ -201,18 +200,17 @@ def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
 
     Only the aggregation is skipped: ``events`` is the same lazy ibis table of used events as
     :func:`~onboarding_analysis.facts.build_facts` gives, so engine-side analyses still work.
-    When the facts module accepts them (``user_facts_expr(..., duplicates=, users=)``), the
-    cached included users and duplicate keys are passed in, so queries on ``events`` do not
-    redo the per-user aggregation and the duplicate search underneath.
+    The cached included users and duplicate keys are passed to
+    :func:`~onboarding_analysis.facts.user_facts_expr`, so queries on ``events`` do not redo
+    the per-user aggregation and the duplicate search underneath.
     """
     options: dict[str, Any] = {}
-    accepted = inspect.signature(user_facts_expr).parameters
-    extra: dict[str, Any] = {}
-    if {"users", "duplicates"} <= set(accepted) and entry.duplicates is not None:
+    if entry.duplicates is not None:
         attrs = [c for c in dict.fromkeys((*params.segments, *params.filters)) if c in entry.table.columns]
-        options["users"] = ibis.memtable(entry.table[[C.USER_ID, C.T0, *attrs]])
-        options["duplicates"] = ibis.memtable(entry.duplicates)
-        extra["duplicates"] = entry.duplicates
+        users = entry.table[[C.USER_ID, C.T0, *attrs]]
+        schema = {C.USER_ID: "string", C.T0: "timestamp", **{a: "string" for a in attrs}}
+        options["users"] = ibis.memtable(users, schema=ibis.schema(schema))
+        options["duplicates"] = duplicate_table(entry.duplicates, source.events)
     _, _, used = user_facts_expr(source, params, **options)
     return Facts(
         table=entry.table,
@@ -221,7 +219,7 @@ def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
         params=params,
         events=used,
         source=source,
-        **extra,
+        duplicates=entry.duplicates,
     )
 
 

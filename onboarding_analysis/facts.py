@@ -62,6 +62,7 @@ from .loading import ROW_REASONS, Source
 from .params import Params
 
 MICROS_PER_DAY = 86_400_000_000
+dt_int64 = ibis.dtype("int64")
 
 #: Reason of a usable row repeating an earlier one (see the module docstring).
 DUPLICATE = "duplicate event"
@@ -75,6 +76,8 @@ USER_REASONS = (
 EVENT_REASONS = (*ROW_REASONS, DUPLICATE, *USER_REASONS, "before signup")
 #: The row-level reasons, counted per row before users are considered.
 _ROW_LEVEL = (*ROW_REASONS, DUPLICATE)
+#: Columns of the per-user status table that are not attributes of an included user.
+_STATUS_ONLY = ("status", "in_users", "n_ok", *(f"n_{r}" for r in _ROW_LEVEL))
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,9 @@ class Facts:
     #: ``active`` (bool), plus the optional event columns. Engine-side analyses start from it.
     events: Any = None
     source: Source | None = None
+    #: The keys of repeated rows (:func:`duplicate_candidates`), kept so a cache hit can
+    #: rebuild :attr:`events` without searching for duplicates again.
+    duplicates: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return len(self.table)
@@ -123,30 +129,91 @@ def _days(later, earlier):
     return later.delta(earlier, unit="microsecond").cast("float64") / MICROS_PER_DAY
 
 
-def mark_duplicates(events):
+def _key_columns(events) -> list[str]:
+    return [c for c in ("user_id", "event", "ts", "value") if c in events.columns]
+
+
+def _key_hash(table):
+    """The engine's 64-bit hash of a row's duplicate key (user id, event, timestamp, value).
+
+    The SQL function ``hash(a, b, ...)`` of DuckDB and Spark (ibis' own ``hash`` takes one
+    column and, on DuckDB, a slow conversion). Equal keys have equal hashes; different keys
+    may collide, which only adds rows to the exact check of :func:`mark_duplicates`. The value
+    never leaves the engine (it differs between engines and versions).
+    """
+    key = _key_columns(table)
+    types = tuple(table.schema()[c] for c in key)
+    if len(key) == 4:
+
+        @ibis.udf.scalar.builtin(name="hash", signature=(types, dt_int64))
+        def row_hash(a, b, c, d): ...
+
+    else:
+
+        @ibis.udf.scalar.builtin(name="hash", signature=(types, dt_int64))
+        def row_hash(a, b, c): ...
+
+    return row_hash(*(table[c] for c in key))
+
+
+def duplicate_candidates(events):
+    """The duplicate keys: (user id, event, ts, value) shared by more than one usable row.
+
+    One hash aggregation over the events finds the key hashes seen more than once; the keys
+    themselves (usually a handful: exports repeat few rows) are read back from those rows. A
+    small table: :func:`build_facts` materialises it and the facts cache stores it, so
+    :func:`mark_duplicates` never sorts the whole event log.
+    """
+    usable = events.filter(events.reason.isnull())
+    hashed = usable.mutate(dup_hash=_key_hash(usable))
+    counts = hashed.group_by("dup_hash").aggregate(copies=hashed.count())
+    repeated = counts.filter(counts.copies > 1).select("dup_hash")
+    return hashed.semi_join(repeated, "dup_hash").select(*_key_columns(usable)).distinct()
+
+
+def mark_duplicates(events, candidates=None):
     """``events`` with ``reason`` set to ``duplicate event`` on every repeat of a usable row.
 
     A repeat has the user id, event name, timestamp and ``value`` (when present) of an earlier
     usable row; rows are ordered by file, then by the other columns, so the copy kept does not
     depend on the engine. An ibis expression: it runs on any backend.
+
+    ``candidates``: the keys of :func:`duplicate_candidates` (computed here when None), best
+    materialised (an ``ibis.memtable`` with the events' column types). The ordered check, a
+    window, runs only on the rows of those keys (found by key hash); every other row passes
+    through unchanged.
     """
-    key = [c for c in ("user_id", "event", "ts", "value") if c in events.columns]
-    order = [c for c in events.columns if c not in (*key, "reason")]
-    window = ibis.window(group_by=[events[c] for c in key], order_by=[events[c] for c in order])
-    repeat = events.reason.isnull() & (ibis.row_number().over(window) > 0)
-    return events.mutate(reason=ibis.ifelse(repeat, ibis.literal(DUPLICATE), events.reason))
+    if candidates is None:
+        candidates = duplicate_candidates(events)
+    columns = list(events.columns)
+    hashed = events.mutate(dup_hash=_key_hash(events))
+    keys = candidates.select(dup_hash=_key_hash(candidates))
+    unique = hashed.anti_join(keys, "dup_hash").select(*columns)
+    maybe = hashed.semi_join(keys, "dup_hash").select(*columns)
+    key = _key_columns(maybe)
+    order = [c for c in columns if c not in (*key, "reason")]
+    window = ibis.window(group_by=[maybe[c] for c in key], order_by=[maybe[c] for c in order])
+    repeat = maybe.reason.isnull() & (ibis.row_number().over(window) > 0)
+    marked = maybe.mutate(reason=ibis.ifelse(repeat, ibis.literal(DUPLICATE), maybe.reason))
+    return unique.union(marked.select(*columns), distinct=False)
 
 
-def user_facts_expr(source: Source, params: Params):
+def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=None):
     """The ibis expressions of the user-facts table and of the event accounting.
 
     Returns ``(facts, per_user_status, used_events)``: ``facts`` has one row per included user;
     ``per_user_status`` one row per user seen anywhere, with the user's exclusion reason
-    (NULL when included) and event counts, from which :func:`build_facts` derives the
-    accounting without another scan of the events; ``used_events`` is the event-level table
-    described in :attr:`Facts.events`.
+    (NULL when included), ``t0``, the segment/filter attributes and event counts, from which
+    :func:`build_facts` derives the accounting without another scan of the events;
+    ``used_events`` is the event-level table described in :attr:`Facts.events`.
+
+    ``duplicates``: the candidates of :func:`duplicate_candidates`, already computed (else
+    they are part of the expression). ``users``: the included users (``user_id``, ``t0`` and
+    the attributes), already computed from ``per_user_status`` (else the facts expression
+    contains the per-user pass that finds them). Given both, the facts and the used events
+    need a single pass over the events.
     """
-    ev = mark_duplicates(source.events)
+    ev = mark_duplicates(source.events, duplicates)
     end = ibis.literal(source.observation_end, type="timestamp")
     ok = ev.reason.isnull()
     attrs_from_events = [c for c in dict.fromkeys((*params.segments, *params.filters)) if c in ev.columns]
@@ -198,10 +265,11 @@ def user_facts_expr(source: Source, params: Params):
         else_=ibis.null("string"),
     )
     base = base.mutate(status=status)
-    status_cols = ["user_id", "status", "in_users", "n_ok", *[f"n_{r}" for r in _ROW_LEVEL]]
+    status_cols = ["user_id", "status", "t0", *attr_values, "in_users", "n_ok", *[f"n_{r}" for r in _ROW_LEVEL]]
     per_user_status = base.select(*status_cols)
 
-    users = base.filter(base.status.isnull()).select("user_id", "t0", *attr_values)
+    if users is None:
+        users = base.filter(base.status.isnull()).select("user_id", "t0", *attr_values)
     e = ev.filter(ok).inner_join(users.select("user_id", "t0"), "user_id")
     after = e.ts >= e.t0
     if params.active_events is not None:
@@ -281,10 +349,24 @@ def build_facts(source: Source, params: Params) -> Facts:
     >>> params = validate_params({"events": "data/demo/events.parquet"})  # doctest: +SKIP
     >>> facts = build_facts(load(params), params)                    # doctest: +SKIP
     """
-    facts_expr, status_expr, used = user_facts_expr(source, params)
-    table = facts_expr.to_pandas()
+    # Three passes over the events, each result small: the duplicate candidates, the per-user
+    # status (t0, exclusion), then the facts of the included users. Materialising the small
+    # results in between keeps every pass from redoing the ones before it.
+    candidates = duplicate_candidates(source.events).to_pandas()
+    dup_table = duplicate_table(candidates, source.events)
+    _, status_expr, _ = user_facts_expr(source, params, duplicates=dup_table)
     status = status_expr.to_pandas()
-    table = _normalise(table, params)
+    included = status[status["status"].isna()]
+    if included.empty:
+        users_excluded = status.dropna(subset=["status"]).groupby("status").size()
+        raise DataError(_no_user_message(source, params, users_excluded))
+    schema = status_expr.schema()
+    user_cols = [c for c in schema.names if c in ("user_id", "t0") or c not in _STATUS_ONLY]
+    users = ibis.memtable(
+        included[user_cols].reset_index(drop=True), schema=ibis.schema({c: schema[c] for c in user_cols})
+    )
+    facts_expr, _, used = user_facts_expr(source, params, duplicates=dup_table, users=users)
+    table = _normalise(facts_expr.to_pandas(), params)
 
     excluded: dict[str, int] = {}
     for reason in _ROW_LEVEL:
@@ -295,9 +377,7 @@ def build_facts(source: Source, params: Params) -> Facts:
     excluded["before signup"] = int(table.pop("n_before").sum())
     users_excluded = status.dropna(subset=["status"]).groupby("status").size()
     if excluded[DUPLICATE]:
-        _warn_duplicates(source, excluded[DUPLICATE])
-    if table.empty:
-        raise DataError(_no_user_message(source, params, users_excluded))
+        _warn_duplicates(source, excluded[DUPLICATE], dup_table)
     accounting = Accounting(
         events_read=sum(source.files.values()),
         events_used=int(table[C.N_EVENTS].sum()),
@@ -314,12 +394,19 @@ def build_facts(source: Source, params: Params) -> Facts:
         params=params,
         events=used,
         source=source,
+        duplicates=candidates,
     )
 
 
-def _warn_duplicates(source: Source, n: int) -> None:
+def duplicate_table(keys: pd.DataFrame, events):
+    """The duplicate ``keys`` (a DataFrame) as an ibis memtable typed like ``events``' columns."""
+    schema = events.schema()
+    return ibis.memtable(keys, schema=ibis.schema({c: schema[c] for c in keys.columns}))
+
+
+def _warn_duplicates(source: Source, n: int, candidates) -> None:
     """A :class:`DataWarning` on duplicate rows, with an example event (never a user id)."""
-    dup = mark_duplicates(source.events)
+    dup = mark_duplicates(source.events, candidates)
     example = dup.filter(dup.reason == DUPLICATE).select("event", "ts").limit(1).to_pandas()
     shown = f" (e.g. event {example.event[0]!r} at {example.ts[0]} UTC)" if len(example) else ""
     warnings.warn(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import pandas as pd
 import pytest
 
 from onboarding_analysis import cache as facts_cache
 from onboarding_analysis import pipeline
+from onboarding_analysis.errors import DataWarning
 from onboarding_analysis.demo import DemoSpec, write_demo
 from onboarding_analysis.funnel import funnel
 from onboarding_analysis.params import validate_params
@@ -127,7 +129,9 @@ def test_only_the_newest_entries_are_kept(demo, builds):
     for days in range(1, facts_cache.KEEP + 3):
         compute_facts(validate_params(raw | {"inactivity_days": days}), cache=folder)
     assert len(list(folder.glob("*.json"))) == facts_cache.KEEP
-    assert len(list(folder.glob("*.parquet"))) == facts_cache.KEEP
+    # Each entry: the facts table, its metadata and the keys of its duplicate rows.
+    assert len(list(folder.glob("*.duplicates.parquet"))) == facts_cache.KEEP
+    assert len(list(folder.glob("*.parquet"))) == 2 * facts_cache.KEEP
     assert not list(folder.glob("*.tmp"))
 
 
@@ -151,3 +155,30 @@ def test_duckdb_memory_cap_from_environment(monkeypatch):
     monkeypatch.setenv(DUCKDB_MEMORY_ENV, "lots")
     with pytest.raises(ParamsError, match="not a memory size"):
         connect_engine("duckdb")
+
+
+def test_hit_excludes_the_same_duplicate_rows(tmp_path, builds):
+    # The entry stores the keys of repeated rows: a hit rebuilds the used events from them.
+    header = "user_id,event,timestamp,value,client\n"
+    (tmp_path / "part-1.csv").write_text(
+        header + "u1,signed_up,2024-01-01T00:00:00Z,,acme\n"
+        "u1,purchase,2024-01-02T00:00:00Z,10,acme\n"
+        "u1,purchase,2024-01-02T00:00:00Z,10,acme\n"
+        "u1,purchase,2024-01-02T00:00:00Z,,acme\n"
+        "u1,purchase,2024-01-02T00:00:00Z,,acme\n"  # a NULL value repeats too
+        "u2,signed_up,2024-01-03T00:00:00Z,,acme\n"
+    )
+    (tmp_path / "part-2.csv").write_text(header + "u2,signed_up,2024-01-03T00:00:00Z,,globex\n")
+    params = validate_params({"events": str(tmp_path / "part-*.csv"), "segments": ["client"]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        first = compute_facts(params, cache=tmp_path / "cache")
+    assert any("duplicate event" in str(w.message) for w in caught)
+    second = compute_facts(params, cache=tmp_path / "cache")
+    assert len(builds) == 1
+    assert first.accounting.excluded == {"duplicate event": 3}
+    assert len(second.duplicates) == 3  # the keys, not the rows: (u1, 10), (u1, NULL), u2's signup
+    order = ["user_id", "event", "ts", "file"]
+    used = [f.events.to_pandas().sort_values(order).reset_index(drop=True) for f in (first, second)]
+    pd.testing.assert_frame_equal(used[0], used[1])
+    assert len(used[1]) == 4 and set(used[1]["client"]) == {"acme"}  # u2 keeps part-1's copy

@@ -259,6 +259,32 @@ def test_mark_duplicates_on_any_ibis_table():
     assert out["reason"].tolist() == [None, "after observation end", DUPLICATE, None]
 
 
+
+def test_mark_duplicates_candidates_are_checked_exactly():
+    # Candidate keys come from a hash aggregation; a key that is not repeated (as a hash
+    # collision would give) or a key absent from the events must mark nothing.
+    import ibis
+
+    from onboarding_analysis.facts import DUPLICATE, duplicate_candidates, duplicate_table, mark_duplicates
+
+    frame = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "b", "c"],
+            "event": ["x", "x", "x", "x"],
+            "ts": pd.to_datetime(["2024-01-01"] * 4),
+            "file": ["1.csv"] * 4,
+            "reason": pd.Series([None] * 4, dtype="string"),
+        }
+    )
+    t = ibis.memtable(frame)
+    found = duplicate_candidates(t).to_pandas()
+    assert found[["user_id", "event"]].values.tolist() == [["a", "x"]]
+    keys = pd.concat([found, frame.loc[[2], found.columns], found.assign(user_id="zz")], ignore_index=True)
+    out = mark_duplicates(t, duplicate_table(keys, t)).to_pandas()
+    out = out.sort_values(["user_id", "reason"], na_position="first")
+    assert out["reason"].tolist() == [None, DUPLICATE, None, None]
+    assert out["user_id"].tolist() == ["a", "a", "b", "c"]
+
 def test_event_reasons_order():
     from onboarding_analysis.facts import EVENT_REASONS
     from onboarding_analysis.loading import ROW_REASONS
