@@ -69,6 +69,9 @@ class CachedFacts:
     #: The keys of repeated event rows, when :class:`~onboarding_analysis.facts.Facts` gives them
     #: (``Facts.duplicates``): with them a hit rebuilds ``Facts.events`` without a pass to find them.
     duplicates: pd.DataFrame | None = None
+    #: The loader's scan (:attr:`onboarding_analysis.loading.Source.scan`): a hit opens the
+    #: inputs without scanning them again.
+    scan: dict[str, Any] | None = None
 
 
 def cache_dir(params: Params, cache: bool | str | os.PathLike[str] | None = None) -> Path | None:
@@ -135,6 +138,7 @@ def read(directory: Path, key: str) -> CachedFacts | None:
         observation_end=dt.datetime.fromisoformat(meta["observation_end"]),
         accounting=meta["accounting"],
         duplicates=duplicates,
+        scan=meta.get("scan"),
     )
 
 
@@ -144,6 +148,7 @@ def write(directory: Path, key: str, entry: CachedFacts) -> bool:
         "observation_end": entry.observation_end.isoformat(),
         "accounting": entry.accounting,
         "duplicates": entry.duplicates is not None,
+        "scan": entry.scan,
     }
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -192,6 +197,7 @@ def entry_of(facts: Facts) -> CachedFacts:
         observation_end=facts.observation_end,
         accounting=accounting,
         duplicates=duplicates if isinstance(duplicates, pd.DataFrame) else None,
+        scan=facts.source.scan if facts.source is not None else None,
     )
 
 

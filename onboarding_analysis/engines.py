@@ -220,18 +220,19 @@ def _spill_dir() -> str:
     return str(Path(tempfile.gettempdir()) / "onboarding-analysis-duckdb").replace("'", "''")
 
 
-def load_with(params: Params, con: Any | None = None) -> Source:
+def load_with(params: Params, con: Any | None = None, known: dict | None = None) -> Source:
     """Load the canonical tables with the engine of ``con`` (default: params ``engine``).
 
     DuckDB connections use :func:`onboarding_analysis.loading.load`, pyspark connections
-    :func:`load_spark`. Other ibis backends raise :class:`ParamsError`: load the files there
+    :func:`load_spark`. ``known``: see :func:`~onboarding_analysis.loading.load` (DuckDB only;
+    Spark loads rescan). Other ibis backends raise :class:`ParamsError`: load the files there
     yourself and build a :class:`~onboarding_analysis.loading.Source` with the canonical tables.
     """
     if con is None:
         con = connect_engine(params.engine)
     name = getattr(con, "name", None)
     if name == "duckdb":
-        return load(params, con=con)
+        return load(params, con=con, known=known)
     if name == "pyspark":
         return load_spark(params, _with_bit_aggregates(con))
     raise ParamsError(

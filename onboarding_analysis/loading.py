@@ -121,6 +121,9 @@ class Source:
     users_rows: int = 0
     #: The :class:`DataWarning` messages issued while loading, in order.
     warnings: list[str] = field(default_factory=list)
+    #: What the full scan of the events found (:data:`Scan`), for the facts cache: with it, a
+    #: later :func:`load` of the same inputs skips the scan and the checks (``known=``).
+    scan: dict | None = None
 
 
 def connect(threads: int | None = None) -> Any:
@@ -525,12 +528,18 @@ def id_sql(
 # --------------------------------------------------------------------------------------------
 
 
-def load(params: Params, *, con: Any | None = None) -> Source:
+def load(params: Params, *, con: Any | None = None, known: dict | None = None) -> Source:
     """Open the events (and users) of a run as canonical ibis tables; see the module docstring.
 
     Issues a :class:`DataWarning` per kind of excluded or reinterpreted row found (missing ids
     or names, unparseable or implausible timestamps, numbers read as Unix time); the messages
     are also kept in :attr:`Source.warnings`.
+
+    ``known``: the :attr:`Source.scan` of an earlier load of the same inputs and params (the
+    facts cache keeps it, keyed by a fingerprint of both). The tables are then opened without
+    the full scan of the events and the data checks (they passed then): the observation end,
+    the plausible date range and the rows per file are taken from it, and its warnings are
+    issued again, so a cache hit warns as the first run did.
 
     Raises
     ------
@@ -572,7 +581,9 @@ def load(params: Params, *, con: Any | None = None) -> Source:
     users_rows = 0
     user_attrs: list[str] = []
     if params.users:
-        users, users_rows, user_attrs = _load_users(con, params, notes)
+        users, users_rows, user_attrs = _load_users(con, params, notes, checked=known is not None)
+        if known is not None:
+            users_rows = int(known["users_rows"])
 
     attrs = [c for c in (*params.segments, *params.filters) if c not in user_attrs]
     extra = [c for c in OPTIONAL_EVENT_COLUMNS if cols[c] in types and c not in attrs]
@@ -599,6 +610,22 @@ def load(params: Params, *, con: Any | None = None) -> Source:
     # One scan over every column read later (so read errors surface here, as a DataError):
     # rows per file and day, and the row-level defects.
     no_uid = _missing_sql("user_id")
+    if known is not None:
+        lo, hi = (dt.date.fromisoformat(d) for d in known["range"])
+        end = dt.datetime.fromisoformat(known["observation_end"])
+        _create_events_view(con, no_uid, lo, hi, end)
+        for message in known["warnings"]:
+            _warn(message, notes)
+        return Source(
+            con=con,
+            events=con.table("events"),
+            users=users,
+            observation_end=end,
+            files={str(f): int(n) for f, n in known["files"].items()},
+            users_rows=users_rows,
+            warnings=notes,
+            scan=known,
+        )
     no_event = f"(NOT {no_uid} AND {_missing_sql('event')})"
     no_ts = f"(NOT {no_uid} AND NOT {_missing_sql('event')} AND ts IS NULL)"
     valid = f"(NOT {no_uid} AND NOT {_missing_sql('event')})"
@@ -649,6 +676,32 @@ def load(params: Params, *, con: Any | None = None) -> Source:
             f"{params.where}: key 'observation_end': {params.observation_end} is before the first "
             f"event ({first_ts:%Y-%m-%d %H:%M:%S} UTC). Use a later date, or null for the last event."
         )
+    _create_events_view(con, no_uid, lo, hi, end)
+    before = len(notes)
+    _warn_defects(con, defects, implausible, (first_ts, last_ts), cols, source_name, ts_sql, notes)
+    if users is not None:
+        _check_users_overlap(con, params, source_name)
+    scan = {
+        "observation_end": end.isoformat(),
+        "range": [lo.isoformat(), hi.isoformat()],
+        "files": dict(per_file),
+        "users_rows": users_rows,
+        "warnings": notes[before:],
+    }
+    return Source(
+        con=con,
+        events=con.table("events"),
+        users=users,
+        observation_end=end,
+        files=per_file,
+        users_rows=users_rows,
+        warnings=notes,
+        scan=scan,
+    )
+
+
+def _create_events_view(con: Any, no_uid: str, lo: dt.date, hi: dt.date, end: dt.datetime) -> None:
+    """The ``events`` view: the parsed rows with their row-level ``reason`` (NULL: usable)."""
     end_lit = f"TIMESTAMP '{end:%Y-%m-%d %H:%M:%S.%f}'"
     lo_lit, hi_lit = f"TIMESTAMP '{lo:%Y-%m-%d}'", f"TIMESTAMP '{hi:%Y-%m-%d}'"
     con.raw_sql(
@@ -659,18 +712,6 @@ def load(params: Params, *, con: Any | None = None) -> Source:
         f" WHEN ts < {lo_lit} OR ts >= {hi_lit} THEN 'implausible timestamp'"
         f" WHEN ts > {end_lit} THEN 'after observation end'"
         " END AS reason FROM parsed_events"
-    )
-    _warn_defects(con, defects, implausible, (first_ts, last_ts), cols, source_name, ts_sql, notes)
-    if users is not None:
-        _check_users_overlap(con, params, source_name)
-    return Source(
-        con=con,
-        events=con.table("events"),
-        users=users,
-        observation_end=end,
-        files=per_file,
-        users_rows=users_rows,
-        warnings=notes,
     )
 
 
@@ -780,15 +821,8 @@ def users_overlap_message(users_name: str, events_name: str, user_id: str, event
     )
 
 
-def _load_users(con: Any, params: Params, notes: list[str] | None = None) -> tuple[Any, int, list[str]]:
-    cols = params.columns
-    files = expand_files(params.resolve(params.users), what="users", where=params.where)
-    _require_columns_per_file(_schemas(con, files), {"user_id": cols["user_id"]}, "users")
-    types = _create_raw_view(con, "raw_users", files)
-    source_name = files[0] if len(files) == 1 else params.users
-    uid_expr = id_sql(
-        con, "raw_users", cols["user_id"], types[cols["user_id"]], source_name, warnings_out=notes
-    )
+def _check_users_rows(con: Any, uid_expr: str, files: list[str], source_name: str, column: str) -> int:
+    """The users table's row count, after checking it has rows, each with a unique id."""
     n_rows, n_null = _sql(
         con, f"SELECT count(*), count(*) FILTER (WHERE {_missing_sql(uid_expr)}) FROM raw_users", files
     ).fetchone()
@@ -798,17 +832,41 @@ def _load_users(con: Any, params: Params, notes: list[str] | None = None) -> tup
         )
     if n_null:
         raise DataError(
-            f"{source_name}: column '{cols['user_id']}' is empty (or NaN/null) in {n_null} rows. Every "
-            f"user row needs an id."
+            f"{source_name}: column '{column}' is empty (or NaN/null) in {n_null} rows. Every user row needs an id."
         )
     dup = con.raw_sql(
         f"SELECT {uid_expr}, count(*) FROM raw_users GROUP BY 1 HAVING count(*) > 1 LIMIT 1"
     ).fetchone()
     if dup:
         raise DataError(
-            f"{source_name}: user {dup[0]!r} appears in {dup[1]} rows of column '{cols['user_id']}'. "
+            f"{source_name}: user {dup[0]!r} appears in {dup[1]} rows of column '{column}'. "
             f"The users table needs one row per user: remove the duplicates."
         )
+    return int(n_rows)
+
+
+def _load_users(
+    con: Any, params: Params, notes: list[str] | None = None, checked: bool = False
+) -> tuple[Any, int, list[str]]:
+    """The canonical users view, its row count (0 when ``checked``) and its attribute columns.
+
+    ``checked``: the same file passed the checks before (a facts cache hit): they are skipped.
+    """
+    cols = params.columns
+    files = expand_files(params.resolve(params.users), what="users", where=params.where)
+    _require_columns_per_file(_schemas(con, files), {"user_id": cols["user_id"]}, "users")
+    types = _create_raw_view(con, "raw_users", files)
+    if not checked:
+        # Read the files once (the checks and the facts each scan the table): one row per user.
+        _sql(con, "CREATE OR REPLACE TEMP TABLE raw_users_read AS SELECT * FROM raw_users", files)
+        con.raw_sql("CREATE OR REPLACE TEMP VIEW raw_users AS SELECT * FROM raw_users_read")
+    source_name = files[0] if len(files) == 1 else params.users
+    uid_expr = id_sql(
+        con, "raw_users", cols["user_id"], types[cols["user_id"]], source_name, warnings_out=notes
+    )
+    n_rows = 0
+    if not checked:
+        n_rows = _check_users_rows(con, uid_expr, files, source_name, cols["user_id"])
     select = [f"{uid_expr} AS user_id"]
     if cols["signup_at"] in types:
         ts_sql = timestamp_sql(
@@ -820,12 +878,15 @@ def _load_users(con: Any, params: Params, notes: list[str] | None = None) -> tup
             source_name,
             warnings_out=notes,
         )
-        bad = _sql(
-            con,
-            f"SELECT {quote_ident(cols['signup_at'])} FROM raw_users WHERE {quote_ident(cols['signup_at'])} IS NOT NULL"
-            f" AND trim(CAST({quote_ident(cols['signup_at'])} AS VARCHAR)) <> '' AND {ts_sql} IS NULL LIMIT 1",
-            files,
-        ).fetchone()
+        bad = None
+        if not checked:
+            signup = quote_ident(cols["signup_at"])
+            bad = _sql(
+                con,
+                f"SELECT {signup} FROM raw_users WHERE {signup} IS NOT NULL"
+                f" AND trim(CAST({signup} AS VARCHAR)) <> '' AND {ts_sql} IS NULL LIMIT 1",
+                files,
+            ).fetchone()
         if bad:
             raise DataError(
                 f"{source_name}: column '{cols['signup_at']}': value {bad[0]!r} is not a timestamp. "

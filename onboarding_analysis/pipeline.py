@@ -42,7 +42,7 @@ def compute_facts(
     directory = facts_cache.cache_dir(params, cache)
     key = facts_cache.cache_key(params) if directory is not None else None
     hit = facts_cache.read(directory, key) if directory is not None else None
-    source = load_with(params, con)
+    source = load_with(params, con, known=hit.scan if hit is not None else None)
     if hit is not None:
         return facts_cache.facts_from(hit, source, params)
     facts = build_facts(source, params)

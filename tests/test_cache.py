@@ -178,7 +178,42 @@ def test_hit_excludes_the_same_duplicate_rows(tmp_path, builds):
     assert len(builds) == 1
     assert first.accounting.excluded == {"duplicate event": 3}
     assert len(second.duplicates) == 3  # the keys, not the rows: (u1, 10), (u1, NULL), u2's signup
-    order = ["user_id", "event", "ts", "file"]
+    order = ["user_id", "event", "ts", "file", "value"]
     used = [f.events.to_pandas().sort_values(order).reset_index(drop=True) for f in (first, second)]
     pd.testing.assert_frame_equal(used[0], used[1])
     assert len(used[1]) == 4 and set(used[1]["client"]) == {"acme"}  # u2 keeps part-1's copy
+
+
+def test_hit_skips_the_scan_and_warns_as_the_miss(tmp_path, builds, monkeypatch):
+    from onboarding_analysis import loading
+
+    header = "user_id,event,timestamp\n"
+    (tmp_path / "events.csv").write_text(
+        header + "u1,signed_up,2024-01-01T00:00:00Z\n"
+        ",opened,2024-01-01T00:01:00Z\n"  # missing user id: a scan warning
+        "u1,opened,2024-01-02T00:00:00Z\n"
+        "u1,opened,not a time\n"
+        "u2,signed_up,2024-01-03T00:00:00Z\n"
+    )
+    (tmp_path / "users.csv").write_text("user_id,signup_at\nu1,2024-01-01T00:00:00Z\nu2,2024-01-03T00:00:00Z\n")
+    params = validate_params({"events": str(tmp_path / "events.csv"), "users": str(tmp_path / "users.csv")})
+    with warnings.catch_warnings(record=True) as miss_caught:
+        warnings.simplefilter("always", DataWarning)
+        miss = compute_facts(params, cache=tmp_path / "cache")
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("a cache hit scanned the inputs")
+
+    monkeypatch.setattr(loading, "_warn_defects", no_scan)
+    monkeypatch.setattr(loading, "_check_users_overlap", no_scan)
+    monkeypatch.setattr(loading, "_check_users_rows", no_scan)
+    with warnings.catch_warnings(record=True) as hit_caught:
+        warnings.simplefilter("always", DataWarning)
+        hit = compute_facts(params, cache=tmp_path / "cache")
+    assert len(builds) == 1
+    texts = [sorted(str(w.message) for w in caught if w.category is DataWarning) for caught in (miss_caught, hit_caught)]
+    assert len(texts[0]) == 2 and texts[0] == texts[1]
+    assert hit.source.warnings == miss.source.warnings
+    assert hit.source.files == miss.source.files and hit.source.observation_end == miss.source.observation_end
+    reasons = [f.source.events.reason.value_counts().to_pandas().sort_values("reason") for f in (miss, hit)]
+    pd.testing.assert_frame_equal(reasons[0].reset_index(drop=True), reasons[1].reset_index(drop=True))
