@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ import pandas as pd
 
 from . import columns as C
 from .engines import is_remote
+from .errors import DataWarning
 from .facts import Accounting, Facts, duplicate_table, user_facts_expr
 from .loading import Source, expand_files
 from .params import Params
@@ -72,6 +74,9 @@ class CachedFacts:
     #: The loader's scan (:attr:`onboarding_analysis.loading.Source.scan`): a hit opens the
     #: inputs without scanning them again.
     scan: dict[str, Any] | None = None
+    #: ``Facts.notes`` and ``Facts.issued``: a hit warns as the build did.
+    notes: tuple[str, ...] = ()
+    issued: tuple[str, ...] = ()
 
 
 def cache_dir(params: Params, cache: bool | str | os.PathLike[str] | None = None) -> Path | None:
@@ -139,6 +144,8 @@ def read(directory: Path, key: str) -> CachedFacts | None:
         accounting=meta["accounting"],
         duplicates=duplicates,
         scan=meta.get("scan"),
+        notes=tuple(meta.get("notes", ())),
+        issued=tuple(meta.get("issued", ())),
     )
 
 
@@ -149,6 +156,8 @@ def write(directory: Path, key: str, entry: CachedFacts) -> bool:
         "accounting": entry.accounting,
         "duplicates": entry.duplicates is not None,
         "scan": entry.scan,
+        "notes": list(entry.notes),
+        "issued": list(entry.issued),
     }
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -198,6 +207,8 @@ def entry_of(facts: Facts) -> CachedFacts:
         accounting=accounting,
         duplicates=duplicates if isinstance(duplicates, pd.DataFrame) else None,
         scan=facts.source.scan if facts.source is not None else None,
+        notes=facts.notes,
+        issued=facts.issued,
     )
 
 
@@ -218,6 +229,8 @@ def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
         options["users"] = ibis.memtable(users, schema=ibis.schema(schema))
         options["duplicates"] = duplicate_table(entry.duplicates, source.events)
     _, _, used = user_facts_expr(source, params, **options)
+    for message in entry.issued:
+        warnings.warn(message, DataWarning, stacklevel=3)
     return Facts(
         table=entry.table,
         observation_end=entry.observation_end,
@@ -226,6 +239,8 @@ def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
         events=used,
         source=source,
         duplicates=entry.duplicates,
+        notes=entry.notes,
+        issued=entry.issued,
     )
 
 

@@ -388,7 +388,8 @@ def load_spark(params: Params, con: Any) -> Source:
         reason.alias("reason"),
     )
     events.createOrReplaceTempView(EVENTS_VIEW)
-    _warn_defects_spark(raw, defects, implausible, (first_ts, last_ts), cols, source_name, ts, notes)
+    if not params.filters:  # a filtered run warns about its own users' rows only (build_facts)
+        _warn_defects_spark(raw, defects, implausible, (first_ts, last_ts), cols, source_name, ts, notes)
     if users is not None:
         _check_users_overlap_spark(spark, params, source_name)
     return Source(
@@ -399,6 +400,8 @@ def load_spark(params: Params, con: Any) -> Source:
         files=per_file,
         users_rows=users_rows,
         warnings=notes,
+        source_name=source_name,
+        span=(first_ts, last_ts),
     )
 
 

@@ -36,12 +36,20 @@ Row accounting. Every event row read is either used or counted under exactly one
    at the same second are two events). The copy kept is the one of the first file (sorted
    paths), so the result does not depend on the engine's row order;
 3. the user-level reasons: the row's user has no signup time at all (``user without signup
-   time``), signed up after ``T`` (``user signed up after observation end``) or fails params
-   ``filters`` (``user filtered out``): users are excluded, and their usable rows counted;
+   time``) or signed up after ``T`` (``user signed up after observation end``): users are
+   excluded, and their usable rows counted;
 4. ``before signup``: a usable row of an analysed user before its ``t0``.
 
 Users of the users table without any event are analysed (they signed up and never came back)
 when they have a ``signup_at``; without one they are excluded as ``user without signup time``.
+
+A filtered run (params ``filters``, e.g. one client of an agency's shared log) accounts for the
+rows of its own users only: the users whose attributes pass the filters, analysed or excluded
+for a reason of their own. ``events_read``, the reasons, the rows per file (files without any of
+their rows left out), the users-table rows and the row-defect warnings all count those rows, so
+a client's report reveals nothing of the other clients' volume. Users failing the filters are
+outside the run, not a reason of it. Rows without a user id belong to no filtered run (the
+unfiltered run counts them).
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ import pandas as pd
 
 from . import columns as C
 from .errors import DataError, DataWarning
-from .loading import ROW_REASONS, Source
+from .loading import ROW_REASONS, Source, defect_message, implausible_message
 from .params import Params
 
 MICROS_PER_DAY = 86_400_000_000
@@ -70,14 +78,16 @@ DUPLICATE = "duplicate event"
 USER_REASONS = (
     "user without signup time",
     "user signed up after observation end",
-    "user filtered out",
 )
+#: Status of a user failing params ``filters``: outside the run, so in no count of it (the
+#: module docstring); named only in the error of a filter that keeps nobody.
+FILTERED = "user filtered out"
 #: Reasons an event row is not used, in the order they are checked.
 EVENT_REASONS = (*ROW_REASONS, DUPLICATE, *USER_REASONS, "before signup")
 #: The row-level reasons, counted per row before users are considered.
 _ROW_LEVEL = (*ROW_REASONS, DUPLICATE)
 #: Columns of the per-user status table that are not attributes of an included user.
-_STATUS_ONLY = ("status", "in_users", "n_ok", *(f"n_{r}" for r in _ROW_LEVEL))
+_STATUS_ONLY = ("status", "in_scope", "in_users", "n_rows", "n_ok", *(f"n_{r}" for r in _ROW_LEVEL))
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,11 @@ class Facts:
     #: The keys of repeated rows (:func:`duplicate_candidates`), kept so a cache hit can
     #: rebuild :attr:`events` without searching for duplicates again.
     duplicates: pd.DataFrame | None = None
+    #: Data-quality notes of a filtered run on its own rows (the loader's whole-log row-defect
+    #: warnings are left out of such runs: they would count other clients' rows).
+    notes: tuple[str, ...] = ()
+    #: Every :class:`DataWarning` text this build issued, issued again on a cache hit.
+    issued: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.table)
@@ -229,6 +244,9 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
         agg[f"n_{reason}"] = ev.count(where=ev.reason == reason)
     for attr in attrs_from_events:
         agg[f"ev_{attr}"] = ev[attr].argmin(ev.ts, where=ok & ev[attr].notnull())
+    # Whose run a user's rows belong to: a filter attribute from any of the rows (usable or not).
+    for attr in (a for a in params.filters if a in attrs_from_events):
+        agg[f"any_{attr}"] = ev[attr].min()
     per_user = ev.group_by("user_id").aggregate(**agg)
 
     if source.users is not None:
@@ -249,8 +267,12 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     base = base.mutate(**attr_values)
 
     keep = ibis.literal(True)
+    scope = ibis.literal(True)
     for column, allowed in params.filters.items():
-        keep = keep & base[column].isin([str(v) for v in allowed]).fill_null(False)
+        allowed = [str(v) for v in allowed]
+        keep = keep & base[column].isin(allowed).fill_null(False)
+        theirs = ibis.coalesce(base[column], base[f"any_{column}"]) if f"any_{column}" in base.columns else base[column]
+        scope = scope & theirs.isin(allowed).fill_null(False)
     status = ibis.cases(
         # An id the loader treats as missing ('', NaN, null...): all its rows say so.
         (
@@ -261,11 +283,15 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
         ),
         (base.t0.isnull(), "user without signup time"),
         (base.t0 > end, "user signed up after observation end"),
-        (~keep, "user filtered out"),
+        (~keep, FILTERED),
         else_=ibis.null("string"),
     )
-    base = base.mutate(status=status)
-    status_cols = ["user_id", "status", "t0", *attr_values, "in_users", "n_ok", *[f"n_{r}" for r in _ROW_LEVEL]]
+    in_scope = scope & (status.isnull() | (status != "missing user id"))
+    base = base.mutate(status=status, in_scope=in_scope.fill_null(False), n_rows=base.n_rows.fill_null(0))
+    status_cols = [
+        "user_id", "status", "t0", *attr_values, "in_scope", "in_users", "n_rows", "n_ok",
+        *[f"n_{r}" for r in _ROW_LEVEL],
+    ]
     per_user_status = base.select(*status_cols)
 
     if users is None:
@@ -368,6 +394,9 @@ def build_facts(source: Source, params: Params) -> Facts:
     facts_expr, _, used = user_facts_expr(source, params, duplicates=dup_table, users=users)
     table = _normalise(facts_expr.to_pandas(), params)
 
+    scoped = bool(params.filters)
+    if scoped:  # a filtered run accounts for the rows of its own users only (module docstring)
+        status = status[status["in_scope"]]
     excluded: dict[str, int] = {}
     for reason in _ROW_LEVEL:
         excluded[reason] = int(status[f"n_{reason}"].fillna(0).sum())
@@ -376,16 +405,25 @@ def build_facts(source: Source, params: Params) -> Facts:
         excluded[reason] = int(by_status.get(reason, 0))
     excluded["before signup"] = int(table.pop("n_before").sum())
     users_excluded = status.dropna(subset=["status"]).groupby("status").size()
+    notes = _scoped_defect_notes(source, params, excluded) if scoped else []
+    issued = list(notes)
     if excluded[DUPLICATE]:
-        _warn_duplicates(source, excluded[DUPLICATE], dup_table)
+        issued.append(_duplicates_message(source, excluded[DUPLICATE], dup_table, example=not scoped))
+    for message in issued:
+        warnings.warn(message, DataWarning, stacklevel=2)
+    files = dict(source.files)
+    users_rows = source.users_rows
+    if scoped:
+        files = _rows_per_file(source, status["user_id"])
+        users_rows = int(status["in_users"].fillna(False).sum())
     accounting = Accounting(
-        events_read=sum(source.files.values()),
+        events_read=int(status["n_rows"].sum()) if scoped else sum(source.files.values()),
         events_used=int(table[C.N_EVENTS].sum()),
         excluded={k: v for k, v in excluded.items() if v},
         users=len(table),
         users_excluded={str(k): int(v) for k, v in users_excluded.items() if k != "missing user id"},
-        files=source.files,
-        users_rows=source.users_rows,
+        files=files,
+        users_rows=users_rows,
     )
     return Facts(
         table=table,
@@ -395,6 +433,8 @@ def build_facts(source: Source, params: Params) -> Facts:
         events=used,
         source=source,
         duplicates=candidates,
+        notes=tuple(notes),
+        issued=tuple(issued),
     )
 
 
@@ -404,25 +444,52 @@ def duplicate_table(keys: pd.DataFrame, events):
     return ibis.memtable(keys, schema=ibis.schema({c: schema[c] for c in keys.columns}))
 
 
-def _warn_duplicates(source: Source, n: int, candidates) -> None:
-    """A :class:`DataWarning` on duplicate rows, with an example event (never a user id)."""
-    dup = mark_duplicates(source.events, candidates)
-    example = dup.filter(dup.reason == DUPLICATE).select("event", "ts").limit(1).to_pandas()
-    shown = f" (e.g. event {example.event[0]!r} at {example.ts[0]} UTC)" if len(example) else ""
-    warnings.warn(
+def _duplicates_message(source: Source, n: int, candidates, *, example: bool = True) -> str:
+    """The :class:`DataWarning` text on duplicate rows, with an example event (never a user id).
+
+    ``example=False`` (a filtered run): no example, as it could be another client's event.
+    """
+    shown = ""
+    if example:
+        dup = mark_duplicates(source.events, candidates)
+        row = dup.filter(dup.reason == DUPLICATE).select("event", "ts").limit(1).to_pandas()
+        shown = f" (e.g. event {row.event[0]!r} at {row.ts[0]} UTC)" if len(row) else ""
+    return (
         f"{n} event row{'' if n == 1 else 's'} excluded as '{DUPLICATE}': they repeat the user, event name, timestamp and "
         f"value of another row{shown}. The first copy is used; check the export for double "
-        f"delivery.",
-        DataWarning,
-        stacklevel=3,
+        f"delivery."
     )
+
+
+def _scoped_defect_notes(source: Source, params: Params, excluded: Mapping[str, int]) -> list[str]:
+    """A filtered run's row-defect warnings, counting its own users' rows only.
+
+    The loader leaves them to this function when params ``filters`` is set: its counts cover
+    the whole log (other clients included). Rows without a user id belong to no filtered run.
+    """
+    notes = []
+    for reason in ("missing event name", "unparseable timestamp"):
+        if excluded.get(reason):
+            notes.append(defect_message(source.source_name, reason, excluded[reason], params.columns, scoped=True))
+    if excluded.get("implausible timestamp") and source.span is not None:
+        notes.append(implausible_message(source.source_name, excluded["implausible timestamp"], source.span))
+    return notes
+
+
+def _rows_per_file(source: Source, user_ids: pd.Series) -> dict[str, int]:
+    """Rows per events file of the given users (files without any of their rows are left out)."""
+    ids = ibis.memtable(pd.DataFrame({"user_id": user_ids.astype(str).to_numpy()}), schema={"user_id": "string"})
+    theirs = source.events.semi_join(ids, "user_id")
+    counts = theirs.group_by("file").aggregate(rows=theirs.count()).to_pandas()
+    per_file = dict(zip(counts["file"].astype(str), counts["rows"].astype(int)))
+    return {f: per_file[f] for f in source.files if per_file.get(f)}
 
 
 def _no_user_message(source: Source, params: Params, users_excluded: pd.Series) -> str:
     """Why no user is left to analyse, and what to change."""
     reasons = ", ".join(f"{reason}: {int(n)}" for reason, n in users_excluded.items())
     message = f"{params.resolve(params.events)}: no user left to analyse ({reasons or 'no usable event'})."
-    if users_excluded.get("user filtered out", 0):
+    if users_excluded.get(FILTERED, 0):
         hints = []
         for column, allowed in params.filters.items():
             table = source.users if source.users is not None and column in source.users.columns else None

@@ -124,6 +124,11 @@ class Source:
     #: What the full scan of the events found (:data:`Scan`), for the facts cache: with it, a
     #: later :func:`load` of the same inputs skips the scan and the checks (``known=``).
     scan: dict | None = None
+    #: The events' name in messages (the file, or the glob) and the span of the plausible
+    #: events: a filtered run words its own row-defect warnings with them (see
+    #: :func:`onboarding_analysis.facts.build_facts`).
+    source_name: str = ""
+    span: tuple[dt.datetime, dt.datetime] | None = None
 
 
 def connect(threads: int | None = None) -> Any:
@@ -625,6 +630,8 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
             users_rows=users_rows,
             warnings=notes,
             scan=known,
+            source_name=source_name,
+            span=tuple(dt.datetime.fromisoformat(t) for t in known["span"]),
         )
     no_event = f"(NOT {no_uid} AND {_missing_sql('event')})"
     no_ts = f"(NOT {no_uid} AND NOT {_missing_sql('event')} AND ts IS NULL)"
@@ -678,12 +685,14 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
         )
     _create_events_view(con, no_uid, lo, hi, end)
     before = len(notes)
-    _warn_defects(con, defects, implausible, (first_ts, last_ts), cols, source_name, ts_sql, notes)
+    if not params.filters:  # a filtered run warns about its own users' rows only (build_facts)
+        _warn_defects(con, defects, implausible, (first_ts, last_ts), cols, source_name, ts_sql, notes)
     if users is not None:
         _check_users_overlap(con, params, source_name)
     scan = {
         "observation_end": end.isoformat(),
         "range": [lo.isoformat(), hi.isoformat()],
+        "span": [first_ts.isoformat(), last_ts.isoformat()],
         "files": dict(per_file),
         "users_rows": users_rows,
         "warnings": notes[before:],
@@ -697,6 +706,8 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
         users_rows=users_rows,
         warnings=notes,
         scan=scan,
+        source_name=source_name,
+        span=(first_ts, last_ts),
     )
 
 
@@ -728,14 +739,18 @@ def _main_block(days: list[dt.date]) -> list[dt.date]:
     return max(reversed(blocks), key=len)
 
 
-def defect_message(source_name: str, reason: str, n: int, cols: dict[str, str], example: Any = None) -> str:
+def defect_message(
+    source_name: str, reason: str, n: int, cols: dict[str, str], example: Any = None, *, scoped: bool = False
+) -> str:
     """The :class:`DataWarning` text for ``n`` rows excluded under a row-level ``reason``.
 
     Shared by every engine's loader so that they warn alike. ``example`` is a raw timestamp
     value (``unparseable timestamp`` only). No identifier ever appears in the text.
+    ``scoped``: ``n`` counts a filtered run's own users' rows; no example is shown (it could
+    come from another client's rows).
     """
     if reason == "unparseable timestamp":
-        shown = f" (e.g. {str(example)!r})" if example is not None else " (empty)"
+        shown = "" if scoped else f" (e.g. {str(example)!r})" if example is not None else " (empty)"
         detail = (
             f"column '{cols['timestamp']}' cannot be read as a timestamp{shown}; use ISO-8601 such "
             f"as 2024-03-05T10:22:13Z"

@@ -246,7 +246,7 @@ def quality_report(
     rows = _rows_table(facts)
     missing = _missing_events(params, used, frequent, n_names)
     users, t0_sources, user_notes = _users_tables(facts)
-    notes = list(facts.source.warnings)
+    notes = [*facts.source.warnings, *facts.notes]
     dup = int(facts.accounting.excluded.get(DUPLICATE, 0))
     if dup:
         notes.append(

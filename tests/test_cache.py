@@ -174,7 +174,10 @@ def test_hit_excludes_the_same_duplicate_rows(tmp_path, builds):
         warnings.simplefilter("always", DataWarning)
         first = compute_facts(params, cache=tmp_path / "cache")
     assert any("duplicate event" in str(w.message) for w in caught)
-    second = compute_facts(params, cache=tmp_path / "cache")
+    with warnings.catch_warnings(record=True) as caught_again:
+        warnings.simplefilter("always", DataWarning)
+        second = compute_facts(params, cache=tmp_path / "cache")
+    assert [str(w.message) for w in caught_again] == [str(w.message) for w in caught]  # a hit warns alike
     assert len(builds) == 1
     assert first.accounting.excluded == {"duplicate event": 3}
     assert len(second.duplicates) == 3  # the keys, not the rows: (u1, 10), (u1, NULL), u2's signup

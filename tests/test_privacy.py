@@ -117,13 +117,6 @@ def test_the_index_names_no_marker(batch):
     assert not [marker for marker in MARKERS if marker in text]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known leak, reported to the lead: the data-quality accounting (facts.py / pipeline.py) "
-    "counts other clients' rows under 'user filtered out' (and 'after observation end'), so a "
-    "filtered report shows how many users and events the other clients have. Remove this marker "
-    "once the accounting of a filtered run counts only the rows of its own users.",
-)
 def test_acme_report_does_not_reveal_other_clients_volume(batch):
     events = pd.read_parquet(batch.parent / "data" / "demo" / "events.parquet")
     users = pd.read_csv(batch.parent / "data" / "demo" / "users.csv")
@@ -131,3 +124,7 @@ def test_acme_report_does_not_reveal_other_clients_volume(batch):
     data = yaml.safe_load((batch / "acme" / "metrics.json").read_text())["data"]
     assert "user filtered out" not in (batch / "acme" / "report.html").read_text()
     assert data["events_read"] == acme_rows
+    assert data["files"] == {next(iter(data["files"])): acme_rows}
+    total = len(events)  # the whole log's rows: the other clients' volume follows from it
+    text = DATA_URI.sub("data:", (batch / "acme" / "report.html").read_text())
+    assert str(total) not in text and f"{total:,}" not in text

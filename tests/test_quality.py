@@ -72,17 +72,10 @@ MESSY_USERS = [
 
 
 def test_every_row_is_used_or_counted_under_one_reason(write_csv):
-    facts, messages = facts_of(
-        write_csv,
-        MESSY,
-        MESSY_USERS,
-        observation_end="2024-01-09",
-        filters={"client": "acme"},
-        value_events=[],
-    )
+    facts, messages = facts_of(write_csv, MESSY, MESSY_USERS, observation_end="2024-01-09", value_events=[])
     acc = facts.accounting
     assert acc.events_read == len(MESSY) == 14
-    assert acc.events_used == 2
+    assert acc.events_used == 4  # u1's signup and session, u2's two rows
     assert dict(acc.excluded) == {
         "missing user id": 2,
         "missing event name": 1,
@@ -91,15 +84,11 @@ def test_every_row_is_used_or_counted_under_one_reason(write_csv):
         "after observation end": 1,
         "duplicate event": 1,
         "user signed up after observation end": 1,
-        "user filtered out": 2,
         "before signup": 1,
     }
     assert acc.events_used + sum(acc.excluded.values()) == acc.events_read
-    assert dict(acc.users_excluded) == {
-        "user filtered out": 2,  # u2 (globex), u5 (no event, so no client)
-        "user signed up after observation end": 1,
-        "user without signup time": 1,  # u4
-    }
+    assert dict(acc.users_excluded) == {"user signed up after observation end": 1, "user without signup time": 1}
+    assert acc.users == 3  # u1, u2 and u5 (users table, no event)
     kinds = sorted(m.split("excluded as '")[1].split("'")[0] for m in messages)
     assert kinds == [
         "duplicate event",
@@ -109,19 +98,55 @@ def test_every_row_is_used_or_counted_under_one_reason(write_csv):
         "unparseable timestamp",
     ]
     assert not any("u1" in m or "u2" in m for m in messages), "no identifiers in warnings"
+    assert quality_report(facts).adds_up
+
+
+def test_a_filtered_run_accounts_for_its_own_users_rows(write_csv):
+    # acme's users: u1, u3 (signed up after T) and u4 (no signup time). u2 is globex's; the rows
+    # without a user id and u5 (users table only, so no client) belong to no client's run.
+    facts, messages = facts_of(
+        write_csv,
+        MESSY,
+        MESSY_USERS,
+        observation_end="2024-01-09",
+        filters={"client": "acme"},
+        value_events=[],
+    )
+    acc = facts.accounting
+    assert acc.events_read == 10  # u1: 8 rows, u3: 1, u4: 1
+    assert acc.events_used == 2
+    assert dict(acc.excluded) == {
+        "missing event name": 1,
+        "unparseable timestamp": 2,
+        "implausible timestamp": 1,
+        "after observation end": 1,
+        "duplicate event": 1,
+        "user signed up after observation end": 1,
+        "before signup": 1,
+    }
+    assert acc.events_used + sum(acc.excluded.values()) == acc.events_read
+    assert dict(acc.users_excluded) == {
+        "user signed up after observation end": 1,
+        "user without signup time": 1,  # u4
+    }
+    kinds = sorted(m.split("excluded as '")[1].split("'")[0] for m in messages)
+    assert kinds == ["duplicate event", "implausible timestamp", "missing event name", "unparseable timestamp"]
+    assert "2 event rows excluded as 'unparseable timestamp'" in " ".join(messages)
+    assert not any("u1" in m or "u2" in m or "not a time" in m for m in messages), "no identifiers, no examples"
 
     report = quality_report(facts)
     assert report.adds_up
     rows = report.rows.set_index("what")["rows"]
     assert list(rows.index) == ["read", "used", *[f"excluded: {r}" for r in EVENT_REASONS]]
-    assert rows["read"] == 14 and rows["used"] + rows.iloc[2:].sum() == 14
+    assert rows["read"] == 10 and rows["used"] + rows.iloc[2:].sum() == 10
     assert report.rows["share"].iloc[0] == 1.0
-    assert report.files[["rows_read", "rows_used"]].values.tolist() == [[14, 2]]
+    assert report.files[["rows_read", "rows_used"]].values.tolist() == [[10, 2]]
+    assert "filtered out" not in report.rows.to_string() + report.users.to_string()
     users = report.users.set_index("what")["users"]
-    assert users["users analysed"] == 1 and users["users table rows"] == 3
-    assert users["users excluded: user filtered out"] == 2
+    assert users["users analysed"] == 1 and users["users table rows"] == 2  # u1, u3
+    assert any("excluded as 'missing event name'" in w for w in report.warnings)
     metrics = quality_metrics(report)["data_quality"]
-    assert metrics["adds_up"] and sum(metrics["excluded"].values()) + metrics["events_used"] == 14
+    assert metrics["adds_up"] and sum(metrics["excluded"].values()) + metrics["events_used"] == 10
     json.dumps(record_metrics(None, quality_metrics(report)), allow_nan=False)
 
 
@@ -273,7 +298,7 @@ def test_filtered_run_shows_nothing_of_other_clients(write_csv):
         assert not frame.astype(str).apply(lambda c: c.str.contains("globex_secret_report\\b")).any().any()
     assert report.events_per_day["date"].max() == pd.Timestamp("2024-01-03")  # not globex's 01-05
     assert report.n_event_names == 2
-    assert report.rows.set_index("what").loc["excluded: user filtered out", "rows"] == 3  # a count only
+    assert report.rows.set_index("what").loc["read", "rows"] == 2  # acme's rows only
 
 
 def test_options_are_checked_and_facts_need_events(write_csv):
