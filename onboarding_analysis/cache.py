@@ -68,7 +68,7 @@ class CachedFacts:
     table: pd.DataFrame
     observation_end: dt.datetime
     accounting: dict[str, Any]
-    #: The keys of repeated event rows, when :class:`~onboarding_analysis.facts.Facts` gives them
+    #: The candidate duplicate rows, when :class:`~onboarding_analysis.facts.Facts` gives them
     #: (``Facts.duplicates``): with them a hit rebuilds ``Facts.events`` without a pass to find them.
     duplicates: pd.DataFrame | None = None
     #: The loader's scan (:attr:`onboarding_analysis.loading.Source.scan`): a hit opens the
@@ -217,7 +217,7 @@ def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
 
     Only the aggregation is skipped: ``events`` is the same lazy ibis table of used events as
     :func:`~onboarding_analysis.facts.build_facts` gives, so engine-side analyses still work.
-    The cached included users and duplicate keys are passed to
+    The cached included users and candidate duplicate rows are passed to
     :func:`~onboarding_analysis.facts.user_facts_expr`, so queries on ``events`` do not redo
     the per-user aggregation and the duplicate search underneath.
     """

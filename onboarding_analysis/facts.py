@@ -127,7 +127,7 @@ class Facts:
     #: ``active`` (bool), plus the optional event columns. Engine-side analyses start from it.
     events: Any = None
     source: Source | None = None
-    #: The keys of repeated rows (:func:`duplicate_candidates`), kept so a cache hit can
+    #: The candidate duplicate rows (:func:`duplicate_candidates`), kept so a cache hit can
     #: rebuild :attr:`events` without searching for duplicates again.
     duplicates: pd.DataFrame | None = None
     #: Data-quality notes of a filtered run on its own rows (the loader's whole-log row-defect
@@ -172,18 +172,25 @@ def _key_hash(table):
 
 
 def duplicate_candidates(events):
-    """The duplicate keys: (user id, event, ts, value) shared by more than one usable row.
+    """The rows that may repeat another, with ``reason`` already set on those that do.
 
-    One hash aggregation over the events finds the key hashes seen more than once; the keys
-    themselves (usually a handful: exports repeat few rows) are read back from those rows. A
-    small table: :func:`build_facts` materialises it and the facts cache stores it, so
-    :func:`mark_duplicates` never sorts the whole event log.
+    One hash aggregation over the events finds the key hashes shared by more than one usable
+    row; the rows with those hashes (usually a handful: exports repeat few rows) then get the
+    exact, ordered check of :func:`mark_duplicates` (a hash collision only adds a row that the
+    check keeps). A small table: :func:`build_facts` materialises it and the facts cache
+    stores it, so no later query sorts or rescans the event log to find duplicates.
     """
+    columns = list(events.columns)
     usable = events.filter(events.reason.isnull())
     hashed = usable.mutate(dup_hash=_key_hash(usable))
     counts = hashed.group_by("dup_hash").aggregate(copies=hashed.count())
     repeated = counts.filter(counts.copies > 1).select("dup_hash")
-    return hashed.semi_join(repeated, "dup_hash").select(*_key_columns(usable)).distinct()
+    rows = events.mutate(dup_hash=_key_hash(events)).semi_join(repeated, "dup_hash").select(*columns)
+    key = _key_columns(rows)
+    order = [c for c in columns if c not in (*key, "reason")]
+    window = ibis.window(group_by=[rows[c] for c in key], order_by=[rows[c] for c in order])
+    repeat = rows.reason.isnull() & (ibis.row_number().over(window) > 0)
+    return rows.mutate(reason=ibis.ifelse(repeat, ibis.literal(DUPLICATE), rows.reason)).select(*columns)
 
 
 def mark_duplicates(events, candidates=None):
@@ -193,24 +200,16 @@ def mark_duplicates(events, candidates=None):
     usable row; rows are ordered by file, then by the other columns, so the copy kept does not
     depend on the engine. An ibis expression: it runs on any backend.
 
-    ``candidates``: the keys of :func:`duplicate_candidates` (computed here when None), best
-    materialised (an ``ibis.memtable`` with the events' column types). The ordered check, a
-    window, runs only on the rows of those keys (found by key hash); every other row passes
-    through unchanged.
+    ``candidates``: the rows of :func:`duplicate_candidates` (computed here when None), best
+    materialised (:func:`duplicate_table`): the events are then the rows not among them (by key
+    hash), unchanged, plus the candidates, so the event log is read once.
     """
     if candidates is None:
         candidates = duplicate_candidates(events)
     columns = list(events.columns)
-    hashed = events.mutate(dup_hash=_key_hash(events))
-    keys = candidates.select(dup_hash=_key_hash(candidates))
-    unique = hashed.anti_join(keys, "dup_hash").select(*columns)
-    maybe = hashed.semi_join(keys, "dup_hash").select(*columns)
-    key = _key_columns(maybe)
-    order = [c for c in columns if c not in (*key, "reason")]
-    window = ibis.window(group_by=[maybe[c] for c in key], order_by=[maybe[c] for c in order])
-    repeat = maybe.reason.isnull() & (ibis.row_number().over(window) > 0)
-    marked = maybe.mutate(reason=ibis.ifelse(repeat, ibis.literal(DUPLICATE), maybe.reason))
-    return unique.union(marked.select(*columns), distinct=False)
+    keys = candidates.select(dup_hash=_key_hash(candidates)).distinct()
+    unique = events.mutate(dup_hash=_key_hash(events)).anti_join(keys, "dup_hash").select(*columns)
+    return unique.union(candidates.select(*columns), distinct=False)
 
 
 def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=None):
@@ -222,7 +221,7 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     :func:`build_facts` derives the accounting without another scan of the events;
     ``used_events`` is the event-level table described in :attr:`Facts.events`.
 
-    ``duplicates``: the candidates of :func:`duplicate_candidates`, already computed (else
+    ``duplicates``: the rows of :func:`duplicate_candidates`, already computed (else
     they are part of the expression). ``users``: the included users (``user_id``, ``t0`` and
     the attributes), already computed from ``per_user_status`` (else the facts expression
     contains the per-user pass that finds them). Given both, the facts and the used events
@@ -231,7 +230,11 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     ev = mark_duplicates(source.events, duplicates)
     end = ibis.literal(source.observation_end, type="timestamp")
     ok = ev.reason.isnull()
-    attrs_from_events = [c for c in dict.fromkeys((*params.segments, *params.filters)) if c in ev.columns]
+    # Attributes come from the users table when it has them (as loading.py does), else from events.
+    from_users = set(source.users.columns) if source.users is not None else set()
+    attrs_from_events = [
+        c for c in dict.fromkeys((*params.segments, *params.filters)) if c in ev.columns and c not in from_users
+    ]
 
     signup = params.signup_event
     agg = {
@@ -408,7 +411,7 @@ def build_facts(source: Source, params: Params) -> Facts:
     notes = _scoped_defect_notes(source, params, excluded) if scoped else []
     issued = list(notes)
     if excluded[DUPLICATE]:
-        issued.append(_duplicates_message(source, excluded[DUPLICATE], dup_table, example=not scoped))
+        issued.append(_duplicates_message(excluded[DUPLICATE], candidates, example=not scoped))
     for message in issued:
         warnings.warn(message, DataWarning, stacklevel=2)
     files = dict(source.files)
@@ -438,22 +441,21 @@ def build_facts(source: Source, params: Params) -> Facts:
     )
 
 
-def duplicate_table(keys: pd.DataFrame, events):
-    """The duplicate ``keys`` (a DataFrame) as an ibis memtable typed like ``events``' columns."""
+def duplicate_table(rows: pd.DataFrame, events):
+    """The candidate ``rows`` (a DataFrame) as an ibis memtable typed like ``events``."""
     schema = events.schema()
-    return ibis.memtable(keys, schema=ibis.schema({c: schema[c] for c in keys.columns}))
+    return ibis.memtable(rows[list(schema.names)], schema=schema)
 
 
-def _duplicates_message(source: Source, n: int, candidates, *, example: bool = True) -> str:
+def _duplicates_message(n: int, candidates: pd.DataFrame, *, example: bool = True) -> str:
     """The :class:`DataWarning` text on duplicate rows, with an example event (never a user id).
 
     ``example=False`` (a filtered run): no example, as it could be another client's event.
     """
     shown = ""
-    if example:
-        dup = mark_duplicates(source.events, candidates)
-        row = dup.filter(dup.reason == DUPLICATE).select("event", "ts").limit(1).to_pandas()
-        shown = f" (e.g. event {row.event[0]!r} at {row.ts[0]} UTC)" if len(row) else ""
+    repeats = candidates[candidates["reason"] == DUPLICATE].sort_values(["ts", "event"])
+    if example and len(repeats):
+        shown = f" (e.g. event {repeats['event'].iloc[0]!r} at {repeats['ts'].iloc[0]} UTC)"
     return (
         f"{n} event row{'' if n == 1 else 's'} excluded as '{DUPLICATE}': they repeat the user, event name, timestamp and "
         f"value of another row{shown}. The first copy is used; check the export for double "

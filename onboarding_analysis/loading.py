@@ -618,7 +618,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     if known is not None:
         lo, hi = (dt.date.fromisoformat(d) for d in known["range"])
         end = dt.datetime.fromisoformat(known["observation_end"])
-        _create_events_view(con, no_uid, lo, hi, end)
+        _create_events_view(con, no_uid, lo, hi, end, known["defects"])
         for message in known["warnings"]:
             _warn(message, notes)
         return Source(
@@ -683,7 +683,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
             f"{params.where}: key 'observation_end': {params.observation_end} is before the first "
             f"event ({first_ts:%Y-%m-%d %H:%M:%S} UTC). Use a later date, or null for the last event."
         )
-    _create_events_view(con, no_uid, lo, hi, end)
+    _create_events_view(con, no_uid, lo, hi, end, defects)
     before = len(notes)
     if not params.filters:  # a filtered run warns about its own users' rows only (build_facts)
         _warn_defects(con, defects, implausible, (first_ts, last_ts), cols, source_name, ts_sql, notes)
@@ -693,6 +693,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
         "observation_end": end.isoformat(),
         "range": [lo.isoformat(), hi.isoformat()],
         "span": [first_ts.isoformat(), last_ts.isoformat()],
+        "defects": dict(defects),
         "files": dict(per_file),
         "users_rows": users_rows,
         "warnings": notes[before:],
@@ -711,14 +712,24 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     )
 
 
-def _create_events_view(con: Any, no_uid: str, lo: dt.date, hi: dt.date, end: dt.datetime) -> None:
-    """The ``events`` view: the parsed rows with their row-level ``reason`` (NULL: usable)."""
+def _create_events_view(
+    con: Any, no_uid: str, lo: dt.date, hi: dt.date, end: dt.datetime, defects: dict[str, int]
+) -> None:
+    """The ``events`` view: the parsed rows with their row-level ``reason`` (NULL: usable).
+
+    Every query over the events evaluates ``reason`` per row; the missing-id and missing-name
+    tests (a pattern match per value) are left out when the scan of every row (``defects``)
+    found none: they could not fire, and most logs have none.
+    """
     end_lit = f"TIMESTAMP '{end:%Y-%m-%d %H:%M:%S.%f}'"
     lo_lit, hi_lit = f"TIMESTAMP '{lo:%Y-%m-%d}'", f"TIMESTAMP '{hi:%Y-%m-%d}'"
+    checks = ""
+    if defects.get("missing user id", 1):
+        checks += f" WHEN {no_uid} THEN 'missing user id'"
+    if defects.get("missing event name", 1):
+        checks += f" WHEN {_missing_sql('event')} THEN 'missing event name'"
     con.raw_sql(
-        "CREATE OR REPLACE TEMP VIEW events AS SELECT *, CASE"
-        f" WHEN {no_uid} THEN 'missing user id'"
-        f" WHEN {_missing_sql('event')} THEN 'missing event name'"
+        f"CREATE OR REPLACE TEMP VIEW events AS SELECT *, CASE{checks}"
         " WHEN ts IS NULL THEN 'unparseable timestamp'"
         f" WHEN ts < {lo_lit} OR ts >= {hi_lit} THEN 'implausible timestamp'"
         f" WHEN ts > {end_lit} THEN 'after observation end'"

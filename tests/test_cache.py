@@ -129,7 +129,7 @@ def test_only_the_newest_entries_are_kept(demo, builds):
     for days in range(1, facts_cache.KEEP + 3):
         compute_facts(validate_params(raw | {"inactivity_days": days}), cache=folder)
     assert len(list(folder.glob("*.json"))) == facts_cache.KEEP
-    # Each entry: the facts table, its metadata and the keys of its duplicate rows.
+    # Each entry: the facts table, its metadata and its candidate duplicate rows.
     assert len(list(folder.glob("*.duplicates.parquet"))) == facts_cache.KEEP
     assert len(list(folder.glob("*.parquet"))) == 2 * facts_cache.KEEP
     assert not list(folder.glob("*.tmp"))
@@ -158,7 +158,7 @@ def test_duckdb_memory_cap_from_environment(monkeypatch):
 
 
 def test_hit_excludes_the_same_duplicate_rows(tmp_path, builds):
-    # The entry stores the keys of repeated rows: a hit rebuilds the used events from them.
+    # The entry stores the candidate duplicate rows: a hit rebuilds the used events from them.
     header = "user_id,event,timestamp,value,client\n"
     (tmp_path / "part-1.csv").write_text(
         header + "u1,signed_up,2024-01-01T00:00:00Z,,acme\n"
@@ -180,7 +180,8 @@ def test_hit_excludes_the_same_duplicate_rows(tmp_path, builds):
     assert [str(w.message) for w in caught_again] == [str(w.message) for w in caught]  # a hit warns alike
     assert len(builds) == 1
     assert first.accounting.excluded == {"duplicate event": 3}
-    assert len(second.duplicates) == 3  # the keys, not the rows: (u1, 10), (u1, NULL), u2's signup
+    assert len(second.duplicates) == 6  # both copies of (u1, 10), (u1, NULL) and u2's signup
+    assert (second.duplicates["reason"] == "duplicate event").sum() == 3
     order = ["user_id", "event", "ts", "file", "value"]
     used = [f.events.to_pandas().sort_values(order).reset_index(drop=True) for f in (first, second)]
     pd.testing.assert_frame_equal(used[0], used[1])

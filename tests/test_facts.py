@@ -261,12 +261,12 @@ def test_mark_duplicates_on_any_ibis_table():
 
 
 
-def test_mark_duplicates_candidates_are_checked_exactly():
-    # Candidate keys come from a hash aggregation; a key that is not repeated (as a hash
-    # collision would give) or a key absent from the events must mark nothing.
+def test_duplicate_candidates_are_checked_exactly(monkeypatch):
+    # Candidates come from a hash aggregation; with every hash colliding (a constant), every
+    # row is a candidate and the exact check must still mark only a's second copy.
     import ibis
 
-    from onboarding_analysis.facts import DUPLICATE, duplicate_candidates, duplicate_table, mark_duplicates
+    from onboarding_analysis import facts as F
 
     frame = pd.DataFrame(
         {
@@ -278,13 +278,16 @@ def test_mark_duplicates_candidates_are_checked_exactly():
         }
     )
     t = ibis.memtable(frame)
-    found = duplicate_candidates(t).to_pandas()
-    assert found[["user_id", "event"]].values.tolist() == [["a", "x"]]
-    keys = pd.concat([found, frame.loc[[2], found.columns], found.assign(user_id="zz")], ignore_index=True)
-    out = mark_duplicates(t, duplicate_table(keys, t)).to_pandas()
+    honest = F.duplicate_candidates(t).to_pandas()
+    assert sorted(honest["user_id"]) == ["a", "a"]
+    monkeypatch.setattr(F, "_key_hash", lambda table: ibis.literal(7, "int64"))
+    collided = F.duplicate_candidates(t).to_pandas()
+    assert len(collided) == 4
+    out = F.mark_duplicates(t, F.duplicate_table(collided, t)).to_pandas()
     out = out.sort_values(["user_id", "reason"], na_position="first")
-    assert out["reason"].tolist() == [None, DUPLICATE, None, None]
+    assert out["reason"].tolist() == [None, F.DUPLICATE, None, None]
     assert out["user_id"].tolist() == ["a", "a", "b", "c"]
+
 
 def test_event_reasons_order():
     from onboarding_analysis.facts import EVENT_REASONS
