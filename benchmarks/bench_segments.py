@@ -15,13 +15,17 @@ Three runs of :func:`onboarding_analysis.segments.compare_table` per segment:
 
 * ``compressed, 1 h grid``: unique rows with frequency weights, durations rounded down to the
   hour (params ``compression_grid_hours: 1``);
-* ``compressed, exact``: unique rows of exact durations (continuous durations barely repeat, so
-  this is close to no compression);
+* ``compressed, exact``: exact durations, ``compress_rows=True`` (the report's default);
+  continuous durations barely repeat, so compare_table skips the compression there;
 * ``not compressed``: one row per user, exact durations.
 
-The uncompressed runs are skipped above ``--max-uncompressed`` users (default 1,000,000: all run)
-since lifelines' Cox fit loops over rows in Python. Each run prints its time and the hazard ratio
-of the first non-reference group, so the runs can be compared for agreement too.
+The two exact runs give the same figures (compression is lossless, the Cox fit honours
+frequency weights exactly); the grid moves them slightly (see onboarding_analysis.compression).
+Each run prints its time and the hazard ratio of the first non-reference group, so the runs can
+be compared for agreement too; ``--check`` also asserts that the two exact runs agree to 1e-9.
+Measured (2 shared cores) before the vectorised Cox / log-rank, 1,000,000 users: 1 h grid 17 s
+of CPU, exact about 180 s. After, 200,000 users: 1 h grid 1.4 s, exact 3.4 s (compressed) and
+3.7 s (not compressed), the exact runs equal to 1e-9.
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("users", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--max-uncompressed", type=int, default=1_000_000)
+    parser.add_argument("--check", action="store_true", help="assert the exact runs agree to 1e-9")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -98,6 +103,7 @@ def main() -> None:
     if args.users <= args.max_uncompressed:
         runs.append(("not compressed", False, None))
     totals = {}
+    results: dict[tuple[str, str], pd.DataFrame] = {}
     for label, compress_rows, grid in runs:
         total = cpu_total = 0.0
         for column in SEGMENTS:
@@ -110,6 +116,7 @@ def main() -> None:
             seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             total += seconds
             cpu_total += cpu
+            results[label, column] = result.groups
             row = result.groups.iloc[1]
             print(
                 f"  {label:22s} {column:8s} {seconds:7.1f} s wall {cpu:7.1f} s CPU   HR {row['group']} vs {result.reference}: "
@@ -118,6 +125,14 @@ def main() -> None:
         totals[label] = (total, cpu_total)
         print(f"{label}: 5 segments in {total:.1f} s wall, {cpu_total:.1f} s CPU")
     print("summary:", ", ".join(f"{k}: {w:.1f} s wall / {c:.1f} s CPU" for k, (w, c) in totals.items()))
+    if args.check and "not compressed" in totals:
+        for column in SEGMENTS:
+            a, b = results["compressed, exact", column], results["not compressed", column]
+            numeric = [c for c in a.columns if pd.api.types.is_numeric_dtype(a[c]) and c != "is_reference"]
+            np.testing.assert_allclose(
+                a[numeric].to_numpy(dtype=float), b[numeric].to_numpy(dtype=float), rtol=1e-9, atol=1e-300
+            )
+        print("check: compressed and uncompressed exact runs agree to 1e-9")
 
 
 if __name__ == "__main__":

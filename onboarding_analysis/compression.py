@@ -12,7 +12,14 @@ What is exact and what is not
   event counts as the replicated rows: survival, its confidence band, the log-rank statistic and
   p-value are identical (tests/test_compression.py checks equality on tied data, waltons
   included). The Aalen-Johansen estimator of :mod:`onboarding_analysis.ttfv` is exact too.
-* **Cox: exact, or within a hundredth of a standard error.** lifelines' Efron approximation
+* **Cox with** :func:`efron_cox` **(what the segment comparisons use): exact.** A vectorised
+  Newton-Raphson of the Efron partial likelihood in which a row of weight ``w`` counts as ``w``
+  users, also in the Efron steps of tied deaths: the estimate, standard errors, Wald p-values and
+  :func:`efron_ph_test` equal lifelines' on the replicated rows (tests/test_compression.py: to
+  1e-9 against lifelines run to convergence; lifelines' default stopping rule leaves its own
+  estimate up to ~1e-5 relative from the maximum). A million rows fit in about a second.
+* **Cox with** :func:`fit_cox` **(lifelines' CoxPHFitter): exact, or within a hundredth of a
+  standard error.** lifelines' Efron approximation
   for tied deaths counts the tied *rows*, not their weights: one row standing for ``w`` deaths
   at one time gets one Efron step (as Breslow would) where ``w`` replicated rows get ``w``
   steps, and with heavy ties the coefficient moves by up to about one standard error (measured:
@@ -42,7 +49,8 @@ What is exact and what is not
   With exact durations (``compression_grid_hours: null``) tied deaths are rare and the split
   changes nothing; on an hour grid the bound is far above the per-hour deaths of any one group
   for large data, so the table stays small (a million users: tens of thousands of rows).
-* **Proportional-hazards check.** lifelines' ``proportional_hazard_test`` treats each row as one
+* **Proportional-hazards check.** (:func:`efron_ph_test` for :func:`efron_cox` fits: exact, on
+  every row, vectorised.) lifelines' ``proportional_hazard_test`` treats each row as one
   death (its rank transform counts rows, its statistic sums rows), so on compressed rows it is
   not the test of the users. :func:`ph_test` computes lifelines' statistic (Grambsch & Therneau
   1994, as lifelines approximates it) with every sum weighted, from lifelines' scaled Schoenfeld
@@ -86,6 +94,9 @@ __all__ = [
     "check_grid_hours",
     "compress",
     "covariate_columns",
+    "CoxFit",
+    "efron_cox",
+    "efron_ph_test",
     "expand",
     "fit_cox",
     "ph_test",
@@ -485,3 +496,455 @@ def proportional_hazards_check(
         if len(rows) <= PH_CHECK_MAX_ROWS or grid == grids[-1]:
             return ph_test(coarse, rows), grid
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- a vectorised Cox fit with exact frequency weights ----------------------------------------
+
+
+class CoxFit:
+    """A Cox model fitted by :func:`efron_cox`: the attributes of lifelines' ``CoxPHFitter``
+    that the segment comparisons read, with the same names.
+
+    Attributes
+    ----------
+    params_ : pandas.Series
+        Log hazard ratios.
+    standard_errors_ : pandas.Series
+        Their standard errors (inverse observed information).
+    variance_matrix_ : pandas.DataFrame
+        Inverse observed information.
+    confidence_intervals_ : pandas.DataFrame
+        ``1 - alpha`` Wald intervals of the coefficients (columns as in lifelines).
+    summary : pandas.DataFrame
+        ``coef, exp(coef), se(coef), coef lower/upper, exp(coef) lower/upper, z, p`` (Wald).
+    log_likelihood_ : float
+        Efron partial log-likelihood at the estimate.
+    alpha : float
+        Level of the intervals.
+    users, deaths : int
+        Summed weight of the rows, and of the rows with an event.
+    rows : int
+        Rows of the fitted table.
+    iterations : int
+        Newton-Raphson iterations.
+    """
+
+    def __init__(self, names, beta, variance, loglik, alpha, users, deaths, rows, iterations, data):
+        self.alpha = alpha
+        self.params_ = pd.Series(beta, index=pd.Index(names, name="covariate"), name="coef")
+        self.variance_matrix_ = pd.DataFrame(variance, index=list(names), columns=list(names))
+        se = np.sqrt(np.diag(variance))
+        self.standard_errors_ = pd.Series(se, index=self.params_.index, name="se")
+        z = norm_ppf(1 - alpha / 2)
+        level = round(100 * (1 - alpha))
+        lower, upper = beta - z * se, beta + z * se
+        self.confidence_intervals_ = pd.DataFrame(
+            {f"{level}% lower-bound": lower, f"{level}% upper-bound": upper}, index=self.params_.index
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            wald = beta / se
+        self.summary = pd.DataFrame(
+            {
+                "coef": beta,
+                "exp(coef)": np.exp(beta),
+                "se(coef)": se,
+                f"coef lower {level}%": lower,
+                f"coef upper {level}%": upper,
+                f"exp(coef) lower {level}%": np.exp(lower),
+                f"exp(coef) upper {level}%": np.exp(upper),
+                "z": wald,
+                "p": chi2.sf(wald**2, 1),
+            },
+            index=self.params_.index,
+        )
+        self.log_likelihood_ = float(loglik)
+        self.users, self.deaths, self.rows, self.iterations = int(users), int(deaths), int(rows), iterations
+        self._data = data
+
+    def release(self) -> None:
+        """Drop the sorted copy of the fitted rows (memory); :func:`efron_ph_test` needs it."""
+        self._data = None
+
+    def __repr__(self) -> str:
+        return f"<CoxFit: {self.rows} rows, {self.users} users, {self.deaths} events, Efron ties>"
+
+
+def norm_ppf(q: float) -> float:
+    """Standard normal quantile (scipy's, imported lazily to keep this module light)."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(q))
+
+
+def _prepare_steps(data, d: np.ndarray) -> None:
+    """Store the deaths per death time ``d`` (whole numbers) and the Efron steps they need."""
+    data.d = d.astype(float)
+    data.deaths = int(d.sum())
+    # Efron steps of the times with several deaths (one death needs no steps: c = 0): one
+    # entry per step, its time (position in `multi`) and its fraction c = l / d.
+    data.multi = np.flatnonzero(d > 1)
+    dm = d[data.multi]
+    data.step_time = np.repeat(np.arange(data.multi.size), dm)
+    starts = np.cumsum(dm) - dm
+    data.step_c = (np.arange(int(dm.sum())) - np.repeat(starts, dm)) / np.repeat(dm, dm).astype(float)
+
+
+def _efron_steps(data, S0: np.ndarray, T0: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per death time, the sums over the Efron steps ``l = 0 .. d-1`` of ``1/u, c/u, 1/u^2,
+    c/u^2, c^2/u^2, log u`` with ``u = S0 - c T0``, ``c = l/d`` (one death: one step, c = 0)."""
+    H1 = 1.0 / S0
+    H2 = H1 * H1
+    LG = np.log(S0)
+    C1, C2, CC2 = np.zeros_like(S0), np.zeros_like(S0), np.zeros_like(S0)
+    if data.multi.size:
+        m, st, c = data.multi, data.step_time, data.step_c
+        u = S0[m][st] - c * T0[m][st]
+        inv = 1.0 / u
+        inv2 = inv * inv
+        size = m.size
+        H1[m] = np.bincount(st, weights=inv, minlength=size)
+        C1[m] = np.bincount(st, weights=c * inv, minlength=size)
+        H2[m] = np.bincount(st, weights=inv2, minlength=size)
+        C2[m] = np.bincount(st, weights=c * inv2, minlength=size)
+        CC2[m] = np.bincount(st, weights=c * c * inv2, minlength=size)
+        LG[m] = np.bincount(st, weights=np.log(u), minlength=size)
+    return H1, C1, H2, C2, CC2, LG
+
+
+def _information(P, a, S1, T1, H2, C2, CC2) -> np.ndarray:
+    """``sum_i a_i p_i p_i' - sum_t [H2 S1 S1' - C2 (S1 T1' + T1 S1') + CC2 T1 T1']``."""
+    info = (P.T * a) @ P
+    info -= (S1.T * H2) @ S1
+    cross = (S1.T * C2) @ T1
+    info += cross + cross.T
+    info -= (T1.T * CC2) @ T1
+    return info
+
+
+class _EfronData:
+    """Rows sorted by time with the per-time sums the Efron partial likelihood needs.
+
+    Frequency weights are exact: a row of weight ``w`` is ``w`` identical users, and a time with
+    ``d`` (summed) deaths gets ``d`` Efron steps, as the replicated rows would (lifelines counts
+    rows instead, see the module docstring). The Efron sums over the steps ``l = 0 .. d - 1`` of
+    ``1/u_l``, ``c_l/u_l``, ``1/u_l^2``, ... with ``u_l = S0 - c_l T0``, ``c_l = l/d`` run over one
+    array of all ``D`` steps (``D`` the summed deaths), so every iteration costs ``O(n p^2 + D)``
+    numpy work and no Python loop over rows or times.
+    """
+
+    def __init__(self, t, e, X, w):
+        order = np.argsort(t, kind="stable")  # rows by time: the sums per time are contiguous
+        t, e, X, w = t[order], e[order], X[order], w[order]
+        new_time = np.concatenate([[True], t[1:] != t[:-1]]) if t.size else np.zeros(0, dtype=bool)
+        self.time_start = np.flatnonzero(new_time)
+        self.times = t[self.time_start]
+        self.index = np.cumsum(new_time) - 1
+        K = self.times.size
+        self.X = X - np.average(X, axis=0, weights=w)  # centring changes no estimate, only rounding
+        self.w, self.e = w, e
+        self.dw = np.bincount(self.index, weights=w * e, minlength=K)  # deaths per time
+        dead_times = np.flatnonzero(self.dw > 0)
+        self.dead_times = dead_times
+        _prepare_steps(self, np.round(self.dw[dead_times]).astype(np.int64))
+        # Rows with an event, and the position of their time in dead_times.
+        self.dead_rows = np.flatnonzero(e)
+        position = np.full(K, -1)
+        position[dead_times] = np.arange(dead_times.size)
+        self.dead_pos = position[self.index[self.dead_rows]]
+        self.one_row_per_death_time = self.dead_rows.size == dead_times.size
+        self.xd = (w * e) @ self.X  # summed covariates of the deaths
+        self.users, self.rows = float(w.sum()), t.size
+        self.scale = np.sqrt(np.average(self.X**2, axis=0, weights=w))
+
+    def _sums(self, beta):
+        """``(eta, phi, H1, C1, H2, C2, CC2, LG, S1, T1, T0, S0)`` at ``beta``."""
+        eta = self.X @ beta
+        shift = eta.max() if eta.size else 0.0
+        phi = self.w * np.exp(eta - shift)
+        p = self.X.shape[1]
+        # Sums of phi and phi x over the risk set of each death time: the rows are sorted by
+        # time, so a reversed cumulative sum read at the first row of the time gives them.
+        # (One row per quantity, so that every pass runs along contiguous memory.)
+        parts = np.empty((p + 1, phi.size))
+        parts[0] = phi
+        np.multiply(phi, self.X.T, out=parts[1:])
+        later = np.cumsum(parts[:, ::-1], axis=1)[:, ::-1]
+        at_risk = later[:, self.time_start[self.dead_times]]
+        S0, S1 = at_risk[0], at_risk[1:].T
+        # The same sums over the deaths of each time.
+        rows = self.dead_rows
+        if self.one_row_per_death_time:
+            T0, T1 = parts[0, rows], parts[1:, rows].T
+        else:
+            J = self.dead_times.size
+            T0 = np.bincount(self.dead_pos, weights=parts[0, rows], minlength=J)
+            T1 = np.column_stack(
+                [np.bincount(self.dead_pos, weights=parts[k, rows], minlength=J) for k in range(1, p + 1)]
+            )
+        H1, C1, H2, C2, CC2, LG = _efron_steps(self, S0, T0)
+        return eta, phi, shift, H1, C1, H2, C2, CC2, LG, S1, T1
+
+    def evaluate(self, beta):
+        """Efron log-likelihood, gradient and information (minus the Hessian) at ``beta``."""
+        eta, phi, shift, H1, C1, H2, C2, CC2, LG, S1, T1 = self._sums(beta)
+        e = self.e
+        loglik = float((self.w * e) @ (eta - shift) - LG.sum())
+        gradient = self.xd - (S1 * H1[:, None] - T1 * C1[:, None]).sum(axis=0)
+        # sum_t H1_t * S2_t = sum_i phi_i x_i x_i' * (H1 summed over death times <= t_i).
+        K = self.times.size
+        h_all = np.zeros(K)
+        h_all[self.dead_times] = H1
+        coef = phi * np.cumsum(h_all)[self.index]
+        coef[self.dead_rows] -= phi[self.dead_rows] * C1[self.dead_pos]
+        return loglik, gradient, _information(self.X, coef, S1, T1, H2, C2, CC2)
+
+    def ph_terms(self, beta):
+        """Per death row: Schoenfeld residual (centred scale), weight, Kaplan-Meier transform."""
+        means = self.efron_means(beta)
+        rows = self.dead_rows
+        residuals = self.X[rows] - means[self.dead_pos]
+        at_risk = np.cumsum(np.bincount(self.index, weights=self.w, minlength=self.times.size)[::-1])[::-1]
+        survival = np.cumprod(1.0 - self.dw / at_risk)  # the drop at the time included
+        return residuals, self.w[rows], 1.0 - survival[self.index[rows]]
+
+    def efron_means(self, beta):
+        """Per death time, the Efron-averaged covariate mean of the risk set (centred scale)."""
+        _, _, _, H1, C1, _, _, _, _, S1, T1 = self._sums(beta)
+        return (S1 * H1[:, None] - T1 * C1[:, None]) / self.d[:, None]
+
+
+def _checked(durations, events, X, weights):
+    t = np.asarray(durations, dtype=float)
+    e = np.asarray(events).astype(bool)
+    X = np.asarray(X, dtype=float)
+    w = np.ones(t.size) if weights is None else np.asarray(weights, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    if not (np.isfinite(t).all() and np.isfinite(X).all() and np.isfinite(w).all()):
+        raise DataError("Cox fit: durations, covariates and weights must be finite")
+    if (w <= 0).any() or (w != np.round(w)).any():
+        raise ValueError("Cox fit: weights must be whole numbers >= 1 (frequency weights)")
+    return t, e, X, w
+
+
+#: Up to this many distinct covariate rows (e.g. group dummies) the fit runs on a table of
+#: death times by covariate pattern instead of on the rows (:class:`_PatternData`).
+MAX_PATTERNS = 64
+
+
+def _patterns(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(codes, first row of each pattern)`` of the distinct rows of ``X``, or None if too many."""
+    codes = np.zeros(X.shape[0], dtype=np.int64)
+    for column in X.T:  # combine column by column, renumbering the combinations seen
+        values, uniques = pd.factorize(column)
+        if len(uniques) > MAX_PATTERNS:
+            return None
+        codes, seen = pd.factorize(codes * len(uniques) + values)
+        if len(seen) > MAX_PATTERNS:
+            return None
+    codes = np.asarray(codes, dtype=np.int64)
+    first = np.full(codes.max() + 1 if codes.size else 0, codes.size)
+    np.minimum.at(first, codes, np.arange(codes.size))
+    return codes, first
+
+
+class _PatternData:
+    """The Efron sums from a table of death times by covariate pattern (few distinct rows).
+
+    With ``K`` distinct covariate rows (group dummies: one per group), the risk set of a death
+    time is ``K`` numbers (the weight at risk of each pattern) and its deaths another ``K``;
+    built once, each iteration is a few ``(J x K)`` products instead of passes over all rows.
+    The sums are the same as :class:`_EfronData`'s, grouped differently.
+    """
+
+    def __init__(self, t, e, X, w, codes, first):
+        mean = np.average(X, axis=0, weights=w)
+        self.P = X[first] - mean  # the patterns, centred
+        K = first.size
+        self.times = np.unique(t[e])
+        J = self.times.size
+        self.N = np.empty((J, K))  # weight at risk (time >= t) per death time and pattern
+        self.D = np.zeros((J, K))  # weight of the deaths
+        for k in range(K):
+            mine = codes == k
+            tk, wk, ek = t[mine], w[mine], e[mine]
+            order = np.argsort(tk, kind="stable")
+            tk, wk, ek = tk[order], wk[order], ek[order]
+            later = np.concatenate([np.cumsum(wk[::-1])[::-1], [0.0]])
+            self.N[:, k] = later[np.searchsorted(tk, self.times, side="left")]
+            self.D[:, k] = np.bincount(np.searchsorted(self.times, tk[ek]), weights=wk[ek], minlength=J)
+        _prepare_steps(self, np.round(self.D.sum(axis=1)).astype(np.int64))
+        self.NT, self.DT = np.ascontiguousarray(self.N.T), np.ascontiguousarray(self.D.T)
+        self.dead_per_pattern = self.D.sum(axis=0)
+        self.xd = self.dead_per_pattern @ self.P
+        self.users, self.rows = float(w.sum()), t.size
+        pattern_weight = np.bincount(codes, weights=w, minlength=K)
+        self.scale = np.sqrt(pattern_weight @ self.P**2 / pattern_weight.sum())
+
+    def _sums(self, beta):
+        eta = self.P @ beta
+        shift = eta.max()
+        phi = np.exp(eta - shift)
+        # K is small: sum the K columns elementwise (a tall-skinny BLAS product is no faster
+        # and spins threads on a busy machine).
+        S0, T0 = self.NT[0] * phi[0], self.DT[0] * phi[0]
+        S1 = np.outer(self.NT[0], phi[0] * self.P[0])
+        T1 = np.outer(self.DT[0], phi[0] * self.P[0])
+        for k in range(1, phi.size):
+            S0 += self.NT[k] * phi[k]
+            T0 += self.DT[k] * phi[k]
+            S1 += np.outer(self.NT[k], phi[k] * self.P[k])
+            T1 += np.outer(self.DT[k], phi[k] * self.P[k])
+        return eta, phi, shift, S0, S1, T0, T1, *_efron_steps(self, S0, T0)
+
+    def evaluate(self, beta):
+        eta, phi, shift, S0, S1, T0, T1, H1, C1, H2, C2, CC2, LG = self._sums(beta)
+        loglik = float(self.dead_per_pattern @ (eta - shift) - LG.sum())
+        gradient = self.xd - (S1 * H1[:, None] - T1 * C1[:, None]).sum(axis=0)
+        a = phi * ((self.NT * H1).sum(axis=1) - (self.DT * C1).sum(axis=1))
+        return loglik, gradient, _information(self.P, a, S1, T1, H2, C2, CC2)
+
+    def ph_terms(self, beta):
+        """Per (death time, pattern) cell with deaths: residual, weight, Kaplan-Meier transform."""
+        _, _, _, _, S1, _, T1, H1, C1, _, _, _, _ = self._sums(beta)
+        means = (S1 * H1[:, None] - T1 * C1[:, None]) / self.d[:, None]
+        survival = np.cumprod(1.0 - self.d / self.N.sum(axis=1))
+        j, k = np.nonzero(self.D)
+        return self.P[k] - means[j], self.D[j, k], 1.0 - survival[j]
+
+
+def efron_cox(
+    durations: ArrayLike,
+    events: ArrayLike,
+    covariates: pd.DataFrame,
+    *,
+    weights: ArrayLike | None = None,
+    alpha: float = 0.05,
+    max_steps: int = 100,
+    tolerance: float = 1e-10,
+    by_pattern: bool | None = None,
+) -> CoxFit:
+    """Cox proportional-hazards fit (Efron ties) by Newton-Raphson, frequency weights exact.
+
+    The estimate, standard errors and Wald p-values equal those of lifelines' ``CoxPHFitter``
+    (Efron ties) on the replicated rows (each row repeated ``weight`` times), up to both fits'
+    convergence tolerance (lifelines stops within about ``1e-7`` of the maximum; this fit
+    iterates until the Newton step is below ``tolerance``). So a compressed table gives the
+    same fit as the users it stands for, with or without tied deaths: no splitting of death
+    rows is needed (:func:`split_tied_deaths` makes lifelines' weighted fit approximate it).
+    Fully vectorised: a million rows fit in about a second (lifelines loops over rows in
+    Python).
+
+    Parameters
+    ----------
+    durations, events : array-like
+        Durations and event indicators, one per row.
+    covariates : pandas.DataFrame
+        Numeric covariate columns (the names of the coefficients), one row per row.
+    weights : array-like, optional
+        Whole-number frequency weights (default 1).
+    alpha : float, default 0.05
+        Level of the intervals.
+    max_steps, tolerance : int, float
+        Newton-Raphson stops when the largest step is below ``tolerance`` (in units of the
+        covariates' standard deviation) or after ``max_steps`` (``ConvergenceError``).
+    by_pattern : bool or None
+        None (default): when the covariates take at most :data:`MAX_PATTERNS` distinct rows
+        (group dummies), compute from a table of death times by pattern, else from the rows;
+        False: always from the rows (the same figures; for checks).
+
+    Returns
+    -------
+    CoxFit
+
+    Raises
+    ------
+    lifelines.exceptions.ConvergenceError
+        Singular information (collinear covariates, a covariate constant among the rows at
+        risk) or no convergence.
+
+    Examples
+    --------
+    >>> from lifelines.datasets import load_rossi
+    >>> rossi = load_rossi()
+    >>> fit = efron_cox(rossi["week"], rossi["arrest"], rossi[["fin", "age", "prio"]])
+    >>> round(float(fit.params_["fin"]), 3)
+    -0.347
+    """
+    from lifelines.exceptions import ConvergenceError
+
+    names = list(covariates.columns)
+    t, e, X, w = _checked(durations, events, covariates.to_numpy(dtype=float), weights)
+    if not e.any():
+        raise ConvergenceError("Cox fit: no events, the partial likelihood is flat")
+    found = _patterns(X) if by_pattern is not False else None
+    data = _PatternData(t, e, X, w, *found) if found is not None else _EfronData(t, e, X, w)
+    p = len(names)
+    users = data.users
+    scale = data.scale.copy()
+    scale[scale == 0] = 1.0
+    beta = np.zeros(p)
+    loglik, gradient, info = data.evaluate(beta)
+    iterations = 0
+    while True:
+        iterations += 1
+        try:
+            step = np.linalg.solve(info, gradient)
+        except np.linalg.LinAlgError as err:
+            raise ConvergenceError(
+                "Cox fit: singular information matrix (collinear or constant covariates)"
+            ) from err
+        if not np.isfinite(step).all():
+            raise ConvergenceError("Cox fit: the Newton step is not finite")
+        size = 1.0
+        while True:
+            candidate = beta + size * step
+            new = data.evaluate(candidate)
+            if np.isfinite(new[0]) and new[0] >= loglik - 1e-12 * abs(loglik):
+                break
+            size /= 2
+            if size < 1e-8:
+                raise ConvergenceError("Cox fit: the log-likelihood does not increase along the Newton step")
+        beta = candidate
+        loglik, gradient, info = new
+        if np.max(np.abs(size * step) * scale) < tolerance:
+            break
+        if iterations >= max_steps:
+            raise ConvergenceError(f"Cox fit: no convergence in {max_steps} Newton-Raphson steps")
+    try:
+        variance = np.linalg.inv(info)
+    except np.linalg.LinAlgError as err:
+        raise ConvergenceError("Cox fit: singular information matrix at the estimate") from err
+    return CoxFit(names, beta, variance, loglik, alpha, users, data.deaths, data.rows, iterations, data)
+
+
+def efron_ph_test(fit: CoxFit) -> pd.DataFrame:
+    """:func:`ph_test` of a :func:`efron_cox` fit, on every row, frequency weights exact.
+
+    lifelines' statistic (Grambsch & Therneau, as ``proportional_hazard_test(...,
+    time_transform="km")`` computes it) on the replicated rows: Schoenfeld residuals against the
+    Efron-averaged risk-set mean with ``d`` steps per time of ``d`` deaths, scaled by the number
+    of deaths times the variance, the Kaplan-Meier transform. Vectorised, so it needs no
+    coarser grid for large tables (:func:`proportional_hazards_check` does for lifelines' fit,
+    whose residuals cost time quadratic in the rows).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the covariates; columns ``test_statistic`` and ``p``.
+    """
+    data = fit._data
+    if data is None:
+        raise ValueError(
+            "efron_ph_test: the fit's rows were released (CoxFit.release); test before releasing"
+        )
+    residuals, w, transform = data.ph_terms(fit.params_.to_numpy(dtype=float))
+    deaths = float(data.deaths)
+    scaled = deaths * residuals @ fit.variance_matrix_.to_numpy(dtype=float)
+    centred = transform - np.average(transform, weights=w)
+    numerator = (w * centred) @ scaled
+    variance = fit.standard_errors_.to_numpy(dtype=float) ** 2
+    statistic = numerator**2 / (deaths * variance * float(w @ centred**2))
+    return pd.DataFrame(
+        {"test_statistic": statistic, "p": chi2.sf(statistic, 1)}, index=fit.params_.index.copy()
+    )

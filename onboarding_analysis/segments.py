@@ -42,13 +42,22 @@ Which users enter which figure
 
 Scale
 -----
+Every figure is computed exactly on a million users in seconds: the Cox model and its
+proportional-hazards check are a vectorised Newton-Raphson (:func:`onboarding_analysis.compression.efron_cox`,
+:func:`~onboarding_analysis.compression.efron_ph_test`; lifelines' ``CoxPHFitter`` loops over rows
+in Python), the log-rank tests are computed from one risk table per comparison (lifelines'
+``multivariate_logrank_test`` statistic, to ~1e-12), and the groups are handled as integer codes.
 With ``compress=True`` (default) the fits run on unique rows with frequency weights
-(:mod:`onboarding_analysis.compression`), on params ``compression_grid_hours``; Kaplan-Meier,
-log-rank and Aalen-Johansen are then exact, Cox within a small, documented tolerance. Exact
-(continuous) durations hardly repeat, so compression needs the grid to pay off: on a million
-users and five segments (benchmarks/bench_segments.py) a 1-hour grid took 17 s of CPU, exact
-durations about 180 s with or without compression (lifelines' Cox loops over rows in Python),
-with the same hazard ratios to four decimals. Set ``compression_grid_hours: 1`` for large data.
+(:mod:`onboarding_analysis.compression`); this is lossless: Kaplan-Meier, log-rank,
+Aalen-Johansen, Cox and the PH check equal the uncompressed figures (tests/test_segments.py
+checks to 1e-9). Exact durations hardly repeat, so there compression is skipped (it would only
+cost time); on params ``compression_grid_hours`` it shrinks a million users to tens of thousands
+of rows. The grid itself is an approximation (durations rounded down, see
+:mod:`onboarding_analysis.compression`), so it stays opt-in. Measured on 2 (shared) cores,
+benchmarks/stages.py ``stats`` (4 columns + a before/after split, 1M users, ``segments_5``):
+1 h grid 14.9 s before the vectorised fits, 2.6 s after; exact durations (the default) 284 s
+before, 12.9 s after (of which about half is lifelines' Kaplan-Meier and the RMST variance in
+:mod:`onboarding_analysis.lifetime`).
 """
 
 from __future__ import annotations
@@ -63,22 +72,21 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
-from lifelines.statistics import logrank_test, multivariate_logrank_test
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
-from scipy.stats import chi2_contingency, norm
+from scipy.stats import chi2, chi2_contingency, norm
 from statsmodels.stats.multitest import multipletests
 
 from . import columns as C
 from .compression import (
     WEIGHT,
+    CoxFit,
     check_grid_hours,
     compress,
     covariate_columns,
-    fit_cox,
-    proportional_hazards_check,
+    efron_cox,
+    efron_ph_test,
     round_durations,
 )
 from .errors import DataError, ParamsError, StatisticalWarning
@@ -172,8 +180,10 @@ class SegmentComparison:
         Kaplan-Meier fit per group (for plots).
     incidence : dict of str to pandas.DataFrame
         Aalen-Johansen table of reaching value per group.
-    cox : lifelines.CoxPHFitter or None
-        The fitted Cox model (None without two groups with churn).
+    cox : onboarding_analysis.compression.CoxFit or None
+        The fitted Cox model (:func:`onboarding_analysis.compression.efron_cox`; ``params_``,
+        ``standard_errors_``, ``variance_matrix_``, ``summary`` as in lifelines' ``CoxPHFitter``),
+        None without two groups with churn.
     adjust_for : tuple of str
         Columns the Cox model is adjusted for.
     retention_days : tuple of int
@@ -201,7 +211,7 @@ class SegmentComparison:
     alpha: float
     lifetimes: Mapping[str, LifetimeResult]
     incidence: Mapping[str, pd.DataFrame]
-    cox: CoxPHFitter | None
+    cox: CoxFit | None
     adjust_for: tuple[str, ...]
     retention_days: tuple[int, ...]
     ttfv_day: int
@@ -279,28 +289,58 @@ def pool_small_groups(values: pd.Series, min_size: int) -> tuple[pd.Series, tupl
     >>> labels.tolist(), pooled, other
     (['a', 'a', 'a', 'other', 'other'], ('b', 'c'), 'other')
     """
+    codes, names, pooled, other = _pool_codes(values, min_size)
+    labels = pd.Series(np.asarray(names, dtype=object)[codes], index=values.index, dtype=object)
+    return labels, pooled, other
+
+
+def _pool_codes(
+    values: pd.Series, min_size: int
+) -> tuple[np.ndarray, list[str], tuple[str, ...], str | None]:
+    """:func:`pool_small_groups` as integer codes: ``(codes, names, pooled, other_label)``.
+
+    ``names`` are the group labels sorted (as Python sorts strings) and ``codes`` index them,
+    one per user. The values are hashed once (``pandas.factorize``) and only the distinct ones
+    are turned into strings, which on a million users is many times faster than labelling every
+    user and counting the labels; the labels are the same.
+    """
     if isinstance(min_size, bool) or not isinstance(min_size, int | np.integer) or min_size < 1:
         raise ValueError(f"min_size must be a whole number >= 1, but was {min_size!r}")
-    labels = values.astype("string").fillna(MISSING).astype(object)
-    counts = labels.value_counts()
-    small = sorted(str(v) for v in counts.index[counts < min_size])
+    raw, uniques = pd.factorize(values, use_na_sentinel=True)
+    # The same text as values.astype("string"), value by value; missing values last.
+    text = pd.Series(uniques).astype("string")
+    strings = [MISSING if v is pd.NA else str(v) for v in text.tolist()] + [MISSING]
+    distinct = sorted(set(strings))
+    position = {name: i for i, name in enumerate(distinct)}
+    to_distinct = np.array([position[v] for v in strings], dtype=np.int64)
+    codes = to_distinct[np.where(raw < 0, len(strings) - 1, raw)]
+    counts = np.bincount(codes, minlength=len(distinct))
+    present = {name: int(counts[i]) for i, name in enumerate(distinct) if counts[i] > 0}
+    small = sorted(name for name, n in present.items() if n < min_size)
     if not small:
-        return labels, (), None
-    other = OTHER if OTHER not in counts.index or OTHER in small else f"{OTHER} (pooled)"
-    labels = labels.where(~labels.isin(small), other)
-    return labels, tuple(small), other
+        names = [name for name in distinct if name in present]
+        remap = np.array([names.index(name) if name in present else -1 for name in distinct], dtype=np.int64)
+        return remap[codes], names, (), None
+    other = OTHER if OTHER not in present or OTHER in small else f"{OTHER} (pooled)"
+    final = [other if name in small else name for name in distinct]
+    names = sorted({final[i] for i, name in enumerate(distinct) if name in present})
+    index = {name: i for i, name in enumerate(names)}
+    remap = np.array([index.get(name, -1) for name in final], dtype=np.int64)
+    return remap[codes], names, tuple(small), other
 
 
-def _ordered_groups(labels: pd.Series, reference: str, other: str | None) -> list[str]:
-    counts = labels.value_counts()
+def _group_counts(codes: np.ndarray, names: Sequence[str]) -> pd.Series:
+    return pd.Series(np.bincount(codes, minlength=len(names)), index=pd.Index(list(names), dtype=object))
+
+
+def _ordered_groups(counts: pd.Series, reference: str, other: str | None) -> list[str]:
     rest = sorted((g for g in counts.index if g not in (reference, other)), key=lambda g: (-counts[g], g))
     return [reference, *rest, *([other] if other is not None and other != reference else [])]
 
 
 def _choose_reference(
-    labels: pd.Series, column: str, requested: str | None, pooled: tuple[str, ...], other: str | None
+    counts: pd.Series, column: str, requested: str | None, pooled: tuple[str, ...], other: str | None
 ) -> str:
-    counts = labels.value_counts()
     if requested is None:
         candidates = counts[[g for g in counts.index if g != other]] if len(counts) > 1 else counts
         if candidates.empty:
@@ -359,35 +399,100 @@ def logrank_tests(
     >>> round(overall["statistic"], 2)
     122.25
     """
-    # Rows in group order: lifelines orders the groups by first appearance, and the statistic's
-    # sums then run in that order; sorting makes weighted and replicated rows agree to the bit.
-    labels = frame[group].astype(str).to_numpy()
-    order = np.argsort(labels, kind="stable")
-    labels = labels[order]
-    durations = frame[duration].to_numpy(dtype=float)[order]
-    events = frame[event].to_numpy(dtype=bool)[order]
-    w = np.ones(len(frame)) if weights is None else frame[weights].to_numpy(dtype=float)[order]
-    names = list(dict.fromkeys(labels))
+    # One risk table (per event time and group: weight at risk, weight of events) gives every
+    # test; its entries are sums of whole weights, so weighted and replicated rows agree to the bit.
+    codes, values = _codes(frame[group])
+    durations = frame[duration].to_numpy(dtype=float)
+    events = frame[event].to_numpy(dtype=bool)
+    w = np.ones(len(frame)) if weights is None else frame[weights].to_numpy(dtype=float)
+    names = sorted(values)
     others = [g for g in names if g != reference]
     pairwise = pd.DataFrame(index=pd.Index(others, name=GROUP), columns=["statistic", "p"], dtype=float)
     if len(names) < 2 or not events.any():
         return {"statistic": math.nan, "df": math.nan, "p": math.nan}, pairwise
-    result = multivariate_logrank_test(durations, labels, events, weights=w)
-    overall = {
-        "statistic": float(result.test_statistic),
-        "df": float(result.degrees_of_freedom),
-        "p": float(result.p_value),
-    }
-    ref = labels == reference
+    # Columns in label order, as lifelines orders the groups.
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[[values.index(g) for g in names]] = np.arange(len(names))
+    at_risk, deaths = _risk_table(durations, rank[codes], events, w, len(names))
+    statistic, df = _logrank_statistic(at_risk, deaths)
+    overall = {"statistic": statistic, "df": df, "p": float(chi2.sf(statistic, df))}
+    if reference not in names:
+        return overall, pairwise
+    ref = names.index(reference)
     for name in others:
-        this = labels == name
-        if not (events[ref].any() or events[this].any()):
+        j = names.index(name)
+        pair = [ref, j] if ref < j else [j, ref]
+        if not deaths[:, pair].any():
             continue
-        pair = logrank_test(
-            durations[ref], durations[this], events[ref], events[this], weights_A=w[ref], weights_B=w[this]
-        )
-        pairwise.loc[name] = [float(pair.test_statistic), float(pair.p_value)]
+        stat, dof = _logrank_statistic(at_risk[:, pair], deaths[:, pair])
+        pairwise.loc[name] = [stat, float(chi2.sf(stat, dof))]
     return overall, pairwise
+
+
+def _risk_table(
+    durations: np.ndarray, groups: np.ndarray, events: np.ndarray, weights: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per event time (rows, ascending) and group (columns): summed weight at risk and of events."""
+    times = np.unique(durations[events])
+    at_risk = np.empty((times.size, n_groups))
+    deaths = np.zeros((times.size, n_groups))
+    for g in range(n_groups):
+        mine = groups == g
+        d, w = durations[mine], weights[mine]
+        order = np.argsort(d, kind="stable")
+        d, w = d[order], w[order]
+        later = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]])  # weight with duration >= d[i]
+        at_risk[:, g] = later[np.searchsorted(d, times, side="left")]
+        dead = events[mine][order]
+        deaths[:, g] = np.bincount(np.searchsorted(times, d[dead]), weights=w[dead], minlength=times.size)
+    return at_risk, deaths
+
+
+def _logrank_statistic(at_risk: np.ndarray, deaths: np.ndarray) -> tuple[float, float]:
+    """lifelines' ``multivariate_logrank_test`` statistic (and df) from a risk table.
+
+    The same formula: observed minus expected events per group, the hypergeometric covariance
+    with the ``(n - d) / (n - 1)`` ties factor, the quadratic form over all groups but the last
+    (pseudo-inverse). Times where no group has an event add nothing and are dropped.
+    """
+    keep = deaths.sum(axis=1) > 0
+    n_ij, o_ij = at_risk[keep], deaths[keep]
+    d_i = o_ij.sum(axis=1)
+    n_i = n_ij.sum(axis=1)
+    z = (o_ij - n_ij * (d_i / n_i)[:, None]).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ties = (n_i - d_i) / (n_i - 1)
+    ties[~np.isfinite(ties)] = 1.0
+    factor = ties * d_i / n_i**2
+    scaled = n_ij * np.sqrt(factor)[:, None]
+    v = -(scaled.T @ scaled)
+    v[np.diag_indices_from(v)] += (n_ij * (n_i * factor)[:, None]).sum(axis=0)
+    k = n_ij.shape[1] - 1
+    statistic = float(z[:k] @ np.linalg.pinv(v[:k, :k]) @ z[:k])
+    return statistic, float(k)
+
+
+def _codes(labels: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and the string value of each code (``str`` of the values, as ``astype(str)``).
+
+    A categorical column (how :func:`compare_table` passes groups) is read off its codes;
+    anything else is hashed once. Values whose strings coincide share a code.
+    """
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        codes = labels.cat.codes.to_numpy().astype(np.int64)
+        uniques = list(labels.cat.categories)
+        if (codes < 0).any():
+            codes = np.where(codes < 0, len(uniques), codes)
+            uniques.append(math.nan)
+    else:
+        codes, uniques = pd.factorize(labels, use_na_sentinel=False)
+        codes = np.asarray(codes, dtype=np.int64)
+    strings = [str(v) for v in uniques]
+    distinct = list(dict.fromkeys(strings))
+    if len(distinct) < len(strings):
+        to = np.array([distinct.index(v) for v in strings], dtype=np.int64)
+        codes = to[codes]
+    return codes, distinct
 
 
 def cox_hazard_ratios(
@@ -401,11 +506,14 @@ def cox_hazard_ratios(
     alpha: float = 0.05,
     compress_rows: bool = True,
     grid_hours: float | None = None,
-) -> tuple[pd.DataFrame, CoxPHFitter | None, tuple[str, ...]]:
+) -> tuple[pd.DataFrame, CoxFit | None, tuple[str, ...]]:
     """Cox hazard ratios of churn of each group against ``reference``, with a PH check.
 
-    lifelines' ``CoxPHFitter`` (Efron ties) with one 0/1 column per non-reference group plus the
-    ``adjust_for`` covariates (:func:`onboarding_analysis.compression.covariate_columns`).
+    A Cox model (Efron ties, :func:`onboarding_analysis.compression.efron_cox`: lifelines'
+    ``CoxPHFitter`` estimate on the users, computed vectorised with exact frequency weights)
+    with one 0/1 column per non-reference group plus the ``adjust_for`` covariates
+    (:func:`onboarding_analysis.compression.covariate_columns`). The proportional-hazards check
+    is :func:`onboarding_analysis.compression.efron_ph_test`, on every row.
     Groups without any churn, and the reference without any churn, have no finite ratio:
     their users are left out of the model and the ratio is NaN (listed in the notes).
 
@@ -422,13 +530,13 @@ def cox_hazard_ratios(
     alpha : float, default 0.05
         For the ``1 - alpha`` intervals.
     compress_rows : bool, default True
-        Fit on unique rows with frequency weights.
+        Fit on unique rows with frequency weights (the same fit, exactly: only faster).
     grid_hours : float, optional
         Round durations down to this grid first.
 
     Returns
     -------
-    (pandas.DataFrame, CoxPHFitter or None, tuple of str)
+    (pandas.DataFrame, CoxFit or None, tuple of str)
         Per non-reference group (index): ``log_hr, se, hazard_ratio, hr_ci_low, hr_ci_high,
         p, ph_p`` (``p`` the Wald test of the ratio, ``ph_p`` the proportional-hazards check);
         the model; notes.
@@ -445,14 +553,16 @@ def cox_hazard_ratios(
     check_alpha(alpha)
     if group in adjust_for:
         raise ValueError(f"adjust_for must not contain the compared column {group!r}")
-    labels = frame[group].astype(str)
+    codes, values = _codes(frame[group])
     events = frame[event].to_numpy(dtype=bool)
-    names = list(dict.fromkeys([reference, *labels]))
+    # Groups in order of first appearance, as dict.fromkeys([reference, *labels]) lists them.
+    names = list(dict.fromkeys([reference, *(values[i] for i in pd.unique(codes))]))
     others = [g for g in names if g != reference]
     columns = ["log_hr", "se", "hazard_ratio", "hr_ci_low", "hr_ci_high", "p", "ph_p"]
     table = pd.DataFrame(index=pd.Index(others, name=GROUP), columns=columns, dtype=float)
     notes: list[str] = []
-    with_events = {g for g in names if events[(labels == g).to_numpy()].any()}
+    churn = np.bincount(codes[events], minlength=len(values))
+    with_events = {values[i] for i in np.flatnonzero(churn)}
     if reference not in with_events:
         if others:
             notes.append(
@@ -465,10 +575,12 @@ def cox_hazard_ratios(
         notes.append(f"no hazard ratio for {skipped}: no churn among the modelled users of these groups")
     if not fitted:
         return table, None, tuple(notes)
-    keep = labels.isin([reference, *fitted]).to_numpy()
+    code_of = {name: i for i, name in enumerate(values)}
+    keep = np.isin(codes, [code_of[g] for g in (reference, *fitted)])
     sub = frame.loc[keep]
+    kept = codes[keep]
     design = pd.DataFrame(
-        {f"{group}={g}": (labels[keep] == g).to_numpy(dtype=float) for g in fitted}, index=sub.index
+        {f"{group}={g}": (kept == code_of[g]).astype(float) for g in fitted}, index=sub.index
     )
     dummies = list(design.columns)
     adjusters = covariate_columns(sub, adjust_for)
@@ -484,34 +596,21 @@ def cox_hazard_ratios(
         ],
         axis=1,
     )
+    covariates = [*dummies, *adjusters.columns]
+    if compress_rows:
+        rows = compress(data, ["duration", "event", *covariates], duration="duration", grid_hours=grid_hours)
+        weights = rows[WEIGHT].to_numpy()
+    else:
+        rows = data.assign(duration=round_durations(data["duration"].to_numpy(dtype=float), grid_hours))
+        weights = None
     try:
-        cph, fit_frame = fit_cox(
-            data,
-            duration="duration",
-            event="event",
-            covariates=[*dummies, *adjusters.columns],
-            compress_rows=compress_rows,
-            grid_hours=grid_hours,
-            alpha=alpha,
-        )
+        cph = efron_cox(rows["duration"], rows["event"], rows[covariates], weights=weights, alpha=alpha)
     except ConvergenceError as err:
         notes.append(f"the Cox model did not converge ({str(err).splitlines()[0]}); no hazard ratios")
         return table, None, tuple(notes)
     z = norm.ppf(1 - alpha / 2)
-    ph, ph_grid = proportional_hazards_check(
-        data,
-        duration="duration",
-        event="event",
-        covariates=[*dummies, *adjusters.columns],
-        cph=cph,
-        fitted=fit_frame,
-        grid_hours=grid_hours,
-        alpha=alpha,
-    )
-    if ph_grid != grid_hours:
-        notes.append(
-            f"proportional-hazards check computed on durations rounded down to {ph_grid:g} h (large table)"
-        )
+    ph = efron_ph_test(cph)
+    cph.release()  # the comparison keeps the model, not a sorted copy of every user's row
     for g, name in zip(fitted, dummies, strict=True):
         coef, se = float(cph.params_[name]), float(cph.standard_errors_[name])
         table.loc[g] = [
@@ -555,23 +654,29 @@ def cif_se_before(table: pd.DataFrame, t: float) -> tuple[float, float, float, f
     return tuple(float(table[col].iat[row]) for col in ("cif", "se", "ci_low", "ci_high"))  # type: ignore[return-value]
 
 
+def _pays_to_compress(durations: np.ndarray) -> bool:
+    """True when at most half as many distinct durations as rows (compression then pays)."""
+    return len(pd.unique(durations)) <= len(durations) / 2
+
+
 def _rate_columns(prefix: str, k: int, n: int, alpha: float) -> dict[str, float]:
     low, high = wilson_interval(k, n, alpha=alpha)
     return {prefix: k / n if n else math.nan, f"{prefix}_ci_low": low, f"{prefix}_ci_high": high}
 
 
+def _survival_rows(frame: pd.DataFrame, *, compress_rows: bool, grid) -> tuple[pd.DataFrame, str | None]:
+    """The survival users' (group, duration, event) rows, compressed or not, and the weights."""
+    if compress_rows:
+        return compress(frame, [GROUP, _DURATION, _EVENT], duration=_DURATION, grid_hours=grid), WEIGHT
+    return frame.assign(**{_DURATION: round_durations(frame[_DURATION], grid)}), None
+
+
 def _lifetime_fits(
-    frame: pd.DataFrame, order: list[str], *, days, horizon: float, alpha: float, compress_rows: bool, grid
+    frame: pd.DataFrame, order: list[str], *, days, horizon: float, alpha: float, weights: str | None
 ) -> tuple[dict[str, LifetimeResult], list[str]]:
     fits: dict[str, LifetimeResult] = {}
     beyond: list[str] = []
-    if compress_rows:
-        frame = compress(frame, [GROUP, _DURATION, _EVENT], duration=_DURATION, grid_hours=grid)
-        weights = WEIGHT
-    else:
-        frame = frame.assign(**{_DURATION: round_durations(frame[_DURATION], grid)})
-        weights = None
-    by_group = dict(tuple(frame.groupby(GROUP, sort=False)))
+    by_group = dict(tuple(frame.groupby(GROUP, sort=False, observed=True)))
     for name in order:
         rows = by_group.get(name)
         if rows is None:
@@ -588,14 +693,14 @@ def _lifetime_fits(
 
 
 def _ttfv_tables(
-    table: pd.DataFrame, labels: pd.Series, order: list[str], *, alpha: float, compress_rows: bool, grid
+    table: pd.DataFrame, labels: pd.Categorical, order: list[str], *, alpha: float, compress_rows: bool, grid
 ) -> dict[str, pd.DataFrame]:
     data = competing_risks_data(table)
     data[DURATION] = round_durations(data[DURATION].to_numpy(dtype=float), grid)
-    data[GROUP] = labels.to_numpy()
+    data[GROUP] = labels
     if compress_rows:
         data = compress(data, [GROUP, DURATION, EVENT])
-    by_group = dict(tuple(data.groupby(GROUP, sort=False)))
+    by_group = dict(tuple(data.groupby(GROUP, sort=False, observed=True)))
     out = {}
     for name in order:
         rows = by_group.get(name)
@@ -671,7 +776,8 @@ def compare_table(
     if len(table) == 0:
         raise DataError("the facts table has no users: there are no segments to compare")
     label = label or column
-    labels, pooled, other = pool_small_groups(table[column], min_size)
+    codes, names, pooled, other = _pool_codes(table[column], min_size)
+    counts = _group_counts(codes, names)
     notes: list[str] = []
     if reference is None:
         reference = params.reference_groups.get(column)
@@ -684,8 +790,12 @@ def compare_table(
             )
             warnings.warn(notes[-1], StatisticalWarning, stacklevel=2)
             reference = None
-    reference = _choose_reference(labels, column, reference, pooled, other)
-    order = _ordered_groups(labels, reference, other)
+    reference = _choose_reference(counts, column, reference, pooled, other)
+    order = _ordered_groups(counts, reference, other)
+    # The group of each user as a categorical (categories sorted like the labels): grouping and
+    # compressing on its integer codes, not on a million strings.
+    labels = pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype=object))
+    code_of = {name: i for i, name in enumerate(names)}
     if pooled:
         notes.append(f"groups with fewer than {min_size} users pooled into {other!r}: {list(pooled)}")
 
@@ -696,7 +806,11 @@ def compare_table(
     rounded = round_durations(lifetime, grid)
     informative = churned | (rounded > 0)
     active = lifetime > 0
-    frame = pd.DataFrame({_DURATION: rounded, _EVENT: churned, GROUP: labels.to_numpy()}, index=table.index)
+    # Compression is lossless (every figure equals the one on the users' rows), so it is only a
+    # question of speed: on exact durations that hardly repeat it shrinks nothing and costs a
+    # group-by of every row per figure, so it is skipped there.
+    compress_rows = compress_rows and _pays_to_compress(rounded)
+    frame = pd.DataFrame({_DURATION: rounded, _EVENT: churned, GROUP: labels}, index=table.index)
     surv = frame[informative]
     left_out = int((~informative).sum())
     if left_out:
@@ -706,8 +820,10 @@ def compare_table(
         )
 
     days = list(retention_days)
+    # One table of the survival users (compressed once) for the curves and the log-rank tests.
+    surv_rows, surv_weights = _survival_rows(surv, compress_rows=compress_rows, grid=grid)
     fits, beyond = _lifetime_fits(
-        surv, order, days=days, horizon=horizon_days, alpha=alpha, compress_rows=compress_rows, grid=grid
+        surv_rows, order, days=days, horizon=horizon_days, alpha=alpha, weights=surv_weights
     )
     if beyond:
         warnings.warn(
@@ -719,12 +835,7 @@ def compare_table(
     incidence = _ttfv_tables(table, labels, order, alpha=alpha, compress_rows=compress_rows, grid=grid)
 
     # Log-rank on the survival users (the never-active atom included: it is part of the curve).
-    if compress_rows:
-        lr_frame = compress(surv, [_DURATION, _EVENT, GROUP], duration=_DURATION, grid_hours=grid)
-        overall, pairwise = logrank_tests(lr_frame, GROUP, reference, weights=WEIGHT)
-    else:
-        lr_frame = surv.assign(**{_DURATION: round_durations(surv[_DURATION], grid)})
-        overall, pairwise = logrank_tests(lr_frame, GROUP, reference)
+    overall, pairwise = logrank_tests(surv_rows, GROUP, reference, weights=surv_weights)
 
     # Cox among users active after signup (the two-part model of the module docstring).
     cox_frame = pd.concat([frame[active], table.loc[active, list(adjust_for)]], axis=1)
@@ -745,7 +856,7 @@ def compare_table(
     narrow = table[[c for c in (C.AGE, C.DAYS_MASK, *map(C.active_day, days)) if c in table.columns]]
     rows = []
     for name in order:
-        in_group = (labels == name).to_numpy()
+        in_group = codes == code_of[name]
         sub = narrow[in_group]
         row: dict[str, Any] = {
             GROUP: name,
@@ -997,7 +1108,8 @@ def compare_segments(
     alpha : float, default 0.05
         ``1 - alpha`` intervals; level of the proportional-hazards warnings.
     compress : bool, default True
-        Fit on unique rows with frequency weights (:mod:`onboarding_analysis.compression`).
+        Fit on unique rows with frequency weights (:mod:`onboarding_analysis.compression`):
+        the same figures, faster (skipped where durations hardly repeat).
     adjust_for : sequence of str
         Columns the Cox model adjusts for (e.g. ``["plan"]`` when comparing personas).
     grid_hours : float or None, optional
