@@ -86,6 +86,7 @@ _LAZY = {
     "plot_where_users_stop": "journey",
     "show_segments": "notebook",
     "share_moment_identifiers": "notebook",
+    "share_events": "notebook",
     "quality_report": "quality",
     "quality_metrics": "quality",
     "plot_events_per_day": "quality",

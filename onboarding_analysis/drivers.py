@@ -22,7 +22,8 @@ by fixing the covariate *before* the outcome is counted:
    the ``signup_event``.
 3. **Outcome**: lifetime after the landmark, ``lifetime_days - L``, churned or censored as in
    the user-facts table.
-4. **Model**: one Cox model per event (lifelines, Efron), optionally adjusted for segments
+4. **Model**: one Cox model per event (Efron ties, :func:`~onboarding_analysis.compression.efron_cox`:
+   lifelines' estimates, vectorised; the proportional-hazards check on every row), optionally adjusted for segments
    (``adjust_for``: persona, plan, ...), hazard ratio did vs did not with its interval; the
    p-values of all events form one family, adjusted by Benjamini-Hochberg by default.
 
@@ -47,7 +48,7 @@ from matplotlib.axes import Axes
 from scipy.stats import norm
 
 from . import columns as C
-from .compression import covariate_columns, fit_cox, proportional_hazards_check
+from .compression import WEIGHT, compress, covariate_columns, efron_cox, efron_ph_test, round_durations
 from .errors import DataError
 from .facts import Facts
 from .intervals import check_alpha
@@ -124,6 +125,18 @@ def _event_counts(
     counts = per_user.to_pandas()
     counts[C.USER_ID] = counts[C.USER_ID].astype(str)
     return names, counts.rename(columns={f"e{i}": name for i, name in enumerate(names)})
+
+
+def _fit(data: pd.DataFrame, covariates: list[str], compress_rows: bool, grid_hours, alpha: float):
+    """Efron Cox model of ``duration``/``event`` on ``covariates`` (vectorised, weights exact),
+    on unique rows with frequency weights when ``compress_rows``."""
+    if compress_rows:
+        rows = compress(data, ["duration", "event", *covariates], duration="duration", grid_hours=grid_hours)
+        weights = rows[WEIGHT].to_numpy()
+    else:
+        rows = data.assign(duration=round_durations(data["duration"].to_numpy(dtype=float), grid_hours))
+        weights = None
+    return efron_cox(rows["duration"], rows["event"], rows[covariates], weights=weights, alpha=alpha)
 
 
 def early_behaviours(
@@ -221,15 +234,7 @@ def early_behaviours(
         else:
             data = pd.concat([base, adjusters], axis=1).assign(did=did.astype(float))
             try:
-                cph, fitted = fit_cox(
-                    data,
-                    duration="duration",
-                    event="event",
-                    covariates=["did", *adjusters.columns],
-                    compress_rows=compress,
-                    grid_hours=params.compression_grid_hours,
-                    alpha=alpha,
-                )
+                cph = _fit(data, ["did", *adjusters.columns], compress, params.compression_grid_hours, alpha)
             except ConvergenceError as err:
                 row["note"] = f"the Cox model did not converge ({str(err).splitlines()[0]})"
             else:
@@ -239,19 +244,9 @@ def early_behaviours(
                     hr_ci_low=math.exp(coef - z * se),
                     hr_ci_high=math.exp(coef + z * se),
                     p_raw=float(cph.summary.loc["did", "p"]),
-                    ph_p=float(
-                        proportional_hazards_check(
-                            data,
-                            duration="duration",
-                            event="event",
-                            covariates=["did", *adjusters.columns],
-                            cph=cph,
-                            fitted=fitted,
-                            grid_hours=params.compression_grid_hours,
-                            alpha=alpha,
-                        )[0].loc["did", "p"]
-                    ),
+                    ph_p=float(efron_ph_test(cph).loc["did", "p"]),
                 )
+                cph.release()
         rows.append(row)
     out = pd.DataFrame(
         rows, columns=[c for c in DRIVER_COLUMNS if c not in ("rank", "association", "p_adjusted")]

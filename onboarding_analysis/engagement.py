@@ -392,25 +392,33 @@ def dau_mau(facts: Any, *, window: int = 30) -> pd.DataFrame:
 
     active = e.filter(e.active)
     user_days = active.select("user_id", active_date=active.ts.date()).distinct()
-    dau = user_days.group_by("active_date").aggregate(dau=user_days.count())
-    spine = ibis.memtable(pd.DataFrame({"spine_ts": dates}))
-    spine = spine.select(spine_date=spine.spine_ts.cast("date"))
-    joined = spine.inner_join(
-        user_days,
-        [
-            user_days.active_date <= spine.spine_date,
-            user_days.active_date > spine.spine_date - ibis.interval(days=n),
-        ],
+    # A user is in the MAU of date d when one of their active dates a has d - n < a <= d: d is
+    # in [a, a + n). Per user, the active date a adds the dates of [a, a + n) not already
+    # covered by the previous active date p, [max(a, p + n), a + n): disjoint ranges whose
+    # union is the user's coverage. So MAU(d) = (ranges started by d) - (ranges ended by d).
+    # One engine pass counts the (user, date) pairs per (date, range start); no join with the
+    # date spine, nothing per user leaves the engine.
+    w = ibis.window(group_by="user_id", order_by="active_date")
+    prev = user_days.active_date.lag().over(w)
+    start = ibis.ifelse(
+        prev.isnull(),
+        user_days.active_date,
+        ibis.greatest(user_days.active_date, prev + ibis.interval(days=n)),
     )
-    mau = joined.group_by("spine_date").aggregate(mau=joined.user_id.nunique())
-    dau_df = dau.to_pandas()
-    mau_df = mau.to_pandas()
+    ranges = user_days.mutate(start=start.cast("date"))
+    counts = ranges.group_by("active_date", "start").aggregate(users=ranges.count()).to_pandas()
+    active_date = pd.to_datetime(counts["active_date"])
+    users = counts["users"].to_numpy(dtype=np.int64)
+    dau_s = pd.Series(users, index=active_date).groupby(level=0).sum()
+    plus = pd.Series(users, index=pd.to_datetime(counts["start"])).groupby(level=0).sum()
+    minus = pd.Series(users, index=active_date + pd.Timedelta(days=n)).groupby(level=0).sum()
+    # Every range starts on or after the first date; the ones ending after the last date are cut.
+    index = dates.union(plus.index).union(minus.index)
+    mau_s = (plus.reindex(index, fill_value=0) - minus.reindex(index, fill_value=0)).cumsum()
 
     out = pd.DataFrame({"date": dates})
-    dau_s = pd.Series(dau_df["dau"].to_numpy(), index=pd.to_datetime(dau_df["active_date"]))
-    mau_s = pd.Series(mau_df["mau"].to_numpy(), index=pd.to_datetime(mau_df["spine_date"]))
-    out["dau"] = dau_s.reindex(dates).fillna(0).astype(np.int64).to_numpy()
-    out["mau"] = mau_s.reindex(dates).fillna(0).astype(np.int64).to_numpy()
+    out["dau"] = dau_s.reindex(dates, fill_value=0).astype(np.int64).to_numpy()
+    out["mau"] = mau_s.reindex(dates).astype(np.int64).to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         out["ratio"] = np.where(out["mau"] > 0, out["dau"] / out["mau"].where(out["mau"] > 0, 1), np.nan)
     first_complete = start_date if first == start_date else start_date + pd.Timedelta(days=1)

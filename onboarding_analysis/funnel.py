@@ -323,13 +323,37 @@ def step_times(
     if facts.events is None:
         raise DataError("facts has no events table; build it with onboarding_analysis.compute_facts(params)")
     cols = [step_column(j) for j in range(len(steps))]
-    per_user = _step_times_expr(facts.events, steps, mode, window).to_pandas()
-    per_user[C.USER_ID] = per_user[C.USER_ID].astype(str)
-    users = facts.table[[C.USER_ID]].astype({C.USER_ID: str})
-    out = users.merge(per_user, on=C.USER_ID, how="left", validate="one_to_one")
+    per_user = _engine_step_times(facts.events, steps, mode, window)
+    users = facts.table[C.USER_ID].astype(str).to_numpy()
+    # A left join on the user id (one engine row per user): the position of each user's row,
+    # -1 (the NaN appended last) for a user without one.
+    found = pd.Index(per_user[C.USER_ID]).get_indexer(users)
+    out = pd.DataFrame({C.USER_ID: users})
     for col in cols:
-        out[col] = out[col].astype("float64")
-    return out[[C.USER_ID, *cols]].reset_index(drop=True)
+        out[col] = np.append(per_user[col].to_numpy(dtype="float64"), np.nan)[found]
+    return out
+
+
+#: Engine results of :func:`step_times` kept per events table (a report asks for the same step
+#: times several times: funnel, where users stop, completion per segment, moments of truth).
+_STEP_TIMES_MEMO: dict[tuple, tuple[Any, pd.DataFrame]] = {}
+_STEP_TIMES_MEMO_SIZE = 8
+
+
+def _engine_step_times(events, steps: Steps, mode: str, window: float) -> pd.DataFrame:
+    """``user_id`` and the step columns of the users with a step event: one engine query per
+    (events table, steps, mode, window), repeated calls read the kept result. The events table
+    itself is kept with its result, so the key (its ``id``) cannot be reused by another one."""
+    key = (id(events), tuple(tuple(s) for s in steps), mode, float(window))
+    hit = _STEP_TIMES_MEMO.get(key)
+    if hit is not None and hit[0] is events:
+        return hit[1].copy()
+    per_user = _step_times_expr(events, steps, mode, window).to_pandas()
+    per_user[C.USER_ID] = per_user[C.USER_ID].astype(str)
+    while len(_STEP_TIMES_MEMO) >= _STEP_TIMES_MEMO_SIZE:
+        _STEP_TIMES_MEMO.pop(next(iter(_STEP_TIMES_MEMO)))
+    _STEP_TIMES_MEMO[key] = (events, per_user)
+    return per_user.copy()
 
 
 # --- pandas side: the funnel table ------------------------------------------------------------

@@ -174,6 +174,9 @@ def last_events(facts: Any, *, top: int = 10) -> pd.DataFrame:
         raise ValueError(f"top must be a whole number >= 1, but was {top!r}")
     stuck = stuck_users(facts)
     e = _events(facts, "last_events")
+    # Only the stuck users' events are ranked (the others are dropped below anyway).
+    ids = ibis.memtable(pd.DataFrame({"user_id": stuck.to_numpy(dtype=object)}), schema={"user_id": "string"})
+    e = e.select("user_id", "event", "ts").semi_join(ids, "user_id")
     rank = ibis.row_number().over(group_by="user_id", order_by=[ibis.desc("ts"), ibis.desc("event")])
     ranked = e.select("user_id", "event", rank=rank)
     tail = ranked.filter(ranked["rank"] < 2)  # ibis row numbers start at 0

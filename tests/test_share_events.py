@@ -1,0 +1,61 @@
+"""oa.share_events: the used events written once per run and read back, with identical results."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+import onboarding_analysis as oa
+from onboarding_analysis.notebook import EVENTS_SUFFIX, share_events
+
+
+def _project(tmp_path, write_csv):
+    rows = []
+    for i in range(12):
+        user = f"u{i}"
+        day = f"2024-03-{1 + i % 5:02d}"
+        rows.append({"user_id": user, "event": "signed_up", "timestamp": f"{day}T08:00:00Z"})
+        rows.append({"user_id": user, "event": "completed_profile", "timestamp": f"{day}T09:00:00Z"})
+        if i % 2:
+            rows.append({"user_id": user, "event": "created_report", "timestamp": f"{day}T10:00:00Z"})
+            rows.append({"user_id": user, "event": "used_dashboard", "timestamp": "2024-04-20T10:00:00Z"})
+    return oa.validate_params(
+        {
+            "events": write_csv(rows),
+            "observation_end": "2024-06-30",
+            "onboarding_steps": ["signed_up", "completed_profile", "created_report"],
+            "segments": [],
+        },
+        base_dir=str(tmp_path),
+    )
+
+
+def test_shared_events_give_the_same_results(tmp_path, write_csv):
+    params = _project(tmp_path, write_csv)
+    cache = tmp_path / "cache"
+    facts = oa.compute_facts(params, cache=cache)
+    shared = share_events(facts, cache=cache)
+    files = list(cache.glob(f"*{EVENTS_SUFFIX}"))
+    assert len(files) == 1  # written once, next to the facts entry
+    assert shared.events.count().execute() == facts.events.count().execute()
+    assert shared.table is facts.table
+    pd.testing.assert_frame_equal(oa.dau_mau(shared), oa.dau_mau(facts))
+    pd.testing.assert_frame_equal(oa.lifecycle(shared), oa.lifecycle(facts))
+    pd.testing.assert_frame_equal(oa.last_events(shared), oa.last_events(facts))
+    assert oa.funnel(shared).steps.equals(oa.funnel(facts).steps)
+    # A second notebook reads the same file; each process reads it through its own link.
+    again = share_events(oa.compute_facts(params, cache=cache), cache=cache)
+    assert list(cache.glob(f"*{EVENTS_SUFFIX}")) == files
+    assert again.events.count().execute() == facts.events.count().execute()
+    links = list(cache.glob(f"*.events.{os.getpid()}-*.parquet"))
+    assert len(links) == 2
+
+
+def test_without_a_cache_folder_the_events_are_held_by_the_engine(tmp_path, write_csv):
+    params = _project(tmp_path, write_csv)
+    facts = oa.compute_facts(params, cache=False)
+    shared = share_events(facts, cache=False)
+    assert shared.events.count().execute() == facts.events.count().execute()
+    pd.testing.assert_frame_equal(oa.dau_mau(shared), oa.dau_mau(facts))
+    assert not (tmp_path / ".cache").exists()
