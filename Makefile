@@ -41,6 +41,10 @@ notebooks: $(STAMP) $(DEMO_DATA) ## Re-execute the notebooks in place on the dem
 	    --ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
 	done
 
+.PHONY: bench
+bench: $(STAMP) ## Benchmarks at 100k, 300k and 1M users (about 30 min; not part of the tests)
+	$(PY) benchmarks/run.py --users 100000 300000 1000000
+
 .PHONY: lint
 lint: $(STAMP) ## Ruff on the package and the tests
 	$(VENV)/bin/ruff check onboarding_analysis tests benchmarks
