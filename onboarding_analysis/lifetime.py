@@ -158,6 +158,7 @@ def _rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
 
     ``Var = sum_{t_j <= horizon} A_j**2 * d_j / (n_j * (n_j - d_j))`` with
     ``A_j = integral_{t_j}^{horizon} S(u) du``; terms with ``n_j == d_j`` are 0, as in R.
+    Vectorised (one pass over lifelines' timeline and event table, no Python loop).
     """
     sf = kmf.survival_function_.iloc[:, 0]
     times = sf.index.to_numpy(dtype=float)
@@ -167,17 +168,21 @@ def _rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
     knots = np.append(times[keep], horizon)
     steps = np.diff(knots) * values[keep]
     area_to = np.concatenate(([0.0], np.cumsum(steps)))
-    total = area_to[-1]
-    area_after = dict(zip(times[keep], total - area_to[:-1], strict=True))
+    area_after = area_to[-1] - area_to[:-1]  # integral from each kept timeline point to the horizon
 
     table = kmf.event_table
-    variance = 0.0
-    rows = zip(table.index.to_numpy(dtype=float), table["observed"], table["at_risk"], strict=True)
-    for time, deaths, at_risk in rows:
-        if time > horizon or deaths <= 0 or at_risk <= deaths:
-            continue
-        variance += area_after[time] ** 2 * deaths / (at_risk * (at_risk - deaths))
-    return math.sqrt(variance)
+    event_times = table.index.to_numpy(dtype=float)
+    deaths = table["observed"].to_numpy(dtype=float)
+    at_risk = table["at_risk"].to_numpy(dtype=float)
+    used = (event_times <= horizon) & (deaths > 0) & (at_risk > deaths)
+    if not used.any():
+        return 0.0
+    kept_times = times[keep]
+    position = np.searchsorted(kept_times, event_times[used])
+    if (position >= kept_times.size).any() or (kept_times[position] != event_times[used]).any():
+        raise RuntimeError("the event table's times are not on the Kaplan-Meier timeline")  # pragma: no cover
+    d, n = deaths[used], at_risk[used]
+    return math.sqrt(float(np.sum(area_after[position] ** 2 * d / (n * (n - d)))))
 
 
 def fit_lifetime(

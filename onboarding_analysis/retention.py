@@ -439,11 +439,15 @@ def cohort_table(
 
     eligible = pd.DataFrame(0, index=sizes.index, columns=periods, dtype=np.int64)
     retained = eligible.copy()
-    labels = cohorts.to_numpy()
+    # Cohort codes once (position in sizes.index), then integer counts per period by bincount:
+    # the same counts as a groupby-sum per period, without re-factorizing the labels each time.
+    codes = sizes.index.get_indexer(cohorts.to_numpy())
+    n_cohorts = len(sizes.index)
     for k in periods:
-        ok = ages >= (k + 1) * length
-        eligible[k] = pd.Series(ok).groupby(labels).sum().reindex(sizes.index)
-        retained[k] = pd.Series(ok & _bit(mask, k)).groupby(labels).sum().reindex(sizes.index)
+        ok = np.asarray(ages >= (k + 1) * length, dtype=bool)
+        kept = ok & np.asarray(_bit(mask, k), dtype=bool)
+        eligible[k] = np.bincount(codes[ok], minlength=n_cohorts)
+        retained[k] = np.bincount(codes[kept], minlength=n_cohorts)
     eligible = eligible.astype(np.int64)
     retained = retained.astype(np.int64)
     rates = (retained / eligible.where(eligible > 0)).where(eligible >= min_cell_users).astype(float)

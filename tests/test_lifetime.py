@@ -167,6 +167,69 @@ def test_rmst_against_lifelines_and_a_hand_greenwood_on_ties():
     assert result.rmst_se == pytest.approx(se, rel=1e-10)
 
 
+def loop_rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
+    """The previous (per-time Python loop) implementation of lifetime._rmst_se, kept as a reference."""
+    sf = kmf.survival_function_.iloc[:, 0]
+    times = sf.index.to_numpy(dtype=float)
+    values = sf.to_numpy(dtype=float)
+    keep = times <= horizon
+    knots = np.append(times[keep], horizon)
+    area_to = np.concatenate(([0.0], np.cumsum(np.diff(knots) * values[keep])))
+    area_after = dict(zip(times[keep], area_to[-1] - area_to[:-1], strict=True))
+    table = kmf.event_table
+    variance = 0.0
+    for time, deaths, at_risk in zip(table.index.to_numpy(dtype=float), table["observed"], table["at_risk"], strict=True):
+        if time > horizon or deaths <= 0 or at_risk <= deaths:
+            continue
+        variance += area_after[time] ** 2 * deaths / (at_risk * (at_risk - deaths))
+    return math.sqrt(variance)
+
+
+@pytest.mark.parametrize("granular", [True, False])
+@pytest.mark.parametrize("horizon", [0.5, 7.0, 12.3, 30.0, 500.0])
+def test_vectorised_rmst_se_equals_the_loop_implementation(granular, horizon):
+    # Ties (day-granular durations, zeros), censoring, horizons on, between, before and beyond
+    # the event times; also with frequency weights (the compressed path).
+    from onboarding_analysis.lifetime import _rmst_se
+
+    rng = np.random.default_rng(11 if granular else 12)
+    n = 4000
+    lifetime = rng.exponential(15.0, size=n)
+    censor = rng.uniform(0, 45, size=n)
+    durations = np.minimum(lifetime, censor)
+    if granular:
+        durations = np.floor(durations)
+    events = lifetime <= censor
+    for weights in (None, rng.integers(1, 5, size=n).astype(float)):
+        kmf = KaplanMeierFitter().fit(durations, events, weights=weights)
+        reference = loop_rmst_se(kmf, horizon)
+        assert reference > 0
+        assert _rmst_se(kmf, horizon) == pytest.approx(reference, rel=1e-11)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StatisticalWarning)  # horizon 500 is beyond the follow-up
+            result = fit_lifetime(
+                make_facts(durations, events).assign(users=1 if weights is None else weights),
+                days=[],
+                horizon_days=horizon,
+                weights="users",
+            )
+        keep = events | (durations > 0)
+        kept = KaplanMeierFitter().fit(
+            durations[keep], events[keep], weights=None if weights is None else weights[keep]
+        )
+        assert result.rmst_se == pytest.approx(loop_rmst_se(kept, horizon), rel=1e-11)
+
+
+def test_rmst_se_is_zero_without_usable_event_times():
+    # All events after the horizon, or every user dying at once: no Greenwood term, SE 0.
+    from onboarding_analysis.lifetime import _rmst_se
+
+    late = KaplanMeierFitter().fit([5.0, 6.0, 7.0], [True, False, True])
+    assert _rmst_se(late, 2.0) == loop_rmst_se(late, 2.0) == 0.0
+    together = KaplanMeierFitter().fit([3.0, 3.0], [True, True])
+    assert _rmst_se(together, 10.0) == loop_rmst_se(together, 10.0) == 0.0
+
+
 def test_rmst_se_is_the_sampling_error():
     # Across repeated samples, the SD of the RMST estimate matches the mean reported SE.
     # (lifelines' restricted_mean_survival_time(return_variance=True) gives the variance of

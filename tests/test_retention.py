@@ -350,3 +350,29 @@ def test_retention_metrics_are_json_with_none_for_missing():
     assert metrics["unbounded_retention"]["day_0"]["rate"] == 1.0
     with pytest.raises(ValueError, match="columns"):
         retention_metrics(pd.DataFrame({"day": [1]}), unbounded_retention(facts, days))
+
+
+@pytest.mark.parametrize("period", ["week", "month"])
+def test_cohort_counts_equal_a_groupby_per_period_on_random_users(period):
+    # The counts are computed with one cohort coding and bincount; a plain pandas groupby per
+    # period (the previous implementation) must give the same integers, shuffled rows included.
+    rng = np.random.default_rng(5)
+    n = 3000
+    t0 = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.uniform(0, 200, size=n), unit="D")
+    ages = rng.uniform(0, 250, size=n)
+    masks = rng.integers(0, 2**40, size=n, dtype=np.int64)
+    facts = pd.DataFrame({C.USER_ID: np.arange(n), C.T0: t0, C.AGE: ages, C.PERIOD_MASK[period]: masks})
+    facts = facts.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    table = cohort_table(facts, period=period)
+    length = C.PERIOD_DAYS[period]
+    labels = table.cohort_sizes.index
+    cohort_of = facts[C.T0].dt.to_period("W-SUN" if period == "week" else "M").dt.start_time
+    assert set(cohort_of) == set(labels)
+    for k in table.eligible.columns:
+        ok = facts[C.AGE].to_numpy() >= (k + 1) * length
+        bit = ((facts[C.PERIOD_MASK[period]].to_numpy() >> k) & 1).astype(bool)
+        eligible = pd.Series(ok).groupby(cohort_of.to_numpy()).sum().reindex(labels, fill_value=0)
+        retained = pd.Series(ok & bit).groupby(cohort_of.to_numpy()).sum().reindex(labels, fill_value=0)
+        assert table.eligible[k].tolist() == eligible.astype(int).tolist()
+        assert table.retained[k].tolist() == retained.astype(int).tolist()
+    assert table.eligible.to_numpy().sum() > 0 and table.retained.to_numpy().sum() > 0
