@@ -91,6 +91,7 @@ from .errors import DataError, ParamsError
 
 __all__ = [
     "WEIGHT",
+    "efron_cox_on",
     "check_grid_hours",
     "compress",
     "covariate_columns",
@@ -811,6 +812,29 @@ class _PatternData:
         survival = np.cumprod(1.0 - self.d / self.N.sum(axis=1))
         j, k = np.nonzero(self.D)
         return self.P[k] - means[j], self.D[j, k], 1.0 - survival[j]
+
+
+def efron_cox_on(
+    data: pd.DataFrame,
+    covariates: list[str],
+    *,
+    compress_rows: bool,
+    grid_hours: float | None,
+    alpha: float = 0.05,
+) -> CoxFit:
+    """:func:`efron_cox` of ``data``'s ``duration``/``event`` columns on ``covariates``.
+
+    ``compress_rows``: fitted on the unique rows with frequency weights (exact: the same fit);
+    ``grid_hours``: durations rounded down to that grid first (params
+    ``compression_grid_hours``; None keeps them exact).
+    """
+    if compress_rows:
+        rows = compress(data, ["duration", "event", *covariates], duration="duration", grid_hours=grid_hours)
+        weights = rows[WEIGHT].to_numpy()
+    else:
+        rows = data.assign(duration=round_durations(data["duration"].to_numpy(dtype=float), grid_hours))
+        weights = None
+    return efron_cox(rows["duration"], rows["event"], rows[covariates], weights=weights, alpha=alpha)
 
 
 def efron_cox(

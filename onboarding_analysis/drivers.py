@@ -48,7 +48,7 @@ from matplotlib.axes import Axes
 from scipy.stats import norm
 
 from . import columns as C
-from .compression import WEIGHT, compress, covariate_columns, efron_cox, efron_ph_test, round_durations
+from .compression import covariate_columns, efron_cox_on, efron_ph_test
 from .errors import DataError
 from .facts import Facts
 from .intervals import check_alpha
@@ -125,18 +125,6 @@ def _event_counts(
     counts = per_user.to_pandas()
     counts[C.USER_ID] = counts[C.USER_ID].astype(str)
     return names, counts.rename(columns={f"e{i}": name for i, name in enumerate(names)})
-
-
-def _fit(data: pd.DataFrame, covariates: list[str], compress_rows: bool, grid_hours, alpha: float):
-    """Efron Cox model of ``duration``/``event`` on ``covariates`` (vectorised, weights exact),
-    on unique rows with frequency weights when ``compress_rows``."""
-    if compress_rows:
-        rows = compress(data, ["duration", "event", *covariates], duration="duration", grid_hours=grid_hours)
-        weights = rows[WEIGHT].to_numpy()
-    else:
-        rows = data.assign(duration=round_durations(data["duration"].to_numpy(dtype=float), grid_hours))
-        weights = None
-    return efron_cox(rows["duration"], rows["event"], rows[covariates], weights=weights, alpha=alpha)
 
 
 def early_behaviours(
@@ -234,7 +222,13 @@ def early_behaviours(
         else:
             data = pd.concat([base, adjusters], axis=1).assign(did=did.astype(float))
             try:
-                cph = _fit(data, ["did", *adjusters.columns], compress, params.compression_grid_hours, alpha)
+                cph = efron_cox_on(
+                    data,
+                    ["did", *adjusters.columns],
+                    compress_rows=compress,
+                    grid_hours=params.compression_grid_hours,
+                    alpha=alpha,
+                )
             except ConvergenceError as err:
                 row["note"] = f"the Cox model did not converge ({str(err).splitlines()[0]})"
             else:

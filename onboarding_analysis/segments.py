@@ -85,7 +85,7 @@ from .compression import (
     check_grid_hours,
     compress,
     covariate_columns,
-    efron_cox,
+    efron_cox_on,
     efron_ph_test,
     round_durations,
 )
@@ -597,14 +597,8 @@ def cox_hazard_ratios(
         axis=1,
     )
     covariates = [*dummies, *adjusters.columns]
-    if compress_rows:
-        rows = compress(data, ["duration", "event", *covariates], duration="duration", grid_hours=grid_hours)
-        weights = rows[WEIGHT].to_numpy()
-    else:
-        rows = data.assign(duration=round_durations(data["duration"].to_numpy(dtype=float), grid_hours))
-        weights = None
     try:
-        cph = efron_cox(rows["duration"], rows["event"], rows[covariates], weights=weights, alpha=alpha)
+        cph = efron_cox_on(data, covariates, compress_rows=compress_rows, grid_hours=grid_hours, alpha=alpha)
     except ConvergenceError as err:
         notes.append(f"the Cox model did not converge ({str(err).splitlines()[0]}); no hazard ratios")
         return table, None, tuple(notes)

@@ -342,6 +342,22 @@ def test_efron_cox_on_compressed_rows_equals_the_replicated_rows_exactly(tied):
     np.testing.assert_allclose(efron_ph_test(weighted)["p"], expected.loc[cols, "p"], rtol=1e-8)
 
 
+
+def test_efron_cox_on_compresses_losslessly_and_rounds_only_on_a_grid(tied):
+    from onboarding_analysis.compression import efron_cox_on
+
+    design = covariate_columns(tied, ["group"])
+    cols = list(design.columns)
+    data = pd.concat([tied[[C.LIFETIME, C.CHURNED]], design], axis=1)
+    data = data.rename(columns={C.LIFETIME: "duration", C.CHURNED: "event"})
+    data["duration"] += 0.3  # off the day grid, so a 24 h grid moves every duration
+    packed = efron_cox_on(data, cols, compress_rows=True, grid_hours=None)
+    plain = efron_cox(data["duration"], data["event"], data[cols])
+    np.testing.assert_allclose(packed.params_, plain.params_, rtol=1e-10, atol=1e-13)
+    gridded = efron_cox_on(data, cols, compress_rows=False, grid_hours=24)
+    floored = efron_cox(np.floor(data["duration"]), data["event"], data[cols])
+    np.testing.assert_allclose(gridded.params_, floored.params_, rtol=1e-10, atol=1e-13)
+
 def test_efron_cox_refuses_collinear_covariates_and_non_integer_weights(tied):
     design = covariate_columns(tied, ["group"])
     x = design.assign(copy=design.iloc[:, 0])
