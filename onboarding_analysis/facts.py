@@ -233,7 +233,9 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     # Attributes come from the users table when it has them (as loading.py does), else from events.
     from_users = set(source.users.columns) if source.users is not None else set()
     attrs_from_events = [
-        c for c in dict.fromkeys((*params.segments, *params.filters)) if c in ev.columns and c not in from_users
+        c
+        for c in dict.fromkeys((*params.segments, *params.filters))
+        if c in ev.columns and c not in from_users
     ]
 
     signup = params.signup_event
@@ -274,7 +276,11 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     for column, allowed in params.filters.items():
         allowed = [str(v) for v in allowed]
         keep = keep & base[column].isin(allowed).fill_null(False)
-        theirs = ibis.coalesce(base[column], base[f"any_{column}"]) if f"any_{column}" in base.columns else base[column]
+        theirs = (
+            ibis.coalesce(base[column], base[f"any_{column}"])
+            if f"any_{column}" in base.columns
+            else base[column]
+        )
         scope = scope & theirs.isin(allowed).fill_null(False)
     status = ibis.cases(
         # An id the loader treats as missing ('', NaN, null...): all its rows say so.
@@ -292,7 +298,14 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     in_scope = scope & (status.isnull() | (status != "missing user id"))
     base = base.mutate(status=status, in_scope=in_scope.fill_null(False), n_rows=base.n_rows.fill_null(0))
     status_cols = [
-        "user_id", "status", "t0", *attr_values, "in_scope", "in_users", "n_rows", "n_ok",
+        "user_id",
+        "status",
+        "t0",
+        *attr_values,
+        "in_scope",
+        "in_users",
+        "n_rows",
+        "n_ok",
         *[f"n_{r}" for r in _ROW_LEVEL],
     ]
     per_user_status = base.select(*status_cols)
@@ -472,7 +485,9 @@ def _scoped_defect_notes(source: Source, params: Params, excluded: Mapping[str, 
     notes = []
     for reason in ("missing event name", "unparseable timestamp"):
         if excluded.get(reason):
-            notes.append(defect_message(source.source_name, reason, excluded[reason], params.columns, scoped=True))
+            notes.append(
+                defect_message(source.source_name, reason, excluded[reason], params.columns, scoped=True)
+            )
     if excluded.get("implausible timestamp") and source.span is not None:
         notes.append(implausible_message(source.source_name, excluded["implausible timestamp"], source.span))
     return notes
@@ -480,10 +495,12 @@ def _scoped_defect_notes(source: Source, params: Params, excluded: Mapping[str, 
 
 def _rows_per_file(source: Source, user_ids: pd.Series) -> dict[str, int]:
     """Rows per events file of the given users (files without any of their rows are left out)."""
-    ids = ibis.memtable(pd.DataFrame({"user_id": user_ids.astype(str).to_numpy()}), schema={"user_id": "string"})
+    ids = ibis.memtable(
+        pd.DataFrame({"user_id": user_ids.astype(str).to_numpy()}), schema={"user_id": "string"}
+    )
     theirs = source.events.semi_join(ids, "user_id")
     counts = theirs.group_by("file").aggregate(rows=theirs.count()).to_pandas()
-    per_file = dict(zip(counts["file"].astype(str), counts["rows"].astype(int)))
+    per_file = dict(zip(counts["file"].astype(str), counts["rows"].astype(int), strict=True))
     return {f: per_file[f] for f in source.files if per_file.get(f)}
 
 

@@ -670,8 +670,12 @@ def plot_funnel(result: FunnelResult, *, ax: Axes | None = None) -> Axes:
         )
         for xi, hi, users in zip(x[shown], high[shown], table["users"].to_numpy()[shown], strict=True):
             ax.annotate(
-                f"{int(users):,}", (xi, hi), xytext=(0, 3), textcoords="offset points",
-                ha="center", va="bottom",
+                f"{int(users):,}",
+                (xi, hi),
+                xytext=(0, 3),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
             )
         ax.legend(loc="upper right")
     else:

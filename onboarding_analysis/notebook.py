@@ -96,7 +96,11 @@ def show_segments(comparisons) -> None:
     from . import segments
 
     for column, comparison in comparisons.items():
-        pooled = f"; pooled into '{comparison.other_label}': {', '.join(comparison.pooled)}" if comparison.pooled else ""
+        pooled = (
+            f"; pooled into '{comparison.other_label}': {', '.join(comparison.pooled)}"
+            if comparison.pooled
+            else ""
+        )
         adjusted = (
             ""
             if comparison.logrank_p_adjusted is None

@@ -621,7 +621,11 @@ def fit_ttfv(
         limit = np.maximum(facts[C.AGE].to_numpy(dtype=float) - float(churn_delay_days), 0.0)
         seen = duration <= limit
         churn = aalen_johansen(
-            np.where(seen, duration, limit), np.where(seen, event, CENSORED), cause=CHURN_CAUSE, weights=w, alpha=alpha
+            np.where(seen, duration, limit),
+            np.where(seen, event, CENSORED),
+            cause=CHURN_CAUSE,
+            weights=w,
+            alpha=alpha,
         )
 
     follow_up = float(duration.max())

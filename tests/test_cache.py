@@ -10,8 +10,8 @@ import pytest
 
 from onboarding_analysis import cache as facts_cache
 from onboarding_analysis import pipeline
-from onboarding_analysis.errors import DataWarning
 from onboarding_analysis.demo import DemoSpec, write_demo
+from onboarding_analysis.errors import DataWarning
 from onboarding_analysis.funnel import funnel
 from onboarding_analysis.params import validate_params
 from onboarding_analysis.pipeline import compute_facts
@@ -199,7 +199,9 @@ def test_hit_skips_the_scan_and_warns_as_the_miss(tmp_path, builds, monkeypatch)
         "u1,opened,not a time\n"
         "u2,signed_up,2024-01-03T00:00:00Z\n"
     )
-    (tmp_path / "users.csv").write_text("user_id,signup_at\nu1,2024-01-01T00:00:00Z\nu2,2024-01-03T00:00:00Z\n")
+    (tmp_path / "users.csv").write_text(
+        "user_id,signup_at\nu1,2024-01-01T00:00:00Z\nu2,2024-01-03T00:00:00Z\n"
+    )
     params = validate_params({"events": str(tmp_path / "events.csv"), "users": str(tmp_path / "users.csv")})
     with warnings.catch_warnings(record=True) as miss_caught:
         warnings.simplefilter("always", DataWarning)
@@ -215,7 +217,10 @@ def test_hit_skips_the_scan_and_warns_as_the_miss(tmp_path, builds, monkeypatch)
         warnings.simplefilter("always", DataWarning)
         hit = compute_facts(params, cache=tmp_path / "cache")
     assert len(builds) == 1
-    texts = [sorted(str(w.message) for w in caught if w.category is DataWarning) for caught in (miss_caught, hit_caught)]
+    texts = [
+        sorted(str(w.message) for w in caught if w.category is DataWarning)
+        for caught in (miss_caught, hit_caught)
+    ]
     assert len(texts[0]) == 2 and texts[0] == texts[1]
     assert hit.source.warnings == miss.source.warnings
     assert hit.source.files == miss.source.files and hit.source.observation_end == miss.source.observation_end

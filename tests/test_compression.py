@@ -342,7 +342,6 @@ def test_efron_cox_on_compressed_rows_equals_the_replicated_rows_exactly(tied):
     np.testing.assert_allclose(efron_ph_test(weighted)["p"], expected.loc[cols, "p"], rtol=1e-8)
 
 
-
 def test_efron_cox_on_compresses_losslessly_and_rounds_only_on_a_grid(tied):
     from onboarding_analysis.compression import efron_cox_on
 
@@ -357,6 +356,7 @@ def test_efron_cox_on_compresses_losslessly_and_rounds_only_on_a_grid(tied):
     gridded = efron_cox_on(data, cols, compress_rows=False, grid_hours=24)
     floored = efron_cox(np.floor(data["duration"]), data["event"], data[cols])
     np.testing.assert_allclose(gridded.params_, floored.params_, rtol=1e-10, atol=1e-13)
+
 
 def test_efron_cox_refuses_collinear_covariates_and_non_integer_weights(tied):
     design = covariate_columns(tied, ["group"])

@@ -72,7 +72,11 @@ def test_kaplan_meier_recovers_the_demo_lifetime_distribution(demo_run, after_ch
     expected = true_lifetime_survival(np.array(days, dtype=float), group, DemoSpec())
     s = result.survival.set_index("day")
     for day, true_value in zip(days, expected, strict=True):
-        assert s.loc[day, "ci_low"] <= true_value <= s.loc[day, "ci_high"], (day, true_value, s.loc[day].to_dict())
+        assert s.loc[day, "ci_low"] <= true_value <= s.loc[day, "ci_high"], (
+            day,
+            true_value,
+            s.loc[day].to_dict(),
+        )
     # And the interval is informative: a survival 4 points off the truth falls outside it.
     assert not (s.loc[30, "ci_low"] <= expected[2] + 0.04 <= s.loc[30, "ci_high"])
 
@@ -82,7 +86,9 @@ def test_ttfv_recovers_the_demo_truth(demo_run):
     raw, truth = demo_run
     params = validate_params(raw)
     facts = compute_facts(params)
-    result = fit_ttfv(facts.table, days=(1, 7, 30), horizon_days=90, churn_delay_days=churn_delay_days(params))
+    result = fit_ttfv(
+        facts.table, days=(1, 7, 30), horizon_days=90, churn_delay_days=churn_delay_days(params)
+    )
     ttfv = truth["ttfv_days"].to_numpy()  # NaN: never reaches value (even after T)
     for row in result.reached_by.itertuples():
         true_share = float(np.mean(np.nan_to_num(ttfv, nan=np.inf) < row.day))

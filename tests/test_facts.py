@@ -260,7 +260,6 @@ def test_mark_duplicates_on_any_ibis_table():
     assert out["reason"].tolist() == [None, "after observation end", DUPLICATE, None]
 
 
-
 def test_duplicate_candidates_are_checked_exactly(monkeypatch):
     # Candidates come from a hash aggregation; with every hash colliding (a constant), every
     # row is a candidate and the exact check must still mark only a's second copy.

@@ -255,9 +255,7 @@ def test_users_without_funnel_events_get_a_row(facts_of):
 
 
 def test_defaults_come_from_params(facts_of):
-    facts = facts_of(
-        STRICT_ROWS, onboarding_steps=STEPS4, funnel_mode="strict", conversion_window_days=7
-    )
+    facts = facts_of(STRICT_ROWS, onboarding_steps=STEPS4, funnel_mode="strict", conversion_window_days=7)
     explicit = step_times(facts, STEPS4, mode="strict", window_days=7)
     pd.testing.assert_frame_equal(step_times(facts), explicit)
     result = funnel(facts)
@@ -353,9 +351,18 @@ def test_time_between_steps_quantiles(result):
 
 def test_times_frame_flags_eligibility(result):
     t = result.times.set_index("user_id")
-    assert t["eligible"].to_dict() == {"u1": True, "u2": True, "u3": True, "u4": True, "u5": True, "u6": False}
+    assert t["eligible"].to_dict() == {
+        "u1": True,
+        "u2": True,
+        "u3": True,
+        "u4": True,
+        "u5": True,
+        "u6": False,
+    }
     # u6's own times are still there: 0, 1 h, 2 h.
-    np.testing.assert_allclose(t.loc["u6", ["step_0_days", "step_1_days", "step_2_days"]].to_numpy(float), [0, H, 2 * H])
+    np.testing.assert_allclose(
+        t.loc["u6", ["step_0_days", "step_1_days", "step_2_days"]].to_numpy(float), [0, H, 2 * H]
+    )
 
 
 def test_eligibility_edge(facts_of):

@@ -105,7 +105,9 @@ def test_last_step_reached_steps_argument_and_missing_steps(facts, write_csv):
     no_steps = compute_facts(validate_params({"events": path}))
     with pytest.raises(ValueError, match="onboarding_steps"):
         J.last_step_reached(no_steps)
-    with pytest.raises(ValueError, match="key .onboarding_steps.: value .*is invalid: expected a list of steps"):
+    with pytest.raises(
+        ValueError, match="key .onboarding_steps.: value .*is invalid: expected a list of steps"
+    ):
         J.last_step_reached(facts, [["a", 3]])
 
 

@@ -178,7 +178,9 @@ def loop_rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
     area_after = dict(zip(times[keep], area_to[-1] - area_to[:-1], strict=True))
     table = kmf.event_table
     variance = 0.0
-    for time, deaths, at_risk in zip(table.index.to_numpy(dtype=float), table["observed"], table["at_risk"], strict=True):
+    for time, deaths, at_risk in zip(
+        table.index.to_numpy(dtype=float), table["observed"], table["at_risk"], strict=True
+    ):
         if time > horizon or deaths <= 0 or at_risk <= deaths:
             continue
         variance += area_after[time] ** 2 * deaths / (at_risk * (at_risk - deaths))

@@ -48,7 +48,9 @@ def test_notebooks_hold_no_logic(path):
             continue
         tree = ast.parse(cell.source)
         for node in ast.walk(tree):
-            assert not isinstance(node, ast.FunctionDef | ast.ClassDef | ast.Lambda), f"{path.name}: {cell.source[:60]}"
+            assert not isinstance(node, ast.FunctionDef | ast.ClassDef | ast.Lambda), (
+                f"{path.name}: {cell.source[:60]}"
+            )
             assert not isinstance(node, ast.For | ast.While), f"{path.name}: loops belong in the package"
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# ")

@@ -87,7 +87,10 @@ def test_every_row_is_used_or_counted_under_one_reason(write_csv):
         "before signup": 1,
     }
     assert acc.events_used + sum(acc.excluded.values()) == acc.events_read
-    assert dict(acc.users_excluded) == {"user signed up after observation end": 1, "user without signup time": 1}
+    assert dict(acc.users_excluded) == {
+        "user signed up after observation end": 1,
+        "user without signup time": 1,
+    }
     assert acc.users == 3  # u1, u2 and u5 (users table, no event)
     kinds = sorted(m.split("excluded as '")[1].split("'")[0] for m in messages)
     assert kinds == [
@@ -130,9 +133,16 @@ def test_a_filtered_run_accounts_for_its_own_users_rows(write_csv):
         "user without signup time": 1,  # u4
     }
     kinds = sorted(m.split("excluded as '")[1].split("'")[0] for m in messages)
-    assert kinds == ["duplicate event", "implausible timestamp", "missing event name", "unparseable timestamp"]
+    assert kinds == [
+        "duplicate event",
+        "implausible timestamp",
+        "missing event name",
+        "unparseable timestamp",
+    ]
     assert "2 event rows excluded as 'unparseable timestamp'" in " ".join(messages)
-    assert not any("u1" in m or "u2" in m or "not a time" in m for m in messages), "no identifiers, no examples"
+    assert not any("u1" in m or "u2" in m or "not a time" in m for m in messages), (
+        "no identifiers, no examples"
+    )
 
     report = quality_report(facts)
     assert report.adds_up
