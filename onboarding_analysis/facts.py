@@ -63,6 +63,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
+import pyarrow.compute as pc
 
 from . import columns as C
 from .errors import DataError, DataWarning
@@ -397,16 +398,19 @@ def build_facts(source: Source, params: Params) -> Facts:
     candidates = duplicate_candidates(source.events).to_pandas()
     dup_table = duplicate_table(candidates, source.events)
     _, status_expr, _ = user_facts_expr(source, params, duplicates=dup_table)
-    status = status_expr.to_pandas()
-    included = status[status["status"].isna()]
-    if included.empty:
-        users_excluded = status.dropna(subset=["status"]).groupby("status").size()
-        raise DataError(_no_user_message(source, params, users_excluded))
+    # One row per user, kept as Arrow: the included users go back to the engine without ever
+    # becoming Python strings; pandas gets the few columns the accounting sums.
+    status_arrow = status_expr.to_pyarrow()
     schema = status_expr.schema()
     user_cols = [c for c in schema.names if c in ("user_id", "t0") or c not in _STATUS_ONLY]
-    users = ibis.memtable(
-        included[user_cols].reset_index(drop=True), schema=ibis.schema({c: schema[c] for c in user_cols})
-    )
+    included = status_arrow.filter(pc.is_null(status_arrow["status"])).select(user_cols)
+    scope_ids = status_arrow.filter(status_arrow["in_scope"]).select(["user_id"]) if params.filters else None
+    status = status_arrow.drop_columns(user_cols).to_pandas()
+    del status_arrow
+    if included.num_rows == 0:
+        users_excluded = status.dropna(subset=["status"]).groupby("status").size()
+        raise DataError(_no_user_message(source, params, users_excluded))
+    users = ibis.memtable(included, schema=ibis.schema({c: schema[c] for c in user_cols}))
     facts_expr, _, used = user_facts_expr(source, params, duplicates=dup_table, users=users)
     table = _normalise(facts_expr.to_pandas(), params)
 
@@ -430,7 +434,7 @@ def build_facts(source: Source, params: Params) -> Facts:
     files = dict(source.files)
     users_rows = source.users_rows
     if scoped:
-        files = _rows_per_file(source, status["user_id"])
+        files = _rows_per_file(source, scope_ids)
         users_rows = int(status["in_users"].fillna(False).sum())
     accounting = Accounting(
         events_read=int(status["n_rows"].sum()) if scoped else sum(source.files.values()),
@@ -493,11 +497,10 @@ def _scoped_defect_notes(source: Source, params: Params, excluded: Mapping[str, 
     return notes
 
 
-def _rows_per_file(source: Source, user_ids: pd.Series) -> dict[str, int]:
-    """Rows per events file of the given users (files without any of their rows are left out)."""
-    ids = ibis.memtable(
-        pd.DataFrame({"user_id": user_ids.astype(str).to_numpy()}), schema={"user_id": "string"}
-    )
+def _rows_per_file(source: Source, user_ids) -> dict[str, int]:
+    """Rows per events file of the given users (an Arrow table with ``user_id``); files without
+    any of their rows are left out."""
+    ids = ibis.memtable(user_ids, schema={"user_id": "string"})
     theirs = source.events.semi_join(ids, "user_id")
     counts = theirs.group_by("file").aggregate(rows=theirs.count()).to_pandas()
     per_file = dict(zip(counts["file"].astype(str), counts["rows"].astype(int), strict=True))

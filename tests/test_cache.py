@@ -152,6 +152,16 @@ def test_duckdb_memory_cap_from_environment(monkeypatch):
     monkeypatch.setenv(DUCKDB_MEMORY_ENV, "512MB")
     con = connect_engine("duckdb")
     assert con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] == "488.2 MiB"
+    monkeypatch.delenv(DUCKDB_MEMORY_ENV)
+    assert (
+        connect_engine("duckdb").raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+        == "953.6 MiB"
+    )
+    monkeypatch.setenv(DUCKDB_MEMORY_ENV, "default")  # DuckDB's own cap: a share of the machine's memory
+    assert (
+        connect_engine("duckdb").raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+        != "953.6 MiB"
+    )
     monkeypatch.setenv(DUCKDB_MEMORY_ENV, "lots")
     with pytest.raises(ParamsError, match="not a memory size"):
         connect_engine("duckdb")
