@@ -43,13 +43,12 @@ from .loading import (
     _require_columns_per_file,
     _warn,
     csv_header,
-    defect_message,
     epoch_message,
     expand_files,
     float_id_message,
-    implausible_message,
     load,
     users_overlap_message,
+    warn_row_defects,
 )
 from .loading import connect as connect_duckdb
 from .params import Params, observation_end_timestamp
@@ -664,21 +663,14 @@ def _warn_defects_spark(
     """loading._warn_defects: one DataWarning per kind of row defect."""
     from pyspark.sql import functions as F
 
-    for reason, n in defects.items():
-        if not n:
-            continue
-        example = None
-        if reason == "unparseable timestamp":
-            col = F.col(_q(cols["timestamp"]))
-            row = (
-                raw.where(col.isNotNull() & (F.trim(col.cast("string")) != "") & ts.isNull())
-                .select(col)
-                .first()
-            )
-            example = row[0] if row else None
-        _warn(defect_message(source_name, reason, n, cols, example), notes)
-    if implausible:
-        _warn(implausible_message(source_name, implausible, span), notes)
+    def example() -> Any:
+        col = F.col(_q(cols["timestamp"]))
+        row = (
+            raw.where(col.isNotNull() & (F.trim(col.cast("string")) != "") & ts.isNull()).select(col).first()
+        )
+        return row[0] if row else None
+
+    warn_row_defects(defects, implausible, span, cols, source_name, notes, unparseable_example=example)
 
 
 def _normalised_id(column: Any) -> Any:

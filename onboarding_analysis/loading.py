@@ -796,17 +796,37 @@ def _warn_defects(
     notes: list[str],
 ) -> None:
     """One :class:`DataWarning` per kind of row defect (no identifiers in the messages)."""
+
+    def example() -> Any:
+        col = quote_ident(cols["timestamp"])
+        row = con.raw_sql(
+            f"SELECT {col} FROM raw_events WHERE {col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> ''"
+            f" AND {ts_sql} IS NULL LIMIT 1"
+        ).fetchone()
+        return row[0] if row else None
+
+    warn_row_defects(defects, implausible, span, cols, source_name, notes, unparseable_example=example)
+
+
+def warn_row_defects(
+    defects: dict[str, int],
+    implausible: int,
+    span: tuple[dt.datetime, dt.datetime],
+    cols: dict[str, str],
+    source_name: str,
+    notes: list[str],
+    *,
+    unparseable_example: Any,
+) -> None:
+    """The row-defect warnings of every engine's loader, in one order and one wording.
+
+    ``unparseable_example``: a callable returning one raw timestamp that could not be read (run
+    only when there is such a row), by the engine's own query.
+    """
     for reason, n in defects.items():
         if not n:
             continue
-        example = None
-        if reason == "unparseable timestamp":
-            col = quote_ident(cols["timestamp"])
-            row = con.raw_sql(
-                f"SELECT {col} FROM raw_events WHERE {col} IS NOT NULL AND trim(CAST({col} AS VARCHAR)) <> ''"
-                f" AND {ts_sql} IS NULL LIMIT 1"
-            ).fetchone()
-            example = row[0] if row else None
+        example = unparseable_example() if reason == "unparseable timestamp" else None
         _warn(defect_message(source_name, reason, n, cols, example), notes)
     if implausible:
         _warn(implausible_message(source_name, implausible, span), notes)
