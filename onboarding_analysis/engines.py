@@ -38,7 +38,6 @@ from .loading import (
     OPTIONAL_EVENT_COLUMNS,
     Source,
     _format_of,
-    _main_block,
     _require_columns,
     _require_columns_per_file,
     _warn,
@@ -47,11 +46,12 @@ from .loading import (
     expand_files,
     float_id_message,
     load,
+    summarise_scan,
     users_overlap_message,
     warn_row_defects,
 )
 from .loading import connect as connect_duckdb
-from .params import Params, observation_end_timestamp
+from .params import Params
 
 #: Java versions the supported pyspark releases run on, most preferred first.
 SUPPORTED_JAVA = ("17", "21", "11")
@@ -333,43 +333,23 @@ def load_spark(params: Params, con: Any) -> Source:
         ),
         files,
     )
-    per_file = dict.fromkeys(files, 0)
-    days: dict[dt.date, list] = {}
-    defects = {"missing user id": 0, "missing event name": 0, "unparseable timestamp": 0}
     spark_names: dict[str, str] = {}
-    for file, day, n, n_valid, lo, hi, n_uid, n_event, n_ts in scan:
-        name = spark_names.setdefault(file, _original_name(file, files))
-        per_file[name] = per_file.get(name, 0) + int(n)
-        defects["missing user id"] += int(n_uid)
-        defects["missing event name"] += int(n_event)
-        defects["unparseable timestamp"] += int(n_ts)
-        if day is not None:
-            entry = days.setdefault(day, [0, 0, lo, hi])
-            entry[0] += int(n)
-            entry[1] += int(n_valid)
-            entry[2], entry[3] = min(entry[2], lo), max(entry[3], hi)
-    if sum(per_file.values()) == 0:
-        raise DataError(f"{source_name}: no event rows (header only?). Export the event log again.")
-    if not days:
-        example = raw.where(F.col(_q(cols["timestamp"])).isNotNull()).select(_q(cols["timestamp"])).first()
-        raise DataError(
-            f"{source_name}: column '{cols['timestamp']}': no value could be read as a timestamp "
-            f"(e.g. {example[0] if example else None!r}). Use ISO-8601 such as 2024-03-05T10:22:13Z."
-        )
 
-    block = _main_block(sorted(days))
-    first_ts = min(days[d][2] for d in block)
-    last_ts = max(days[d][3] for d in block)
-    lo, hi = min(block), max(block) + dt.timedelta(days=1)
-    implausible = sum(v[1] for d, v in days.items() if not lo <= d < hi)
-    end = observation_end_timestamp(params)
-    if end is None:
-        end = last_ts
-    elif end < first_ts:
-        raise ParamsError(
-            f"{params.where}: key 'observation_end': {params.observation_end} is before the first "
-            f"event ({first_ts:%Y-%m-%d %H:%M:%S} UTC). Use a later date, or null for the last event."
-        )
+    def no_timestamp_example() -> Any:
+        row = raw.where(F.col(_q(cols["timestamp"])).isNotNull()).select(_q(cols["timestamp"])).first()
+        return row[0] if row else None
+
+    summary = summarise_scan(
+        scan,
+        files,
+        params,
+        source_name,
+        cols,
+        no_timestamp_example,
+        file_name=lambda file: spark_names.setdefault(file, _original_name(file, files)),
+    )
+    per_file, defects, implausible = summary.per_file, summary.defects, summary.implausible
+    first_ts, last_ts, lo, hi, end = summary.first_ts, summary.last_ts, summary.lo, summary.hi, summary.end
     reason = (
         F.when(no_uid, "missing user id")
         .when(no_event, "missing event name")

@@ -645,44 +645,15 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
         f" FROM parsed_events GROUP BY ALL",
         files,
     ).fetchall()
-    per_file = dict.fromkeys(files, 0)
-    days: dict[dt.date, list] = {}
-    defects = {"missing user id": 0, "missing event name": 0, "unparseable timestamp": 0}
-    for file, day, n, n_valid, lo, hi, n_uid, n_event, n_ts, *_ in scan:
-        per_file[file] = per_file.get(file, 0) + int(n)
-        defects["missing user id"] += int(n_uid)
-        defects["missing event name"] += int(n_event)
-        defects["unparseable timestamp"] += int(n_ts)
-        if day is not None:
-            entry = days.setdefault(day, [0, 0, lo, hi])
-            entry[0] += int(n)
-            entry[1] += int(n_valid)
-            entry[2], entry[3] = min(entry[2], lo), max(entry[3], hi)
-    if sum(per_file.values()) == 0:
-        raise DataError(f"{source_name}: no event rows (header only?). Export the event log again.")
-    if not days:
-        example = con.raw_sql(
-            f"SELECT {quote_ident(cols['timestamp'])} FROM raw_events"
-            f" WHERE {quote_ident(cols['timestamp'])} IS NOT NULL LIMIT 1"
-        ).fetchone()
-        raise DataError(
-            f"{source_name}: column '{cols['timestamp']}': no value could be read as a timestamp "
-            f"(e.g. {example[0] if example else None!r}). Use ISO-8601 such as 2024-03-05T10:22:13Z."
-        )
 
-    block = _main_block(sorted(days))
-    first_ts = min(days[d][2] for d in block)
-    last_ts = max(days[d][3] for d in block)
-    lo, hi = min(block), max(block) + dt.timedelta(days=1)
-    implausible = sum(v[1] for d, v in days.items() if not lo <= d < hi)
-    end = observation_end_timestamp(params)
-    if end is None:
-        end = last_ts
-    elif end < first_ts:
-        raise ParamsError(
-            f"{params.where}: key 'observation_end': {params.observation_end} is before the first "
-            f"event ({first_ts:%Y-%m-%d %H:%M:%S} UTC). Use a later date, or null for the last event."
-        )
+    def no_timestamp_example() -> Any:
+        col = quote_ident(cols["timestamp"])
+        row = con.raw_sql(f"SELECT {col} FROM raw_events WHERE {col} IS NOT NULL LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    summary = summarise_scan(scan, files, params, source_name, cols, no_timestamp_example)
+    per_file, defects, implausible = summary.per_file, summary.defects, summary.implausible
+    first_ts, last_ts, lo, hi, end = summary.first_ts, summary.last_ts, summary.lo, summary.hi, summary.end
     _create_events_view(con, no_uid, lo, hi, end, defects)
     before = len(notes)
     if not params.filters:  # a filtered run warns about its own users' rows only (build_facts)
@@ -735,6 +706,81 @@ def _create_events_view(
         f" WHEN ts > {end_lit} THEN 'after observation end'"
         " END AS reason FROM parsed_events"
     )
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """What the loader's scan of every event row found (see :func:`summarise_scan`)."""
+
+    per_file: dict[str, int]
+    defects: dict[str, int]
+    implausible: int
+    first_ts: dt.datetime
+    last_ts: dt.datetime
+    lo: dt.date
+    hi: dt.date
+    end: dt.datetime
+
+
+def summarise_scan(
+    rows: Any,
+    files: list[str],
+    params: Params,
+    source_name: str,
+    cols: dict[str, str],
+    no_timestamp_example: Any,
+    file_name: Any = None,
+) -> ScanSummary:
+    """Rows per file, row defects, the plausible date range and ``T`` from the scan's rows.
+
+    Shared by every engine's loader. ``rows``: ``(file, day, rows, valid rows, min ts, max ts,
+    missing ids, missing names, unparseable timestamps, ...)`` per file and day;
+    ``no_timestamp_example``: a callable giving one raw timestamp (for the error when none can
+    be read); ``file_name``: maps the engine's file names to the input paths (default: same).
+
+    Raises
+    ------
+    DataError
+        No event rows, or no timestamp can be read.
+    ParamsError
+        ``observation_end`` is before the first plausible event.
+    """
+    per_file = dict.fromkeys(files, 0)
+    days: dict[dt.date, list] = {}
+    defects = {"missing user id": 0, "missing event name": 0, "unparseable timestamp": 0}
+    for file, day, n, n_valid, lo, hi, n_uid, n_event, n_ts, *_ in rows:
+        name = file_name(file) if file_name is not None else file
+        per_file[name] = per_file.get(name, 0) + int(n)
+        defects["missing user id"] += int(n_uid)
+        defects["missing event name"] += int(n_event)
+        defects["unparseable timestamp"] += int(n_ts)
+        if day is not None:
+            entry = days.setdefault(day, [0, 0, lo, hi])
+            entry[0] += int(n)
+            entry[1] += int(n_valid)
+            entry[2], entry[3] = min(entry[2], lo), max(entry[3], hi)
+    if sum(per_file.values()) == 0:
+        raise DataError(f"{source_name}: no event rows (header only?). Export the event log again.")
+    if not days:
+        example = no_timestamp_example()
+        raise DataError(
+            f"{source_name}: column '{cols['timestamp']}': no value could be read as a timestamp "
+            f"(e.g. {example!r}). Use ISO-8601 such as 2024-03-05T10:22:13Z."
+        )
+    block = _main_block(sorted(days))
+    first_ts = min(days[d][2] for d in block)
+    last_ts = max(days[d][3] for d in block)
+    lo, hi = min(block), max(block) + dt.timedelta(days=1)
+    implausible = sum(v[1] for d, v in days.items() if not lo <= d < hi)
+    end = observation_end_timestamp(params)
+    if end is None:
+        end = last_ts
+    elif end < first_ts:
+        raise ParamsError(
+            f"{params.where}: key 'observation_end': {params.observation_end} is before the first "
+            f"event ({first_ts:%Y-%m-%d %H:%M:%S} UTC). Use a later date, or null for the last event."
+        )
+    return ScanSummary(per_file, defects, implausible, first_ts, last_ts, lo, hi, end)
 
 
 def _main_block(days: list[dt.date]) -> list[dt.date]:
