@@ -53,6 +53,9 @@ from .params import Params
 CACHE_ENV = "ONBOARDING_ANALYSIS_CACHE"
 #: Default cache folder, relative to the params' base directory (the project root).
 DEFAULT_DIR = Path(".cache") / "facts"
+#: Suffix of an entry's shared used-events file (written by
+#: :func:`onboarding_analysis.notebook.share_events`; pruned with its entry).
+EVENTS_SUFFIX = ".events.parquet"
 #: Entries kept; older ones are deleted after each write.
 KEEP = 8
 #: Modules whose source is part of the key.
@@ -184,6 +187,8 @@ def prune(directory: Path, keep: int = KEEP) -> None:
             meta.unlink(missing_ok=True)
             meta.with_suffix(".parquet").unlink(missing_ok=True)
             meta.with_suffix(".duplicates.parquet").unlink(missing_ok=True)
+            meta.with_suffix(EVENTS_SUFFIX).unlink(missing_ok=True)
+            meta.with_suffix(EVENTS_SUFFIX + ".lock").unlink(missing_ok=True)
     except OSError:
         pass
 
@@ -257,6 +262,7 @@ def _atomic(target: Path, write_to) -> None:
 
 __all__ = [
     "CACHE_ENV",
+    "EVENTS_SUFFIX",
     "DEFAULT_DIR",
     "KEEP",
     "CachedFacts",

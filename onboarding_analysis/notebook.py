@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cache import EVENTS_SUFFIX
+
 #: Columns of the used events kept by :func:`share_events` (those the analyses read).
 SHARED_EVENT_COLUMNS = ("user_id", "event", "ts", "t0", "day", "days", "active", "value", "account_id")
-#: Suffix of the shared used-events file next to a facts cache entry (``<key>.events.parquet``).
-EVENTS_SUFFIX = ".events.parquet"
 
 
 def setup_notebook() -> None:
@@ -240,13 +240,8 @@ def _write_once(path: Path, write) -> None:
 
 
 def _prune_events(directory: Path) -> None:
-    """Delete shared event files whose facts entry (``<key>.json``) the cache has pruned."""
+    """Delete the private links of processes that died (the cache prunes the shared files)."""
     with contextlib.suppress(OSError):
-        for path in directory.glob(f"*{EVENTS_SUFFIX}"):
-            key = path.name[: -len(EVENTS_SUFFIX)]
-            if not (directory / f"{key}.json").exists():
-                path.unlink(missing_ok=True)
-                path.with_name(path.name + ".lock").unlink(missing_ok=True)
         for link in directory.glob("*.events.*-*.parquet"):  # links of processes that died
             pid = link.name.rsplit(".", 2)[-2].split("-")[0]
             if pid.isdigit() and not _alive(int(pid)):

@@ -236,3 +236,15 @@ def test_hit_skips_the_scan_and_warns_as_the_miss(tmp_path, builds, monkeypatch)
     assert hit.source.files == miss.source.files and hit.source.observation_end == miss.source.observation_end
     reasons = [f.source.events.reason.value_counts().to_pandas().sort_values("reason") for f in (miss, hit)]
     pd.testing.assert_frame_equal(reasons[0].reset_index(drop=True), reasons[1].reset_index(drop=True))
+
+
+def test_pruning_an_entry_deletes_its_shared_events_file(tmp_path):
+    for i in range(facts_cache.KEEP + 1):
+        meta = tmp_path / f"k{i}.json"
+        meta.write_text("{}")
+        os.utime(meta, ns=(i * 10**9, i * 10**9))  # k0 is the oldest
+        for suffix in (".parquet", facts_cache.EVENTS_SUFFIX, facts_cache.EVENTS_SUFFIX + ".lock"):
+            (tmp_path / f"k{i}{suffix}").write_text("")
+    facts_cache.prune(tmp_path)
+    assert not list(tmp_path.glob("k0.*"))
+    assert (tmp_path / f"k1{facts_cache.EVENTS_SUFFIX}").exists()
