@@ -555,8 +555,9 @@ def cox_hazard_ratios(
         raise ValueError(f"adjust_for must not contain the compared column {group!r}")
     codes, values = _codes(frame[group])
     events = frame[event].to_numpy(dtype=bool)
-    # Groups in order of first appearance, as dict.fromkeys([reference, *labels]) lists them.
-    names = list(dict.fromkeys([reference, *(values[i] for i in pd.unique(codes))]))
+    # The reference, then the other groups present in label order (whatever the row order).
+    present = {values[i] for i in pd.unique(codes)} - {reference}
+    names = [reference, *sorted(present)]
     others = [g for g in names if g != reference]
     columns = ["log_hr", "se", "hazard_ratio", "hr_ci_low", "hr_ci_high", "p", "ph_p"]
     table = pd.DataFrame(index=pd.Index(others, name=GROUP), columns=columns, dtype=float)
@@ -694,6 +695,8 @@ def _ttfv_tables(
     data[GROUP] = labels
     if compress_rows:
         data = compress(data, [GROUP, DURATION, EVENT])
+    else:  # sorted once, the per-group sorts are nearly free
+        data = data.iloc[np.argsort(data[DURATION].to_numpy())]
     by_group = dict(tuple(data.groupby(GROUP, sort=False, observed=True)))
     out = {}
     for name in order:
@@ -805,7 +808,12 @@ def compare_table(
     # group-by of every row per figure, so it is skipped there.
     compress_rows = compress_rows and _pays_to_compress(rounded)
     frame = pd.DataFrame({_DURATION: rounded, _EVENT: churned, GROUP: labels}, index=table.index)
-    surv = frame[informative]
+    # Every survival figure below sorts its durations; sorted once here, those sorts are nearly
+    # free (about 1.5 s of 10 on five comparisons of a million users). Row order changes no
+    # figure. Compressed rows come out of a group-by already sorted: no need there.
+    by_time = np.arange(len(rounded)) if compress_rows else np.argsort(rounded)
+    frame = frame.iloc[by_time]
+    surv = frame[informative[by_time]]
     left_out = int((~informative).sum())
     if left_out:
         notes.append(
@@ -832,7 +840,9 @@ def compare_table(
     overall, pairwise = logrank_tests(surv_rows, GROUP, reference, weights=surv_weights)
 
     # Cox among users active after signup (the two-part model of the module docstring).
-    cox_frame = pd.concat([frame[active], table.loc[active, list(adjust_for)]], axis=1)
+    active_by_time = active[by_time]
+    covariates = table[list(adjust_for)].iloc[by_time]
+    cox_frame = pd.concat([frame[active_by_time], covariates[active_by_time]], axis=1)
     hr, cph, cox_notes = cox_hazard_ratios(
         cox_frame,
         GROUP,

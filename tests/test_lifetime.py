@@ -167,6 +167,36 @@ def test_rmst_against_lifelines_and_a_hand_greenwood_on_ties():
     assert result.rmst_se == pytest.approx(se, rel=1e-10)
 
 
+def test_churn_time_timeline_gives_the_figures_of_lifelines_default_timeline():
+    # fit_lifetime evaluates the curve at 0, the churn times and the longest lifetime only; on
+    # continuous durations with most users censored, every figure must equal lifelines' fit on
+    # its default timeline (every distinct duration), and the curve must run to the longest one.
+    rng = np.random.default_rng(11)
+    durations = rng.exponential(20.0, size=2_000)
+    censor = rng.uniform(0, 40, size=2_000)
+    events = durations <= censor
+    durations = np.minimum(durations, censor)
+    assert (~events).mean() > 0.3
+    result = fit_quietly(make_facts(durations, events), days=[1, 7, 30], horizon_days=30)
+    full = KaplanMeierFitter().fit(durations, events)
+    assert len(result.kmf.survival_function_) < len(full.survival_function_) * 0.75
+    assert result.kmf.survival_function_.index.max() == durations.max()
+    for day, value in zip([1, 7, 30], result.survival["survival"], strict=True):
+        before = full.survival_function_.loc[full.survival_function_.index < day].iloc[-1, 0]
+        assert value == pytest.approx(before, rel=1e-14)
+    assert result.median_days == pytest.approx(full.median_survival_time_, rel=1e-14)
+    assert result.rmst_days == pytest.approx(restricted_mean_survival_time(full, t=30), rel=1e-12)
+    assert result.rmst_se == pytest.approx(loop_rmst_se(full, 30), rel=1e-10)
+    # The curve at every distinct duration (a step function: padded from the churn times).
+    padded = result.kmf.survival_function_.reindex(full.survival_function_.index, method="pad")
+    np.testing.assert_allclose(padded.to_numpy(), full.survival_function_.to_numpy(), rtol=1e-13)
+    ci = result.kmf.confidence_interval_survival_function_
+    padded_ci = ci.reindex(full.confidence_interval_survival_function_.index, method="pad")
+    np.testing.assert_allclose(
+        padded_ci.to_numpy(), full.confidence_interval_survival_function_.to_numpy(), rtol=1e-12
+    )
+
+
 def loop_rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
     """The previous (per-time Python loop) implementation of lifetime._rmst_se, kept as a reference."""
     sf = kmf.survival_function_.iloc[:, 0]
