@@ -47,7 +47,6 @@ from .loading import (
     float_id_message,
     load,
     summarise_scan,
-    users_overlap_message,
     warn_row_defects,
 )
 from .loading import connect as connect_duckdb
@@ -376,8 +375,6 @@ def load_spark(params: Params, con: Any) -> Source:
     events.createOrReplaceTempView(EVENTS_VIEW)
     if not params.filters:  # a filtered run warns about its own users' rows only (build_facts)
         _warn_defects_spark(raw, defects, implausible, (first_ts, last_ts), cols, source_name, ts, notes)
-    if users is not None:
-        _check_users_overlap_spark(spark, params, source_name)
     return Source(
         con=con,
         events=con.table(EVENTS_VIEW),
@@ -651,30 +648,6 @@ def _warn_defects_spark(
         return row[0] if row else None
 
     warn_row_defects(defects, implausible, span, cols, source_name, notes, unparseable_example=example)
-
-
-def _normalised_id(column: Any) -> Any:
-    """loading._normalised_id: case, blanks, leading zeros and a trailing ``.0`` removed."""
-    from pyspark.sql import functions as F
-
-    return F.regexp_replace(F.regexp_replace(F.lower(F.trim(column)), r"\.0+$", ""), r"^0+", "")
-
-
-def _check_users_overlap_spark(spark: Any, params: Params, source_name: str) -> None:
-    """loading._check_users_overlap: ids of the users table and of the events written alike."""
-    from pyspark.sql import functions as F
-
-    ev = spark.table(EVENTS_VIEW).where(F.col("reason").isNull()).select("user_id").distinct()
-    users = spark.table(USERS_VIEW).select("user_id")
-    unmatched = users.join(ev, "user_id", "left_anti").select(
-        F.col("user_id").alias("u_id"), _normalised_id(F.col("user_id")).alias("norm")
-    )
-    ev_norm = ev.select(F.col("user_id").alias("e_id"), _normalised_id(F.col("user_id")).alias("norm"))
-    row = unmatched.join(ev_norm, "norm").select("u_id", "e_id").first()
-    if row is None:
-        return
-    users_name = params.users if is_remote(params.users) else params.resolve(params.users)
-    raise DataError(users_overlap_message(users_name, source_name, row[0], row[1]))
 
 
 def _load_users_spark(con: Any, params: Params, notes: list[str]) -> tuple[Any, int, list[str]]:

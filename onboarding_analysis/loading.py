@@ -550,8 +550,9 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     ------
     DataError
         A file is missing, empty, unreadable, not UTF-8, has a line with the wrong number of
-        fields, lacks a mapped column (in any file of a glob), mixes timestamp forms, or the
-        users table shares no user with the events.
+        fields, lacks a mapped column (in any file of a glob) or mixes timestamp forms. (Ids
+        written differently in the users table and the events, ``007`` vs ``7``, are an error
+        of :func:`onboarding_analysis.facts.build_facts`, read off its per-user status.)
     ParamsError
         ``observation_end`` is before the first event, or a segment/filter column exists nowhere.
 
@@ -658,8 +659,6 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     before = len(notes)
     if not params.filters:  # a filtered run warns about its own users' rows only (build_facts)
         _warn_defects(con, defects, implausible, (first_ts, last_ts), cols, source_name, ts_sql, notes)
-    if users is not None:
-        _check_users_overlap(con, params, source_name)
     scan = {
         "observation_end": end.isoformat(),
         "range": [lo.isoformat(), hi.isoformat()],
@@ -878,30 +877,8 @@ def warn_row_defects(
         _warn(implausible_message(source_name, implausible, span), notes)
 
 
-def _normalised_id(expr: str) -> str:
-    """An id with case, surrounding blanks, leading zeros and a trailing ``.0`` removed."""
-    return f"ltrim(regexp_replace(lower(trim({expr})), '\\.0+$', ''), '0')"
-
-
 def _rows(n: int) -> str:
     return f"{n} event row" + ("" if n == 1 else "s")
-
-
-def _check_users_overlap(con: Any, params: Params, source_name: str) -> None:
-    """Ids of the users table and of the events must be written alike.
-
-    An error when some users-table id matches an event id only once case, blanks, leading
-    zeros or a trailing ``.0`` are ignored (``007`` vs ``7``: text vs numbers in one of the files).
-    """
-    row = con.raw_sql(
-        # The users without a usable event first (usually none): the events' ids are read once.
-        "WITH ev AS MATERIALIZED (SELECT DISTINCT user_id FROM events WHERE reason IS NULL),"
-        " lone AS (SELECT user_id FROM users ANTI JOIN ev USING (user_id))"
-        " SELECT lone.user_id, ev.user_id FROM lone JOIN ev"
-        f" ON {_normalised_id('lone.user_id')} = {_normalised_id('ev.user_id')} LIMIT 1"
-    ).fetchone()
-    if row is not None:
-        raise DataError(users_overlap_message(params.resolve(params.users), source_name, row[0], row[1]))
 
 
 def users_overlap_message(users_name: str, events_name: str, user_id: str, event_user_id: str) -> str:

@@ -221,7 +221,6 @@ def test_hit_skips_the_scan_and_warns_as_the_miss(tmp_path, builds, monkeypatch)
         raise AssertionError("a cache hit scanned the inputs")
 
     monkeypatch.setattr(loading, "_warn_defects", no_scan)
-    monkeypatch.setattr(loading, "_check_users_overlap", no_scan)
     monkeypatch.setattr(loading, "_check_users_rows", no_scan)
     with warnings.catch_warnings(record=True) as hit_caught:
         warnings.simplefilter("always", DataWarning)

@@ -63,6 +63,35 @@ def test_hand_computed_facts(tiny):
     assert t.loc["u1", C.N_EVENTS] == 5  # signup + 4 used events
 
 
+def test_day_flags_beyond_the_days_mask(write_csv):
+    # Day-N activity is read off the days mask for N < MASK_BITS (63) and aggregated for later
+    # days: v1 is active on days 62, 63 and 90 exactly, v2 on day 64 only (hand-placed events).
+    rows = [
+        ("v1", "signed_up", "2024-01-01T00:00:00Z"),
+        ("v1", "session_start", "2024-03-03T06:00:00Z"),  # day 62
+        ("v1", "session_start", "2024-03-04T23:59:59Z"),  # day 63
+        ("v1", "session_start", "2024-03-31T00:00:00Z"),  # day 90
+        ("v2", "signed_up", "2024-01-01T00:00:00Z"),
+        ("v2", "session_start", "2024-03-05T00:00:00Z"),  # day 64
+    ]
+    path = write_csv([dict(zip(("user_id", "event", "timestamp"), r, strict=True)) for r in rows])
+    params = validate_params(
+        {
+            "events": path,
+            "observation_end": "2024-06-30",
+            "retention_days": [1, 62, 63, 64, 90],
+            "value_events": [],
+        }
+    )
+    t = compute_facts(params).table.set_index(C.USER_ID)
+    assert C.MASK_BITS == 63
+    expected = {"v1": [False, True, True, False, True], "v2": [False, False, False, True, False]}
+    for user, flags in expected.items():
+        assert [bool(t.loc[user, C.active_day(n)]) for n in (1, 62, 63, 64, 90)] == flags
+    assert t.loc["v1", C.DAYS_MASK] == 1 << 62 and t.loc["v2", C.DAYS_MASK] == 0
+    assert t.loc["v1", C.LAST_ACTIVE_DAY] == 90 and t.loc["v2", C.LAST_ACTIVE_DAY] == 64
+
+
 def test_inactivity_churn_and_observable_censoring(tiny):
     t = tiny.table.set_index(C.USER_ID)
     # u2 last active 2024-01-06 12:00, T - last = 3.5 days >= 3: churned, lifetime 1.0 day.

@@ -315,9 +315,26 @@ def test_users_table_ids_written_differently_are_an_error(write_csv):
     with pytest.raises(
         DataError, match=r"users\.csv: user ids are written differently.*users '007', events '7'"
     ):
-        load(validate_params({"events": events, "users": users}))
+        compute_facts(validate_params({"events": events, "users": users, "value_events": []}))
     other = write_csv([{"user_id": "x9", "signup_at": "2024-01-01"}], name="other.csv")
-    assert load(validate_params({"events": events, "users": other})).users is not None  # no match: allowed
+    facts = compute_facts(validate_params({"events": events, "users": other, "value_events": []}))
+    assert sorted(facts.table[C.USER_ID]) == ["7", "x9"]  # no match: allowed (x9 never came back)
+    # Blanks, case and a trailing .0 are ignored too; a users-table id with events is never lone.
+    mixed = write_csv(
+        [
+            {"user_id": "AB1", "event": "signed_up", "timestamp": "2024-01-01T00:00:00Z"},
+            {"user_id": "7", "event": "signed_up", "timestamp": "2024-01-01T00:00:00Z"},
+        ],
+        name="mixed.csv",
+    )
+    spaced = write_csv(
+        [{"user_id": "7", "signup_at": "2024-01-01"}, {"user_id": " ab1.0", "signup_at": "2024-01-01"}],
+        name="spaced.csv",
+    )
+    with pytest.raises(
+        DataError, match=r"spaced\.csv: user ids are written differently.*users ' ab1\.0', events 'AB1'"
+    ):
+        compute_facts(validate_params({"events": mixed, "users": spaced, "value_events": []}))
 
 
 def test_glob_files_each_need_the_mapped_columns(tmp_path):
