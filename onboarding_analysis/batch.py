@@ -364,6 +364,8 @@ def run_batch(
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ParamsError(f"jobs must be a whole number >= 1, but was {jobs!r}")
     jobs = min(jobs or usable_cores(), max(len(specs), 1))
+    # The cores left to each run execute its notebooks in parallel (one run: all of them).
+    options.setdefault("notebook_jobs", max(1, usable_cores() // jobs))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = progress or Progress(stream=None)

@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -56,6 +57,8 @@ DEFAULT_DIR = Path(".cache") / "facts"
 #: Suffix of an entry's shared used-events file (written by
 #: :func:`onboarding_analysis.notebook.share_events`; pruned with its entry).
 EVENTS_SUFFIX = ".events.parquet"
+#: Suffix of an entry's build lock (:func:`building`).
+LOCK_SUFFIX = ".lock"
 #: Entries kept; older ones are deleted after each write.
 KEEP = 8
 #: Modules whose source is part of the key.
@@ -179,6 +182,31 @@ def write(directory: Path, key: str, entry: CachedFacts) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def building(directory: Path, key: str):
+    """Hold the lock of entry ``key`` while it is built: one builder per entry at a time.
+
+    Notebooks of one report run in parallel (and batch runs of the same params) would each
+    build the same facts at once, each needing the memory of the build; instead the first
+    builds and stores, the others wait here, then read the entry. An unwritable folder skips
+    the lock (the entry will not be stored either).
+    """
+    import fcntl
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / f"{key}{LOCK_SUFFIX}", "a")  # noqa: SIM115 (held across the yield)
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def prune(directory: Path, keep: int = KEEP) -> None:
     """Delete all but the ``keep`` most recently written or read entries of ``directory``."""
     try:
@@ -189,6 +217,7 @@ def prune(directory: Path, keep: int = KEEP) -> None:
             meta.with_suffix(".duplicates.parquet").unlink(missing_ok=True)
             meta.with_suffix(EVENTS_SUFFIX).unlink(missing_ok=True)
             meta.with_suffix(EVENTS_SUFFIX + ".lock").unlink(missing_ok=True)
+            meta.with_suffix(LOCK_SUFFIX).unlink(missing_ok=True)
     except OSError:
         pass
 

@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -67,29 +68,51 @@ def record_metrics(output_dir: str | os.PathLike[str] | None, *parts: Mapping[st
     Notes
     -----
     The file is written atomically (a temporary file in the same folder, then
-    :func:`os.replace`), so a reader never sees a half-written file. Concurrent writers to the
-    same folder are not coordinated: one run writes one folder, its notebooks one at a time.
+    :func:`os.replace`), so a reader never sees a half-written file. Writers to the same folder
+    (the notebooks of one run, executed in parallel) take turns: an exclusive lock on the
+    folder covers each read-merge-write, so no part is lost.
 
     Examples
     --------
     >>> record_metrics(None, {"a": {"x": 1}}, {"a": {"y": [1.5, float("inf")]}})
     {'a': {'x': 1, 'y': [1.5, None]}}
     """
-    merged: dict[str, Any] = {}
-    if output_dir is not None:
-        path = Path(output_dir) / METRICS_FILE
-        if path.exists():
-            merged = read_metrics(path)
     for number, part in enumerate(parts):
         if not isinstance(part, Mapping):
             raise TypeError(
                 f"record_metrics: part {number} is a {type(part).__name__}; pass mappings of "
                 "metric names to values, e.g. {'retention': {'day_7': 0.31}}."
             )
-        _deep_merge(merged, to_jsonable(part))
-    if output_dir is not None:
-        _write_atomic(Path(output_dir), merged)
+    new = [to_jsonable(part) for part in parts]
+    merged: dict[str, Any] = {}
+    if output_dir is None:
+        for part in new:
+            _deep_merge(merged, part)
+        return merged
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(folder):  # notebooks of one run may record at the same time
+        path = folder / METRICS_FILE
+        if path.exists():
+            merged = read_metrics(path)
+        for part in new:
+            _deep_merge(merged, part)
+        _write_atomic(folder, merged)
     return merged
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """An exclusive lock on ``folder`` itself (no lock file left behind): read-merge-write of
+    ``metrics.json`` by one writer at a time."""
+    import fcntl
+
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def read_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:

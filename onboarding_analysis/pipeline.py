@@ -40,15 +40,19 @@ def compute_facts(
         the inputs are still opened (lazily), so ``facts.events`` works as after a miss.
     """
     directory = facts_cache.cache_dir(params, cache)
-    key = facts_cache.cache_key(params) if directory is not None else None
-    hit = facts_cache.read(directory, key) if directory is not None else None
-    source = load_with(params, con, known=hit.scan if hit is not None else None)
-    if hit is not None:
-        return facts_cache.facts_from(hit, source, params)
-    facts = build_facts(source, params)
-    if directory is not None:
-        facts_cache.write(directory, key, facts_cache.entry_of(facts))
-    return facts
+    if directory is None:
+        return build_facts(load_with(params, con), params)
+    key = facts_cache.cache_key(params)
+    hit = facts_cache.read(directory, key)
+    if hit is None:
+        # One builder at a time: a notebook running in parallel waits for the entry, then reads it.
+        with facts_cache.building(directory, key):
+            hit = facts_cache.read(directory, key)
+            if hit is None:
+                facts = build_facts(load_with(params, con), params)
+                facts_cache.write(directory, key, facts_cache.entry_of(facts))
+                return facts
+    return facts_cache.facts_from(hit, load_with(params, con, known=hit.scan), params)
 
 
 def run_metrics(facts: Facts) -> dict:

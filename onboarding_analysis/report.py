@@ -40,7 +40,7 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
-from .errors import OnboardingAnalysisError
+from .errors import OnboardingAnalysisError, ParamsError
 from .metrics_io import METRICS_FILE, read_metrics, record_metrics
 from .params import Params, load_params, validate_params
 
@@ -541,6 +541,7 @@ def run_report(
     notebook_dir: str | os.PathLike[str] = NOTEBOOK_DIR,
     timeout: float | None = 600,
     overrides: Mapping[str, Any] | None = None,
+    notebook_jobs: int | None = None,
 ) -> Path:
     """Execute the report notebooks for one params file and render ``report.html``.
 
@@ -560,6 +561,12 @@ def run_report(
     overrides : Mapping, optional
         Params keys replacing the file's values, validated like the file (a batch run fanned
         out per client sets ``client`` and ``filters``); see :func:`load_run_params`.
+    notebook_jobs : int, optional
+        Notebooks executed at a time, each in its own kernel (default: the usable cores, at
+        most the number of notebooks; a batch divides the cores between its runs). The facts
+        are still computed once: the first notebook builds them, the others wait for the
+        cache entry (:func:`onboarding_analysis.cache.building`). Each running kernel holds
+        its own copy of the facts table: memory grows with ``notebook_jobs``.
 
     Returns
     -------
@@ -618,9 +625,23 @@ def run_report(
         },
     )
     parameters = params.as_notebook_parameters() | {"output_dir": str(run_dir.resolve())}
+    if notebook_jobs is None:
+        from .batch import usable_cores
+
+        notebook_jobs = usable_cores()
+    if isinstance(notebook_jobs, bool) or not isinstance(notebook_jobs, int) or notebook_jobs < 1:
+        raise ParamsError(f"notebook_jobs must be a whole number >= 1, but was {notebook_jobs!r}")
     try:
         return _execute_and_render(
-            params, parameters, run_dir, root, params_file, notebooks, notebook_dir, timeout
+            params,
+            parameters,
+            run_dir,
+            root,
+            params_file,
+            notebooks,
+            notebook_dir,
+            timeout,
+            min(notebook_jobs, max(len(notebooks), 1)),
         )
     except Exception as err:
         write_error_file(run_dir, err, run_name=params.client, params_file=params_file)
@@ -636,12 +657,9 @@ def _execute_and_render(
     notebooks: Sequence[str],
     notebook_dir: Path,
     timeout: float | None,
+    jobs: int,
 ) -> Path:
-    executed = []
-    for name in notebooks:
-        out = run_dir / name
-        execute_notebook(notebook_dir / name, out, parameters, cwd=root, timeout=timeout)
-        executed.append(out)
+    executed = _execute_all(notebooks, notebook_dir, run_dir, parameters, root, timeout, jobs)
 
     metrics = read_metrics(run_dir)
     native = params.as_notebook_parameters()
@@ -657,6 +675,62 @@ def _execute_and_render(
         period=data_period(metrics, observation_end=native.get("observation_end")),
         image_dir=notebook_dir,
     )
+
+
+def _execute_all(
+    notebooks: Sequence[str],
+    notebook_dir: Path,
+    run_dir: Path,
+    parameters: Mapping[str, Any],
+    root: Path,
+    timeout: float | None,
+    jobs: int,
+) -> list[Path]:
+    """Execute the notebooks, ``jobs`` at a time; the executed copies in report order.
+
+    In parallel, each notebook is executed from a worker process (papermill changes the
+    working directory of the process that runs it, so threads would step on each other). On a
+    failure no further notebook starts; the running ones finish, and the failure of the first
+    failed notebook in report order is raised.
+    """
+    outputs = [run_dir / name for name in notebooks]
+    tasks = [
+        (notebook_dir / name, out, dict(parameters), root, timeout)
+        for name, out in zip(notebooks, outputs, strict=True)
+    ]
+    if jobs == 1:
+        for task in tasks:
+            _execute_task(task)
+        return outputs
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")  # no forked copy of the caller's state
+    waiting = list(enumerate(tasks))
+    running: dict[Any, int] = {}
+    errors: dict[int, BaseException] = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        while waiting or running:
+            # Submitted only when a worker is free, so that none starts after a failure.
+            while waiting and len(running) < jobs and not errors:
+                index, task = waiting.pop(0)
+                running[pool.submit(_execute_task, task)] = index
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = running.pop(future)
+                if future.exception() is not None:
+                    errors[index] = future.exception()
+    if errors:
+        raise errors[min(errors)]
+    return outputs
+
+
+def _execute_task(task: tuple) -> None:
+    """:func:`execute_notebook` of one ``(input, output, parameters, cwd, timeout)`` task."""
+    input_path, output_path, parameters, cwd, timeout = task
+    execute_notebook(input_path, output_path, parameters, cwd=cwd, timeout=timeout)
 
 
 def load_run_params(

@@ -247,3 +247,37 @@ def test_pruning_an_entry_deletes_its_shared_events_file(tmp_path):
     facts_cache.prune(tmp_path)
     assert not list(tmp_path.glob("k0.*"))
     assert (tmp_path / f"k1{facts_cache.EVENTS_SUFFIX}").exists()
+
+
+def test_concurrent_misses_build_once(demo, monkeypatch):
+    """Two runs (e.g. two notebooks of one report) asking at once: one builds, the other waits
+    for the entry and reads it."""
+    import threading
+    import time
+
+    _, raw, folder = demo
+    params = validate_params(raw)
+    calls = []
+    real = pipeline.build_facts
+
+    def slow(source, params):
+        calls.append(threading.get_ident())
+        time.sleep(1.0)  # the second run arrives while the first is building
+        return real(source, params)
+
+    monkeypatch.setattr(pipeline, "build_facts", slow)
+    results = [None, None]
+
+    def run(i):
+        results[i] = compute_facts(params, cache=folder)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    _same(results[0], results[1])
+    assert list(folder.glob("*.lock"))  # the entry's build lock, pruned with the entry
+    facts_cache.prune(folder, keep=0)
+    assert list(folder.iterdir()) == []

@@ -151,3 +151,25 @@ def test_a_corrupt_metrics_file_is_a_clear_error(tmp_path, text, match):
         record_metrics(tmp_path, {"a": 1})
     assert isinstance(info.value, OnboardingAnalysisError)
     assert str(tmp_path / METRICS_FILE) in str(info.value)
+
+
+def _record_many(folder: str, writer: int) -> None:
+    for i in range(25):
+        record_metrics(folder, {f"writer_{writer}": {f"m{i}": i}})
+
+
+def test_parallel_writers_lose_no_part(tmp_path):
+    """The notebooks of one run record at the same time (run_report executes them in parallel):
+    every part of every writer is kept (without the folder lock, read-merge-write races lose some)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_record_many, args=(str(tmp_path), w)) for w in range(4)]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join()
+    assert [p.exitcode for p in writers] == [0, 0, 0, 0]
+    metrics = read_metrics(tmp_path)
+    assert {k: len(v) for k, v in metrics.items()} == {f"writer_{w}": 25 for w in range(4)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no lock file left

@@ -403,6 +403,38 @@ def _failing(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_notebooks_run_in_parallel_and_the_first_failure_in_report_order_is_raised(tmp_path, jobs):
+    params = _project(tmp_path)
+    folder = _failing(tmp_path)
+    failing = nbformat.read(folder / "fails.ipynb", as_version=4)
+    nbformat.write(failing, folder / "b_fails.ipynb")
+    nbformat.write(failing, folder / "c_fails.ipynb")
+    for name in ("section_ok.ipynb", "section_metrics.ipynb"):
+        nbformat.write(nbformat.read(FIXTURES / name, as_version=4), folder / name)
+    out = tmp_path / "reports"
+    ok = ("section_ok.ipynb", "section_metrics.ipynb")
+    html = run_report(params, out_dir=out, notebooks=ok, notebook_dir=folder, notebook_jobs=jobs)
+    metrics = read_metrics(out / "acme")
+    assert metrics["fixture"]["client"] == "acme" and metrics["run"]["notebooks"] == list(ok)
+    assert html.is_file()
+    # b_fails and c_fails start together with two jobs (one after the other with one job): both
+    # fail, the first in report order is raised, and no notebook starts after a failure.
+    with pytest.raises(ReportError) as caught:
+        run_report(
+            params,
+            out_dir=out,
+            notebooks=("b_fails.ipynb", "c_fails.ipynb", "section_ok.ipynb"),
+            notebook_dir=folder,
+            notebook_jobs=jobs,
+        )
+    assert caught.value.notebook == "b_fails.ipynb"
+    assert (out / "acme" / "b_fails.ipynb").is_file() and not (out / "acme" / "section_ok.ipynb").exists()
+    assert (out / "acme" / "c_fails.ipynb").exists() == (jobs == 2)
+    with pytest.raises(ParamsError, match="notebook_jobs must be a whole number >= 1"):
+        run_report(params, out_dir=out, notebooks=ok, notebook_dir=folder, notebook_jobs=0)
+
+
 def test_run_report_missing_notebook_or_params(tmp_path):
     params = _project(tmp_path)
     with pytest.raises(ReportError, match=r"nope\.ipynb: report notebook not found"):
