@@ -62,6 +62,7 @@ before, 12.9 s after (of which about half is lifelines' Kaplan-Meier and the RMS
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import warnings
@@ -687,16 +688,47 @@ def _lifetime_fits(
     return fits, beyond
 
 
+class _Prepared:
+    """Per-user terms of a facts table that every comparison on it shares (any column).
+
+    :func:`compare_all` makes one for all its columns: the durations on the grid, their sort
+    order and the competing-risks (TTFV) durations sorted likewise (the sorts only when an
+    exact, uncompressed comparison asks for them).
+    """
+
+    def __init__(self, table: pd.DataFrame, grid: float | None) -> None:
+        self.table, self.grid = table, grid
+        self.lifetime = table[C.LIFETIME].to_numpy(dtype=float)
+        self.churned = table[C.CHURNED].to_numpy(dtype=bool)
+        self.rounded = round_durations(self.lifetime, grid)
+
+    def ttfv_data(self) -> pd.DataFrame:
+        """``duration, event`` of the competing risks, durations on the grid, in table order."""
+        data = competing_risks_data(self.table)
+        data[DURATION] = round_durations(data[DURATION].to_numpy(dtype=float), self.grid)
+        return data
+
+    @functools.cached_property
+    def by_time(self) -> np.ndarray:
+        return np.argsort(self.rounded)
+
+    @functools.cached_property
+    def ttfv_sorted(self) -> tuple[pd.DataFrame, np.ndarray]:
+        data = self.ttfv_data()
+        order = np.argsort(data[DURATION].to_numpy())
+        return data.iloc[order], order
+
+
 def _ttfv_tables(
-    table: pd.DataFrame, labels: pd.Categorical, order: list[str], *, alpha: float, compress_rows: bool, grid
+    prepared: _Prepared, labels: pd.Categorical, order: list[str], *, alpha: float, compress_rows: bool
 ) -> dict[str, pd.DataFrame]:
-    data = competing_risks_data(table)
-    data[DURATION] = round_durations(data[DURATION].to_numpy(dtype=float), grid)
-    data[GROUP] = labels
     if compress_rows:
+        data = prepared.ttfv_data()
+        data[GROUP] = labels
         data = compress(data, [GROUP, DURATION, EVENT])
-    else:  # sorted once, the per-group sorts are nearly free
-        data = data.iloc[np.argsort(data[DURATION].to_numpy())]
+    else:  # sorted once by duration (shared by the columns): the per-group sorts are nearly free
+        sorted_data, by_time = prepared.ttfv_sorted
+        data = sorted_data.assign(**{GROUP: labels[by_time]})
     by_group = dict(tuple(data.groupby(GROUP, sort=False, observed=True)))
     out = {}
     for name in order:
@@ -743,6 +775,7 @@ def compare_table(
     ttfv_day: int = 7,
     horizon_days: float | None = None,
     label: str | None = None,
+    prepared: _Prepared | None = None,
 ) -> SegmentComparison:
     """:func:`compare_segments` on a bare user-facts DataFrame (no events table needed).
 
@@ -751,6 +784,8 @@ def compare_table(
     their params value: ``p_adjust``, ``min_segment_size``, ``compression_grid_hours``,
     ``retention_days``, ``rmst_horizon_days``. ``label`` names the comparison (default
     ``column``). Used by :func:`compare_segments`, the change comparison and the benchmark.
+    ``prepared``: the per-user terms shared by comparisons of the same table (computed here when
+    None or made for another table or grid; :func:`compare_all` passes one for all its columns).
     """
     p_adjust = params.p_adjust if p_adjust is None else p_adjust
     min_size = params.min_segment_size if min_size is None else min_size
@@ -796,11 +831,12 @@ def compare_table(
     if pooled:
         notes.append(f"groups with fewer than {min_size} users pooled into {other!r}: {list(pooled)}")
 
-    lifetime = table[C.LIFETIME].to_numpy(dtype=float)
-    churned = table[C.CHURNED].to_numpy(dtype=bool)
+    if prepared is None or prepared.table is not table or prepared.grid != grid:
+        prepared = _Prepared(table, grid)
+    lifetime, churned = prepared.lifetime, prepared.churned
     # Durations on the grid once, here (rounding again downstream changes nothing), so that a
     # user censored within the first grid step is left out of every survival figure alike.
-    rounded = round_durations(lifetime, grid)
+    rounded = prepared.rounded
     informative = churned | (rounded > 0)
     active = lifetime > 0
     # Compression is lossless (every figure equals the one on the users' rows), so it is only a
@@ -811,7 +847,7 @@ def compare_table(
     # Every survival figure below sorts its durations; sorted once here, those sorts are nearly
     # free (about 1.5 s of 10 on five comparisons of a million users). Row order changes no
     # figure. Compressed rows come out of a group-by already sorted: no need there.
-    by_time = np.arange(len(rounded)) if compress_rows else np.argsort(rounded)
+    by_time = np.arange(len(rounded)) if compress_rows else prepared.by_time
     frame = frame.iloc[by_time]
     surv = frame[informative[by_time]]
     left_out = int((~informative).sum())
@@ -834,7 +870,7 @@ def compare_table(
             StatisticalWarning,
             stacklevel=3,
         )
-    incidence = _ttfv_tables(table, labels, order, alpha=alpha, compress_rows=compress_rows, grid=grid)
+    incidence = _ttfv_tables(prepared, labels, order, alpha=alpha, compress_rows=compress_rows)
 
     # Log-rank on the survival users (the never-active atom included: it is part of the curve).
     overall, pairwise = logrank_tests(surv_rows, GROUP, reference, weights=surv_weights)
@@ -1094,6 +1130,7 @@ def compare_segments(
     adjust_for: Sequence[str] = (),
     grid_hours: float | None | str = "params",
     completion: pd.Series | None | str = "compute",
+    prepared: _Prepared | None = None,
 ) -> SegmentComparison:
     """Compare the groups of one user-facts column (see the module docstring for the rules).
 
@@ -1122,6 +1159,9 @@ def compare_segments(
         Per user, reached the funnel's last step (NA if not eligible), from
         :func:`completion_flags`; computed by default (pass it to share one funnel between
         columns, or None to skip).
+    prepared : optional
+        Per-user terms shared by the comparisons of one table (durations on the grid, their
+        sort orders); :func:`compare_all` passes one for all its columns.
 
     Returns
     -------
@@ -1158,6 +1198,7 @@ def compare_segments(
         compress_rows=compress,
         adjust_for=tuple(adjust_for),
         grid_hours=grid_hours,
+        prepared=prepared,
     )
 
 
@@ -1181,6 +1222,9 @@ def compare_all(
     if "completion" not in options:
         options["completion"] = completion_flags(facts)
     adjust_for = tuple(options.pop("adjust_for", ()))
+    grid_hours = options.get("grid_hours", "params")
+    grid = check_grid_hours(facts.params.compression_grid_hours if grid_hours == "params" else grid_hours)
+    options["prepared"] = _Prepared(facts.table, grid)  # shared by the columns
     out = {
         col: compare_segments(facts, col, adjust_for=tuple(a for a in adjust_for if a != col), **options)
         for col in columns
