@@ -66,8 +66,9 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from . import columns as C
+from .engines import is_remote
 from .errors import DataError, DataWarning
-from .loading import ROW_REASONS, Source, defect_message, implausible_message
+from .loading import ROW_REASONS, Source, defect_message, implausible_message, users_overlap_message
 from .params import Params
 
 MICROS_PER_DAY = 86_400_000_000
@@ -498,9 +499,6 @@ def _check_users_overlap(status, source: Source, params: Params) -> None:
         return
     i = pc.index(hits, True).as_py()
     j = pc.index(seen_norm, lone_norm[i]).as_py()
-    from .engines import is_remote
-    from .loading import users_overlap_message
-
     users_name = params.users if is_remote(params.users) else params.resolve(params.users)
     raise DataError(users_overlap_message(users_name, source.source_name, lone[i].as_py(), seen[j].as_py()))
 
