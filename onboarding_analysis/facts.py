@@ -63,6 +63,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import columns as C
@@ -214,7 +215,69 @@ def mark_duplicates(events, candidates=None):
     return unique.union(candidates.select(*columns), distinct=False)
 
 
-def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=None):
+def _active(table, params: Params):
+    """Whether an event row counts as activity (params ``active_events``, else not signup)."""
+    if params.active_events is not None:
+        return table.event.isin(list(params.active_events))
+    if params.signup_event:
+        return table.event != params.signup_event
+    return ibis.literal(True)
+
+
+def _row_terms(table, t0, ok, params: Params):
+    """``table`` with the per-row terms of the event aggregates as columns, computed once each
+    (inlined into every aggregate, DuckDB recomputed the day index per aggregate: 2x the time
+    of the pass): ``_after`` (a usable row at or after ``t0``), ``_before`` (a usable row before
+    it), ``_used_active`` and ``_day`` (the day index). NULL ``t0``: every term is NULL, so the
+    row takes part in no aggregate."""
+    after = ok & (table.ts >= t0)
+    day = table.ts.delta(t0, unit="microsecond") // MICROS_PER_DAY
+    return table.mutate(
+        _after=after,
+        _before=ok & (table.ts < t0),
+        _used_active=after & _active(table, params),
+        _day=day.cast("int64"),
+    )
+
+
+def _event_aggregates(e, params: Params) -> dict:
+    """The per-user aggregates of the facts over the rows of :func:`_row_terms`."""
+    used_active = e._used_active
+
+    def mask(period_days: int):
+        k = e._day if period_days == 1 else (e._day // period_days).cast("int64")
+        bit = ibis.ifelse(used_active & (k < C.MASK_BITS), ibis.literal(1, "int64") << k, 0)
+        return bit.cast("int64").bit_or()
+
+    agg = {
+        C.N_EVENTS: e.count(where=e._after),
+        "n_before": e.count(where=e._before),
+        "last_active_ts": e.ts.max(where=used_active),
+        "value_ts": e.ts.min(where=e._after & e.event.isin(list(params.value_events)))
+        if params.value_events
+        else ibis.null("timestamp"),
+        "churn_ts": e.ts.min(where=e._after & (e.event == params.churn_event))
+        if params.churn_event
+        else ibis.null("timestamp"),
+        C.DAYS_MASK: mask(1),
+        C.WEEKS_MASK: mask(7),
+        C.MONTHS_MASK: mask(30),
+    }
+    # Day-N activity is bit N of the days mask when N < MASK_BITS (read off it in the facts):
+    # only later days need an aggregate of their own.
+    for n in params.retention_days:
+        if n >= C.MASK_BITS:
+            agg[C.active_day(n)] = (used_active & (e._day == n)).any()
+    return agg
+
+
+#: Prefix of the event aggregates in a merged per-user status (:func:`user_facts_expr`).
+EVENT_PREFIX = "ev__"
+#: Status column: the user's ``t0`` is the users table's ``signup_at`` (merged status only).
+T0_FROM_USERS = "t0_from_users"
+
+
+def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=None, merged=False):
     """The ibis expressions of the user-facts table and of the event accounting.
 
     Returns ``(facts, per_user_status, used_events)``: ``facts`` has one row per included user;
@@ -228,9 +291,20 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     the attributes), already computed from ``per_user_status`` (else the facts expression
     contains the per-user pass that finds them). Given both, the facts and the used events
     need a single pass over the events.
+
+    ``merged`` (needs a users table): the status pass joins each event to its user's
+    ``signup_at`` and also computes the facts' event aggregates against it (columns prefixed
+    :data:`EVENT_PREFIX`, with :data:`T0_FROM_USERS`): for every user whose ``t0`` is that
+    ``signup_at`` (all users, in most logs) they are the facts' aggregates, so the facts need no
+    pass of their own (:func:`build_facts`).
     """
-    ev = mark_duplicates(source.events, duplicates)
+    events = ev = mark_duplicates(source.events, duplicates)
     end = ibis.literal(source.observation_end, type="timestamp")
+    merged = merged and source.users is not None
+    if merged:
+        signup_at = source.users.select(_uid=source.users.user_id, _t0u=source.users.signup_at)
+        ev = ev.left_join(signup_at, ev.user_id == signup_at._uid).select(*ev.columns, "_t0u")
+        ev = _row_terms(ev, ev._t0u, ev.reason.isnull(), params)
     ok = ev.reason.isnull()
     # Attributes come from the users table when it has them (as loading.py does), else from events.
     from_users = set(source.users.columns) if source.users is not None else set()
@@ -254,6 +328,8 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     # Whose run a user's rows belong to: a filter attribute from any of the rows (usable or not).
     for attr in (a for a in params.filters if a in attrs_from_events):
         agg[f"any_{attr}"] = ev[attr].min()
+    if merged:
+        agg.update({EVENT_PREFIX + k: v for k, v in _event_aggregates(ev, params).items()})
     per_user = ev.group_by("user_id").aggregate(**agg)
 
     if source.users is not None:
@@ -310,51 +386,33 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
         "n_ok",
         *[f"n_{r}" for r in _ROW_LEVEL],
     ]
+    if merged:
+        status_cols += [T0_FROM_USERS, *(c for c in base.columns if c.startswith(EVENT_PREFIX))]
+        base = base.mutate(**{T0_FROM_USERS: base.signup_at.notnull()})
     per_user_status = base.select(*status_cols)
 
     if users is None:
         users = base.filter(base.status.isnull()).select("user_id", "t0", *attr_values)
-    joined = ev.filter(ok).inner_join(users.select("user_id", "t0"), "user_id")
+    joined = events.filter(events.reason.isnull()).inner_join(users.select("user_id", "t0"), "user_id")
+    facts = facts_select(users.left_join(event_pass(joined, params), "user_id"), source, params, attr_values)
+    active = _active(joined, params)
     after = joined.ts >= joined.t0
-    if params.active_events is not None:
-        active = joined.event.isin(list(params.active_events))
-    elif signup:
-        active = joined.event != signup
-    else:
-        active = ibis.literal(True)
     day = joined.ts.delta(joined.t0, unit="microsecond") // MICROS_PER_DAY
-    # The per-row terms as columns, computed once each (inlined into every aggregate, DuckDB
-    # recomputed the day index per aggregate: 2x the time of the pass).
-    e = joined.mutate(_after=after, _used_active=after & active, _day=day.cast("int64"))
-    used_active = e._used_active
+    used = joined.filter(after).mutate(day=day.cast("int64"), days=_days(joined.ts, joined.t0), active=active)
+    return facts, per_user_status, used
 
-    def mask(period_days: int):
-        k = e._day if period_days == 1 else (e._day // period_days).cast("int64")
-        bit = ibis.ifelse(used_active & (k < C.MASK_BITS), ibis.literal(1, "int64") << k, 0)
-        return bit.cast("int64").bit_or()
 
-    ev_agg = {
-        C.N_EVENTS: e.count(where=e._after),
-        "n_before": e.count(where=~e._after),
-        "last_active_ts": e.ts.max(where=used_active),
-        "value_ts": e.ts.min(where=e._after & e.event.isin(list(params.value_events)))
-        if params.value_events
-        else ibis.null("timestamp"),
-        "churn_ts": e.ts.min(where=e._after & (e.event == params.churn_event))
-        if params.churn_event
-        else ibis.null("timestamp"),
-        C.DAYS_MASK: mask(1),
-        C.WEEKS_MASK: mask(7),
-        C.MONTHS_MASK: mask(30),
-    }
-    # Day-N activity is bit N of the days mask when N < MASK_BITS (read off it below): only
-    # later days need an aggregate of their own.
-    for n in params.retention_days:
-        if n >= C.MASK_BITS:
-            ev_agg[C.active_day(n)] = (used_active & (e._day == n)).any()
-    per_user_events = e.group_by("user_id").aggregate(**ev_agg)
+def event_pass(joined, params: Params):
+    """The facts' per-user event aggregates over ``joined``: the usable events of the included
+    users with their ``t0``."""
+    e = _row_terms(joined, joined.t0, ibis.literal(True), params)
+    return e.group_by("user_id").aggregate(**_event_aggregates(e, params))
 
-    f = users.left_join(per_user_events, "user_id")
+
+def facts_select(f, source: Source, params: Params, attributes):
+    """The facts table from ``f``: one row per included user with ``user_id``, ``t0``, the
+    ``attributes`` and the columns of :func:`_event_aggregates` (NULL for a user without any)."""
+    end = ibis.literal(source.observation_end, type="timestamp")
     age = _days(end, f.t0)
     last = ibis.coalesce(f.last_active_ts, f.t0)
     last_days = _days(last, f.t0)
@@ -377,10 +435,10 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
         for n in params.retention_days
     }
     last_day = f.last_active_ts.delta(f.t0, unit="microsecond") // MICROS_PER_DAY
-    facts = f.select(
+    return f.select(
         C.USER_ID,
         C.T0,
-        *attr_values,
+        *attributes,
         **{C.AGE: age},
         **{C.N_EVENTS: f[C.N_EVENTS].fill_null(0)},
         n_before=f.n_before.fill_null(0),
@@ -392,8 +450,6 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
         **flags,
         **{m: f[m].fill_null(0) for m in (C.DAYS_MASK, C.WEEKS_MASK, C.MONTHS_MASK)},
     )
-    used = joined.filter(after).mutate(day=day.cast("int64"), days=_days(joined.ts, joined.t0), active=active)
-    return facts, per_user_status, used
 
 
 def build_facts(source: Source, params: Params) -> Facts:
@@ -405,28 +461,38 @@ def build_facts(source: Source, params: Params) -> Facts:
     >>> params = validate_params({"events": "data/demo/events.parquet"})  # doctest: +SKIP
     >>> facts = build_facts(load(params), params)                    # doctest: +SKIP
     """
-    # Three passes over the events, each result small: the duplicate candidates, the per-user
-    # status (t0, exclusion), then the facts of the included users. Materialising the small
-    # results in between keeps every pass from redoing the ones before it.
+    # Passes over the events, each result small: the duplicate candidates, then the per-user
+    # status (t0, exclusion) with, when the users table gives t0, the facts' aggregates; else
+    # a third pass computes them for the included users. Materialising the small results in
+    # between keeps every pass from redoing the ones before it.
     candidates = duplicate_candidates(source.events).to_pandas()
     dup_table = duplicate_table(candidates, source.events)
-    _, status_expr, _ = user_facts_expr(source, params, duplicates=dup_table)
+    merged = source.users is not None
+    _, status_expr, _ = user_facts_expr(source, params, duplicates=dup_table, merged=merged)
     # One row per user, kept as Arrow: the included users go back to the engine without ever
     # becoming Python strings; pandas gets the few columns the accounting sums.
     status_arrow = status_expr.to_pyarrow()
     if source.users is not None:
         _check_users_overlap(status_arrow, source, params)
     schema = status_expr.schema()
-    user_cols = [c for c in schema.names if c in ("user_id", "t0") or c not in _STATUS_ONLY]
-    included = status_arrow.filter(pc.is_null(status_arrow["status"])).select(user_cols)
+    pass_cols = [c for c in schema.names if c.startswith(EVENT_PREFIX) or c == T0_FROM_USERS]
+    user_cols = [
+        c for c in schema.names if (c in ("user_id", "t0") or c not in _STATUS_ONLY) and c not in pass_cols
+    ]
+    included_all = status_arrow.filter(pc.is_null(status_arrow["status"]))
+    included = included_all.select(user_cols)
     scope_ids = status_arrow.filter(status_arrow["in_scope"]).select(["user_id"]) if params.filters else None
-    status = status_arrow.drop_columns(user_cols).to_pandas()
+    status = status_arrow.drop_columns(user_cols + pass_cols).to_pandas()
     del status_arrow
     if included.num_rows == 0:
         users_excluded = status.dropna(subset=["status"]).groupby("status").size()
         raise DataError(_no_user_message(source, params, users_excluded))
     users = ibis.memtable(included, schema=ibis.schema({c: schema[c] for c in user_cols}))
     facts_expr, _, used = user_facts_expr(source, params, duplicates=dup_table, users=users)
+    if merged:
+        facts_expr = _facts_from_status(
+            included_all.select(user_cols + pass_cols), schema, source, params, dup_table
+        )
     table = _normalise(facts_expr.to_pyarrow(), params)
 
     scoped = bool(params.filters)
@@ -471,6 +537,31 @@ def build_facts(source: Source, params: Params) -> Facts:
         notes=tuple(notes),
         issued=tuple(issued),
     )
+
+
+def _facts_from_status(included, schema, source: Source, params: Params, dup_table):
+    """The facts expression from a merged status (:func:`user_facts_expr`, ``merged=True``).
+
+    ``included``: the included users' rows of the status (Arrow), with the event aggregates
+    computed against the users table's ``signup_at``. Users whose ``t0`` is that ``signup_at``
+    take them as they are; the others (``t0`` from the events: no ``signup_at``; usually none)
+    get them from a pass of their own over their events.
+    """
+    aggs = [c for c in included.column_names if c.startswith(EVENT_PREFIX)]
+    user_cols = [c for c in included.column_names if c not in aggs and c != T0_FROM_USERS]
+    names = [c[len(EVENT_PREFIX) :] for c in aggs]
+    direct = pc.fill_null(included[T0_FROM_USERS], False)
+    f = included.filter(direct).select(user_cols + aggs).rename_columns(user_cols + names)
+    rest = included.filter(pc.invert(direct)).select(user_cols)
+    types = {**{c: schema[c] for c in user_cols}, **{n: schema[c] for n, c in zip(names, aggs, strict=True)}}
+    if rest.num_rows:
+        users = ibis.memtable(rest, schema=ibis.schema({c: schema[c] for c in user_cols}))
+        ev = mark_duplicates(source.events, dup_table)
+        joined = ev.filter(ev.reason.isnull()).inner_join(users.select("user_id", "t0"), "user_id")
+        part = users.left_join(event_pass(joined, params), "user_id").select(*f.column_names)
+        f = pa.concat_tables([f, part.to_pyarrow().cast(f.schema)])
+    table = ibis.memtable(f, schema=ibis.schema(types))
+    return facts_select(table, source, params, user_cols[2:])
 
 
 def _normalised_ids(ids):

@@ -63,6 +63,60 @@ def test_hand_computed_facts(tiny):
     assert t.loc["u1", C.N_EVENTS] == 5  # signup + 4 used events
 
 
+def test_t0_from_the_users_table_and_from_the_events_in_one_run(write_csv):
+    # With a users table, the facts of a user whose t0 is its signup_at come from the status
+    # pass itself; users without one (empty signup_at: first signup event; not in the table:
+    # first event) from a pass of their own. Hand-placed events, both kinds in one run.
+    day = pd.Timedelta(days=1)
+    a0, b0, c0 = pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-05")
+    rows = [
+        ("a", "session_start", a0 - day),  # before a's signup_at
+        ("a", "signed_up", a0),
+        ("a", "session_start", a0 + 1.5 * day),  # day 1
+        ("a", "created_report", a0 + 2.25 * day),  # value, day 2
+        ("a", "session_start", a0 + 70 * day),  # day 70 (beyond the days mask)
+        ("b", "page_view", b0 - day),  # before b's first signup event
+        ("b", "signed_up", b0),
+        ("b", "session_start", b0 + 7 * day),  # day 7
+        ("c", "session_start", c0),  # c: not in the users table, t0 = first event, day 0
+        ("c", "session_start", c0 + day),  # day 1
+    ]
+    events = write_csv(
+        [{"user_id": u, "event": e, "timestamp": ts.isoformat() + "Z"} for u, e, ts in rows]
+    )
+    users = write_csv(
+        [{"user_id": "a", "signup_at": "2024-01-01T00:00:00Z"}, {"user_id": "b", "signup_at": ""}],
+        name="users.csv",
+    )
+    facts = compute_facts(
+        validate_params(
+            {
+                "events": events,
+                "users": users,
+                "observation_end": "2024-03-31",
+                "retention_days": [1, 7, 70],
+                "inactivity_days": 30,
+            }
+        ),
+        cache=False,
+    )
+    t = facts.table.set_index(C.USER_ID)
+    assert list(t.index) == ["a", "b", "c"]
+    assert list(t[C.T0]) == [a0, b0, c0]
+    assert list(t[C.N_EVENTS]) == [4, 2, 2]
+    assert facts.accounting.excluded == {"before signup": 2}
+    assert list(t[C.active_day(1)]) == [True, False, True]
+    assert list(t[C.active_day(7)]) == [False, True, False]
+    assert list(t[C.active_day(70)]) == [True, False, False]
+    assert list(t[C.DAYS_MASK]) == [(1 << 1) | (1 << 2), 1 << 7, 0b11]
+    assert list(t[C.LAST_ACTIVE]) == [70.0, 7.0, 1.0]
+    assert list(t[C.LAST_ACTIVE_DAY]) == [70, 7, 1]
+    assert t.loc["a", C.VALUE] == 2.25 and t[C.VALUE].iloc[1:].isna().all()
+    # T = 2024-04-01 00:00: a was last active 21 days before (not churned); b and c over 30 days.
+    assert list(t[C.CHURNED]) == [False, True, True]
+    assert list(t[C.LIFETIME]) == [(pd.Timestamp("2024-04-01") - a0) / day - 30, 7.0, 1.0]
+
+
 def test_day_flags_beyond_the_days_mask(write_csv):
     # Day-N activity is read off the days mask for N < MASK_BITS (63) and aggregated for later
     # days: v1 is active on days 62, 63 and 90 exactly, v2 on day 64 only (hand-placed events).
