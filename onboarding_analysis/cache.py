@@ -57,6 +57,9 @@ DEFAULT_DIR = Path(".cache") / "facts"
 #: Suffix of an entry's shared used-events file (written by
 #: :func:`onboarding_analysis.notebook.share_events`; pruned with its entry).
 EVENTS_SUFFIX = ".events.parquet"
+#: Infix of an entry's derived tables (:func:`derived_path`, e.g. the funnel's step times;
+#: pruned with the entry).
+DERIVED_INFIX = ".derived."
 #: Suffix of an entry's build lock (:func:`building`).
 LOCK_SUFFIX = ".lock"
 #: Entries kept; older ones are deleted after each write.
@@ -218,6 +221,8 @@ def prune(directory: Path, keep: int = KEEP) -> None:
             meta.with_suffix(EVENTS_SUFFIX).unlink(missing_ok=True)
             meta.with_suffix(EVENTS_SUFFIX + ".lock").unlink(missing_ok=True)
             meta.with_suffix(LOCK_SUFFIX).unlink(missing_ok=True)
+            for derived in directory.glob(f"{meta.stem}{DERIVED_INFIX}*"):
+                derived.unlink(missing_ok=True)
     except OSError:
         pass
 
@@ -278,6 +283,64 @@ def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
     )
 
 
+#: The used-events tables of :func:`onboarding_analysis.notebook.share_events`, by ``id``, with
+#: the table itself (so an ``id`` reused by another object never matches) and its shared file.
+_SHARED: dict[int, tuple[Any, Path]] = {}
+
+
+def register_shared(events: Any, path: Path) -> None:
+    """Record that ``events`` (an ibis table) reads the shared used-events file ``path``."""
+    _SHARED[id(events)] = (events, path)
+
+
+def derived_path(events: Any, name: str, parts: Any, code: Path) -> Path | None:
+    """Where a table derived from the shared used events ``events`` is stored, or None.
+
+    None unless ``events`` is a table :func:`register_shared` recorded (the very object: a
+    table filtered or rebuilt from it is another object and gets None, so nothing derived
+    from other rows is ever stored or read under the entry's name). The file is next to the
+    shared events, named by the entry's key, ``name`` and a digest of ``parts`` (the options
+    of the derivation) and of the source file ``code`` that derives it (a change of the code
+    gives a new name); it is pruned with its entry (:func:`prune`).
+    """
+    hit = _SHARED.get(id(events))
+    if hit is None or hit[0] is not events:
+        return None
+    path = hit[1]
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    digest.update(code.read_bytes())
+    key = path.name[: -len(EVENTS_SUFFIX)]
+    return path.with_name(f"{key}{DERIVED_INFIX}{name}-{digest.hexdigest()[:16]}.parquet")
+
+
+def write_once(path: Path, write) -> None:
+    """Write ``path`` with ``write(tmp)`` unless it exists; one writer at a time (file lock).
+
+    A process running in parallel that wants the same file waits for the writer, then finds
+    it. The file appears whole (written to a temporary name, then renamed).
+    """
+    if path.is_file():
+        return
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if path.is_file():
+                return
+            handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            os.close(handle)
+            os.unlink(tmp)
+            try:
+                write(tmp)
+                os.replace(tmp, path)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _atomic(target: Path, write_to) -> None:
     handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(handle)
@@ -291,15 +354,19 @@ def _atomic(target: Path, write_to) -> None:
 
 __all__ = [
     "CACHE_ENV",
+    "DERIVED_INFIX",
     "EVENTS_SUFFIX",
     "DEFAULT_DIR",
     "KEEP",
     "CachedFacts",
     "cache_dir",
     "cache_key",
+    "derived_path",
     "entry_of",
     "facts_from",
     "prune",
     "read",
+    "register_shared",
     "write",
+    "write_once",
 ]

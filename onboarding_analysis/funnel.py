@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -343,17 +344,41 @@ _STEP_TIMES_MEMO_SIZE = 8
 def _engine_step_times(events, steps: Steps, mode: str, window: float) -> pd.DataFrame:
     """``user_id`` and the step columns of the users with a step event: one engine query per
     (events table, steps, mode, window), repeated calls read the kept result. The events table
-    itself is kept with its result, so the key (its ``id``) cannot be reused by another one."""
+    itself is kept with its result, so the key (its ``id``) cannot be reused by another one.
+
+    When ``events`` are the shared used events of a report run
+    (:func:`onboarding_analysis.notebook.share_events`), the result is also stored next to
+    them (:func:`onboarding_analysis.cache.derived_path`): the first notebook of the run that
+    needs the step times computes them, the others (funnel, segments, moments) read them.
+    """
     key = (id(events), tuple(tuple(s) for s in steps), mode, float(window))
     hit = _STEP_TIMES_MEMO.get(key)
     if hit is not None and hit[0] is events:
         return hit[1].copy()
-    per_user = _step_times_expr(events, steps, mode, window).to_pandas()
+    per_user = _stored_step_times(events, steps, mode, window)
+    if per_user is None:
+        per_user = _step_times_expr(events, steps, mode, window).to_pandas()
     per_user[C.USER_ID] = per_user[C.USER_ID].astype(str)
     while len(_STEP_TIMES_MEMO) >= _STEP_TIMES_MEMO_SIZE:
         _STEP_TIMES_MEMO.pop(next(iter(_STEP_TIMES_MEMO)))
     _STEP_TIMES_MEMO[key] = (events, per_user)
     return per_user.copy()
+
+
+def _stored_step_times(events, steps: Steps, mode: str, window: float) -> pd.DataFrame | None:
+    """The step times of the shared used ``events``, from their stored file (written first if
+    missing); None when ``events`` are not shared or the file cannot be written or read."""
+    from . import cache
+
+    parts = {"steps": [list(s) for s in steps], "mode": mode, "window": float(window)}
+    path = cache.derived_path(events, "steps", parts, Path(__file__))
+    if path is None:
+        return None
+    try:
+        cache.write_once(path, lambda tmp: _step_times_expr(events, steps, mode, window).to_parquet(tmp))
+        return pd.read_parquet(path)
+    except OSError:
+        return None
 
 
 # --- pandas side: the funnel table ------------------------------------------------------------

@@ -6,7 +6,6 @@ import atexit
 import contextlib
 import dataclasses
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -181,7 +180,7 @@ def share_events(facts, *, cache=None):
             key = facts_cache.cache_key(facts.params)
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / f"{key}{EVENTS_SUFFIX}"
-            _write_once(path, lambda tmp: slim.to_parquet(tmp))
+            facts_cache.write_once(path, lambda tmp: slim.to_parquet(tmp))
             _prune_events(directory)
         except OSError:
             path = None
@@ -193,7 +192,10 @@ def share_events(facts, *, cache=None):
     # the cache's pruning (of the shared name) cannot take away. It is deleted when the process
     # exits (or, after a crash, by the next pruning).
     atexit.register(_unlink, link)
-    return dataclasses.replace(facts, events=shared.select(*slim.columns))
+    events = shared.select(*slim.columns)
+    # Tables derived from these very events (the funnel's step times) may be stored next to them.
+    facts_cache.register_shared(events, path)
+    return dataclasses.replace(facts, events=events)
 
 
 def _private_link(path: Path) -> Path | None:
@@ -213,30 +215,6 @@ def _private_link(path: Path) -> Path | None:
 def _unlink(path: Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
-
-
-def _write_once(path: Path, write) -> None:
-    """Write ``path`` with ``write(tmp)`` unless it exists; one writer at a time (file lock)."""
-    if path.is_file():
-        return
-    import fcntl
-
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a notebook running in parallel waits, then reads
-        try:
-            if path.is_file():
-                return
-            handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(handle)
-            os.unlink(tmp)
-            try:
-                write(tmp)
-                os.replace(tmp, path)
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _prune_events(directory: Path) -> None:

@@ -629,15 +629,17 @@ def completion_flags(facts: Facts) -> pd.Series | None:
     """
     if not facts.params.onboarding_steps or facts.events is None:
         return None
-    from .funnel import ELIGIBLE, funnel, step_column
+    from .funnel import step_column, step_times
 
-    result = funnel(facts)
-    last = result.times[step_column(len(result.labels) - 1)].notna()
-    flags = pd.Series(last.to_numpy(), index=result.times[C.USER_ID].to_numpy()).astype("boolean")
-    flags[~result.times[ELIGIBLE].to_numpy()] = pd.NA
-    return pd.Series(
-        flags.reindex(facts.table[C.USER_ID]).to_numpy(), index=facts.table.index, dtype="boolean"
+    # The conversion rule of funnel.funnel (params steps, mode and window), without its
+    # incidence curves; step_times gives the users of facts.table in its order.
+    params = facts.params
+    times = step_times(facts)
+    flags = pd.Series(
+        times[step_column(len(params.onboarding_steps) - 1)].notna().to_numpy(), dtype="boolean"
     )
+    flags[facts.table[C.AGE].to_numpy(dtype=float) < float(params.conversion_window_days)] = pd.NA
+    return pd.Series(flags.to_numpy(), index=facts.table.index, dtype="boolean")
 
 
 def cif_se_before(table: pd.DataFrame, t: float) -> tuple[float, float, float, float]:

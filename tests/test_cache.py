@@ -242,11 +242,13 @@ def test_pruning_an_entry_deletes_its_shared_events_file(tmp_path):
         meta = tmp_path / f"k{i}.json"
         meta.write_text("{}")
         os.utime(meta, ns=(i * 10**9, i * 10**9))  # k0 is the oldest
-        for suffix in (".parquet", facts_cache.EVENTS_SUFFIX, facts_cache.EVENTS_SUFFIX + ".lock"):
+        derived = f"{facts_cache.DERIVED_INFIX}steps-0123.parquet"
+        for suffix in (".parquet", facts_cache.EVENTS_SUFFIX, facts_cache.EVENTS_SUFFIX + ".lock", derived):
             (tmp_path / f"k{i}{suffix}").write_text("")
     facts_cache.prune(tmp_path)
     assert not list(tmp_path.glob("k0.*"))
     assert (tmp_path / f"k1{facts_cache.EVENTS_SUFFIX}").exists()
+    assert (tmp_path / f"k1{derived}").exists()
 
 
 def test_concurrent_misses_build_once(demo, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pandas as pd
@@ -59,3 +60,43 @@ def test_without_a_cache_folder_the_events_are_held_by_the_engine(tmp_path, writ
     assert shared.events.count().execute() == facts.events.count().execute()
     pd.testing.assert_frame_equal(oa.dau_mau(shared), oa.dau_mau(facts))
     assert not (tmp_path / ".cache").exists()
+
+
+def test_step_times_of_shared_events_are_stored_once_and_read_back(tmp_path, write_csv, monkeypatch):
+    import importlib
+
+    funnel_module = importlib.import_module("onboarding_analysis.funnel")
+    from onboarding_analysis.cache import DERIVED_INFIX
+    from onboarding_analysis.segments import completion_flags
+
+    params = _project(tmp_path, write_csv)
+    cache = tmp_path / "cache"
+    facts = oa.compute_facts(params, cache=cache)
+    expected = oa.step_times(facts)  # on the lazy used events: never stored
+    expected_steps = oa.funnel(facts).steps
+    assert not list(cache.glob(f"*{DERIVED_INFIX}*"))
+    shared = share_events(facts, cache=cache)
+    pd.testing.assert_frame_equal(oa.step_times(shared), expected)
+    stored = list(cache.glob(f"*{DERIVED_INFIX}steps-*.parquet"))
+    assert len(stored) == 1
+    # Another notebook (a new process: nothing in memory) reads the file: no engine query.
+    monkeypatch.setattr(funnel_module, "_STEP_TIMES_MEMO", {})
+    calls = []
+    real = funnel_module._step_times_expr
+    monkeypatch.setattr(funnel_module, "_step_times_expr", lambda *a: calls.append(a) or real(*a))
+    again = share_events(oa.compute_facts(params, cache=cache), cache=cache)
+    pd.testing.assert_frame_equal(oa.step_times(again), expected)
+    assert oa.funnel(again).steps.equals(expected_steps)
+    assert calls == []
+    # Other options are another file; events filtered from the shared ones are never stored.
+    oa.step_times(again, window_days=3)
+    assert len(list(cache.glob(f"*{DERIVED_INFIX}steps-*.parquet"))) == 2
+    subset = dataclasses.replace(again, events=again.events.filter(again.events.event != "created_report"))
+    assert oa.step_times(subset)["step_2_days"].isna().all()
+    assert len(list(cache.glob(f"*{DERIVED_INFIX}steps-*.parquet"))) == 2
+    # The completion flags (segments) follow the funnel: reached the last step, NA if not eligible.
+    flags = completion_flags(again)
+    done = expected["step_2_days"].notna().to_numpy()
+    eligible = facts.table["age_days"].to_numpy() >= params.conversion_window_days
+    assert flags[eligible].tolist() == done[eligible].tolist()
+    assert flags[~eligible].isna().all()
