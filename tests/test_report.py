@@ -435,6 +435,16 @@ def test_notebooks_run_in_parallel_and_the_first_failure_in_report_order_is_rais
         run_report(params, out_dir=out, notebooks=ok, notebook_dir=folder, notebook_jobs=0)
 
 
+def test_parallel_runs_start_the_longest_notebooks_first():
+    from onboarding_analysis.report import REPORT_NOTEBOOKS, start_order
+
+    order = [REPORT_NOTEBOOKS[i] for i in start_order(REPORT_NOTEBOOKS)]
+    assert order[:2] == ["segments.ipynb", "moments.ipynb"]
+    assert sorted(order) == sorted(REPORT_NOTEBOOKS)
+    assert order.index("retention.ipynb") > order.index("engagement.ipynb")
+    assert start_order(["b.ipynb", "segments.ipynb", "a.ipynb"]) == [1, 0, 2]
+
+
 def test_run_report_missing_notebook_or_params(tmp_path):
     params = _project(tmp_path)
     with pytest.raises(ReportError, match=r"nope\.ipynb: report notebook not found"):
