@@ -238,6 +238,7 @@ def entry_of(facts: Facts) -> CachedFacts:
         "users_excluded": dict(acc.users_excluded),
         "files": dict(acc.files),
         "users_rows": acc.users_rows,
+        "users_summary": dict(acc.users_summary),
     }
     duplicates = getattr(facts, "duplicates", None)
     return CachedFacts(

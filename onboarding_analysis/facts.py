@@ -90,7 +90,29 @@ EVENT_REASONS = (*ROW_REASONS, DUPLICATE, *USER_REASONS, "before signup")
 #: The row-level reasons, counted per row before users are considered.
 _ROW_LEVEL = (*ROW_REASONS, DUPLICATE)
 #: Columns of the per-user status table that are not attributes of an included user.
-_STATUS_ONLY = ("status", "in_scope", "in_users", "n_rows", "n_ok", *(f"n_{r}" for r in _ROW_LEVEL))
+_STATUS_ONLY = (
+    "status",
+    "in_scope",
+    "in_users",
+    "n_rows",
+    "n_ok",
+    *(f"n_{r}" for r in _ROW_LEVEL),
+    "has_signup",
+    "has_signup_at",
+)
+
+
+#: Keys of :attr:`Accounting.users_summary`: analysed users in the users table, those of them
+#: without any event row, those with a usable signup event, and by the source of ``t0``
+#: (users table ``signup_at``; else the first signup event; else the first event).
+USERS_SUMMARY = (
+    "in_users_table",
+    "in_users_table_without_rows",
+    "with_signup_event",
+    "t0_signup_at",
+    "t0_signup_event",
+    "t0_first_event",
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +126,10 @@ class Accounting:
     users_excluded: Mapping[str, int]
     files: Mapping[str, int] = field(default_factory=dict)
     users_rows: int = 0
+    #: Counts of the analysed users by where their ``t0`` and rows come from (keys of
+    #: :data:`USERS_SUMMARY`), read off the per-user status: the data-quality tables need no
+    #: pass over the events of their own. Empty for an accounting made by hand.
+    users_summary: Mapping[str, int] = field(default_factory=dict)
 
     def as_metrics(self) -> dict:
         """The ``data`` section of metrics.json."""
@@ -273,8 +299,6 @@ def _event_aggregates(e, params: Params) -> dict:
 
 #: Prefix of the event aggregates in a merged per-user status (:func:`user_facts_expr`).
 EVENT_PREFIX = "ev__"
-#: Status column: the user's ``t0`` is the users table's ``signup_at`` (merged status only).
-T0_FROM_USERS = "t0_from_users"
 
 
 def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=None, merged=False):
@@ -294,9 +318,9 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
 
     ``merged`` (needs a users table): the status pass joins each event to its user's
     ``signup_at`` and also computes the facts' event aggregates against it (columns prefixed
-    :data:`EVENT_PREFIX`, with :data:`T0_FROM_USERS`): for every user whose ``t0`` is that
-    ``signup_at`` (all users, in most logs) they are the facts' aggregates, so the facts need no
-    pass of their own (:func:`build_facts`).
+    :data:`EVENT_PREFIX`): for every user whose ``t0`` is that ``signup_at`` (status column
+    ``has_signup_at``; all users, in most logs) they are the facts' aggregates, so the facts
+    need no pass of their own (:func:`build_facts`).
     """
     events = ev = mark_duplicates(source.events, duplicates)
     end = ibis.literal(source.observation_end, type="timestamp")
@@ -374,7 +398,14 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
         else_=ibis.null("string"),
     )
     in_scope = scope & (status.isnull() | (status != "missing user id"))
-    base = base.mutate(status=status, in_scope=in_scope.fill_null(False), n_rows=base.n_rows.fill_null(0))
+    has_signup_at = base.signup_at.notnull() if source.users is not None else ibis.literal(False)
+    base = base.mutate(
+        status=status,
+        in_scope=in_scope.fill_null(False),
+        n_rows=base.n_rows.fill_null(0),
+        has_signup=base.first_signup.notnull(),
+        has_signup_at=has_signup_at,
+    )
     status_cols = [
         "user_id",
         "status",
@@ -385,10 +416,11 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
         "n_rows",
         "n_ok",
         *[f"n_{r}" for r in _ROW_LEVEL],
+        "has_signup",
+        "has_signup_at",
     ]
     if merged:
-        status_cols += [T0_FROM_USERS, *(c for c in base.columns if c.startswith(EVENT_PREFIX))]
-        base = base.mutate(**{T0_FROM_USERS: base.signup_at.notnull()})
+        status_cols += [c for c in base.columns if c.startswith(EVENT_PREFIX)]
     per_user_status = base.select(*status_cols)
 
     if users is None:
@@ -475,7 +507,7 @@ def build_facts(source: Source, params: Params) -> Facts:
     if source.users is not None:
         _check_users_overlap(status_arrow, source, params)
     schema = status_expr.schema()
-    pass_cols = [c for c in schema.names if c.startswith(EVENT_PREFIX) or c == T0_FROM_USERS]
+    pass_cols = [c for c in schema.names if c.startswith(EVENT_PREFIX)]
     user_cols = [
         c for c in schema.names if (c in ("user_id", "t0") or c not in _STATUS_ONLY) and c not in pass_cols
     ]
@@ -491,7 +523,7 @@ def build_facts(source: Source, params: Params) -> Facts:
     facts_expr, _, used = user_facts_expr(source, params, duplicates=dup_table, users=users)
     if merged:
         facts_expr = _facts_from_status(
-            included_all.select(user_cols + pass_cols), schema, source, params, dup_table
+            included_all.select([*user_cols, "has_signup_at", *pass_cols]), schema, source, params, dup_table
         )
     table = _normalise(facts_expr.to_pyarrow(), params)
 
@@ -517,6 +549,18 @@ def build_facts(source: Source, params: Params) -> Facts:
     if scoped:
         files = _rows_per_file(source, scope_ids)
         users_rows = int(status["in_users"].fillna(False).sum())
+    analysed = status[status["status"].isna()]
+    in_users = analysed["in_users"].fillna(False).astype(bool)
+    signup_at = analysed["has_signup_at"].fillna(False).astype(bool)
+    signup_event = analysed["has_signup"].fillna(False).astype(bool)
+    users_summary = {
+        "in_users_table": int(in_users.sum()),
+        "in_users_table_without_rows": int((in_users & (analysed["n_rows"] == 0)).sum()),
+        "with_signup_event": int(signup_event.sum()),
+        "t0_signup_at": int(signup_at.sum()),
+        "t0_signup_event": int((~signup_at & signup_event).sum()),
+        "t0_first_event": int((~signup_at & ~signup_event).sum()),
+    }
     accounting = Accounting(
         events_read=int(status["n_rows"].sum()) if scoped else sum(source.files.values()),
         events_used=int(table[C.N_EVENTS].sum()),
@@ -525,6 +569,7 @@ def build_facts(source: Source, params: Params) -> Facts:
         users_excluded={str(k): int(v) for k, v in users_excluded.items() if k != "missing user id"},
         files=files,
         users_rows=users_rows,
+        users_summary=users_summary,
     )
     return Facts(
         table=table,
@@ -548,9 +593,9 @@ def _facts_from_status(included, schema, source: Source, params: Params, dup_tab
     get them from a pass of their own over their events.
     """
     aggs = [c for c in included.column_names if c.startswith(EVENT_PREFIX)]
-    user_cols = [c for c in included.column_names if c not in aggs and c != T0_FROM_USERS]
+    user_cols = [c for c in included.column_names if c not in aggs and c != "has_signup_at"]
     names = [c[len(EVENT_PREFIX) :] for c in aggs]
-    direct = pc.fill_null(included[T0_FROM_USERS], False)
+    direct = pc.fill_null(included["has_signup_at"], False)
     f = included.filter(direct).select(user_cols + aggs).rename_columns(user_cols + names)
     rest = included.filter(pc.invert(direct)).select(user_cols)
     types = {**{c: schema[c] for c in user_cols}, **{n: schema[c] for n, c in zip(names, aggs, strict=True)}}

@@ -317,9 +317,52 @@ def _files_table(facts: Facts, used_per_file: pd.Series) -> pd.DataFrame:
 
 
 def _users_tables(facts: Facts) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Users accounting and t0 sources; per-user engine results joined in pandas."""
+    """Users accounting and t0 sources.
+
+    From the accounting's per-user summary (:attr:`~onboarding_analysis.facts.Accounting.
+    users_summary`, counted by ``build_facts`` from its per-user status) when it has one; an
+    accounting made by hand has none, and the counts are then read off the events.
+    """
     acc, params, source = facts.accounting, facts.params, facts.source
-    analysed = facts.table[[C.USER_ID, C.N_EVENTS]].copy()
+    summary = dict(acc.users_summary) or _users_summary(facts)
+    signup = params.signup_event
+    rows: list[tuple[str, int | None]] = [("users analysed", acc.users)]
+    rows += [(f"users excluded: {reason}", int(acc.users_excluded.get(reason, 0))) for reason in USER_REASONS]
+    in_users = summary["in_users_table"]
+    if source.users is not None:
+        rows += [
+            ("users table rows", int(acc.users_rows)),
+            ("users table users analysed", in_users),
+            (
+                "analysed users without any event (users table only, kept)",
+                summary["in_users_table_without_rows"],
+            ),
+            ("analysed users not in the users table", acc.users - in_users),
+        ]
+    rows += [("analysed users with no used event", int((facts.table[C.N_EVENTS] == 0).sum()))]
+    if signup:
+        rows += [("analysed users without a signup event", acc.users - summary["with_signup_event"])]
+    users = pd.DataFrame(rows, columns=["what", "users"]).astype({"users": "int64"})
+    notes = []
+    if in_users and in_users == summary["in_users_table_without_rows"]:
+        notes.append(
+            f"{params.resolve(params.users)}: no analysed user of the users table has an event in "
+            f"{params.resolve(params.events)}. "
+            f"Check that both files come from the same export and columns: {{user_id: ...}}."
+        )
+    keys = dict(zip(T0_SOURCES, ("t0_signup_at", "t0_signup_event", "t0_first_event"), strict=True))
+    t0_sources = pd.DataFrame(
+        [(s, int(summary[keys[s]])) for s in T0_SOURCES if s != T0_SOURCES[1] or signup],
+        columns=["source", "users"],
+    ).astype({"users": "int64"})
+    return users, t0_sources, notes
+
+
+def _users_summary(facts: Facts) -> dict[str, int]:
+    """The keys of :data:`~onboarding_analysis.facts.USERS_SUMMARY`, from per-user engine
+    results over the events joined in pandas (for an accounting without a summary)."""
+    params, source = facts.params, facts.source
+    analysed = facts.table[[C.USER_ID]].copy()
     analysed[C.USER_ID] = analysed[C.USER_ID].astype(str)
     ev = source.events.filter(source.events.user_id.notnull())
     ok = ev.reason.isnull()
@@ -332,6 +375,7 @@ def _users_tables(facts: Facts) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     merged = analysed.merge(per_user, on=C.USER_ID, how="left")
     with_rows = merged["n_rows"].fillna(0) > 0
     has_signup = merged["has_signup"].eq(True) if signup else pd.Series(False, merged.index)
+    in_users = has_signup_at = pd.Series(False, merged.index)
     if source.users is not None:
         u = source.users
         table = u.select("user_id", has_signup_at=u.signup_at.notnull()).to_pandas()
@@ -339,38 +383,14 @@ def _users_tables(facts: Facts) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
         merged = merged.merge(table, on=C.USER_ID, how="left")
         in_users = merged["has_signup_at"].notna()
         has_signup_at = merged["has_signup_at"].eq(True)
-    else:
-        in_users = pd.Series(False, merged.index)
-        has_signup_at = pd.Series(False, merged.index)
-
-    rows: list[tuple[str, int | None]] = [("users analysed", acc.users)]
-    rows += [(f"users excluded: {reason}", int(acc.users_excluded.get(reason, 0))) for reason in USER_REASONS]
-    if source.users is not None:
-        rows += [
-            ("users table rows", int(acc.users_rows)),
-            ("users table users analysed", int(in_users.sum())),
-            ("analysed users without any event (users table only, kept)", int((in_users & ~with_rows).sum())),
-            ("analysed users not in the users table", int((~in_users).sum())),
-        ]
-    rows += [("analysed users with no used event", int((merged[C.N_EVENTS] == 0).sum()))]
-    if signup:
-        rows += [("analysed users without a signup event", int((~has_signup).sum()))]
-    users = pd.DataFrame(rows, columns=["what", "users"]).astype({"users": "int64"})
-    notes = []
-    if in_users.any() and not (in_users & with_rows).any():
-        notes.append(
-            f"{params.resolve(params.users)}: no analysed user of the users table has an event in "
-            f"{params.resolve(params.events)}. "
-            f"Check that both files come from the same export and columns: {{user_id: ...}}."
-        )
-
-    origin = np.where(has_signup_at, T0_SOURCES[0], np.where(has_signup, T0_SOURCES[1], T0_SOURCES[2]))
-    counts = pd.Series(origin, dtype=object).value_counts()
-    t0_sources = pd.DataFrame(
-        [(s, int(counts.get(s, 0))) for s in T0_SOURCES if s != T0_SOURCES[1] or signup],
-        columns=["source", "users"],
-    ).astype({"users": "int64"})
-    return users, t0_sources, notes
+    return {
+        "in_users_table": int(in_users.sum()),
+        "in_users_table_without_rows": int((in_users & ~with_rows).sum()),
+        "with_signup_event": int(has_signup.sum()),
+        "t0_signup_at": int(has_signup_at.sum()),
+        "t0_signup_event": int((~has_signup_at & has_signup).sum()),
+        "t0_first_event": int((~has_signup_at & ~has_signup).sum()),
+    }
 
 
 def _time_range(facts: Facts, by_day_file: pd.DataFrame) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 
@@ -221,6 +222,13 @@ def test_t0_sources_and_users_without_signup_event(write_csv):
     assert users["analysed users not in the users table"] == 3
     assert users["analysed users with no used event"] == 1
     assert quality_metrics(report)["data_quality"]["users_without_signup_event"] == 3
+    # The counts come from the accounting's per-user summary; without one (an accounting made
+    # by hand), from the events: the same tables.
+    assert facts.accounting.users_summary["t0_first_event"] == 1
+    bare = dataclasses.replace(facts, accounting=dataclasses.replace(facts.accounting, users_summary={}))
+    again = quality_report(bare)
+    pd.testing.assert_frame_equal(again.users, report.users)
+    pd.testing.assert_frame_equal(again.t0_sources, report.t0_sources)
     no_signup_event, _ = facts_of(write_csv, rows, signup_event=None, value_events=[])
     plain = quality_report(no_signup_event)
     assert "analysed users without a signup event" not in set(plain.users["what"])
