@@ -14,8 +14,20 @@ import pandas as pd
 
 from .cache import EVENTS_SUFFIX
 
-#: Columns of the used events kept by :func:`share_events` (those the analyses read).
-SHARED_EVENT_COLUMNS = ("user_id", "event", "ts", "t0", "day", "days", "active", "value", "account_id")
+#: Columns of the used events kept by :func:`share_events` (those the analyses read; ``file``
+#: for the data-quality tables, one value per input file: it costs next to nothing stored).
+SHARED_EVENT_COLUMNS = (
+    "user_id",
+    "event",
+    "ts",
+    "t0",
+    "day",
+    "days",
+    "active",
+    "value",
+    "account_id",
+    "file",
+)
 
 
 def setup_notebook() -> None:
