@@ -286,24 +286,22 @@ def _post_onboarding_days(e, completion: pd.DataFrame, window_days: int) -> pd.S
     return out.set_index(out["unit"].astype(str))["n"].astype("int64")
 
 
-def _completions(facts: Facts, membership: pd.DataFrame) -> pd.Series | None:
-    """Per unit: the first time (timestamp) any of its users completed the last onboarding step."""
+def _completions(facts: Facts, member: np.ndarray) -> pd.Series | None:
+    """Per unit (index: unit position), the first time (timestamp) any of its users completed
+    the last onboarding step. ``member``: each facts-table user's unit position (-1: none)."""
     from .funnel import step_column, step_times  # local: funnel pulls in the TTFV machinery
 
     steps = facts.params.onboarding_steps
     if not steps:
         return None
-    times = step_times(facts)
-    done = times[step_column(len(steps) - 1)]
-    t0 = facts.table.set_index(C.USER_ID)[C.T0].reindex(times[C.USER_ID]).to_numpy()
+    times = step_times(facts)  # the users of facts.table, in its order
+    done = times[step_column(len(steps) - 1)].to_numpy(dtype=float)
+    keep = ~np.isnan(done) & (member >= 0)
+    t0 = facts.table[C.T0].to_numpy(dtype="datetime64[us]")[keep]
     # Back to whole microseconds (the events' resolution), so that the completing event itself is
     # never "after" its own completion time through float rounding.
-    micros = pd.to_timedelta(np.rint(done.to_numpy() * MICROS_PER_DAY), unit="us")
-    at = pd.Series(t0 + micros, index=times[C.USER_ID].to_numpy())
-    at = at.dropna()
-    unit = membership.reindex(at.index)
-    keep = unit.notna().to_numpy()
-    return at[keep].groupby(unit[keep].to_numpy()).min()
+    at = t0 + np.rint(done[keep] * MICROS_PER_DAY).astype("int64").astype("timedelta64[us]")
+    return pd.Series(at).groupby(member[keep]).min()
 
 
 # --- pandas side ------------------------------------------------------------------------------
@@ -387,64 +385,65 @@ def _moments(facts: Facts, alpha: float) -> MomentsResult:
     events = facts.events
     by_account = _has_accounts(events)
     table = facts.table
+    # Positions, not labels: each facts-table user's unit (``member``, -1 for none) and each
+    # unit's label (``unit_ids``); pandas lookups by a million string labels cost seconds.
+    t0 = table[C.T0].to_numpy(dtype="datetime64[us]")
     if by_account:
-        membership_expr = _membership_expr(events)
-        fetched = membership_expr.to_pandas()
+        fetched = _membership_expr(events).to_pandas()
         fetched["user_id"] = fetched["user_id"].astype(str)
-        fetched["unit"] = fetched["unit"].astype(str)
+        codes, unit_ids = pd.factorize(fetched["unit"].astype(str))
+        unit_ids = np.asarray(unit_ids, dtype=object)
+        position = pd.Index(table[C.USER_ID].astype(str)).get_indexer(fetched["user_id"])
+        member = np.full(len(table), -1, dtype=np.int64)
+        member[position] = codes
         # The account's t0: the first signup of its users (the facts' t0 of each member).
-        t0 = table.set_index(C.USER_ID)[C.T0]
-        fetched["unit_t0"] = t0.reindex(fetched["user_id"]).to_numpy()
-        fetched["unit_t0"] = fetched.groupby("unit")["unit_t0"].transform("min").astype("datetime64[us]")
+        unit_t0 = pd.Series(t0[position]).groupby(codes).min().to_numpy(dtype="datetime64[us]")
+        fetched["unit"] = unit_ids[codes]
+        fetched["unit_t0"] = unit_t0[codes]
         # The queries below join the fetched membership, not its expression (one pass less each).
-        e = events.inner_join(ibis.memtable(fetched), "user_id")
-        membership = pd.Series(fetched["unit"].to_numpy(), index=fetched["user_id"].to_numpy())
-        users_without = int((~table[C.USER_ID].isin(membership.index)).sum())
-    else:
+        e = events.inner_join(ibis.memtable(fetched[["user_id", "unit", "unit_t0"]]), "user_id")
+    else:  # every user is a unit, even one without a used event
+        unit_ids = table[C.USER_ID].astype(str).to_numpy(dtype=object)
+        member = np.arange(len(table), dtype=np.int64)
+        unit_t0 = t0
         e = events.mutate(unit=events.user_id, unit_t0=events.t0)
-        membership = pd.Series(table[C.USER_ID].to_numpy(), index=table[C.USER_ID].to_numpy())
-        users_without = 0
+    users_without = int((member < 0).sum())
+    n_units = len(unit_ids)
 
     agg = _unit_aggregates(facts, e, params).set_index("unit")
-    if by_account:
-        units = agg
-    else:  # every user is a unit, even one without a used event
-        base = pd.DataFrame(index=pd.Index(table[C.USER_ID].astype(str), name="unit"))
-        units = base.join(agg, how="left")
-        units["unit_t0"] = table.set_index(C.USER_ID)[C.T0].reindex(units.index).to_numpy()
+    units = agg.drop(columns="unit_t0").reindex(pd.Index(unit_ids, name="unit"))
+    units["unit_t0"] = pd.to_datetime(unit_t0).astype("datetime64[ns]")
     for col in ("early_active_days", "recent_active_days", "week1_features"):
         units[col] = units[col].fillna(0).astype("int64")
     units["value_days"] = units["value_days"].astype("float64")
-    units["unit_t0"] = pd.to_datetime(units["unit_t0"]).astype("datetime64[ns]")
     end = pd.Timestamp(facts.observation_end)
     units["age_days"] = (end - units["unit_t0"]) / pd.Timedelta(days=1)
 
-    in_unit = table[C.USER_ID].astype(str).map(membership)
-    grouped = table[C.CHURNED].astype(bool).groupby(in_unit.to_numpy())
-    units["churned"] = grouped.all().reindex(units.index).fillna(False).astype(bool)
-    units["users"] = grouped.size().reindex(units.index).fillna(0).astype("int64")
+    inside = member >= 0
+    users = np.bincount(member[inside], minlength=n_units)
+    active = np.bincount(
+        member[inside], weights=~table[C.CHURNED].to_numpy(dtype=bool)[inside], minlength=n_units
+    )
+    units["churned"] = (users > 0) & (active == 0)  # every user of the unit churned
+    units["users"] = users.astype("int64")
 
     notes = []
-    completion = _completions(facts, membership)
-    units["onboarding_days"] = np.nan
-    units["post_onboarding_active_days"] = pd.Series(pd.NA, index=units.index, dtype="Int64")
+    completion = _completions(facts, member)
+    onboarding_days = np.full(n_units, np.nan)
+    post_days = pd.array([pd.NA] * n_units, dtype="Int64")
     if completion is None:
         notes.append(
             "relationship change needs params onboarding_steps (the last step = onboarding completed)"
         )
-    else:
-        completion = completion.reindex(units.index).dropna()
-        units.loc[completion.index, "onboarding_days"] = (
-            completion - units.loc[completion.index, "unit_t0"]
-        ) / pd.Timedelta(days=1)
-        frame = pd.DataFrame({"unit": completion.index, "c_ts": completion.to_numpy()})
-        frame["unit_t0"] = units.loc[completion.index, "unit_t0"].to_numpy()
-        frame["c_ts"] = pd.to_datetime(frame["c_ts"]).astype("datetime64[us]")
-        frame["unit_t0"] = frame["unit_t0"].astype("datetime64[us]")
+    elif len(completion):
+        done = completion.index.to_numpy()
+        c_ts = completion.to_numpy(dtype="datetime64[us]")
+        onboarding_days[done] = (c_ts - unit_t0[done]) / np.timedelta64(1, "D")
+        frame = pd.DataFrame({"unit": unit_ids[done], "c_ts": c_ts, "unit_t0": unit_t0[done]})
         post = _post_onboarding_days(e, frame, params.relationship_days)
-        units.loc[completion.index, "post_onboarding_active_days"] = (
-            post.reindex(completion.index).fillna(0).astype("int64").to_numpy()
-        )
+        post_days[done] = post.reindex(frame["unit"]).fillna(0).astype("int64").to_numpy()
+    units["onboarding_days"] = onboarding_days
+    units["post_onboarding_active_days"] = post_days
     if not params.value_events:
         notes.append("crisis and the speed part of unexpected win need params value_events")
     if not params.feature_events:
