@@ -596,8 +596,11 @@ def _facts_from_status(included, schema, source: Source, params: Params, dup_tab
     user_cols = [c for c in included.column_names if c not in aggs and c != "has_signup_at"]
     names = [c[len(EVENT_PREFIX) :] for c in aggs]
     direct = pc.fill_null(included["has_signup_at"], False)
-    f = included.filter(direct).select(user_cols + aggs).rename_columns(user_cols + names)
-    rest = included.filter(pc.invert(direct)).select(user_cols)
+    everyone = pc.all(direct).as_py() is not False  # the usual case: no filtered copy
+    f = (included if everyone else included.filter(direct)).select(user_cols + aggs)
+    f = f.rename_columns(user_cols + names)
+    rest = included.slice(0, 0) if everyone else included.filter(pc.invert(direct))
+    rest = rest.select(user_cols)
     types = {**{c: schema[c] for c in user_cols}, **{n: schema[c] for n, c in zip(names, aggs, strict=True)}}
     if rest.num_rows:
         users = ibis.memtable(rest, schema=ibis.schema({c: schema[c] for c in user_cols}))
@@ -716,7 +719,11 @@ def _normalise(arrow, params: Params) -> pd.DataFrame:
     orders strings by code point, as Python does; 0.4 s at 1M users where a pandas sort on the
     object column took 2.4 s).
     """
-    table = arrow.sort_by([(C.T0, "ascending"), (C.USER_ID, "ascending")]).to_pandas()
+    # The sorted copy is converted column by column and freed as it goes (self_destruct).
+    ordered = arrow.sort_by([(C.T0, "ascending"), (C.USER_ID, "ascending")])
+    del arrow
+    table = ordered.to_pandas(split_blocks=True, self_destruct=True)
+    del ordered
     table[C.USER_ID] = table[C.USER_ID].astype(str)
     table[C.T0] = pd.to_datetime(table[C.T0]).astype("datetime64[ns]")
     for col in (C.N_EVENTS, "n_before", C.LAST_ACTIVE_DAY, C.DAYS_MASK, C.WEEKS_MASK, C.MONTHS_MASK):
