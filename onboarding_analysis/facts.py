@@ -406,19 +406,7 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
         has_signup=base.first_signup.notnull(),
         has_signup_at=has_signup_at,
     )
-    status_cols = [
-        "user_id",
-        "status",
-        "t0",
-        *attr_values,
-        "in_scope",
-        "in_users",
-        "n_rows",
-        "n_ok",
-        *[f"n_{r}" for r in _ROW_LEVEL],
-        "has_signup",
-        "has_signup_at",
-    ]
+    status_cols = ["user_id", "status", "t0", *attr_values, *_STATUS_ONLY[1:]]
     if merged:
         status_cols += [c for c in base.columns if c.startswith(EVENT_PREFIX)]
     per_user_status = base.select(*status_cols)
@@ -426,7 +414,9 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     if users is None:
         users = base.filter(base.status.isnull()).select("user_id", "t0", *attr_values)
     joined = events.filter(events.reason.isnull()).inner_join(users.select("user_id", "t0"), "user_id")
-    facts = facts_select(users.left_join(event_pass(joined, params), "user_id"), source, params, attr_values)
+    facts = _facts_select(
+        users.left_join(_event_pass(joined, params), "user_id"), source, params, attr_values
+    )
     active = _active(joined, params)
     after = joined.ts >= joined.t0
     day = joined.ts.delta(joined.t0, unit="microsecond") // MICROS_PER_DAY
@@ -434,14 +424,14 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     return facts, per_user_status, used
 
 
-def event_pass(joined, params: Params):
+def _event_pass(joined, params: Params):
     """The facts' per-user event aggregates over ``joined``: the usable events of the included
     users with their ``t0``."""
     e = _row_terms(joined, joined.t0, ibis.literal(True), params)
     return e.group_by("user_id").aggregate(**_event_aggregates(e, params))
 
 
-def facts_select(f, source: Source, params: Params, attributes):
+def _facts_select(f, source: Source, params: Params, attributes):
     """The facts table from ``f``: one row per included user with ``user_id``, ``t0``, the
     ``attributes`` and the columns of :func:`_event_aggregates` (NULL for a user without any)."""
     end = ibis.literal(source.observation_end, type="timestamp")
@@ -606,10 +596,10 @@ def _facts_from_status(included, schema, source: Source, params: Params, dup_tab
         users = ibis.memtable(rest, schema=ibis.schema({c: schema[c] for c in user_cols}))
         ev = mark_duplicates(source.events, dup_table)
         joined = ev.filter(ev.reason.isnull()).inner_join(users.select("user_id", "t0"), "user_id")
-        part = users.left_join(event_pass(joined, params), "user_id").select(*f.column_names)
+        part = users.left_join(_event_pass(joined, params), "user_id").select(*f.column_names)
         f = pa.concat_tables([f, part.to_pyarrow().cast(f.schema)])
     table = ibis.memtable(f, schema=ibis.schema(types))
-    return facts_select(table, source, params, user_cols[2:])
+    return _facts_select(table, source, params, user_cols[2:])
 
 
 def _normalised_ids(ids):
