@@ -194,15 +194,21 @@ def building(directory: Path, key: str):
     builds and stores, the others wait here, then read the entry. An unwritable folder skips
     the lock (the entry will not be stored either).
     """
+    with contextlib.ExitStack() as stack:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(_exclusive(directory / f"{key}{LOCK_SUFFIX}"))
+        except OSError:
+            pass  # unwritable: build without the lock
+        yield
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    """Hold an exclusive lock on the file ``lock_path`` (created if missing)."""
     import fcntl
 
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        handle = open(directory / f"{key}{LOCK_SUFFIX}", "a")  # noqa: SIM115 (held across the yield)
-    except OSError:
-        yield
-        return
-    with handle:
+    with open(lock_path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -322,24 +328,9 @@ def write_once(path: Path, write) -> None:
     """
     if path.is_file():
         return
-    import fcntl
-
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if path.is_file():
-                return
-            handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(handle)
-            os.unlink(tmp)
-            try:
-                write(tmp)
-                os.replace(tmp, path)
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with _exclusive(path.with_name(path.name + ".lock")):
+        if not path.is_file():
+            _atomic(path, write)
 
 
 def _atomic(target: Path, write_to) -> None:

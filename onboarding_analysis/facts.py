@@ -102,17 +102,20 @@ _STATUS_ONLY = (
 )
 
 
-#: Keys of :attr:`Accounting.users_summary`: analysed users in the users table, those of them
-#: without any event row, those with a usable signup event, and by the source of ``t0``
-#: (users table ``signup_at``; else the first signup event; else the first event).
-USERS_SUMMARY = (
-    "in_users_table",
-    "in_users_table_without_rows",
-    "with_signup_event",
-    "t0_signup_at",
-    "t0_signup_event",
-    "t0_first_event",
-)
+def summarise_users(*, in_users, with_rows, signup_event, signup_at) -> dict[str, int]:
+    """:attr:`Accounting.users_summary` from per-analysed-user flags (boolean arrays): in the
+    users table, with any event row, with a usable signup event, with a ``signup_at``. Keys:
+    analysed users in the users table, those of them without any event row, those with a usable
+    signup event, and the users by the source of ``t0`` (users table ``signup_at``; else the
+    first signup event; else the first event)."""
+    return {
+        "in_users_table": int(in_users.sum()),
+        "in_users_table_without_rows": int((in_users & ~with_rows).sum()),
+        "with_signup_event": int(signup_event.sum()),
+        "t0_signup_at": int(signup_at.sum()),
+        "t0_signup_event": int((~signup_at & signup_event).sum()),
+        "t0_first_event": int((~signup_at & ~signup_event).sum()),
+    }
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ class Accounting:
     files: Mapping[str, int] = field(default_factory=dict)
     users_rows: int = 0
     #: Counts of the analysed users by where their ``t0`` and rows come from (keys of
-    #: :data:`USERS_SUMMARY`), read off the per-user status: the data-quality tables need no
+    #: :func:`summarise_users`), read off the per-user status: the data-quality tables need no
     #: pass over the events of their own. Empty for an accounting made by hand.
     users_summary: Mapping[str, int] = field(default_factory=dict)
 
@@ -266,14 +269,21 @@ def _row_terms(table, t0, ok, params: Params):
     )
 
 
+def bit_mask(values, where):
+    """The aggregate OR of ``1 << value`` over the rows where ``where`` holds (0 if none): bit
+    ``k`` is set when some row has value ``k``. ``values`` must lie in ``0 .. MASK_BITS - 1``
+    wherever ``where`` holds."""
+    bit = ibis.ifelse(where, ibis.literal(1, "int64") << values.cast("int64"), 0)
+    return bit.cast("int64").bit_or()
+
+
 def _event_aggregates(e, params: Params) -> dict:
     """The per-user aggregates of the facts over the rows of :func:`_row_terms`."""
     used_active = e._used_active
 
     def mask(period_days: int):
         k = e._day if period_days == 1 else (e._day // period_days).cast("int64")
-        bit = ibis.ifelse(used_active & (k < C.MASK_BITS), ibis.literal(1, "int64") << k, 0)
-        return bit.cast("int64").bit_or()
+        return bit_mask(k, used_active & (k < C.MASK_BITS))
 
     agg = {
         C.N_EVENTS: e.count(where=e._after),
@@ -540,17 +550,12 @@ def build_facts(source: Source, params: Params) -> Facts:
         files = _rows_per_file(source, scope_ids)
         users_rows = int(status["in_users"].fillna(False).sum())
     analysed = status[status["status"].isna()]
-    in_users = analysed["in_users"].fillna(False).astype(bool)
-    signup_at = analysed["has_signup_at"].fillna(False).astype(bool)
-    signup_event = analysed["has_signup"].fillna(False).astype(bool)
-    users_summary = {
-        "in_users_table": int(in_users.sum()),
-        "in_users_table_without_rows": int((in_users & (analysed["n_rows"] == 0)).sum()),
-        "with_signup_event": int(signup_event.sum()),
-        "t0_signup_at": int(signup_at.sum()),
-        "t0_signup_event": int((~signup_at & signup_event).sum()),
-        "t0_first_event": int((~signup_at & ~signup_event).sum()),
-    }
+    users_summary = summarise_users(
+        in_users=analysed["in_users"].fillna(False).to_numpy(dtype=bool),
+        with_rows=analysed["n_rows"].to_numpy() > 0,
+        signup_event=analysed["has_signup"].fillna(False).to_numpy(dtype=bool),
+        signup_at=analysed["has_signup_at"].fillna(False).to_numpy(dtype=bool),
+    )
     accounting = Accounting(
         events_read=int(status["n_rows"].sum()) if scoped else sum(source.files.values()),
         events_used=int(table[C.N_EVENTS].sum()),

@@ -91,7 +91,7 @@ from matplotlib.axes import Axes
 
 from . import columns as C
 from .errors import DataError, ParamsError
-from .facts import MICROS_PER_DAY, Facts
+from .facts import MICROS_PER_DAY, Facts, bit_mask
 from .intervals import wilson_interval
 
 __all__ = [
@@ -229,8 +229,7 @@ def _distinct_below(values, where, n: int):
     inside = where & (values < n)
     if n > C.MASK_BITS:
         return values.nunique(where=inside)
-    bit = ibis.ifelse(inside, ibis.literal(1, "int64") << values.cast("int64"), 0).cast("int64")
-    return _bit_count(bit.bit_or()).cast("int64")
+    return _bit_count(bit_mask(values, inside)).cast("int64")
 
 
 def _distinct_of(column, names: list[str], where):
@@ -244,7 +243,7 @@ def _distinct_of(column, names: list[str], where):
 
 
 def _unit_aggregates(facts: Facts, e, params) -> pd.DataFrame:
-    """Per unit: t0 and the early/recent activity, value and first-week feature signals.
+    """Per unit: the early/recent activity, value and first-week feature signals.
 
     ``e``: the used events with ``unit`` and ``unit_t0`` (the first signup of the unit's users,
     from the facts table: no pass over the events to find it).
@@ -254,7 +253,6 @@ def _unit_aggregates(facts: Facts, e, params) -> pd.DataFrame:
     end = ibis.literal(pd.Timestamp(facts.observation_end).to_pydatetime(), type="timestamp")
     back = end.delta(e.ts, unit="microsecond") // MICROS_PER_DAY
     agg = {
-        "unit_t0": e.unit_t0.min(),
         "early_active_days": _distinct_below(day, e.active, params.moment_early_days),
         "recent_active_days": _distinct_below(back, e.active, params.crisis_recent_days),
         "value_days": days.min(where=e.event.isin(list(params.value_events)))
@@ -411,7 +409,7 @@ def _moments(facts: Facts, alpha: float) -> MomentsResult:
     n_units = len(unit_ids)
 
     agg = _unit_aggregates(facts, e, params).set_index("unit")
-    units = agg.drop(columns="unit_t0").reindex(pd.Index(unit_ids, name="unit"))
+    units = agg.reindex(pd.Index(unit_ids, name="unit"))
     units["unit_t0"] = pd.to_datetime(unit_t0).astype("datetime64[ns]")
     for col in ("early_active_days", "recent_active_days", "week1_features"):
         units[col] = units[col].fillna(0).astype("int64")

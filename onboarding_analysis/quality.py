@@ -66,7 +66,7 @@ from matplotlib.axes import Axes
 
 from . import columns as C
 from .errors import DataError, DataWarning, ParamsError
-from .facts import DUPLICATE, EVENT_REASONS, USER_REASONS, Facts
+from .facts import DUPLICATE, EVENT_REASONS, USER_REASONS, Facts, summarise_users
 
 __all__ = [
     "QualityReport",
@@ -359,8 +359,8 @@ def _users_tables(facts: Facts) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
 
 
 def _users_summary(facts: Facts) -> dict[str, int]:
-    """The keys of :data:`~onboarding_analysis.facts.USERS_SUMMARY`, from per-user engine
-    results over the events joined in pandas (for an accounting without a summary)."""
+    """:func:`~onboarding_analysis.facts.summarise_users` of per-user engine results over the
+    events joined in pandas (for an accounting without a summary)."""
     params, source = facts.params, facts.source
     analysed = facts.table[[C.USER_ID]].copy()
     analysed[C.USER_ID] = analysed[C.USER_ID].astype(str)
@@ -383,14 +383,12 @@ def _users_summary(facts: Facts) -> dict[str, int]:
         merged = merged.merge(table, on=C.USER_ID, how="left")
         in_users = merged["has_signup_at"].notna()
         has_signup_at = merged["has_signup_at"].eq(True)
-    return {
-        "in_users_table": int(in_users.sum()),
-        "in_users_table_without_rows": int((in_users & ~with_rows).sum()),
-        "with_signup_event": int(has_signup.sum()),
-        "t0_signup_at": int(has_signup_at.sum()),
-        "t0_signup_event": int((~has_signup_at & has_signup).sum()),
-        "t0_first_event": int((~has_signup_at & ~has_signup).sum()),
-    }
+    return summarise_users(
+        in_users=in_users.to_numpy(dtype=bool),
+        with_rows=with_rows.to_numpy(dtype=bool),
+        signup_event=has_signup.to_numpy(dtype=bool),
+        signup_at=has_signup_at.to_numpy(dtype=bool),
+    )
 
 
 def _time_range(facts: Facts, by_day_file: pd.DataFrame) -> pd.DataFrame:
