@@ -10,12 +10,18 @@ Stages
 ------
 floor         one DuckDB ``GROUP BY user_id`` over the event file: first and last timestamp and
               the first value event per user, fetched to pandas (what the facts step cannot beat)
+dedup_floor   one DuckDB ``GROUP BY`` the 64-bit hash of each row's duplicate key (user id, event,
+              timestamp, value) ``HAVING count(*) > 1``: the least work that finds every
+              duplicate event (candidates, before an exact check), a lower bound for any facts
+              step that removes duplicates
 facts         ``compute_facts(params, cache=False)``: load + validate + the user-facts query
 facts_cached  ``compute_facts(params)`` on a warm cache (what notebooks 2..n of a report pay)
 pandas        the same facts the naive way: the whole log in pandas, ``groupby``
 stats         retention + lifetime + TTFV + 5 segment comparisons on the facts, without and with
               weight compression (``compression_grid_hours: 1``)
-report        ``run_report`` (every notebook, HTML), facts cache cold at the start
+report        ``run_report`` (every notebook, HTML), facts cache cold at the start; run on a
+              2,000-user data set too, where it measures the fixed cost of the notebooks
+              (kernels, imports, first plots and tables, HTML) that any data size pays
 kernel        one trivial parameterised notebook through the same papermill call (kernel floor)
 """
 
@@ -86,6 +92,26 @@ def stage_floor(params_path: str, repeat: int) -> dict:
 
     seconds, parts = _best(run, repeat)
     return {"seconds": seconds, "parts": parts, "rows": rows["users"]}
+
+
+def stage_dedup_floor(params_path: str, repeat: int) -> dict:
+    import duckdb
+
+    params = _params(params_path)
+    events = params.resolve(params.events)
+    sql = (
+        "SELECT count(*) FROM (SELECT hash(user_id, event, timestamp, value) AS key"
+        f" FROM read_parquet('{events}') GROUP BY key HAVING count(*) > 1)"
+    )
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    found = {}
+
+    def run():
+        found["candidates"] = con.execute(sql).fetchone()[0]
+
+    seconds, parts = _best(run, repeat)
+    return {"seconds": seconds, "parts": parts, "candidate_keys": found["candidates"]}
 
 
 def stage_facts(params_path: str, repeat: int) -> dict:
@@ -387,6 +413,7 @@ def stage_kernel(params_path: str, repeat: int) -> dict:
 
 STAGES = {
     "floor": stage_floor,
+    "dedup_floor": stage_dedup_floor,
     "facts": stage_facts,
     "facts_cached": stage_facts_cached,
     "pandas": stage_pandas,
