@@ -94,6 +94,8 @@ __all__ = [
     "efron_cox_on",
     "check_grid_hours",
     "compress",
+    "compress_codes",
+    "compress_flagged",
     "covariate_columns",
     "CoxFit",
     "efron_cox",
@@ -216,6 +218,30 @@ def compress(
     1   2.0    False       2
     """
     columns = list(columns)
+    data = _keyed(frame, columns, duration=duration, grid_hours=grid_hours, weights=weights)
+    if weights is None:
+        data[WEIGHT] = np.ones(len(frame), dtype=np.int64)
+    else:
+        w = pd.to_numeric(frame[weights], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(w).all() or (w < 1).any() or (w != np.floor(w)).any():
+            raise ValueError(f"compress: weights column {weights!r} must hold whole numbers >= 1")
+        data[WEIGHT] = w.astype(np.int64)
+    if not columns:
+        return pd.DataFrame({WEIGHT: [int(data[WEIGHT].sum())]}, dtype=np.int64)
+    out = data.groupby(columns, sort=True, dropna=False, observed=True)[WEIGHT].sum().reset_index()
+    out[WEIGHT] = out[WEIGHT].astype(np.int64)
+    return out
+
+
+def _keyed(
+    frame: pd.DataFrame,
+    columns: list[str],
+    *,
+    duration: str | None,
+    grid_hours: float | None,
+    weights: str | None = None,
+) -> pd.DataFrame:
+    """``frame[columns]`` checked, with ``duration`` rounded to ``grid_hours`` (the keys of a compression)."""
     missing = [col for col in (*columns, *([weights] if weights else [])) if col not in frame.columns]
     if missing:
         raise DataError(
@@ -228,17 +254,75 @@ def compress(
     data = frame[columns].copy()
     if duration is not None and grid_hours is not None:
         data[duration] = round_durations(data[duration].to_numpy(dtype=float), grid_hours)
-    if weights is None:
-        data[WEIGHT] = np.ones(len(frame), dtype=np.int64)
-    else:
-        w = pd.to_numeric(frame[weights], errors="coerce").to_numpy(dtype=float)
-        if not np.isfinite(w).all() or (w < 1).any() or (w != np.floor(w)).any():
-            raise ValueError(f"compress: weights column {weights!r} must hold whole numbers >= 1")
-        data[WEIGHT] = w.astype(np.int64)
+    return data
+
+
+def compress_codes(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    duration: str | None = None,
+    grid_hours: float | None = None,
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """The unique rows of ``frame`` over ``columns`` and, per row, the position of its unique row.
+
+    ``unique.assign(weight=np.bincount(codes))`` is ``compress(frame, columns, duration=...,
+    grid_hours=...)`` (same rows, same order). With :func:`compress_flagged`, tables that share
+    ``columns`` and differ by one 0/1 column (one Cox fit per flag, as in
+    :func:`onboarding_analysis.drivers.early_behaviours`) are compressed from one grouping
+    instead of one each.
+
+    Returns
+    -------
+    codes : numpy.ndarray of int64
+        Per row of ``frame``, its row in ``unique``.
+    unique : pandas.DataFrame
+        ``columns``, one row per distinct combination (missing values included), sorted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> codes, unique = compress_codes(pd.DataFrame({"days": [2.0, 1.0, 2.0]}), ["days"])
+    >>> codes.tolist(), unique["days"].tolist()
+    ([1, 0, 1], [1.0, 2.0])
+    """
+    columns = list(columns)
     if not columns:
-        return pd.DataFrame({WEIGHT: [int(data[WEIGHT].sum())]}, dtype=np.int64)
-    out = data.groupby(columns, sort=True, dropna=False, observed=True)[WEIGHT].sum().reset_index()
-    out[WEIGHT] = out[WEIGHT].astype(np.int64)
+        raise ValueError("compress_codes: name at least one column")
+    data = _keyed(frame, columns, duration=duration, grid_hours=grid_hours)
+    codes = data.groupby(columns, sort=True, dropna=False, observed=True).ngroup().to_numpy(dtype=np.int64)
+    _, first = np.unique(codes, return_index=True)  # codes are 0..k-1: the first row of each
+    return codes, data.iloc[first].reset_index(drop=True)
+
+
+def compress_flagged(codes: np.ndarray, unique: pd.DataFrame, flag: ArrayLike, name: str) -> pd.DataFrame:
+    """``compress`` of the rows of :func:`compress_codes` with a 0/1 column ``name`` added.
+
+    Equals ``compress(frame.assign(**{name: flag}), [*columns, name], ...)`` up to row order
+    (here sorted by ``columns``, then ``name``), with ``name`` as float 0.0/1.0: one
+    ``bincount`` over the rows, no grouping.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> codes, unique = compress_codes(pd.DataFrame({"days": [2.0, 1.0, 2.0]}), ["days"])
+    >>> compress_flagged(codes, unique, [True, False, False], "did")
+       days  did  weight
+    0   1.0  0.0       1
+    1   2.0  0.0       1
+    2   2.0  1.0       1
+    """
+    if name in unique.columns or name == WEIGHT:
+        raise ValueError(f"compress_flagged: {name!r} is already a column of the compressed rows")
+    flag = np.asarray(flag)
+    if flag.shape != codes.shape:
+        raise ValueError(f"compress_flagged: {len(flag)} flags for {len(codes)} rows")
+    pairs = codes * 2 + flag.astype(bool)
+    counts = np.bincount(pairs, minlength=2 * len(unique))
+    keep = np.flatnonzero(counts)
+    out = unique.iloc[keep // 2].reset_index(drop=True)
+    out[name] = (keep % 2).astype(float)
+    out[WEIGHT] = counts[keep].astype(np.int64)
     return out
 
 

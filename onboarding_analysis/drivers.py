@@ -48,7 +48,15 @@ from matplotlib.axes import Axes
 from scipy.stats import norm
 
 from . import columns as C
-from .compression import covariate_columns, efron_cox_on, efron_ph_test
+from .compression import (
+    WEIGHT,
+    compress_codes,
+    compress_flagged,
+    covariate_columns,
+    efron_cox,
+    efron_cox_on,
+    efron_ph_test,
+)
 from .errors import DataError
 from .facts import Facts
 from .intervals import check_alpha
@@ -205,6 +213,14 @@ def early_behaviours(
         index=users.index,
     )
     z = norm.ppf(1 - alpha / 2)
+    covariates = ["did", *adjusters.columns]
+    if compress:
+        # The rows of every event's model differ only in "did": group them once, then each
+        # model's compressed rows are one bincount (compress_flagged), not a grouping of its own.
+        keys = pd.concat([base, adjusters], axis=1)
+        codes, unique = compress_codes(
+            keys, list(keys.columns), duration="duration", grid_hours=params.compression_grid_hours
+        )
     rows = []
     for name in names:
         did = flags[name].to_numpy(dtype=float) >= min_count
@@ -220,15 +236,24 @@ def early_behaviours(
         elif not base["event"].to_numpy()[did].any() or not base["event"].to_numpy()[~did].any():
             row["note"] = "no churn after the landmark in one of the two groups"
         else:
-            data = pd.concat([base, adjusters], axis=1).assign(did=did.astype(float))
             try:
-                cph = efron_cox_on(
-                    data,
-                    ["did", *adjusters.columns],
-                    compress_rows=compress,
-                    grid_hours=params.compression_grid_hours,
-                    alpha=alpha,
-                )
+                if compress:
+                    weighted = compress_flagged(codes, unique, did, "did")
+                    cph = efron_cox(
+                        weighted["duration"],
+                        weighted["event"],
+                        weighted[covariates],
+                        weights=weighted[WEIGHT].to_numpy(),
+                        alpha=alpha,
+                    )
+                else:
+                    cph = efron_cox_on(
+                        pd.concat([base, adjusters], axis=1).assign(did=did.astype(float)),
+                        covariates,
+                        compress_rows=False,
+                        grid_hours=params.compression_grid_hours,
+                        alpha=alpha,
+                    )
             except ConvergenceError as err:
                 row["note"] = f"the Cox model did not converge ({str(err).splitlines()[0]})"
             else:

@@ -27,6 +27,8 @@ from onboarding_analysis.compression import (
     WEIGHT,
     check_grid_hours,
     compress,
+    compress_codes,
+    compress_flagged,
     covariate_columns,
     efron_cox,
     efron_ph_test,
@@ -124,6 +126,38 @@ def test_compress_keeps_missing_values_and_sums_existing_weights():
     assert dict(zip(packed["g"].fillna("NA"), packed[WEIGHT], strict=True)) == {"x": 3, "NA": 7}
     with pytest.raises(ValueError, match="whole numbers"):
         compress(frame.assign(w=[1.5, 1, 1, 1]), ["g"], weights="w")
+
+
+def test_compress_codes_and_flagged_rows_equal_compress(tied):
+    rng = np.random.default_rng(3)
+    frame = tied.assign(
+        days=tied[C.LIFETIME] + rng.uniform(0, 1, len(tied)),  # exact durations, rounded by the grid
+        group=tied["group"].where(rng.uniform(size=len(tied)) > 0.1),  # missing values are rows too
+    )
+    keys = ["days", C.CHURNED, "group"]
+    flag = rng.uniform(size=len(frame)) < 0.3
+    for grid in (None, 6):
+        codes, unique = compress_codes(frame, keys, duration="days", grid_hours=grid)
+        expected = compress(frame, keys, duration="days", grid_hours=grid)
+        pd.testing.assert_frame_equal(unique.assign(**{WEIGHT: np.bincount(codes)}), expected)
+        # Every row's code points at its own (rounded) key.
+        rounded = frame.assign(days=round_durations(frame["days"], grid))
+        pd.testing.assert_frame_equal(
+            unique.iloc[codes].reset_index(drop=True), rounded[keys].reset_index(drop=True)
+        )
+        flagged = compress_flagged(codes, unique, flag, "did")
+        by_groupby = compress(
+            frame.assign(did=flag.astype(float)), [*keys, "did"], duration="days", grid_hours=grid
+        )
+        order = [*keys, "did"]
+        pd.testing.assert_frame_equal(
+            flagged.sort_values(order).reset_index(drop=True),
+            by_groupby.sort_values(order).reset_index(drop=True),
+        )
+    with pytest.raises(ValueError, match="already a column"):
+        compress_flagged(codes, unique, flag, "group")
+    with pytest.raises(ValueError, match="flags for"):
+        compress_flagged(codes, unique, flag[:-1], "did")
 
 
 # --- Kaplan-Meier and log-rank: exact -----------------------------------------------------------

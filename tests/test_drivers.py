@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -193,3 +194,35 @@ def test_bad_options_are_rejected(immortal):
         early_behaviours(facts, landmark_days=0)
     with pytest.raises(TypeError, match="Facts object"):
         early_behaviours(facts.table)
+
+
+@pytest.mark.parametrize("grid", [None, 6])
+def test_compressed_models_equal_lifelines_on_the_landmark_rows(immortal, grid):
+    """One grouping shared by every event's model (compress_codes/compress_flagged) fits what
+    lifelines fits on the users' own rows, and what the uncompressed fit gives."""
+    facts, events = immortal
+    facts = dataclasses.replace(facts, params=dataclasses.replace(facts.params, compression_grid_hours=grid))
+    result = early_behaviours(facts, landmark_days=7, adjust_for=["persona"]).set_index("event")
+    rows = early_behaviours(facts, landmark_days=7, adjust_for=["persona"], compress=False).set_index("event")
+    # By hand: landmark users, "did" = the event in the first 7 days, durations from day 7.
+    table = facts.table[landmark_users(facts, 7)]
+    for event in ("used_feature", "opened_help"):
+        early = events[(events["event"] == event) & (events["ts"] - events["t0"] < 7 * DAY)]
+        duration = table[C.LIFETIME].to_numpy() - 7
+        if grid is not None:
+            duration = np.floor(duration * 24 / grid + 1e-10 / grid) * grid / 24
+        data = pd.DataFrame(
+            {
+                "T": duration,
+                "E": table[C.CHURNED].to_numpy(),
+                "did": table[C.USER_ID].isin(early["user_id"]).to_numpy(dtype=float),
+                "persona_b": (table["persona"] == "b").to_numpy(dtype=float),
+            }
+        )
+        reference = CoxPHFitter().fit(data, "T", "E", fit_options={"precision": 1e-12})
+        hr = float(np.exp(reference.params_["did"]))
+        assert result.loc[event, "hazard_ratio"] == pytest.approx(hr, rel=1e-6)
+        assert result.loc[event, "p_raw"] == pytest.approx(float(reference.summary.loc["did", "p"]), rel=1e-5)
+        assert result.loc[event, "users_did"] == int(data["did"].sum())
+        for col in ("hazard_ratio", "hr_ci_low", "hr_ci_high", "p_raw", "ph_p"):
+            assert result.loc[event, col] == pytest.approx(rows.loc[event, col], rel=1e-9), col
