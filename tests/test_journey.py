@@ -139,6 +139,36 @@ def test_last_events_by_hand(facts):
     assert (moves["users"] == 1).all() and moves["share"].sum() == pytest.approx(1.0)
 
 
+def test_last_two_events_top_n_aggregate_equals_the_window():
+    """DuckDB's top-2 aggregate and the portable window give the same rows, ties included."""
+    import ibis
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    base = pd.Timestamp("2024-01-01")
+    events = pd.DataFrame(
+        {
+            "user_id": rng.choice([f"u{i}" for i in range(600)], n),
+            "event": rng.choice(["a", "b", "c", "d"], n),
+            # whole hours over 3 days: many ties of time, some of time and name
+            "ts": base + pd.to_timedelta(rng.integers(0, 72, n), unit="h"),
+        }
+    )
+    table = ibis.memtable(events)
+    got = {
+        mode: J.last_two_events(table, top_n=mode).to_pandas().sort_values("user_id").reset_index(drop=True)
+        for mode in (True, False)
+    }
+    pd.testing.assert_frame_equal(got[True], got[False])
+    # By hand, for every user: sort by (ts, event), the last and the one before.
+    ordered = events.sort_values(["user_id", "ts", "event"])
+    last = ordered.groupby("user_id")["event"].agg(lambda s: s.iloc[-1])
+    before = ordered.groupby("user_id")["event"].agg(lambda s: s.iloc[-2] if len(s) > 1 else None)
+    assert got[True]["event"].tolist() == last.loc[got[True]["user_id"]].tolist()
+    assert got[True]["previous"].tolist() == before.loc[got[True]["user_id"]].tolist()
+    assert got[True]["previous"].isna().any()  # users with one event: no previous
+
+
 def test_last_events_top(facts):
     table = J.last_events(facts, top=2)
     assert list(table["path"]) == [
