@@ -6,7 +6,7 @@
 
 Data: demo-shaped event logs (:mod:`datagen`), generated once per size into
 ``benchmarks/data/users_<N>/`` (gitignored). Every stage (:mod:`stages`) runs in its own
-process (peak memory = that process's ``ru_maxrss``). The table compares:
+process (peak memory = that process's own high-water mark, ``VmHWM``). The table compares:
 
 ==============  ==========================================  ====================================
 ratio           what                                        target (1M users, 2 cores)

@@ -1,7 +1,7 @@
 """One benchmark stage per process: ``python benchmarks/stages.py STAGE PARAMS.yaml [--repeat N]``.
 
 :mod:`benchmarks.run` starts every stage in a fresh interpreter, so each one's peak memory
-(``ru_maxrss``) is its own. A stage prints one JSON line: ``seconds`` (best of ``--repeat``
+(``VmHWM``, see :func:`_rss_mb`) is its own. A stage prints one JSON line: ``seconds`` (best of ``--repeat``
 runs of the timed work, imports and data generation excluded), ``parts`` (a breakdown),
 ``rss_start_mb`` (after imports), ``peak_rss_mb`` (the process, and ``peak_child_rss_mb`` of
 the notebook kernels it ran) and stage-specific notes.
@@ -43,7 +43,22 @@ GRID_HOURS = 1.0
 
 
 def _rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024  # Linux: kilobytes
+    """Peak resident memory in MiB: this process's own (``VmHWM``), or its children's.
+
+    Not ``ru_maxrss`` for the process itself: Linux carries it across ``fork`` + ``exec``, so a
+    stage started by a parent that had grown (``run.py`` generating a data set) reported the
+    parent's peak (1,078 MiB for a 100k-user floor that needs 250). ``VmHWM`` belongs to the
+    process's own address space, which ``exec`` starts afresh.
+    """
+    if who == resource.RUSAGE_SELF:
+        try:
+            with open("/proc/self/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024  # kB
+        except OSError:  # not Linux: ru_maxrss (kilobytes on Linux, bytes on macOS)
+            pass
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 def _best(fn, repeat: int) -> tuple[float, dict]:
