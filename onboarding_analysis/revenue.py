@@ -359,15 +359,28 @@ def revenue_churn(facts: Facts, *, n_boot: int = 2000, seed: int = 0, alpha: flo
 
 
 def _bootstrap(start: np.ndarray, kept: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled and per-month net churn of ``n_boot`` resamples of the accounts (rows)."""
+    """Pooled and per-month net churn of ``n_boot`` resamples of the accounts (rows).
+
+    A resample draws ``n`` accounts with replacement; the net churn depends only on how many
+    copies of each distinct ``(start, kept)`` row it holds. Accounts with equal rows (plans have
+    a few prices, so most accounts share theirs) are pooled first: the copies of the ``K``
+    distinct rows are ``multinomial(n, counts / n)``, the same distribution as summing the
+    per-account multinomial draws over each group (the multinomial's aggregation property), with
+    ``K`` categories instead of ``n`` (1M users: 203,686 paying accounts, 9,857 distinct rows:
+    18.2 s -> 1.9 s). Resamples with the same seed differ from a per-account draw; their
+    distribution does not (tests/test_revenue.py).
+    """
     rng = np.random.default_rng(seed)
-    n = start.shape[0]
+    n, months = start.shape
+    rows, counts = np.unique(np.hstack([start, kept]), axis=0, return_counts=True)
+    start, kept = rows[:, :months], rows[:, months:]
+    share = counts / n
     pooled = np.empty(n_boot)
-    per_month = np.empty((n_boot, start.shape[1]))
-    chunk = max(1, min(n_boot, 2_000_000 // max(n, 1)))
+    per_month = np.empty((n_boot, months))
+    chunk = max(1, min(n_boot, 2_000_000 // max(len(rows), 1)))
     for lo in range(0, n_boot, chunk):
         size = min(chunk, n_boot - lo)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
+        weights = rng.multinomial(n, share, size=size).astype(float)
         s, k = weights @ start, weights @ kept
         with np.errstate(invalid="ignore", divide="ignore"):
             pooled[lo : lo + size] = 1.0 - k.sum(axis=1) / s.sum(axis=1)
