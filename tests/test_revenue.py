@@ -264,7 +264,7 @@ def _tied_accounts(n=2000, months=3, seed=5):
     """Paying accounts whose MRR takes a few plan prices, so many accounts share their rows."""
     rng = np.random.default_rng(seed)
     start = rng.choice([0.0, 50.0, 100.0, 300.0], size=(n, months), p=[0.2, 0.4, 0.3, 0.1])
-    start[:, 0] = np.maximum(start[:, 0], 50.0)  # every account pays in some month
+    start[:, 0] = np.maximum(start[:, 0], 50.0)  # every account pays in the first month
     change = rng.choice([0.0, 1.0, 2.0], size=(n, months), p=[0.2, 0.7, 0.1])
     kept = np.where(start > 0, start * change, 0.0)
     return start, kept
