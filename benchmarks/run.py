@@ -246,8 +246,9 @@ def print_table(results: dict[str, dict], kernel: dict | None, grow: dict, small
         verdict = "not measured" if value is None else ("met" if ok(value) else "MISSED")
         print(f"  {label:<34} {_fmt(value)}{unit if value is not None else ''}  {verdict}")
     print("lower bounds:")
-    dedup_method = ((results[largest]["stages"].get("dedup_floor") or {}).get("method") or "").split("@")
-    dedup_method = " at ".join(dedup_method)
+    dedup_method = ((results[largest]["stages"].get("dedup_floor") or {}).get("method") or "").replace(
+        "@", " at "
+    )
     if r.get("dedup_vs_floor") is not None:
         print(
             f"  the duplicate search alone (fastest way measured: {dedup_method}) is {r['dedup_vs_floor']:.2f}x the floor"
