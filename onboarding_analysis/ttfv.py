@@ -147,8 +147,11 @@ def _log_log_interval(cif: np.ndarray, se: np.ndarray, alpha: float) -> tuple[np
     inside = (cif > 0) & (cif < 1) & (se > 0)
     f = cif[inside]
     spread = z * se[inside] / (f * -np.log(f))  # z * se of log(-log F), by the delta method
-    low[inside] = f ** np.exp(spread)
-    high[inside] = f ** np.exp(-spread)
+    # Near F = 1 the spread is huge: exp overflows to inf and the bounds reach their limits,
+    # F ** inf = 0 and F ** 0 = 1, which is the transform's answer (no information left).
+    with np.errstate(over="ignore"):
+        low[inside] = f ** np.exp(spread)
+        high[inside] = f ** np.exp(-spread)
     return low, high
 
 

@@ -125,6 +125,20 @@ def test_interval_is_log_minus_log_and_inside_unit_interval():
     assert narrow["ci_high"].iat[3] < table["ci_high"].iat[3]
 
 
+def test_interval_near_one_reaches_its_limits_without_overflow():
+    # F = 1 - 1e-15 with se = 0.1: the spread z se / (F |log F|) is about 2e14, so exp(spread)
+    # overflows; the log(-log) bounds are then their limits F ** inf = 0 and F ** 0 = 1 (found by
+    # the whole-pipeline property test: 80 users all reaching value on the same few days).
+    from onboarding_analysis.ttfv import _log_log_interval
+
+    cif, se = np.array([1 - 1e-15, 0.5]), np.array([0.1, math.sqrt(1 / 24)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        low, high = _log_log_interval(cif, se, 0.05)
+    assert (low[0], high[0]) == (0.0, 1.0)
+    assert low[1] == pytest.approx(0.1109, abs=1e-4) and high[1] == pytest.approx(0.8037, abs=1e-4)
+
+
 def test_by_day_n_is_the_left_limit():
     table = aalen_johansen(SIX_DURATIONS, SIX_EVENTS, cause=1)
     # Value at exactly 2.0 days is not "by day 2": P(TTFV < 2) = 1/6; by day 3 = 1/3; after 3: 1/2.
