@@ -9,6 +9,7 @@ interpreter: exit status 2, ``error: ...`` on one line, no traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from onboarding_analysis.facts import EVENT_REASONS
 from onboarding_analysis.params import load_params
 from onboarding_analysis.pipeline import compute_facts
 from onboarding_analysis.quality import quality_metrics, quality_report
+from tests.pipeline_runner import run_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
@@ -69,12 +71,18 @@ def test_catalogue_is_complete_and_well_formed():
         expected = case["expected"]
         if "error" in expected:
             assert expected["error"] in ("DataError", "ParamsError") and expected["match"]
+        elif "report" in expected:
+            assert expected == {"report": "complete"}, case["id"]
         else:
             assert {"read", "used", "users"} <= set(expected), case["id"]
             assert set(expected.get("excluded", {})) <= set(EVENT_REASONS), case["id"]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+FACTS_CASES = [case for case in CASES if "report" not in case["expected"]]
+REPORT_CASES = [case for case in CASES if "report" in case["expected"]]
+
+
+@pytest.mark.parametrize("case", FACTS_CASES, ids=[case["id"] for case in FACTS_CASES])
 def test_case(case):
     outcome, messages = run_case(case["id"])
     expected = case["expected"]
@@ -118,6 +126,22 @@ def test_case(case):
                 not frame.astype(str).apply(lambda col, t=text: col.str.contains(t, regex=False)).any().any()
             ), name
         assert not any(text in w for w in report.warnings)
+
+
+@pytest.mark.parametrize("case", REPORT_CASES, ids=[case["id"] for case in REPORT_CASES])
+def test_report_case(case, tmp_path, monkeypatch):
+    """Every report notebook's code completes on the case, and metrics.json is strict JSON."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    params = load_params(CATALOGUE / case["id"] / "params.yaml")
+    parameters = params.as_notebook_parameters() | {"output_dir": str(tmp_path)}
+    caught = run_notebooks(parameters)
+    numeric = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert numeric == []
+    json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"), parse_constant=_not_json)
+
+
+def _not_json(name: str):
+    raise AssertionError(f"metrics.json holds {name}: not strict JSON")
 
 
 def _tables(report) -> dict[str, pd.DataFrame]:

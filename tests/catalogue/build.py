@@ -367,7 +367,69 @@ def cases() -> dict[str, dict]:
         filters={"client": "acme"},
         feature_events=["globex_secret_featur"],
     )
+    # --- found by the whole-pipeline property test (tests/test_pipeline_properties.py) ------
+    # Drawn clients on which a report once stopped; each must now complete (expected: report).
+    for case_id, spec in FOUND.items():
+        files, params = _drawn(spec)
+        case(case_id, files, **params)
     return c
+
+
+#: Case id -> the drawn client (tests/test_pipeline_properties.py client_strategy) it came from.
+FOUND = {
+    "found-one-user-no-cohort": {
+        **{"seed": 0, "users": 1, "signup_days": 0, "grid_hours": 24, "lifetime_days": 0},
+        **{"separate": False, "persona_values": 1, "min_segment_size": 1, "users_table": "none"},
+        **{"signup_share": 0.0, "value_share": 0.0, "value_at_t0": False, "only_signups": False},
+        **{"change": None, "landmark_days": 1, "revenue_accounts": 0, "feedback_answers": 0},
+        "observation_end": "last_event",
+    },
+    "found-change-before-every-signup": {
+        **{"seed": 1015, "users": 49, "signup_days": 45, "grid_hours": 1, "lifetime_days": 0},
+        **{"separate": False, "persona_values": 1, "min_segment_size": 30, "users_table": "no_signup_at"},
+        **{"signup_share": 0.5, "value_share": 0.0, "value_at_t0": True, "only_signups": False},
+        **{"change": "before", "landmark_days": 90, "revenue_accounts": 5, "feedback_answers": 1},
+        "observation_end": "later",
+    },
+    "found-change-after-every-signup": {
+        **{"seed": 4545, "users": 8, "signup_days": 1, "grid_hours": 6, "lifetime_days": 20},
+        **{"separate": False, "persona_values": 4, "min_segment_size": 30, "users_table": "no_signup_at"},
+        **{"signup_share": 1.0, "value_share": 1.0, "value_at_t0": True, "only_signups": True},
+        **{"change": "after", "landmark_days": 90, "revenue_accounts": 5, "feedback_answers": 1},
+        "observation_end": "last_event",
+    },
+    "found-incidence-near-one": {
+        **{"seed": 5125, "users": 80, "signup_days": 0, "grid_hours": 6, "lifetime_days": 3},
+        **{"separate": True, "persona_values": 4, "min_segment_size": 100, "users_table": "no_signup_at"},
+        **{"signup_share": 0.0, "value_share": 1.0, "value_at_t0": False, "only_signups": False},
+        **{"change": "after", "landmark_days": 7, "revenue_accounts": 0, "feedback_answers": 1},
+        "observation_end": "last_event",
+    },
+    "found-landmark-separation": {
+        **{"seed": 867442, "users": 16, "signup_days": 0, "grid_hours": 6, "lifetime_days": 60},
+        **{"separate": False, "persona_values": 1, "min_segment_size": 1, "users_table": "no_signup_at"},
+        **{"signup_share": 1.0, "value_share": 0.3, "value_at_t0": False, "only_signups": False},
+        **{"change": None, "landmark_days": 1, "revenue_accounts": 5, "feedback_answers": 0},
+        "observation_end": "later",
+    },
+}
+
+
+def _drawn(spec: dict) -> tuple[dict, dict]:
+    """(files, params) of a drawn client, with the params' paths relative to the case folder."""
+    import sys
+    import tempfile
+
+    sys.path.insert(0, str(HERE.parent.parent))
+    from tests.test_pipeline_properties import build_client
+
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = build_client(spec, Path(tmp))
+        files = {p.name: p.read_text(encoding="utf-8") for p in sorted(Path(tmp).glob("*.csv"))}
+    params = {key: value for key, value in raw.items() if key not in ("client", "events")}
+    if params["users"] is not None:
+        params["users"] = "users.csv"
+    return files, params
 
 
 def write(case_id: str, spec: dict, root: Path = HERE) -> None:
