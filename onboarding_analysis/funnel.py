@@ -2,7 +2,11 @@
 
 METRICS.md, "Onboarding funnel" and "Onboarding engagement". The steps are params
 ``onboarding_steps`` (an ordered list; a step may accept several event names), the window is
-``conversion_window_days`` and the mode ``funnel_mode``.
+``conversion_window`` (``conversion_window_days`` in days) and the mode ``funnel_mode``.
+
+These are the rules of ``funnel_semantics: onboarding`` (the default), described below. Under
+``funnel_semantics: posthog``, :func:`funnel` applies PostHog's rules instead
+(:mod:`onboarding_analysis.funnel_posthog`; docs/funnels.md compares the two).
 
 Step times are computed in the query engine over :attr:`Facts.events
 <onboarding_analysis.facts.Facts.events>` (the used events, ``t0 <= ts <= T``), one ibis join
@@ -60,7 +64,7 @@ from . import columns as C
 from .errors import DataError, ParamsError
 from .facts import Facts
 from .intervals import check_alpha, wilson_interval
-from .params import FUNNEL_MODES, check_value
+from .params import FUNNEL_MODES, FUNNEL_SEMANTICS, check_value
 from .ttfv import aalen_johansen, cif_before
 
 __all__ = [
@@ -90,6 +94,8 @@ STEP_COLUMNS = [
     "p25_hours",
     "p75_hours",
     "p90_hours",
+    "mean_seconds_from_previous",
+    "median_seconds_from_previous",
 ]
 #: Columns of :attr:`FunnelResult.incidence`.
 INCIDENCE_COLUMNS = [
@@ -138,7 +144,10 @@ class FunnelResult:
         ``from_previous`` (``users`` over the previous step's users; over ``eligible`` for step
         0), each with its Wilson interval, ``drop_off`` (users lost since the previous step)
         and the hours from the previous step (from signup for step 0) among eligible users who
-        reached both: median, p25, p75, p90 (linear interpolation; NaN without converters).
+        reached both: median, p25, p75, p90 (linear interpolation; NaN without converters);
+        ``mean_seconds_from_previous`` and ``median_seconds_from_previous``, the same times in
+        seconds. Under ``posthog`` semantics these timing columns leave out 0-second
+        conversions and are NaN for step 0 (no previous step).
     incidence : pandas.DataFrame
         One row per step (:data:`INCIDENCE_COLUMNS`): Aalen-Johansen cumulative incidence of
         reaching the step before ``window_days`` over *all* users, with churn before the step
@@ -156,6 +165,10 @@ class FunnelResult:
         The intervals are ``1 - alpha`` intervals.
     labels : tuple of str
         The step labels, in order.
+    semantics : str
+        ``onboarding`` or ``posthog`` (params ``funnel_semantics``).
+    notes : tuple of str
+        What a reader of the figures must know (the definition in use, what is left out).
     """
 
     steps: pd.DataFrame
@@ -167,6 +180,8 @@ class FunnelResult:
     window_days: float
     alpha: float
     labels: tuple[str, ...]
+    semantics: str = "onboarding"
+    notes: tuple[str, ...] = ()
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -187,6 +202,14 @@ def _check_mode(mode: Any) -> str:
     if mode not in FUNNEL_MODES:
         raise ParamsError(f"funnel_mode must be one of {', '.join(FUNNEL_MODES)}, but was {mode!r}")
     return mode
+
+
+def _check_semantics(semantics: Any) -> str:
+    if semantics not in FUNNEL_SEMANTICS:
+        raise ParamsError(
+            f"funnel_semantics must be one of {', '.join(FUNNEL_SEMANTICS)}, but was {semantics!r}"
+        )
+    return semantics
 
 
 def _check_window(window_days: Any) -> float:
@@ -460,6 +483,7 @@ def funnel(
     mode: str | None = None,
     window_days: float | None = None,
     alpha: float = 0.05,
+    semantics: str | None = None,
 ) -> FunnelResult:
     """The onboarding funnel: conversion per step, time between steps, cumulative incidence.
 
@@ -471,12 +495,25 @@ def funnel(
         As in :func:`step_times`; defaults from ``facts.params``.
     alpha : float, default 0.05
         For the ``1 - alpha`` Wilson and Aalen-Johansen intervals.
+    semantics : {"onboarding", "posthog"}, optional
+        Default: params ``funnel_semantics``. ``posthog`` applies PostHog's rules
+        (:mod:`onboarding_analysis.funnel_posthog`): the population is every user with a step-1
+        event, eligible once the window of their first step-1 event is over; ``times`` then
+        holds each user's chain in days since signup, and ``incidence`` is empty (it is defined
+        from signup; ``notes`` says so).
 
     Returns
     -------
     FunnelResult
         Conversion among *eligible* users (``age_days >= window_days``) in ``steps``; the
         censoring-aware incidence among *all* users in ``incidence``; per-user ``times``.
+
+    Raises
+    ------
+    ParamsError
+        No steps, an unknown mode or semantics, a window that is not a positive number.
+    DataError
+        ``facts`` without its events table or user-facts columns.
 
     Notes
     -----
@@ -499,7 +536,10 @@ def funnel(
     """
     alpha = check_alpha(alpha)
     steps, mode, window = _options(facts, steps, mode, window_days)
+    semantics = _check_semantics(facts.params.funnel_semantics if semantics is None else semantics)
     table = _facts_columns(facts)
+    if semantics == "posthog":
+        return _posthog_funnel(facts, steps, mode, window, alpha)
     times = step_times(facts, steps, mode=mode, window_days=window)
     eligible = table[C.AGE].to_numpy(dtype=float) >= window
     n_eligible = int(eligible.sum())
@@ -514,6 +554,7 @@ def funnel(
         users, prev_users = int(reached.sum()), int(prev_reached.sum())
         both = reached & prev_reached
         hours = (t[both] - prev_t[both]) * 24.0
+        seconds = (t[both] - prev_t[both]) * 86_400.0
         q = _quantiles(hours)
         start_lo, start_hi = wilson_interval(users, n_eligible, alpha=alpha)
         prev_lo, prev_hi = wilson_interval(int(both.sum()), prev_users, alpha=alpha)
@@ -533,6 +574,8 @@ def funnel(
                 "p25_hours": q["p25"],
                 "p75_hours": q["p75"],
                 "p90_hours": q["p90"],
+                "mean_seconds_from_previous": float(seconds.mean()) if seconds.size else math.nan,
+                "median_seconds_from_previous": float(np.median(seconds)) if seconds.size else math.nan,
             }
         )
         prev_reached, prev_t = reached, t
@@ -551,6 +594,62 @@ def funnel(
         window_days=window,
         alpha=alpha,
         labels=labels,
+    )
+
+
+#: Step labels of a PostHog unordered funnel: its step ``j`` counts users who completed ``j + 1``
+#: of the steps, in any order.
+def _unordered_label(j: int) -> str:
+    return f"completed {j + 1} step" + ("" if j == 0 else "s")
+
+
+def _posthog_funnel(facts: Facts, steps: Steps, mode: str, window: float, alpha: float) -> FunnelResult:
+    """:func:`funnel` under ``funnel_semantics: posthog`` (module funnel_posthog)."""
+    from .funnel_posthog import MICROS_PER_DAY, posthog_step_offsets, posthog_steps_table
+
+    if facts.events is None:
+        raise DataError("facts has no events table; build it with onboarding_analysis.compute_facts(params)")
+    window_us = round(window * MICROS_PER_DAY)
+    per_user = posthog_step_offsets(facts.events, steps, mode, window_us, facts.observation_end)
+    users = facts.table[C.USER_ID].astype(str).to_numpy()
+    found = pd.Index(per_user[C.USER_ID]).get_indexer(users)  # -1: no chain (the appended NaN)
+    cols = [step_column(j) for j in range(len(steps))]
+    offsets = np.column_stack(
+        [np.append(per_user[f"us_{col}"].to_numpy(dtype="float64"), np.nan)[found] for col in cols]
+    )
+    eligible = np.append(per_user[ELIGIBLE].to_numpy(dtype=bool), False)[found]
+    if mode == "any_order":
+        labels = tuple(_unordered_label(j) for j in range(len(steps)))
+    else:
+        labels = tuple(step_label(step) for step in steps)
+    times = pd.DataFrame(
+        {C.USER_ID: users, **{col: offsets[:, j] / MICROS_PER_DAY for j, col in enumerate(cols)}}
+    )
+    notes = (
+        "PostHog funnel rules: the window runs from each attempt's first-step event (its end "
+        "inclusive), every user with a first-step event is counted, and the time to convert leaves "
+        "out 0-second conversions.",
+        "Users whose window, from their first first-step event, is not over at the end of "
+        "observation are left out of the rates (PostHog counts them as not converted).",
+        "The censoring-aware incidence per step is measured from signup: it is shown with "
+        "funnel_semantics: onboarding only.",
+    )
+    if mode == "any_order":
+        notes += (
+            f"Any order: step N counts users who completed N of the steps ({', '.join(step_label(s) for s in steps)}) within one window.",
+        )
+    return FunnelResult(
+        steps=pd.DataFrame(posthog_steps_table(offsets, eligible, labels, alpha), columns=STEP_COLUMNS),
+        incidence=pd.DataFrame(columns=INCIDENCE_COLUMNS),
+        times=times.assign(**{ELIGIBLE: eligible}),
+        eligible=int(eligible.sum()),
+        users=len(facts.table),
+        mode=mode,
+        window_days=window,
+        alpha=alpha,
+        labels=labels,
+        semantics="posthog",
+        notes=notes,
     )
 
 
@@ -636,6 +735,8 @@ def funnel_metrics(result: FunnelResult) -> dict[str, Any]:
         "from_previous_ci_low",
         "from_previous_ci_high",
         "median_hours_from_previous",
+        "mean_seconds_from_previous",
+        "median_seconds_from_previous",
     )
     steps = [
         {"step": str(row["step"]), **{key: _plain(row[key]) for key in keys}}
@@ -645,6 +746,7 @@ def funnel_metrics(result: FunnelResult) -> dict[str, Any]:
         "funnel": {
             "eligible": int(result.eligible),
             "mode": str(result.mode),
+            "semantics": str(result.semantics),
             "window_days": _plain(result.window_days),
             "steps": steps,
         }
