@@ -64,18 +64,20 @@ from . import columns as C
 from .errors import DataError, ParamsError
 from .facts import Facts
 from .intervals import check_alpha, wilson_interval
-from .params import FUNNEL_MODES, FUNNEL_SEMANTICS, check_value
+from .params import FUNNEL_MODES, FUNNEL_SEMANTICS, check_value, window_label
 from .ttfv import aalen_johansen, cif_before
 
 __all__ = [
     "FunnelResult",
     "checklist_completion",
+    "format_duration",
     "funnel",
     "funnel_metrics",
     "onboarding_time",
     "plot_funnel",
     "plot_step_times",
     "step_times",
+    "time_to_convert",
 ]
 
 #: Columns of :attr:`FunnelResult.steps`.
@@ -539,7 +541,9 @@ def funnel(
     semantics = _check_semantics(facts.params.funnel_semantics if semantics is None else semantics)
     table = _facts_columns(facts)
     if semantics == "posthog":
-        return _posthog_funnel(facts, steps, mode, window, alpha)
+        from .funnel_posthog import posthog_funnel  # it builds on this module
+
+        return posthog_funnel(facts, steps, mode, window, alpha)
     times = step_times(facts, steps, mode=mode, window_days=window)
     eligible = table[C.AGE].to_numpy(dtype=float) >= window
     n_eligible = int(eligible.sum())
@@ -597,62 +601,6 @@ def funnel(
     )
 
 
-#: Step labels of a PostHog unordered funnel: its step ``j`` counts users who completed ``j + 1``
-#: of the steps, in any order.
-def _unordered_label(j: int) -> str:
-    return f"completed {j + 1} step" + ("" if j == 0 else "s")
-
-
-def _posthog_funnel(facts: Facts, steps: Steps, mode: str, window: float, alpha: float) -> FunnelResult:
-    """:func:`funnel` under ``funnel_semantics: posthog`` (module funnel_posthog)."""
-    from .funnel_posthog import MICROS_PER_DAY, posthog_step_offsets, posthog_steps_table
-
-    if facts.events is None:
-        raise DataError("facts has no events table; build it with onboarding_analysis.compute_facts(params)")
-    window_us = round(window * MICROS_PER_DAY)
-    per_user = posthog_step_offsets(facts.events, steps, mode, window_us, facts.observation_end)
-    users = facts.table[C.USER_ID].astype(str).to_numpy()
-    found = pd.Index(per_user[C.USER_ID]).get_indexer(users)  # -1: no chain (the appended NaN)
-    cols = [step_column(j) for j in range(len(steps))]
-    offsets = np.column_stack(
-        [np.append(per_user[f"us_{col}"].to_numpy(dtype="float64"), np.nan)[found] for col in cols]
-    )
-    eligible = np.append(per_user[ELIGIBLE].to_numpy(dtype=bool), False)[found]
-    if mode == "any_order":
-        labels = tuple(_unordered_label(j) for j in range(len(steps)))
-    else:
-        labels = tuple(step_label(step) for step in steps)
-    times = pd.DataFrame(
-        {C.USER_ID: users, **{col: offsets[:, j] / MICROS_PER_DAY for j, col in enumerate(cols)}}
-    )
-    notes = (
-        "PostHog funnel rules: the window runs from each attempt's first-step event (its end "
-        "inclusive), every user with a first-step event is counted, and the time to convert leaves "
-        "out 0-second conversions.",
-        "Users whose window, from their first first-step event, is not over at the end of "
-        "observation are left out of the rates (PostHog counts them as not converted).",
-        "The censoring-aware incidence per step is measured from signup: it is shown with "
-        "funnel_semantics: onboarding only.",
-    )
-    if mode == "any_order":
-        notes += (
-            f"Any order: step N counts users who completed N of the steps ({', '.join(step_label(s) for s in steps)}) within one window.",
-        )
-    return FunnelResult(
-        steps=pd.DataFrame(posthog_steps_table(offsets, eligible, labels, alpha), columns=STEP_COLUMNS),
-        incidence=pd.DataFrame(columns=INCIDENCE_COLUMNS),
-        times=times.assign(**{ELIGIBLE: eligible}),
-        eligible=int(eligible.sum()),
-        users=len(facts.table),
-        mode=mode,
-        window_days=window,
-        alpha=alpha,
-        labels=labels,
-        semantics="posthog",
-        notes=notes,
-    )
-
-
 # --- engagement: checklist completion, time on onboarding --------------------------------------
 
 
@@ -699,6 +647,72 @@ def onboarding_time(result: FunnelResult) -> pd.DataFrame:
     hours = last_days[some] * 24.0
     rows.append({"last_step": ALL_STEPS, "users": int(hours.size), **_hours_summary(hours)})
     return pd.DataFrame(rows, columns=ONBOARDING_TIME_COLUMNS)
+
+
+#: Columns of :func:`time_to_convert`.
+TIME_TO_CONVERT_COLUMNS = ["step", "from", "users", "mean", "median"]
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for people: "45 s", "21.3 min", "5.2 h", "3.1 days"; "n/a" when missing.
+
+    Examples
+    --------
+    >>> format_duration(45), format_duration(1275.1), format_duration(43583.1), format_duration(3 * 86400)
+    ('45 s', '21.3 min', '12.1 h', '3.0 days')
+    """
+    if seconds is None or not math.isfinite(seconds):
+        return "n/a"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3_600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 2 * 86_400:
+        return f"{seconds / 3_600:.1f} h"
+    return f"{seconds / 86_400:.1f} days"
+
+
+def time_to_convert(result: FunnelResult) -> pd.DataFrame:
+    """Mean and median time from the previous step, per step, as readable durations.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`TIME_TO_CONVERT_COLUMNS`: the step, what it is timed from (signup for step 0
+        under the onboarding rules; "no previous step" for step 0 under PostHog's), the users
+        reaching it, and ``mean`` / ``median`` of ``mean_seconds_from_previous`` /
+        ``median_seconds_from_previous`` formatted by :func:`format_duration` ("n/a" when no
+        conversion is timed; under PostHog's rules 0-second conversions are left out).
+
+    Examples
+    --------
+    >>> time_to_convert(result)                                           # doctest: +SKIP
+    """
+    rows = []
+    for j, row in enumerate(result.steps.to_dict("records")):
+        if j == 0:
+            origin = "signup" if result.semantics == "onboarding" else "no previous step"
+        else:
+            origin = result.labels[j - 1]
+        rows.append(
+            {
+                "step": row["step"],
+                "from": origin,
+                "users": int(row["users"]),
+                "mean": format_duration(row["mean_seconds_from_previous"]),
+                "median": format_duration(row["median_seconds_from_previous"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=TIME_TO_CONVERT_COLUMNS)
+
+
+def _window_text(days: float) -> str:
+    """The window for a title: "14 days", "12 hours", "5 minutes"."""
+    seconds = days * 86_400
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            return window_label(f"{round(seconds / size, 6):g} {unit}")
+    return window_label(f"{round(seconds, 6):g} second")
 
 
 def _hours_summary(hours: np.ndarray) -> dict[str, float]:
@@ -809,9 +823,15 @@ def plot_funnel(result: FunnelResult, *, ax: Axes | None = None) -> Axes:
         ax.text(0.5, 0.5, "no eligible users yet", transform=ax.transAxes, ha="center", va="center")
     ax.set_xticks(x, list(result.labels), rotation=20, ha="right")
     ax.set_ylim(0, 115)
-    ax.set_ylabel("% of eligible signups")
-    window = f"{result.window_days:g}"
-    ax.set_title(f"Onboarding funnel ({result.mode}, within {window} days; {result.eligible:,} eligible)")
+    window = _window_text(result.window_days)
+    if result.semantics == "posthog":
+        ax.set_ylabel("% of eligible users with step 1")
+        ax.set_title(
+            f"Funnel, PostHog rules ({result.mode}, within {window} of step 1; {result.eligible:,} eligible)"
+        )
+    else:
+        ax.set_ylabel("% of eligible signups")
+        ax.set_title(f"Onboarding funnel ({result.mode}, within {window}; {result.eligible:,} eligible)")
     return ax
 
 

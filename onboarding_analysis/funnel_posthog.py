@@ -59,9 +59,12 @@ import numpy as np
 import pandas as pd
 
 from . import columns as C
+from .errors import DataError
+from .facts import Facts
+from .funnel import ELIGIBLE, INCIDENCE_COLUMNS, STEP_COLUMNS, FunnelResult, Steps, step_column, step_label
 from .intervals import wilson_interval
 
-__all__ = ["posthog_step_offsets", "posthog_steps_table"]
+__all__ = ["posthog_funnel", "posthog_step_offsets", "posthog_steps_table"]
 
 MICROS_PER_DAY = 86_400_000_000
 _NO_TS = ibis.null("timestamp")
@@ -201,8 +204,6 @@ def posthog_step_offsets(events, steps, mode: str, window_us: int, observation_e
         from the user's ``t0`` to the chain's step ``j`` (NULL/NaN where not reached; for
         ``any_order`` the ``j``-th step completed, in time order).
     """
-    from .funnel import step_column
-
     k = len(steps)
     if mode == "any_order":
         chains = _unordered_chains(events, steps, window_us)
@@ -303,3 +304,81 @@ def posthog_steps_table(
 
 
 _HOURS = {"p25": 0.25, "median": 0.5, "p75": 0.75, "p90": 0.9}
+
+
+#: Step labels of a PostHog unordered funnel: its step ``j`` counts users who completed ``j + 1``
+#: of the steps, in any order.
+def _unordered_label(j: int) -> str:
+    return f"completed {j + 1} step" + ("" if j == 0 else "s")
+
+
+def posthog_funnel(facts: Facts, steps: Steps, mode: str, window: float, alpha: float) -> FunnelResult:
+    """:func:`onboarding_analysis.funnel.funnel` under ``funnel_semantics: posthog``: the
+    :class:`~onboarding_analysis.funnel.FunnelResult` of the rules above (its ``incidence`` is
+    empty: it is defined from signup; ``notes`` say so and name what is left out).
+
+    Parameters
+    ----------
+    facts : Facts
+        Output of :func:`onboarding_analysis.pipeline.compute_facts`.
+    steps : tuple of tuple of str
+        The normalised steps.
+    mode : {"ordered", "strict", "any_order"}
+    window : float
+        The conversion window in days (rounded to the microsecond).
+    alpha : float
+        For the ``1 - alpha`` Wilson intervals.
+
+    Returns
+    -------
+    FunnelResult
+
+    Raises
+    ------
+    DataError
+        ``facts`` carries no events table.
+    """
+    if facts.events is None:
+        raise DataError("facts has no events table; build it with onboarding_analysis.compute_facts(params)")
+    window_us = round(window * MICROS_PER_DAY)
+    per_user = posthog_step_offsets(facts.events, steps, mode, window_us, facts.observation_end)
+    users = facts.table[C.USER_ID].astype(str).to_numpy()
+    found = pd.Index(per_user[C.USER_ID]).get_indexer(users)  # -1: no chain (the appended NaN)
+    cols = [step_column(j) for j in range(len(steps))]
+    offsets = np.column_stack(
+        [np.append(per_user[f"us_{col}"].to_numpy(dtype="float64"), np.nan)[found] for col in cols]
+    )
+    eligible = np.append(per_user[ELIGIBLE].to_numpy(dtype=bool), False)[found]
+    if mode == "any_order":
+        labels = tuple(_unordered_label(j) for j in range(len(steps)))
+    else:
+        labels = tuple(step_label(step) for step in steps)
+    times = pd.DataFrame(
+        {C.USER_ID: users, **{col: offsets[:, j] / MICROS_PER_DAY for j, col in enumerate(cols)}}
+    )
+    notes = (
+        "PostHog funnel rules: the window runs from each attempt's first-step event (its end "
+        "inclusive), every user with a first-step event is counted, and the time to convert leaves "
+        "out 0-second conversions.",
+        "Users whose window, from their first first-step event, is not over at the end of "
+        "observation are left out of the rates (PostHog counts them as not converted).",
+        "The censoring-aware incidence per step is measured from signup: it is shown with "
+        "funnel_semantics: onboarding only.",
+    )
+    if mode == "any_order":
+        notes += (
+            f"Any order: step N counts users who completed N of the steps ({', '.join(step_label(s) for s in steps)}) within one window.",
+        )
+    return FunnelResult(
+        steps=pd.DataFrame(posthog_steps_table(offsets, eligible, labels, alpha), columns=STEP_COLUMNS),
+        incidence=pd.DataFrame(columns=INCIDENCE_COLUMNS),
+        times=times.assign(**{ELIGIBLE: eligible}),
+        eligible=int(eligible.sum()),
+        users=len(facts.table),
+        mode=mode,
+        window_days=window,
+        alpha=alpha,
+        labels=labels,
+        semantics="posthog",
+        notes=notes,
+    )

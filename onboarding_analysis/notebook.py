@@ -71,6 +71,12 @@ def show(table: pd.DataFrame, *, digits: int = 3) -> None:
     print(out.to_string(index=False))
 
 
+def show_notes(notes) -> None:
+    """Print each note on its own line (nothing for no notes), e.g. a funnel's ``notes``."""
+    for note in notes:
+        print(note)
+
+
 def show_value(label: str, value: float | int | None, *, digits: int = 3) -> None:
     """Print one headline number, rounded, or "not reached" for a missing estimate."""
     if value is None or (isinstance(value, float) and np.isnan(value)):

@@ -261,6 +261,12 @@ def window_label(value: float | str) -> str:
     return f"{amount:g} {unit}" + ("" if amount == 1 else "s")
 
 
+def window_adjective(value: float | str) -> str:
+    """A ``conversion_window`` value before a noun: "14-day", "5-minute"."""
+    amount, unit = _window_parts(value)
+    return f"{amount:g}-{unit}"
+
+
 def _window_parts(value: Any) -> tuple[float, str]:
     """``(amount, unit)`` of a window: a number means days."""
     expected = (
@@ -278,7 +284,12 @@ def _window_parts(value: Any) -> tuple[float, str]:
         if unit not in WINDOW_UNITS or amount <= 0:
             raise _Invalid(expected)
         return amount, unit
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise _Invalid(expected)
     return float(value), "day"
 
@@ -662,6 +673,7 @@ __all__ = [
     "params_from_namespace",
     "project_root",
     "validate_params",
+    "window_adjective",
     "window_label",
     "window_seconds",
 ]
