@@ -63,7 +63,11 @@ def _inline_plots() -> None:
 
 
 def show(table: pd.DataFrame, *, digits: int = 3) -> None:
-    """Print ``table`` as plain text with floats rounded to ``digits`` (stable for nbval)."""
+    """Print ``table`` as plain text with floats rounded to ``digits`` (stable for nbval);
+    "(no rows)" for a table without rows."""
+    if table.empty:
+        print("(no rows)")
+        return
     out = table.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
