@@ -357,17 +357,18 @@ def posthog_funnel(facts: Facts, steps: Steps, mode: str, window: float, alpha: 
         {C.USER_ID: users, **{col: offsets[:, j] / MICROS_PER_DAY for j, col in enumerate(cols)}}
     )
     notes = (
-        "PostHog funnel rules: the window runs from each attempt's first-step event (its end "
-        "inclusive), every user with a first-step event is counted, and the time to convert leaves "
-        "out 0-second conversions.",
-        "Users whose window, from their first first-step event, is not over at the end of "
+        "PostHog funnel rules: the window runs from each attempt's step-1 event (its end inclusive), "
+        "every user with a step-1 event is counted, and the time to convert leaves out 0-second "
+        "conversions.",
+        "Users whose window, counted from their first step-1 event, is not over at the end of "
         "observation are left out of the rates (PostHog counts them as not converted).",
         "The censoring-aware incidence per step is measured from signup: it is shown with "
         "funnel_semantics: onboarding only.",
     )
     if mode == "any_order":
+        names = ", ".join(step_label(s) for s in steps)
         notes += (
-            f"Any order: step N counts users who completed N of the steps ({', '.join(step_label(s) for s in steps)}) within one window.",
+            f"Any order: step N counts the users who completed N of the steps ({names}) within one window.",
         )
     return FunnelResult(
         steps=pd.DataFrame(posthog_steps_table(offsets, eligible, labels, alpha), columns=STEP_COLUMNS),

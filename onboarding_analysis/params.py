@@ -312,7 +312,7 @@ def _reconcile_window(values: dict[str, Any], where: str) -> None:
             f"({days!r}, {days * 86_400:g} s) give different funnel windows; set only conversion_window "
             f"(conversion_window_days is its older name, in days)."
         )
-    values["conversion_window_days"] = seconds / 86_400
+    values["conversion_window_days"] = window if not isinstance(window, str) else seconds / 86_400
 
 
 def check_value(key: str, value: Any) -> Any:

@@ -175,6 +175,8 @@ def test_conversion_window_days_is_an_alias_and_both_must_agree(tmp_path):
     assert (alias.conversion_window, alias.conversion_window_days, alias.conversion_window_seconds) == (7, 7, 604_800)
     same = validate_params({"events": "e.csv", "conversion_window": "1 week", "conversion_window_days": 7})
     assert same.conversion_window_days == 7 and same.conversion_window == "1 week"
+    numbers = validate_params({"events": "e.csv", "conversion_window": 14, "conversion_window_days": 14})
+    assert numbers.conversion_window_days == 14 and type(numbers.conversion_window_days) is int
     default = validate_params({"events": "e.csv"})
     assert (default.conversion_window, default.conversion_window_days, default.funnel_semantics) == (14, 14, "onboarding")
     path = tmp_path / "both.yaml"
