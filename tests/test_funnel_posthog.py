@@ -385,3 +385,22 @@ def test_engine_matches_posthogs_matcher_on_random_logs(facts_of, mode):
         reached += want_depth == 3
     assert not mismatches, mismatches[:3]
     assert reached >= 5  # the logs exercise full conversions (10 of 300 in strict mode)
+
+
+def test_time_to_convert_table_reads_in_units(facts_of):
+    """The notebook's table: 90 s -> "1.5 min" (90 / 60); step 1 has no previous step under
+    PostHog's rules; missing -> "n/a"."""
+    from onboarding_analysis.funnel import format_duration, time_to_convert
+
+    assert [format_duration(s) for s in (0, 45, 90, 7_200, 3 * DAY, math.nan)] == [
+        "0 s", "45 s", "1.5 min", "2.0 h", "3.0 days", "n/a",
+    ]  # fmt: skip
+    rows = [ev("u", "A", 0), ev("u", "B", 90), ev("v", "A", 0)]
+    table = time_to_convert(funnel(facts_of(rows), ["A", "B", "C"], window_days=1, semantics="posthog"))
+    assert table.to_dict("list") == {
+        "step": ["A", "B", "C"],
+        "from": ["no previous step", "A", "B"],
+        "users": [2, 1, 0],
+        "mean": ["n/a", "1.5 min", "n/a"],
+        "median": ["n/a", "1.5 min", "n/a"],
+    }
