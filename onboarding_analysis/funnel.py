@@ -2,7 +2,11 @@
 
 METRICS.md, "Onboarding funnel" and "Onboarding engagement". The steps are params
 ``onboarding_steps`` (an ordered list; a step may accept several event names), the window is
-``conversion_window_days`` and the mode ``funnel_mode``.
+``conversion_window`` (``conversion_window_days`` in days) and the mode ``funnel_mode``.
+
+These are the rules of ``funnel_semantics: onboarding`` (the default), described below. Under
+``funnel_semantics: posthog``, :func:`funnel` applies PostHog's rules instead
+(:mod:`onboarding_analysis.funnel_posthog`; docs/funnels.md compares the two).
 
 Step times are computed in the query engine over :attr:`Facts.events
 <onboarding_analysis.facts.Facts.events>` (the used events, ``t0 <= ts <= T``), one ibis join
@@ -60,18 +64,20 @@ from . import columns as C
 from .errors import DataError, ParamsError
 from .facts import Facts
 from .intervals import check_alpha, wilson_interval
-from .params import FUNNEL_MODES, check_value
+from .params import FUNNEL_MODES, FUNNEL_SEMANTICS, check_value, window_label
 from .ttfv import aalen_johansen, cif_before
 
 __all__ = [
     "FunnelResult",
     "checklist_completion",
+    "format_duration",
     "funnel",
     "funnel_metrics",
     "onboarding_time",
     "plot_funnel",
     "plot_step_times",
     "step_times",
+    "time_to_convert",
 ]
 
 #: Columns of :attr:`FunnelResult.steps`.
@@ -90,6 +96,8 @@ STEP_COLUMNS = [
     "p25_hours",
     "p75_hours",
     "p90_hours",
+    "mean_seconds_from_previous",
+    "median_seconds_from_previous",
 ]
 #: Columns of :attr:`FunnelResult.incidence`.
 INCIDENCE_COLUMNS = [
@@ -138,7 +146,10 @@ class FunnelResult:
         ``from_previous`` (``users`` over the previous step's users; over ``eligible`` for step
         0), each with its Wilson interval, ``drop_off`` (users lost since the previous step)
         and the hours from the previous step (from signup for step 0) among eligible users who
-        reached both: median, p25, p75, p90 (linear interpolation; NaN without converters).
+        reached both: median, p25, p75, p90 (linear interpolation; NaN without converters);
+        ``mean_seconds_from_previous`` and ``median_seconds_from_previous``, the same times in
+        seconds. Under ``posthog`` semantics these timing columns leave out 0-second
+        conversions and are NaN for step 0 (no previous step).
     incidence : pandas.DataFrame
         One row per step (:data:`INCIDENCE_COLUMNS`): Aalen-Johansen cumulative incidence of
         reaching the step before ``window_days`` over *all* users, with churn before the step
@@ -156,6 +167,10 @@ class FunnelResult:
         The intervals are ``1 - alpha`` intervals.
     labels : tuple of str
         The step labels, in order.
+    semantics : str
+        ``onboarding`` or ``posthog`` (params ``funnel_semantics``).
+    notes : tuple of str
+        What a reader of the figures must know (the definition in use, what is left out).
     """
 
     steps: pd.DataFrame
@@ -167,6 +182,8 @@ class FunnelResult:
     window_days: float
     alpha: float
     labels: tuple[str, ...]
+    semantics: str = "onboarding"
+    notes: tuple[str, ...] = ()
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -187,6 +204,14 @@ def _check_mode(mode: Any) -> str:
     if mode not in FUNNEL_MODES:
         raise ParamsError(f"funnel_mode must be one of {', '.join(FUNNEL_MODES)}, but was {mode!r}")
     return mode
+
+
+def _check_semantics(semantics: Any) -> str:
+    if semantics not in FUNNEL_SEMANTICS:
+        raise ParamsError(
+            f"funnel_semantics must be one of {', '.join(FUNNEL_SEMANTICS)}, but was {semantics!r}"
+        )
+    return semantics
 
 
 def _check_window(window_days: Any) -> float:
@@ -460,6 +485,7 @@ def funnel(
     mode: str | None = None,
     window_days: float | None = None,
     alpha: float = 0.05,
+    semantics: str | None = None,
 ) -> FunnelResult:
     """The onboarding funnel: conversion per step, time between steps, cumulative incidence.
 
@@ -471,12 +497,25 @@ def funnel(
         As in :func:`step_times`; defaults from ``facts.params``.
     alpha : float, default 0.05
         For the ``1 - alpha`` Wilson and Aalen-Johansen intervals.
+    semantics : {"onboarding", "posthog"}, optional
+        Default: params ``funnel_semantics``. ``posthog`` applies PostHog's rules
+        (:mod:`onboarding_analysis.funnel_posthog`): the population is every user with a step-1
+        event, eligible once the window of their first step-1 event is over; ``times`` then
+        holds each user's chain in days since signup, and ``incidence`` is empty (it is defined
+        from signup; ``notes`` says so).
 
     Returns
     -------
     FunnelResult
         Conversion among *eligible* users (``age_days >= window_days``) in ``steps``; the
         censoring-aware incidence among *all* users in ``incidence``; per-user ``times``.
+
+    Raises
+    ------
+    ParamsError
+        No steps, an unknown mode or semantics, a window that is not a positive number.
+    DataError
+        ``facts`` without its events table or user-facts columns.
 
     Notes
     -----
@@ -499,7 +538,12 @@ def funnel(
     """
     alpha = check_alpha(alpha)
     steps, mode, window = _options(facts, steps, mode, window_days)
+    semantics = _check_semantics(facts.params.funnel_semantics if semantics is None else semantics)
     table = _facts_columns(facts)
+    if semantics == "posthog":
+        from .funnel_posthog import posthog_funnel  # it builds on this module
+
+        return posthog_funnel(facts, steps, mode, window, alpha)
     times = step_times(facts, steps, mode=mode, window_days=window)
     eligible = table[C.AGE].to_numpy(dtype=float) >= window
     n_eligible = int(eligible.sum())
@@ -514,6 +558,7 @@ def funnel(
         users, prev_users = int(reached.sum()), int(prev_reached.sum())
         both = reached & prev_reached
         hours = (t[both] - prev_t[both]) * 24.0
+        seconds = (t[both] - prev_t[both]) * 86_400.0
         q = _quantiles(hours)
         start_lo, start_hi = wilson_interval(users, n_eligible, alpha=alpha)
         prev_lo, prev_hi = wilson_interval(int(both.sum()), prev_users, alpha=alpha)
@@ -533,6 +578,8 @@ def funnel(
                 "p25_hours": q["p25"],
                 "p75_hours": q["p75"],
                 "p90_hours": q["p90"],
+                "mean_seconds_from_previous": float(seconds.mean()) if seconds.size else math.nan,
+                "median_seconds_from_previous": float(np.median(seconds)) if seconds.size else math.nan,
             }
         )
         prev_reached, prev_t = reached, t
@@ -602,6 +649,72 @@ def onboarding_time(result: FunnelResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ONBOARDING_TIME_COLUMNS)
 
 
+#: Columns of :func:`time_to_convert`.
+TIME_TO_CONVERT_COLUMNS = ["step", "from", "users", "mean", "median"]
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for people: "45 s", "21.3 min", "5.2 h", "3.1 days"; "n/a" when missing.
+
+    Examples
+    --------
+    >>> format_duration(45), format_duration(1275.1), format_duration(43583.1), format_duration(3 * 86400)
+    ('45 s', '21.3 min', '12.1 h', '3.0 days')
+    """
+    if seconds is None or not math.isfinite(seconds):
+        return "n/a"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3_600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 2 * 86_400:
+        return f"{seconds / 3_600:.1f} h"
+    return f"{seconds / 86_400:.1f} days"
+
+
+def time_to_convert(result: FunnelResult) -> pd.DataFrame:
+    """Mean and median time from the previous step, per step, as readable durations.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`TIME_TO_CONVERT_COLUMNS`: the step, what it is timed from (signup for step 0
+        under the onboarding rules; "no previous step" for step 0 under PostHog's), the users
+        reaching it, and ``mean`` / ``median`` of ``mean_seconds_from_previous`` /
+        ``median_seconds_from_previous`` formatted by :func:`format_duration` ("n/a" when no
+        conversion is timed; under PostHog's rules 0-second conversions are left out).
+
+    Examples
+    --------
+    >>> time_to_convert(result)                                           # doctest: +SKIP
+    """
+    rows = []
+    for j, row in enumerate(result.steps.to_dict("records")):
+        if j == 0:
+            origin = "signup" if result.semantics == "onboarding" else "no previous step"
+        else:
+            origin = result.labels[j - 1]
+        rows.append(
+            {
+                "step": row["step"],
+                "from": origin,
+                "users": int(row["users"]),
+                "mean": format_duration(row["mean_seconds_from_previous"]),
+                "median": format_duration(row["median_seconds_from_previous"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=TIME_TO_CONVERT_COLUMNS)
+
+
+def _window_text(days: float) -> str:
+    """The window for a title: "14 days", "12 hours", "5 minutes"."""
+    seconds = days * 86_400
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            return window_label(f"{round(seconds / size, 6):g} {unit}")
+    return window_label(f"{round(seconds, 6):g} second")
+
+
 def _hours_summary(hours: np.ndarray) -> dict[str, float]:
     q = _quantiles(hours)
     return {"median_hours": q["median"], "p25_hours": q["p25"], "p75_hours": q["p75"], "p90_hours": q["p90"]}
@@ -636,6 +749,8 @@ def funnel_metrics(result: FunnelResult) -> dict[str, Any]:
         "from_previous_ci_low",
         "from_previous_ci_high",
         "median_hours_from_previous",
+        "mean_seconds_from_previous",
+        "median_seconds_from_previous",
     )
     steps = [
         {"step": str(row["step"]), **{key: _plain(row[key]) for key in keys}}
@@ -645,6 +760,7 @@ def funnel_metrics(result: FunnelResult) -> dict[str, Any]:
         "funnel": {
             "eligible": int(result.eligible),
             "mode": str(result.mode),
+            "semantics": str(result.semantics),
             "window_days": _plain(result.window_days),
             "steps": steps,
         }
@@ -707,9 +823,15 @@ def plot_funnel(result: FunnelResult, *, ax: Axes | None = None) -> Axes:
         ax.text(0.5, 0.5, "no eligible users yet", transform=ax.transAxes, ha="center", va="center")
     ax.set_xticks(x, list(result.labels), rotation=20, ha="right")
     ax.set_ylim(0, 115)
-    ax.set_ylabel("% of eligible signups")
-    window = f"{result.window_days:g}"
-    ax.set_title(f"Onboarding funnel ({result.mode}, within {window} days; {result.eligible:,} eligible)")
+    window = _window_text(result.window_days)
+    if result.semantics == "posthog":
+        ax.set_ylabel("% of eligible users with step 1")
+        ax.set_title(
+            f"Funnel, PostHog rules ({result.mode}, within {window} of step 1; {result.eligible:,} eligible)"
+        )
+    else:
+        ax.set_ylabel("% of eligible signups")
+        ax.set_title(f"Onboarding funnel ({result.mode}, within {window}; {result.eligible:,} eligible)")
     return ax
 
 

@@ -63,12 +63,22 @@ def _inline_plots() -> None:
 
 
 def show(table: pd.DataFrame, *, digits: int = 3) -> None:
-    """Print ``table`` as plain text with floats rounded to ``digits`` (stable for nbval)."""
+    """Print ``table`` as plain text with floats rounded to ``digits`` (stable for nbval);
+    "(no rows)" for a table without rows."""
+    if table.empty:
+        print("(no rows)")
+        return
     out = table.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
     print(out.to_string(index=False))
+
+
+def show_notes(notes) -> None:
+    """Print each note on its own line (nothing for no notes), e.g. a funnel's ``notes``."""
+    for note in notes:
+        print(note)
 
 
 def show_value(label: str, value: float | int | None, *, digits: int = 3) -> None:

@@ -41,6 +41,19 @@ COLUMN_KEYS = ("user_id", "event", "timestamp", "signup_at", "account_id", "clie
 DEFAULT_COLUMNS = {key: key for key in COLUMN_KEYS}
 LIFETIME_CENSORING = ("observable", "observation_end")
 FUNNEL_MODES = ("ordered", "strict", "any_order")
+#: Values of params ``funnel_semantics`` (docs/funnels.md).
+FUNNEL_SEMANTICS = ("onboarding", "posthog")
+#: Seconds per unit of params ``conversion_window`` ("<n> <unit>"): fixed lengths, as PostHog's
+#: ``DATERANGE_MAP`` (posthog/utils.py): a month is 31 days and daylight saving changes nothing.
+WINDOW_UNITS = {
+    "second": 1,
+    "minute": 60,
+    "hour": 3_600,
+    "day": 86_400,
+    "week": 7 * 86_400,
+    "month": 31 * 86_400,
+}
+_WINDOW_TEXT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*$")
 P_ADJUST = ("holm", "fdr_bh")
 ENGINES = ("duckdb", "spark")
 SCORE_SCALES = ("nps", "csat")
@@ -69,6 +82,9 @@ class Params:
     inactivity_days: float = 30
     retention_days: tuple[int, ...] = (1, 7, 30)
     onboarding_steps: tuple[tuple[str, ...], ...] = ()
+    #: The funnel window as given: a number of days, or "<n> <unit>" (normalised, e.g. "5 minutes").
+    conversion_window: float | str = 14
+    #: The same window in (fractional) days, whichever key gave it: what the analyses read.
     conversion_window_days: float = 14
     segments: tuple[str, ...] = ()
     filters: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -79,6 +95,7 @@ class Params:
     show_identifiers: bool = False
     lifetime_censoring: str = "observable"
     funnel_mode: str = "ordered"
+    funnel_semantics: str = "onboarding"
     prompts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     feature_events: tuple[str, ...] = ()
     adoption_days: int = 30
@@ -112,6 +129,16 @@ class Params:
         """Return ``path`` (a file, folder or glob) made absolute against :attr:`base_dir`."""
         p = Path(path).expanduser()
         return str(p if p.is_absolute() else self.base_dir / p)
+
+    @property
+    def conversion_window_seconds(self) -> float:
+        """The funnel window in seconds (exact for a window given in seconds, minutes, ...)."""
+        return window_seconds(self.conversion_window)
+
+    @property
+    def conversion_window_label(self) -> str:
+        """The funnel window for display: "14 days", "5 minutes"."""
+        return window_label(self.conversion_window)
 
     @property
     def where(self) -> str:
@@ -202,9 +229,90 @@ def validate_params(
             values[key] = check(value)
         except _Invalid as bad:
             raise ParamsError(f"{where}: key '{key}': value {value!r} is invalid: expected {bad}.") from None
+    _reconcile_window(values, where)
     if base_dir is None:
         base_dir = project_root()
     return Params(**values, source=source, base_dir=Path(base_dir))
+
+
+def window_seconds(value: float | str) -> float:
+    """Length in seconds of a ``conversion_window`` value: a number of days, or "<n> <unit>".
+
+    Raises
+    ------
+    ParamsError
+        Not a positive number of days nor "<n> <unit>" with a unit of :data:`WINDOW_UNITS`.
+
+    Examples
+    --------
+    >>> window_seconds("5 minutes"), window_seconds(14), window_seconds("1 month")
+    (300.0, 1209600.0, 2678400.0)
+    """
+    try:
+        amount, unit = _window_parts(value)
+    except _Invalid as bad:
+        raise ParamsError(f"key 'conversion_window': value {value!r} is invalid: expected {bad}.") from None
+    return float(amount * WINDOW_UNITS[unit])
+
+
+def window_label(value: float | str) -> str:
+    """A ``conversion_window`` value for display: "14 days", "1 day", "5 minutes"."""
+    amount, unit = _window_parts(value)
+    return f"{amount:g} {unit}" + ("" if amount == 1 else "s")
+
+
+def window_adjective(value: float | str) -> str:
+    """A ``conversion_window`` value before a noun: "14-day", "5-minute"."""
+    amount, unit = _window_parts(value)
+    return f"{amount:g}-{unit}"
+
+
+def _window_parts(value: Any) -> tuple[float, str]:
+    """``(amount, unit)`` of a window: a number means days."""
+    expected = (
+        'a number of days > 0 (e.g. 14) or "<n> <unit>" with a unit of '
+        + ", ".join(WINDOW_UNITS)
+        + ' (plural allowed; a month is 31 days), e.g. "5 minutes"'
+    )
+    if isinstance(value, str):
+        match = _WINDOW_TEXT.match(value)
+        if match is None:
+            raise _Invalid(expected)
+        amount, unit = float(match.group(1)), match.group(2).lower()
+        if unit not in WINDOW_UNITS and unit.endswith("s"):
+            unit = unit[:-1]
+        if unit not in WINDOW_UNITS or amount <= 0:
+            raise _Invalid(expected)
+        return amount, unit
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise _Invalid(expected)
+    return float(value), "day"
+
+
+def _reconcile_window(values: dict[str, Any], where: str) -> None:
+    """Set both window keys from whichever was given (``conversion_window_days`` is the older
+    name of ``conversion_window`` in days). Given both, they must name the same length."""
+    window, days = values.get("conversion_window"), values.get("conversion_window_days")
+    if window is None and days is None:
+        values.pop("conversion_window", None)
+        values.pop("conversion_window_days", None)
+        return
+    if window is None:
+        values["conversion_window"] = days
+        return
+    seconds = window_seconds(window)
+    if days is not None and not math.isclose(seconds, days * 86_400, rel_tol=1e-9):
+        raise ParamsError(
+            f"{where}: keys 'conversion_window' ({window!r}, {seconds:g} s) and 'conversion_window_days' "
+            f"({days!r}, {days * 86_400:g} s) give different funnel windows; set only conversion_window "
+            f"(conversion_window_days is its older name, in days)."
+        )
+    values["conversion_window_days"] = window if not isinstance(window, str) else seconds / 86_400
 
 
 def check_value(key: str, value: Any) -> Any:
@@ -287,6 +395,12 @@ def _positive_number(value: Any) -> float | int:
     ):
         raise _Invalid("a number of days > 0")
     return value
+
+
+def _conversion_window(value: Any) -> float | str:
+    """A number of days as given, or "<n> <unit>" normalised ("5 Minute" -> "5 minutes")."""
+    _window_parts(value)
+    return value if not isinstance(value, str) else window_label(value)
 
 
 def _whole_at_least(minimum: int) -> Callable[[Any], int]:
@@ -464,7 +578,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "inactivity_days": _positive_number,
     "retention_days": _days_list,
     "onboarding_steps": _steps,
-    "conversion_window_days": _positive_number,
+    "conversion_window": _optional(_conversion_window),
+    "conversion_window_days": _optional(_positive_number),
     "segments": _segments,
     "filters": lambda v: {} if v is None else _filters(v),
     "min_segment_size": _whole_at_least(1),
@@ -474,6 +589,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "show_identifiers": _bool,
     "lifetime_censoring": _choice(LIFETIME_CENSORING),
     "funnel_mode": _choice(FUNNEL_MODES),
+    "funnel_semantics": _choice(FUNNEL_SEMANTICS),
     "prompts": lambda v: {} if v is None else _prompts(v),
     "feature_events": lambda v: () if v is None else _string_list(v),
     "adoption_days": _whole_at_least(1),
@@ -547,6 +663,8 @@ def observation_end_timestamp(params: Params) -> dt.datetime | None:
 
 __all__ = [
     "COLUMN_KEYS",
+    "FUNNEL_SEMANTICS",
+    "WINDOW_UNITS",
     "Params",
     "check_value",
     "churn_delay_days",
@@ -555,4 +673,7 @@ __all__ = [
     "params_from_namespace",
     "project_root",
     "validate_params",
+    "window_adjective",
+    "window_label",
+    "window_seconds",
 ]

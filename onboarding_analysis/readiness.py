@@ -53,6 +53,7 @@ from matplotlib.patches import Rectangle
 from . import columns as C
 from .errors import DataError, OnboardingAnalysisError
 from .facts import Facts
+from .params import window_adjective
 
 __all__ = ["COLUMNS", "SIGNALS", "STATUSES", "plot_readiness", "readiness", "readiness_metrics"]
 
@@ -131,7 +132,7 @@ def _journey(facts: Facts) -> dict[str, Any]:
             "journey",
             "warn",
             0,
-            f"every step occurs, but no user has been observed for the {params.conversion_window_days:g}-day "
+            f"every step occurs, but no user has been observed for the {window_adjective(params.conversion_window)} "
             f"conversion window yet: the funnel has no eligible user",
         )
     return _row(
@@ -139,7 +140,7 @@ def _journey(facts: Facts) -> dict[str, Any]:
         "pass",
         eligible,
         f"all {len(steps)} steps occur; {eligible} users observed for the whole "
-        f"{params.conversion_window_days:g}-day window",
+        f"{window_adjective(params.conversion_window)} window",
     )
 
 

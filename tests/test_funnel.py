@@ -472,7 +472,15 @@ def test_metrics_are_json_safe(result, facts_of):
     assert set(f["steps"][0]) == {
         "step", "users", "from_start", "from_previous", "from_previous_ci_low",
         "from_previous_ci_high", "median_hours_from_previous",
+        "mean_seconds_from_previous", "median_seconds_from_previous",
     }  # fmt: skip
+    assert f["semantics"] == "onboarding"
+    # Seconds from the previous step (onboarding rules: zeros kept, step 0 from signup):
+    # signed_up 0 s; profile [1, 2, 4, 10] h -> mean 4.25 h = 15,300 s, median 3 h = 10,800 s;
+    # report [4, 2, 8] h -> mean 14/3 h = 16,800 s, median 4 h = 14,400 s.
+    means = [s["mean_seconds_from_previous"] for s in f["steps"]]
+    medians = [s["median_seconds_from_previous"] for s in f["steps"]]
+    assert means == pytest.approx([0, 15_300, 16_800]) and medians == pytest.approx([0, 10_800, 14_400])
     for step in f["steps"]:
         assert type(step["users"]) is int and type(step["from_start"]) is float
 

@@ -81,6 +81,11 @@ BAD = [
     ({"events": "e.csv", "inactivity_days": True}, "inactivity_days", "> 0"),
     ({"events": "e.csv", "rmst_horizon_days": 0}, "rmst_horizon_days", "> 0"),
     ({"events": "e.csv", "conversion_window_days": "14"}, "conversion_window_days", "> 0"),
+    ({"events": "e.csv", "conversion_window": "5 fortnights"}, "conversion_window", "<n> <unit>"),
+    ({"events": "e.csv", "conversion_window": "14"}, "conversion_window", "<n> <unit>"),
+    ({"events": "e.csv", "conversion_window": "0 days"}, "conversion_window", "<n> <unit>"),
+    ({"events": "e.csv", "conversion_window": -1}, "conversion_window", "a number of days > 0"),
+    ({"events": "e.csv", "funnel_semantics": "amplitude"}, "funnel_semantics", "onboarding, posthog"),
     ({"events": "e.csv", "min_segment_size": 2.5}, "min_segment_size", "whole number"),
     ({"events": "e.csv", "timezone": "Mars/Olympus"}, "timezone", "IANA"),
     ({"events": "e.csv", "observation_end": "yesterday"}, "observation_end", "a date"),
@@ -136,3 +141,55 @@ def test_missing_file_and_directory(tmp_path):
         load_params(tmp_path / "nope.yaml")
     with pytest.raises(ParamsError, match="is a directory"):
         load_params(tmp_path)
+
+
+# --- conversion_window ---------------------------------------------------------------------------
+
+# Fixed lengths in seconds, written out by hand: a week is 7 x 86,400 s, a month 31 x 86,400 s.
+@pytest.mark.parametrize(
+    ("window", "seconds", "label"),
+    [
+        (14, 1_209_600, "14 days"),  # a bare number is days: 14 x 86,400
+        (0.5, 43_200, "0.5 days"),
+        ("5 minutes", 300, "5 minutes"),
+        ("1 Minute", 60, "1 minute"),
+        ("30 second", 30, "30 seconds"),
+        ("2 hours", 7_200, "2 hours"),
+        ("1 day", 86_400, "1 day"),
+        ("2 weeks", 1_209_600, "2 weeks"),
+        ("1 month", 2_678_400, "1 month"),
+        ("3 months", 8_035_200, "3 months"),
+    ],
+)
+def test_conversion_window_units(window, seconds, label):
+    p = validate_params({"events": "e.csv", "conversion_window": window})
+    assert p.conversion_window_seconds == seconds
+    assert p.conversion_window_days == pytest.approx(seconds / 86_400, rel=1e-12)
+    assert p.conversion_window_label == label
+
+
+def test_conversion_window_days_is_an_alias_and_both_must_agree(tmp_path):
+    import yaml
+
+    alias = validate_params({"events": "e.csv", "conversion_window_days": 7})
+    assert (alias.conversion_window, alias.conversion_window_days, alias.conversion_window_seconds) == (7, 7, 604_800)
+    same = validate_params({"events": "e.csv", "conversion_window": "1 week", "conversion_window_days": 7})
+    assert same.conversion_window_days == 7 and same.conversion_window == "1 week"
+    numbers = validate_params({"events": "e.csv", "conversion_window": 14, "conversion_window_days": 14})
+    assert numbers.conversion_window_days == 14 and type(numbers.conversion_window_days) is int
+    default = validate_params({"events": "e.csv"})
+    assert (default.conversion_window, default.conversion_window_days, default.funnel_semantics) == (14, 14, "onboarding")
+    path = tmp_path / "both.yaml"
+    path.write_text(yaml.safe_dump({"events": "e.csv", "conversion_window": "1 week", "conversion_window_days": 14}))
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    message = str(info.value)
+    assert str(path.resolve()) in message and "'conversion_window'" in message and "'conversion_window_days'" in message
+    assert "604800 s" in message and "1.2096e+06 s" in message  # 7 x 86,400 against 14 x 86,400
+
+
+def test_a_window_in_minutes_survives_the_notebook_round_trip():
+    """papermill injects both keys (as_notebook_parameters): validated again, they agree."""
+    p = validate_params({"events": "e.csv", "conversion_window": "5 minutes"})
+    again = validate_params(p.as_notebook_parameters())
+    assert again.conversion_window == "5 minutes" and again.conversion_window_seconds == 300
