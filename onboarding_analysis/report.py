@@ -41,6 +41,7 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
 from .errors import OnboardingAnalysisError, ParamsError
+from .loading import check_inputs
 from .metrics_io import METRICS_FILE, read_metrics, record_metrics
 from .params import Params, load_params, validate_params
 
@@ -583,6 +584,10 @@ def run_report(
     ------
     ParamsError
         The params file is missing or invalid.
+    DataError
+        An input file is missing or lacks a mapped column
+        (:func:`onboarding_analysis.loading.check_inputs`): raised before the run folder is
+        created and any kernel starts.
     ReportError
         A notebook is missing or failed; its partial executed copy is in the run folder.
 
@@ -612,6 +617,7 @@ def run_report(
             f"{notebook_dir / missing[0]}: report notebook not found (notebook_dir={notebook_dir}).",
             notebook=missing[0],
         )
+    check_inputs(params)  # a missing file or column: one line now, not a failed notebook later
     root = project_root_for(params_path)
     run_dir = Path(out_dir) / params.client
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -345,6 +345,10 @@ def _project(tmp_path: Path, client: str = "acme") -> Path:
         f"client: {client}\nevents: data/events.csv\nobservation_end: 2024-08-31\nsegments: [plan]\n",
         encoding="utf-8",
     )
+    (tmp_path / "data").mkdir(exist_ok=True)  # the inputs are checked (headers) before the notebooks
+    (tmp_path / "data" / "events.csv").write_text(
+        "user_id,event,timestamp\nu1,signed_up,2024-01-01T00:00:00Z\n", encoding="utf-8"
+    )
     return params
 
 
