@@ -115,9 +115,13 @@ def cache_key(params: Params) -> str:
     DataError
         An input file is missing or empty (as :func:`onboarding_analysis.loading.load`).
     """
-    files = expand_files(params.resolve(params.events), what="events", where=params.where)
+    files = expand_files(
+        params.resolve(params.events), what="events", where=params.where, resolved_from=params.resolved_from
+    )
     if params.users:
-        files += expand_files(params.resolve(params.users), what="users", where=params.where)
+        files += expand_files(
+            params.resolve(params.users), what="users", where=params.where, resolved_from=params.resolved_from
+        )
     digest = hashlib.sha256()
     digest.update(json.dumps(params.as_notebook_parameters(), sort_keys=True, default=str).encode())
     for name in files:

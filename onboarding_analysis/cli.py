@@ -25,12 +25,13 @@ Examples
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import OnboardingAnalysisError
+from .errors import OnboardingAnalysisError, ParamsError
 
 #: Exit status for errors caused by the user's input (argparse uses 2 for usage errors too).
 EXIT_USER_ERROR = 2
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_out_dir(args.out)
     if len(args.params) == 1 and args.per is None:
         from . import report  # papermill and nbconvert are slow to import
 
@@ -140,6 +142,41 @@ def _run(args: argparse.Namespace) -> int:
     print(result.summary(), file=sys.stderr)
     print(result.index)
     return EXIT_RUN_FAILED if result.failed else 0
+
+
+def check_out_dir(out: Path) -> None:
+    """Check that ``--out`` is a folder that can be written, or created, before any run starts.
+
+    Nothing is created: the nearest existing folder on the way to ``out`` must be writable
+    (``os.access``, which also sees a read-only file system when run as root).
+
+    Parameters
+    ----------
+    out : Path
+        The ``--out`` argument.
+
+    Raises
+    ------
+    ParamsError
+        ``out`` is a file, lies under a file, or its nearest existing folder is not writable:
+        one line naming ``--out``, the path and the fix.
+    """
+    if out.exists() and not out.is_dir():
+        raise ParamsError(
+            f"--out {out}: is a file, not a folder. Give the folder the reports go to "
+            "(it is created if missing), e.g. --out reports."
+        )
+    existing = next(folder for folder in (out.absolute(), *out.absolute().parents) if folder.exists())
+    if not existing.is_dir():
+        raise ParamsError(
+            f"--out {out}: {existing} is a file, so no folder can be created under it. "
+            "Give a path under a folder, e.g. --out reports."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ParamsError(
+            f"--out {out}: the folder {existing} is not writable (no permission, or a read-only "
+            "file system). Give a folder you can write to, e.g. --out /tmp/reports."
+        )
 
 
 def _demo_data(args: argparse.Namespace) -> int:

@@ -399,7 +399,9 @@ def spark_files(params: Params, what: str) -> list[str]:
     pattern = getattr(params, what)
     if is_remote(pattern):
         return [pattern]
-    return expand_files(params.resolve(pattern), what=what, where=params.where)
+    return expand_files(
+        params.resolve(pattern), what=what, where=params.where, resolved_from=params.resolved_from
+    )
 
 
 def _q(name: str) -> str:

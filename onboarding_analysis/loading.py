@@ -140,11 +140,15 @@ def connect(threads: int | None = None) -> Any:
     return con
 
 
-def expand_files(pattern: str, *, what: str, where: str) -> list[str]:
+def expand_files(pattern: str, *, what: str, where: str, resolved_from: str | None = None) -> list[str]:
     """Expand a path or glob into a sorted list of files, with clear errors.
 
-    ``what`` names the params key (``events``/``users``) and ``where`` the params file.
+    ``what`` names the params key (``events``/``users``), ``where`` the params file and
+    ``resolved_from`` says where its relative paths start (:attr:`Params.resolved_from`;
+    default: the working directory, where a relative ``pattern`` is looked up).
     """
+    if resolved_from is None:
+        resolved_from = f"relative paths start at the working directory, {Path.cwd()}"
     path = Path(pattern)
     if path.is_dir():
         raise DataError(
@@ -155,13 +159,12 @@ def expand_files(pattern: str, *, what: str, where: str) -> list[str]:
     files = [f for f in files if not Path(f).is_dir()]
     if not files:
         raise DataError(
-            f"{where}: key '{what}': the glob {pattern} matches no file. Check the path and pattern."
+            f"{where}: key '{what}': the glob {pattern} matches no file. Check the path and pattern "
+            f"({resolved_from})."
         )
     for f in files:
         if not Path(f).exists():
-            raise DataError(
-                f"{where}: key '{what}': file {f} not found. Check the path (relative paths start at {Path.cwd()})."
-            )
+            raise DataError(f"{where}: key '{what}': file {f} not found. Check the path ({resolved_from}).")
         if Path(f).stat().st_size == 0:
             raise DataError(f"{f}: the file is empty. Remove it from '{what}' or export it again.")
     formats = {_format_of(f) for f in files}
@@ -533,6 +536,51 @@ def id_sql(
 # --------------------------------------------------------------------------------------------
 
 
+def check_inputs(params: Params) -> None:
+    """Check the input files of a run from their headers only, before any notebook starts.
+
+    The events (file or glob) and the users table exist, are not empty, are CSV or Parquet,
+    and every file has the mapped columns (``columns``: user id, event name and timestamp;
+    the user id in the users table). Only CSV header lines and Parquet schemas are read, so it
+    is cheap; the rows are checked later, by :func:`load`. Remote inputs of the Spark engine
+    (``s3a://``...) are left to Spark.
+
+    Parameters
+    ----------
+    params : Params
+        The run's params.
+
+    Raises
+    ------
+    DataError
+        A file is missing (the message says where relative paths start), empty, of an unknown
+        type, has an unreadable header or schema, or lacks a mapped column: the errors
+        :func:`load` would raise for the same files, in the same words.
+
+    Examples
+    --------
+    >>> check_inputs(load_params("params/demo.yaml"))                  # doctest: +SKIP
+    """
+    from .engines import is_remote
+
+    cols = params.columns
+    wanted = {
+        "events": {key: cols[key] for key in ("user_id", "event", "timestamp")},
+        "users": {"user_id": cols["user_id"]},
+    }
+    con = None
+    for what, required in wanted.items():
+        pattern = getattr(params, what)
+        if pattern is None or (params.engine == "spark" and is_remote(pattern)):
+            continue
+        files = expand_files(
+            params.resolve(pattern), what=what, where=params.where, resolved_from=params.resolved_from
+        )
+        con = con or connect()
+        for file, types in _schemas(con, files).items():
+            _require_columns(types, required, [file], what)
+
+
 def load(params: Params, *, con: Any | None = None, known: dict | None = None) -> Source:
     """Open the events (and users) of a run as canonical ibis tables; see the module docstring.
 
@@ -565,7 +613,9 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     con = con or connect()
     cols = params.columns
     notes: list[str] = []
-    files = expand_files(params.resolve(params.events), what="events", where=params.where)
+    files = expand_files(
+        params.resolve(params.events), what="events", where=params.where, resolved_from=params.resolved_from
+    )
     required = {k: cols[k] for k in ("user_id", "event", "timestamp")}
     _require_columns_per_file(_schemas(con, files), required, "events")
     types = _create_raw_view(con, "raw_events", files)
@@ -922,7 +972,9 @@ def _load_users(
     ``checked``: the same file passed the checks before (a facts cache hit): they are skipped.
     """
     cols = params.columns
-    files = expand_files(params.resolve(params.users), what="users", where=params.where)
+    files = expand_files(
+        params.resolve(params.users), what="users", where=params.where, resolved_from=params.resolved_from
+    )
     _require_columns_per_file(_schemas(con, files), {"user_id": cols["user_id"]}, "users")
     types = _create_raw_view(con, "raw_users", files)
     if not checked:

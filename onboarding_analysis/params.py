@@ -145,6 +145,27 @@ class Params:
         """How error messages name the origin of these params."""
         return str(self.source) if self.source else "params"
 
+    @property
+    def resolved_from(self) -> str:
+        """Where relative paths start, and why: for the error about a missing file.
+
+        Examples
+        --------
+        >>> validate_params({"events": "e.csv"}, source=Path("/x/params/a.yaml"),
+        ...                 base_dir=Path("/x")).resolved_from
+        'relative paths start at /x, the folder above params/'
+        """
+        base = self.base_dir
+        if self.source is not None and base == self.source.parent:
+            return f"relative paths start at {base}, the folder of the params file"
+        if (
+            self.source is not None
+            and base == self.source.parent.parent
+            and self.source.parent.name == "params"
+        ):
+            return f"relative paths start at {base}, the folder above params/"
+        return f"relative paths start at {base}"
+
     def as_notebook_parameters(self) -> dict[str, Any]:
         """Every params key as a YAML-native value, ready for papermill's ``parameters=``.
 

@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import re
+import tempfile
 import time
 import traceback
 import unicodedata
@@ -41,6 +42,7 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
 from .errors import OnboardingAnalysisError, ParamsError
+from .loading import check_inputs
 from .metrics_io import METRICS_FILE, read_metrics, record_metrics
 from .params import Params, load_params, validate_params
 
@@ -149,17 +151,47 @@ class ReportError(OnboardingAnalysisError):
 # --------------------------------------------------------------------------------------------
 
 
-#: Attempts to start a notebook's kernel. Starting fails now and then when kernels start in
-#: parallel: jupyter_client picks free ports by binding and releasing them, and another process
-#: can take the port before the kernel binds it ("Address already in use"; the kernel dies
-#: before replying to kernel_info). Nothing has run yet, so starting again is safe.
-KERNEL_START_ATTEMPTS = 3
+#: Attempts at a notebook that fails for an infrastructure reason: its kernel did not start
+#: (it died before replying to ``kernel_info``, or did not reply in time), a port it was
+#: given was taken (``zmq.error.ZMQError: Address already in use``), or it died while a cell
+#: ran (:class:`~nbclient.exceptions.DeadKernelError`). Such a notebook is executed once more
+#: from the start (the cells only read the inputs and record metrics, which the second run
+#: overwrites); an error raised by a cell, or a cell timeout, is never retried.
+NOTEBOOK_ATTEMPTS = 2
+
+#: ReportError ``ename`` of the failures :data:`NOTEBOOK_ATTEMPTS` retries.
+INFRASTRUCTURE_FAILURES = frozenset({"KernelStartError", "DeadKernelError"})
+
+# How kernels get their ports, and why ours use IPC. jupyter_client's LocalProvisioner picks a
+# kernel's five TCP ports in the parent process by binding port 0 and closing the socket
+# (connect.write_connection_file, LocalPortCache.find_available_port), writes them into the
+# connection file, and the kernel binds them a moment later. In between, any other process can
+# take one: our notebooks start their kernels from parallel worker processes, and
+# LocalPortCache only keeps apart the kernels of one process (jupyter/jupyter_client#487,
+# nteract/papermill#511). A shell port taken kills the kernel before kernel_info (retried
+# here); a heartbeat port taken only kills ipykernel's Heartbeat thread, which prints
+# "Exception in thread Heartbeat: ... ZMQError: Address already in use" on the console while
+# the run goes on. The handshake that lets the kernel pick its own ports (JEP 66) is not in
+# jupyter_client 8; a lock around kernel start would only order our own processes. So the
+# kernels talk over IPC (Unix domain sockets) in a fresh private folder: no port to pick, nothing
+# to collide with. TCP is kept where IPC cannot work (Windows, or a temporary folder whose path
+# is too long for a socket address); the retry covers that case.
+_SOCKET_PATH_MAX = 100  # sun_path holds 104 (macOS) or 108 (Linux) bytes, with a trailing NUL
 
 
-def _kernel_start_failed(err: RuntimeError) -> bool:
-    """Whether ``err`` is jupyter_client's failure to get a new kernel's first reply."""
+def _kernel_start_failed(err: BaseException) -> bool:
+    """Whether ``err`` is a kernel that did not start: jupyter_client's failure to get its
+    first reply, or a port already taken when a kernel socket was bound."""
+    import errno
+
+    import zmq
+
+    if isinstance(err, zmq.ZMQError):
+        return err.errno == errno.EADDRINUSE
     text = str(err)
-    return text.startswith(("Kernel died before replying to kernel_info", "Kernel didn't respond in"))
+    return isinstance(err, RuntimeError) and text.startswith(
+        ("Kernel died before replying to kernel_info", "Kernel didn't respond in")
+    )
 
 
 def execute_notebook(
@@ -192,10 +224,16 @@ def execute_notebook(
     Raises
     ------
     ReportError
-        A cell raised, a cell timed out, the kernel died or is not installed, or the notebook
-        does not exist. The message names the notebook, the cell (index, first source line)
-        and the exception; the partial notebook is saved at ``output_path``. A kernel that
-        fails to start (see :data:`KERNEL_START_ATTEMPTS`) is started again first.
+        A cell raised, a cell timed out, the kernel died, did not start or is not installed,
+        or the notebook does not exist. The message is one line naming the notebook, the cell
+        (index, first source line) and the exception; the partial notebook is saved at
+        ``output_path``. A notebook that fails for an infrastructure reason (the kernel did
+        not start or died, see :data:`NOTEBOOK_ATTEMPTS`) is executed once more first.
+
+    Notes
+    -----
+    The kernel talks to papermill over IPC sockets in a private temporary folder, not TCP
+    ports, so kernels started at the same moment cannot take each other's ports.
 
     Examples
     --------
@@ -207,24 +245,37 @@ def execute_notebook(
     if not input_path.is_file():
         raise ReportError(f"{input_path}: notebook not found.", notebook=name)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+    for attempt in range(1, NOTEBOOK_ATTEMPTS + 1):
         try:
             return _execute(input_path, output_path, parameters, cwd=cwd, timeout=timeout)
-        except RuntimeError as err:
-            if not _kernel_start_failed(err):
+        except ReportError as err:
+            if err.ename not in INFRASTRUCTURE_FAILURES:
                 raise
-            if attempt == KERNEL_START_ATTEMPTS:
-                raise ReportError(
-                    f"{name}: the python3 kernel did not start ({err}; {attempt} attempts). "
-                    "Kernels starting at the same moment can collide on a local port: run again, "
-                    "or with fewer parallel jobs (--jobs).",
-                    notebook=name,
-                    output_path=output_path,
-                    ename="KernelStartError",
-                    evalue=f"{err} ({attempt} attempts)",
-                ) from err
-            time.sleep(random.uniform(0.5, 2.0) * attempt)
+            if attempt == NOTEBOOK_ATTEMPTS:
+                raise _failed_again(err, attempt) from err.__cause__
+            _log.info("%s: %s; executing the notebook again", name, err.evalue)
+            time.sleep(random.uniform(0.5, 2.0))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _failed_again(err: ReportError, attempts: int) -> ReportError:
+    """``err`` (an infrastructure failure) with a message saying it happened on every attempt."""
+    if err.ename == "KernelStartError":
+        message = (
+            f"{err.notebook}: the python3 kernel did not start ({err.evalue}; {attempts} attempts). "
+            "Check that the machine has free memory and processes, then run again, or with "
+            "fewer parallel jobs (--jobs)."
+        )
+    else:
+        message = f"{err} The kernel died again when the notebook was executed a second time."
+    return ReportError(
+        message,
+        notebook=err.notebook,
+        output_path=err.output_path,
+        cell_index=err.cell_index,
+        ename=err.ename,
+        evalue=f"{err.evalue} ({attempts} attempts)",
+    )
 
 
 def _execute(
@@ -237,20 +288,7 @@ def _execute(
 ) -> nbformat.NotebookNode:
     name = input_path.name
     try:
-        return papermill.execute_notebook(
-            str(input_path),
-            str(output_path),
-            parameters=dict(parameters),
-            kernel_name="python3",
-            language="python",  # for notebooks whose metadata names no language
-            progress_bar=False,
-            log_output=False,
-            cwd=None if cwd is None else str(cwd),
-            execution_timeout=timeout,
-            # Quiet the kernel's own log (a warning about localhost TCP on every start, shutdown noise);
-            # errors in cells still reach the notebook.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        )
+        return _papermill(input_path, output_path, parameters, cwd=cwd, timeout=timeout)
     except PapermillExecutionError as err:
         raise ReportError(
             _cell_failure(name, err.cell_index, err.source, f"{err.ename}: {err.evalue}", output_path),
@@ -278,6 +316,52 @@ def _execute(
             "environment that runs the report: python -m pip install ipykernel.",
             notebook=name,
         ) from err
+    except Exception as err:
+        if not _kernel_start_failed(err):
+            raise
+        raise ReportError(
+            f"{name}: the python3 kernel did not start ({_first_line(str(err))}).",
+            notebook=name,
+            output_path=output_path,
+            ename="KernelStartError",
+            evalue=_first_line(str(err)),
+        ) from err
+
+
+def _papermill(
+    input_path: Path,
+    output_path: Path,
+    parameters: Mapping[str, Any],
+    *,
+    cwd: str | os.PathLike[str] | None,
+    timeout: float | None,
+) -> nbformat.NotebookNode:
+    """papermill.execute_notebook, its kernel on IPC sockets in a private folder (see
+    :func:`_kernel_config`)."""
+    with tempfile.TemporaryDirectory(prefix="oa-kernel-", ignore_cleanup_errors=True) as sockets:
+        return papermill.execute_notebook(
+            str(input_path),
+            str(output_path),
+            parameters=dict(parameters),
+            kernel_name="python3",
+            language="python",  # for notebooks whose metadata names no language
+            progress_bar=False,
+            log_output=False,
+            cwd=None if cwd is None else str(cwd),
+            execution_timeout=timeout,
+            # Quiet the kernel's own log (shutdown noise); errors in cells still reach the notebook.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            config=_kernel_config(Path(sockets)),
+        )
+
+
+def _kernel_config(sockets: Path) -> Config:
+    """The kernel manager's config: IPC sockets under ``sockets`` (see the comment above
+    :data:`_SOCKET_PATH_MAX`), or TCP where IPC cannot work."""
+    ip = sockets / "kernel"
+    if os.name == "nt" or len(str(ip)) + len("-5") > _SOCKET_PATH_MAX:
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(ip)}})
 
 
 def _cell_failure(name: str, index: int | None, source: str, error: str, output_path: Path) -> str:
@@ -583,6 +667,10 @@ def run_report(
     ------
     ParamsError
         The params file is missing or invalid.
+    DataError
+        An input file is missing or lacks a mapped column
+        (:func:`onboarding_analysis.loading.check_inputs`): raised before the run folder is
+        created and any kernel starts.
     ReportError
         A notebook is missing or failed; its partial executed copy is in the run folder.
 
@@ -612,6 +700,7 @@ def run_report(
             f"{notebook_dir / missing[0]}: report notebook not found (notebook_dir={notebook_dir}).",
             notebook=missing[0],
         )
+    check_inputs(params)  # a missing file or column: one line now, not a failed notebook later
     root = project_root_for(params_path)
     run_dir = Path(out_dir) / params.client
     run_dir.mkdir(parents=True, exist_ok=True)

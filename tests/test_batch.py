@@ -412,8 +412,10 @@ def pool_batch(tmp_path_factory):
     """Three runs in a 2-worker pool: two succeed, 'broken' fails in its second notebook."""
     root = tmp_path_factory.mktemp("pool")
     notebooks = _tiny_notebooks(root / "nbs")
+    (root / "data").mkdir()  # checked (its header) before the notebooks, which do not read it
+    (root / "data" / "events.csv").write_text("user_id,event,timestamp\n", encoding="utf-8")
     files = [
-        _write_params(root / "params", name, events="data/none.csv", client=name)
+        _write_params(root / "params", name, events="data/events.csv", client=name)
         for name in ("alpha", "broken", "gamma")
     ]
     stream = io.StringIO()
@@ -492,7 +494,8 @@ def cli_batch(tmp_path_factory):
     good = _write_params(
         project / "params", "acme", **(demo | {"client": "acme", "filters": {"client": "acme"}})
     )
-    pd.DataFrame({"user_id": ["u1"], "event": ["signed_up"], "when": ["2024-01-01"]}).to_csv(
+    # Bad rows, not a bad header (a missing column stops the run before its notebooks start).
+    pd.DataFrame({"user_id": ["u1"], "event": ["signed_up"], "timestamp": ["soon"]}).to_csv(
         project / "data" / "bad.csv", index=False
     )
     bad = _write_params(
@@ -522,7 +525,8 @@ def test_cli_batch_exits_1_and_prints_only_the_summary(cli_batch):
         "(2 jobs): 1 ok, 2 failed. Index: out/index.html"
     )
     assert lines[1].startswith("FAILED baddata: quality.ipynb cell 3: DataError: ")
-    assert "missing column 'timestamp'" in lines[1] and lines[1].endswith("(out/baddata/error.txt)")
+    assert "no value could be read as a timestamp" in lines[1]
+    assert lines[1].endswith("(out/baddata/error.txt)")
     assert lines[2].startswith("FAILED typo: ") and "unknown key 'segmnts'" in lines[2]
     assert len(lines) == 3  # --quiet: no progress, no warnings, no traceback
 
@@ -539,7 +543,7 @@ def test_cli_batch_bad_data_leaves_error_file_and_partial_notebook(cli_batch):
     out, _ = cli_batch
     text = (out / "baddata" / "error.txt").read_text()
     assert "notebook: quality.ipynb\ncell: 3\n" in text
-    assert "DataError" in text and "missing column 'timestamp'" in text
+    assert "DataError" in text and "no value could be read as a timestamp" in text
     assert (out / "baddata" / "quality.ipynb").is_file()
     assert not (out / "baddata" / "onboarding.ipynb").exists()  # later notebooks never ran
     assert "unknown key 'segmnts'" in (out / "typo" / "error.txt").read_text()

@@ -4,7 +4,8 @@ Each case runs in process through ``load_params`` + ``compute_facts`` + ``qualit
 error case must raise its class with a one-line message matching its regex; any other case must
 give its counts and warnings, and account for every row (used + excluded == read, per file
 too). The cases marked ``cli: true`` also run through the real command line in a fresh
-interpreter: exit status 2, ``error: ...`` on one line, no traceback.
+interpreter: exit status 2, ``error: ...`` on one line, no traceback; those also marked
+``before_kernels: true`` stop before any notebook runs (no output folder is created).
 """
 
 from __future__ import annotations
@@ -206,6 +207,8 @@ def test_case_through_the_cli(case, tmp_path):
     assert len(errors) == 1, done.stderr
     assert re.search(case["expected"]["match"], errors[0]), errors[0]
     assert done.stdout == ""
+    if case.get("before_kernels"):  # found from the headers, before any notebook ran
+        assert not (tmp_path / "out").exists()
 
 
 # --- hostile names, end to end ------------------------------------------------------------------

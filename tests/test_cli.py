@@ -254,3 +254,142 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     assert capsys.readouterr().err == "interrupted\n"
     with pytest.raises(KeyboardInterrupt):
         cli.main(["run", "params/demo.yaml", "--debug"])
+
+
+# Checked before any kernel starts: the inputs (headers only) and --out. In process, with the
+# notebook execution replaced by a recorder, so that "never called" is what is asserted.
+
+
+@pytest.fixture
+def notebooks_started(monkeypatch):
+    """The calls of report._execute_all (every run executes its notebooks through it)."""
+    calls = []
+    monkeypatch.setattr(report, "_execute_all", lambda *args, **kwargs: calls.append(args) or [])
+    monkeypatch.setattr(report, "render_html", lambda *args, **kwargs: Path("report.html"))
+    return calls
+
+
+def _project(tmp_path: Path, **params) -> Path:
+    """A params file outside any params/ folder (relative paths start at its own folder), with
+    a valid events.csv and users.csv next to it; the working directory is elsewhere."""
+    folder = tmp_path / "client"
+    folder.mkdir()
+    (folder / "events.csv").write_text(
+        "user_id,event,timestamp\nu1,signed_up,2024-01-01T00:00:00Z\n", encoding="utf-8"
+    )
+    (folder / "users.csv").write_text("user_id,plan\nu1,pro\n", encoding="utf-8")
+    text = "".join(f"{key}: {value}\n" for key, value in {"client": "acme", **params}.items())
+    (folder / "params.yaml").write_text(text, encoding="utf-8")
+    return folder / "params.yaml"
+
+
+def _one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    return lines[0]
+
+
+def test_valid_inputs_reach_the_notebooks(tmp_path, monkeypatch, capsys, notebooks_started):
+    """The recorder sees the notebooks of a run whose inputs pass the checks."""
+    params = _project(tmp_path, events="events.csv", users="users.csv")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(params), "--out", str(tmp_path / "out")]) == 0
+    assert len(notebooks_started) == 1 and (tmp_path / "out" / "acme").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {"events": "data/events.csv"},
+            "error: {folder}/params.yaml: key 'events': file {folder}/data/events.csv not found. Check "
+            "the path (relative paths start at {folder}, the folder of the params file).",
+        ),
+        (
+            {"events": "events.csv", "users": "data/users.csv"},
+            "error: {folder}/params.yaml: key 'users': file {folder}/data/users.csv not found. Check "
+            "the path (relative paths start at {folder}, the folder of the params file).",
+        ),
+        (
+            {"events": "events.csv", "columns": "{timestamp: when}"},
+            "error: {folder}/events.csv: missing column 'when' (the timestamp column). Columns found: "
+            "user_id, event, timestamp. Map the right column with columns: {{timestamp: <your column>}} "
+            "in the params file.",
+        ),
+    ],
+    ids=["missing-events-file", "missing-users-file", "missing-mapped-column"],
+)
+def test_bad_inputs_stop_before_the_kernels_start(
+    tmp_path, monkeypatch, capsys, notebooks_started, params, expected
+):
+    path = _project(tmp_path, **params)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # not where relative paths start
+    assert cli.main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert _one_line_error(capsys) == expected.format(folder=path.parent)
+    assert notebooks_started == [] and not (tmp_path / "out").exists()
+
+
+def test_missing_file_names_the_project_root_for_a_params_folder(tmp_path, monkeypatch, capsys):
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "acme.yaml").write_text("events: data/events.csv\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "params")
+    assert cli.main(["run", "acme.yaml", "--out", str(tmp_path / "out")]) == 2
+    assert _one_line_error(capsys).endswith(
+        f"file {tmp_path}/data/events.csv not found. Check the path (relative paths start at "
+        f"{tmp_path}, the folder above params/)."
+    )
+
+
+def _out_is_a_file(tmp_path: Path) -> tuple[Path, str]:
+    (tmp_path / "taken").write_text("x", encoding="utf-8")
+    out = tmp_path / "taken"
+    return out, f"error: --out {out}: is a file, not a folder."
+
+
+def _out_under_a_file(tmp_path: Path) -> tuple[Path, str]:
+    (tmp_path / "taken").write_text("x", encoding="utf-8")
+    out = tmp_path / "taken" / "reports"
+    return out, f"error: --out {out}: {tmp_path / 'taken'} is a file, so no folder can be created under it."
+
+
+def _out_read_only(tmp_path: Path) -> tuple[Path, str]:
+    if os.geteuid() == 0:
+        pytest.skip(
+            "as root a folder without write permission is still writable (see the read-only file system case)"
+        )
+    (tmp_path / "locked").mkdir(mode=0o555)
+    out = tmp_path / "locked" / "reports"
+    return out, f"error: --out {out}: the folder {tmp_path / 'locked'} is not writable"
+
+
+@pytest.mark.parametrize("make_out", [_out_is_a_file, _out_under_a_file, _out_read_only])
+def test_unwritable_out_is_one_line_naming_out(tmp_path, monkeypatch, capsys, notebooks_started, make_out):
+    params = _project(tmp_path, events="events.csv")
+    out, expected = make_out(tmp_path)
+    assert cli.main(["run", str(params), "--out", str(out)]) == 2
+    line = _one_line_error(capsys)
+    assert line.startswith(expected) and "Give " in line, line
+    assert notebooks_started == []
+    # the batch path checks --out too
+    assert cli.main(["run", str(params), str(params), "--out", str(out)]) == 2
+    assert _one_line_error(capsys).startswith(expected)
+
+
+def test_out_on_a_read_only_file_system_is_one_line(tmp_path, monkeypatch, capsys, notebooks_started):
+    """A read-only mount (which even root cannot write), simulated: os.access reports it so."""
+    params = _project(tmp_path, events="events.csv")
+    (tmp_path / "mounted").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        cli.os, "access", lambda path, mode: Path(path) != tmp_path / "mounted" and real_access(path, mode)
+    )
+    out = tmp_path / "mounted" / "reports"
+    assert cli.main(["run", str(params), "--out", str(out)]) == 2
+    assert _one_line_error(capsys) == (
+        f"error: --out {out}: the folder {tmp_path / 'mounted'} is not writable (no permission, or a "
+        "read-only file system). Give a folder you can write to, e.g. --out /tmp/reports."
+    )
+    assert notebooks_started == [] and not out.exists()

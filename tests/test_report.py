@@ -7,13 +7,17 @@ heavy except section_metrics.ipynb, which records metrics through the package.
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+import zmq
 from bs4 import BeautifulSoup
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.exceptions import PapermillExecutionError
 
 from onboarding_analysis import report as report_module
 from onboarding_analysis.errors import OnboardingAnalysisError, ParamsError
@@ -132,35 +136,95 @@ def test_execute_missing_notebook(tmp_path):
         execute_notebook(tmp_path / "nope.ipynb", tmp_path / "out.ipynb", {})
 
 
-@pytest.mark.parametrize("failures", [1, 2])
-def test_execute_retries_a_kernel_that_fails_to_start(tmp_path, monkeypatch, failures):
-    """Parallel kernel starts can collide on a port; the kernel then dies before kernel_info."""
+INFRASTRUCTURE_ERRORS = [
+    RuntimeError("Kernel died before replying to kernel_info"),
+    RuntimeError("Kernel didn't respond in 60 seconds"),
+    zmq.ZMQError(errno.EADDRINUSE),
+    DeadKernelError("Kernel died"),
+]
+
+
+@pytest.fixture
+def no_retry_pause(monkeypatch):
+    monkeypatch.setattr(report_module.random, "uniform", lambda a, b: 0.0)
+
+
+@pytest.mark.parametrize("error", INFRASTRUCTURE_ERRORS, ids=lambda e: type(e).__name__ + ":" + str(e)[:20])
+def test_execute_retries_an_infrastructure_failure_once(tmp_path, monkeypatch, no_retry_pause, error):
+    """A kernel that did not start, lost a port or died: the notebook is executed once more."""
     calls = []
 
     def flaky(*args, **kwargs):
         calls.append(args[0])
-        if len(calls) <= failures:
-            raise RuntimeError("Kernel died before replying to kernel_info")
+        if len(calls) == 1:
+            raise error
         return nbformat.v4.new_notebook()
 
     monkeypatch.setattr(report_module.papermill, "execute_notebook", flaky)
-    monkeypatch.setattr(report_module.random, "uniform", lambda a, b: 0.0)
     nb = execute_notebook(FIXTURES / "section_ok.ipynb", tmp_path / "out.ipynb", {})
-    assert isinstance(nb, nbformat.NotebookNode) and len(calls) == failures + 1
+    assert isinstance(nb, nbformat.NotebookNode) and len(calls) == 2
 
 
-def test_execute_gives_up_on_a_kernel_that_never_starts(tmp_path, monkeypatch):
+@pytest.mark.parametrize("error", INFRASTRUCTURE_ERRORS, ids=lambda e: type(e).__name__ + ":" + str(e)[:20])
+def test_execute_reports_a_second_infrastructure_failure_in_one_line(
+    tmp_path, monkeypatch, no_retry_pause, error
+):
+    calls = []
+
+    def never(*args, **kwargs):
+        calls.append(1)
+        raise error
+
+    monkeypatch.setattr(report_module.papermill, "execute_notebook", never)
+    with pytest.raises(ReportError, match=r"^section_ok\.ipynb: ") as info:
+        execute_notebook(FIXTURES / "section_ok.ipynb", tmp_path / "out.ipynb", {})
+    assert len(calls) == 2
+    message = str(info.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert info.value.evalue.endswith("(2 attempts)")
+    if isinstance(error, DeadKernelError):
+        assert info.value.ename == "DeadKernelError"
+        assert "killed the kernel" in message and "died again" in message
+    else:
+        assert info.value.ename == "KernelStartError"
+        assert f"the python3 kernel did not start ({error}; 2 attempts)" in message
+
+
+def test_execute_gives_up_on_a_kernel_that_never_starts(tmp_path, monkeypatch, no_retry_pause):
     def never(*args, **kwargs):
         raise RuntimeError("Kernel didn't respond in 60 seconds")
 
     monkeypatch.setattr(report_module.papermill, "execute_notebook", never)
-    monkeypatch.setattr(report_module.random, "uniform", lambda a, b: 0.0)
     with pytest.raises(ReportError, match=r"section_ok\.ipynb: the python3 kernel did not start") as info:
         execute_notebook(FIXTURES / "section_ok.ipynb", tmp_path / "out.ipynb", {})
     assert info.value.ename == "KernelStartError"
     assert failure_summary(info.value) == (
-        "section_ok.ipynb: KernelStartError: Kernel didn't respond in 60 seconds (3 attempts)"
+        "section_ok.ipynb: KernelStartError: Kernel didn't respond in 60 seconds (2 attempts)"
     )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PapermillExecutionError(4, 1, "ratio = 1 / divisor", "ZeroDivisionError", "division by zero", []),
+        PapermillExecutionError(5, 1, "facts = oa.facts()", "ZMQError", "Address already in use", []),
+        CellTimeoutError("Cell execution timed out"),
+        zmq.ZMQError(errno.EACCES),
+    ],
+    ids=["cell-data-error", "cell-raising-zmq-error", "cell-timeout", "other-zmq-error"],
+)
+def test_execute_does_not_retry_a_cell_error_or_a_timeout(tmp_path, monkeypatch, no_retry_pause, error):
+    """An error from the data or the code (raised in a cell) happens again: it is not retried."""
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        raise error
+
+    monkeypatch.setattr(report_module.papermill, "execute_notebook", failing)
+    with pytest.raises((ReportError, zmq.ZMQError)):
+        execute_notebook(FIXTURES / "section_ok.ipynb", tmp_path / "out.ipynb", {})
+    assert calls == [1]
 
 
 def test_execute_does_not_retry_other_runtime_errors(tmp_path, monkeypatch):
@@ -174,6 +238,57 @@ def test_execute_does_not_retry_other_runtime_errors(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="something else"):
         execute_notebook(FIXTURES / "section_ok.ipynb", tmp_path / "out.ipynb", {})
     assert calls == [1]
+
+
+@pytest.fixture
+def port_thief(monkeypatch):
+    """Another process's socket takes the heartbeat port of every TCP kernel as soon as
+    jupyter_client has written it into the connection file, before the kernel binds it: the
+    race of two kernels starting at once, made certain."""
+    import socket
+
+    from jupyter_client.connect import ConnectionFileMixin
+
+    taken: list[socket.socket] = []
+    write = ConnectionFileMixin.write_connection_file
+
+    def write_then_take(self, **kwargs):
+        write(self, **kwargs)
+        if self.transport == "tcp":
+            thief = socket.socket()
+            thief.bind((self.ip, self.hb_port))
+            taken.append(thief)
+
+    monkeypatch.setattr(ConnectionFileMixin, "write_connection_file", write_then_take)
+    yield taken
+    for thief in taken:
+        thief.close()
+
+
+def test_a_taken_port_reaches_neither_the_run_nor_the_console(tmp_path, capfd, port_thief):
+    """papermill's own TCP kernel prints "Exception in thread Heartbeat: ... Address already in
+    use" when its port is taken (the issue's console traceback); execute_notebook's kernels
+    have no port to take."""
+    source = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}
+    )
+    source.cells = [
+        nbformat.v4.new_code_cell("from ipykernel import get_connection_info\nprint(get_connection_info())")
+    ]
+    nbformat.write(source, tmp_path / "ports.ipynb")
+
+    report_module.papermill.execute_notebook(
+        str(tmp_path / "ports.ipynb"), str(tmp_path / "tcp.ipynb"), kernel_name="python3", progress_bar=False
+    )
+    control = capfd.readouterr().err
+    assert port_thief, "the thief took a port of papermill's TCP kernel"
+    assert "Exception in thread Heartbeat" in control and "Address already in use" in control
+
+    nb = execute_notebook(tmp_path / "ports.ipynb", tmp_path / "ours.ipynb", {})
+    err = capfd.readouterr().err
+    assert len(port_thief) == 1, "our kernel had no TCP port to take"
+    assert "Heartbeat" not in err and "Traceback" not in err and "ZMQError" not in err, err
+    assert '"transport": "ipc"' in _stream_text(nb)
 
 
 def test_execute_runs_the_kernel_in_cwd(tmp_path):
@@ -344,6 +459,10 @@ def _project(tmp_path: Path, client: str = "acme") -> Path:
     params.write_text(
         f"client: {client}\nevents: data/events.csv\nobservation_end: 2024-08-31\nsegments: [plan]\n",
         encoding="utf-8",
+    )
+    (tmp_path / "data").mkdir(exist_ok=True)  # the inputs are checked (headers) before the notebooks
+    (tmp_path / "data" / "events.csv").write_text(
+        "user_id,event,timestamp\nu1,signed_up,2024-01-01T00:00:00Z\n", encoding="utf-8"
     )
     return params
 

@@ -114,6 +114,9 @@ def cases() -> dict[str, dict]:
     case("unknown-file-type", {"events.json": '{"user_id": "u1"}'}, events="events.json")
     case("glob-matches-nothing", {}, events="exports/events-*.csv")
     case("path-is-directory", {"exports/events.csv": HEADER + GOOD}, events="exports")
+    case("missing-events-file", {}, events="data/events.csv")
+    case("missing-users-file", {"events.csv": HEADER + GOOD}, users="data/users.csv")
+    case("missing-mapped-column", {"events.csv": HEADER + GOOD}, columns={"timestamp": "when"})
     case(
         "csv-glob-column-order",
         {
