@@ -84,8 +84,8 @@ _CORRECTIONS = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
 #: What a failing readiness signal means for the reading (readiness.py's rules, in words).
 _READINESS_FAILS = {
     "segments": "no segment column to compare groups by",
-    "journey": "no onboarding journey to follow (no steps, or a step never occurs)",
-    "feedback": "no feedback to read (no feedback event, or scores off the scale)",
+    "journey": "no onboarding steps, or a step never occurs",
+    "feedback": "no feedback event, or scores off the scale",
     "baseline": "too few users observed 30 days for a baseline",
     "data_quality": "many event rows excluded",
 }
@@ -237,7 +237,8 @@ def segment_findings(metrics: Mapping[str, Any]) -> list[Finding]:
             "reference": comparison.get("reference"),
             "groups": {
                 str(name): {
-                    key: _get(g, key) for key in ("users", "median_days", "hazard_ratio", "hr_ci_low", "hr_ci_high")
+                    key: _get(g, key)
+                    for key in ("users", "median_days", "hazard_ratio", "hr_ci_low", "hr_ci_high")
                 }
                 for name, g in comparison["groups"].items()
             },
@@ -291,8 +292,7 @@ def change_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     value = f"value reached within {day} days"
     if not is_number(diff):
         first = (
-            f"The onboarding change of {date}: {NOT_ESTIMABLE} on both sides to compare {value} "
-            f"({groups})."
+            f"The onboarding change of {date}: {NOT_ESTIMABLE} on both sides to compare {value} ({groups})."
         )
     elif is_number(low) and is_number(high) and (low > 0 or high < 0):
         higher = "higher" if low > 0 else "lower"
@@ -349,7 +349,7 @@ def drivers_finding(metrics: Mapping[str, Any]) -> list[Finding]:
         return [
             Finding(
                 "early-behaviours",
-                f"Early behaviours: {NOT_ESTIMABLE} active after {first_days} to test.",
+                f"Early behaviours: {NOT_ESTIMABLE} (none still active after {first_days} to compare).",
                 SECTIONS["drivers"],
                 {"users": drivers.get("users"), "landmark_days": landmark, "events_tested": 0},
             )
@@ -369,7 +369,10 @@ def drivers_finding(metrics: Mapping[str, Any]) -> list[Finding]:
         "users": drivers.get("users"),
         "events_tested": tested,
         "p_adjust": drivers.get("p_adjust"),
-        "associated": {n: {k: e.get(k) for k in ("hazard_ratio", "hr_ci_low", "hr_ci_high", "p_adjusted")} for n, e in found},
+        "associated": {
+            n: {k: e.get(k) for k in ("hazard_ratio", "hr_ci_low", "hr_ci_high", "p_adjusted")}
+            for n, e in found
+        },
     }
     if not found:
         text = (
@@ -402,7 +405,7 @@ def crisis_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     crisis, eligible = moments.get("crisis"), _get(moments, "eligible", "crisis")
     numbers = {"unit": unit, "crisis": crisis, "eligible": eligible}
     if not is_number(eligible) or eligible <= 0 or not is_number(crisis):
-        text = f"Accounts in crisis: {NOT_ESTIMABLE} ({unit}s observed long enough to tell)."
+        text = f"Accounts in crisis: {NOT_ESTIMABLE} (no {unit} observed long enough to tell)."
         return [Finding("accounts-in-crisis", text, SECTIONS["moments"], numbers | {"share": None})]
     share = crisis / eligible
     if crisis == 0:
@@ -468,7 +471,7 @@ def ttfv_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     within = f" within {count(horizon)} days" if is_number(horizon) else ""
     numbers = {"eventual_share": share, "ci_low": low, "ci_high": high, "horizon_days": horizon}
     if not is_number(share):
-        text = f"Time to first value: {NOT_ESTIMABLE} observed long enough to tell."
+        text = f"Time to first value: {NOT_ESTIMABLE} (no signup observed long enough to tell)."
         return [Finding("time-to-value", text, SECTIONS["ttfv"], numbers)]
     text = f"{percent_ci(share, low, high)} of signups reach value{within}"
     for pct, word in ((50, "half"), (25, "a quarter")):
@@ -476,7 +479,9 @@ def ttfv_finding(metrics: Mapping[str, Any]) -> list[Finding]:
         if is_number(value):
             pct_ci = ttfv.get(f"days_to_{pct}pct_ci")
             interval = days_ci(*pct_ci) if isinstance(pct_ci, list) and len(pct_ci) == 2 else ""
-            text += f"; {word} of signups within {days(value)}" + (f" (95% CI {interval})" if interval else "")
+            text += f"; {word} of signups within {days(value)}" + (
+                f" (95% CI {interval})" if interval else ""
+            )
             numbers |= {f"days_to_{pct}pct": value}
             break
     return [Finding("time-to-value", text + ".", SECTIONS["ttfv"], numbers)]

@@ -295,7 +295,10 @@ def build_summary(metrics: Mapping[str, Any]) -> Summary:
     Summary(headline=(), findings=())
     """
     figures = (
-        _retention_figures(metrics) + _value_figure(metrics) + _funnel_figure(metrics) + _lifetime_figure(metrics)
+        _retention_figures(metrics)
+        + _value_figure(metrics)
+        + _funnel_figure(metrics)
+        + _lifetime_figure(metrics)
     )
     return Summary(headline=tuple(figures), findings=tuple(findings(metrics)))
 
@@ -390,7 +393,9 @@ def summary_html(summary: Summary, headings: Sequence[tuple[str, str]] = ()) -> 
     items = []
     for finding in summary.findings:
         anchor = section_anchor(finding.section, headings)
-        more = f' <a class="oa-more" href="#{esc(anchor)}">{esc(finding.section)} &rarr;</a>' if anchor else ""
+        more = (
+            f' <a class="oa-more" href="#{esc(anchor)}">{esc(finding.section)} &rarr;</a>' if anchor else ""
+        )
         items.append(f'<li data-id="{esc(finding.id)}">{esc(finding.text)}{more}</li>')
     figures = f'<ul class="oa-figs">{"".join(tiles)}</ul>' if tiles else ""
     found = (
