@@ -385,7 +385,8 @@ def drivers_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     text = (
         f"Doing {name} in {first_days} is associated with {direction} afterwards (churn rate "
         f"{_times(e['hazard_ratio'], e.get('hr_ci_low'), e.get('hr_ci_high'))} that of users who did not); "
-        f"{len(found)} of {tested} early events are associated with lifetime after {correction} "
+        f"{len(found)} of {tested} early events {'is' if len(found) == 1 else 'are'} associated with "
+        f"lifetime after {correction} "
         "correction. These are associations, not proof of cause."
     )
     return [Finding("early-behaviours", text, SECTIONS["drivers"], numbers)]

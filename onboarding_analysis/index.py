@@ -226,7 +226,7 @@ def _figure(figure: Any, title: str) -> str:
         interval = ""
         if _is_number(low):
             interval = f"{low:.1f}-{high:.1f} days" if _is_number(high) else f"{low:.1f} days or more"
-    ci = f'<span class="ci">95% CI {html.escape(interval)}</span>' if interval else ""
+    ci = f'<span class="ci">{html.escape(interval)}</span>' if interval else ""
     return f'<td class="num" {label} data-sort="{value!r}">{html.escape(main)}{ci}</td>'
 
 
@@ -252,10 +252,10 @@ thead button { font: inherit; font-weight: bold; border: 0; background: none; pa
 thead th[aria-sort="ascending"] button::after { content: " \\25B2"; }
 thead th[aria-sort="descending"] button::after { content: " \\25BC"; }
 td.ok { color: #17663a; }
-td.failed { color: #a11; max-width: 40em; }
+td.failed { color: #a11; min-width: 14em; max-width: 40em; }
 td .ci { display: block; font-size: 0.8em; color: #666; }
 td.missing { color: #777; font-size: 0.9em; white-space: normal; min-width: 6em; }
-td.finding { min-width: 22em; max-width: 36em; line-height: 1.4; }
+td.finding { min-width: 18em; max-width: 32em; line-height: 1.4; }
 /* A phone: one card per run, its figures two by two, each under its name. */
 @media (max-width: 700px) {
   body { margin: 6px; }
@@ -315,7 +315,7 @@ _PAGE = """<!DOCTYPE html>
 <body>
 <main>
 <h1>{title}</h1>
-<p class="facts">{facts}. Figures with their 95% intervals; click a column title to sort.</p>
+<p class="facts">{facts}. Each figure with its 95% interval under it; click a column title to sort.</p>
 <div class="wrap">
 <table id="runs">
 <thead><tr>

@@ -370,7 +370,9 @@ def test_early_behaviours_none_associated_only_harmful_or_none_tested():
         "hr_ci_high": 1.6,
         "p_adjusted": 0.002,
     }
-    assert "associated with leaving sooner" in _by_id(_with(drivers=drivers))["early-behaviours"].text
+    text = _by_id(_with(drivers=drivers))["early-behaviours"].text
+    assert text.startswith("Doing late in the first 7 days is associated with leaving sooner afterwards")
+    assert "; 1 of 4 early events is associated with lifetime" in text
     empty = _by_id(_with(drivers={"landmark_days": 7, "users": 0, "events": {}}))["early-behaviours"]
     assert (
         empty.text
