@@ -134,7 +134,7 @@ def _correction(name: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def funnel_finding(metrics: Mapping[str, Any]) -> list[Finding]:
+def _funnel_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     """The funnel step that loses the largest share of the users reaching the step before it."""
     funnel = _get(metrics, "funnel")
     steps = _get(funnel, "steps")
@@ -198,7 +198,7 @@ def _median_words(name: str, median: Any, *, unit: bool = True) -> str:
     return f"{days(median) if unit else f'{median:.1f}'} for {name}"
 
 
-def segment_findings(metrics: Mapping[str, Any]) -> list[Finding]:
+def _segment_findings(metrics: Mapping[str, Any]) -> list[Finding]:
     """Segment columns whose lifetimes differ after the correction, then those that do not."""
     segments = _get(metrics, "segments")
     if not isinstance(segments, Mapping):
@@ -277,7 +277,7 @@ def _abs_range(low: float, high: float) -> str:
     return f"{a:.1f} to {b:.1f}"
 
 
-def change_finding(metrics: Mapping[str, Any]) -> list[Finding]:
+def _change_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     """The onboarding change's effect on value reached and on lifetime, with intervals."""
     change = _get(metrics, "change")
     if not isinstance(change, Mapping) or not change.get("change_date"):
@@ -336,7 +336,7 @@ def change_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     return [Finding("change-effect", first + second, SECTIONS["change"], numbers)]
 
 
-def drivers_finding(metrics: Mapping[str, Any]) -> list[Finding]:
+def _drivers_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     """The early behaviour most strongly associated with staying (or leaving), after correction."""
     drivers = _get(metrics, "drivers")
     if not isinstance(drivers, Mapping):
@@ -397,7 +397,7 @@ def _times(ratio: float, low: Any, high: Any) -> str:
     return text + (f", 95% CI {low:.2f}-{high:.2f}," if is_number(low) and is_number(high) else "")
 
 
-def crisis_finding(metrics: Mapping[str, Any]) -> list[Finding]:
+def _crisis_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     """How many accounts (or users) are in crisis among those observed long enough."""
     moments = _get(metrics, "moments")
     if not isinstance(moments, Mapping) or "crisis" not in moments:
@@ -422,7 +422,7 @@ def crisis_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     return [Finding("accounts-in-crisis", text, SECTIONS["moments"], numbers | {"share": share})]
 
 
-def data_finding(metrics: Mapping[str, Any]) -> list[Finding]:
+def _data_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     """What limits the reading: readiness fails, excluded rows, data warnings, unseen events."""
     readiness = _get(metrics, "readiness")
     readiness = readiness if isinstance(readiness, Mapping) else {}
@@ -461,7 +461,7 @@ def data_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     return [Finding("data-limits", text, SECTIONS["data"], numbers)]
 
 
-def ttfv_finding(metrics: Mapping[str, Any]) -> list[Finding]:
+def _ttfv_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     """The share of signups ever reaching value, and the day by which a quarter / half do."""
     ttfv = _get(metrics, "ttfv")
     if not isinstance(ttfv, Mapping):
@@ -490,13 +490,13 @@ def ttfv_finding(metrics: Mapping[str, Any]) -> list[Finding]:
 
 #: The rules, in the order their findings are shown (see :func:`findings` for data-limits).
 RULES: tuple[Callable[[Mapping[str, Any]], list[Finding]], ...] = (
-    change_finding,
-    funnel_finding,
-    segment_findings,
-    drivers_finding,
-    crisis_finding,
-    data_finding,
-    ttfv_finding,
+    _change_finding,
+    _funnel_finding,
+    _segment_findings,
+    _drivers_finding,
+    _crisis_finding,
+    _data_finding,
+    _ttfv_finding,
 )
 
 

@@ -43,6 +43,15 @@ NOT_ESTIMABLE = "not enough users yet"
 def is_number(value: Any) -> bool:
     """Whether ``value`` is a finite int or float (not a bool, not None, not NaN).
 
+    Parameters
+    ----------
+    value : object
+        Anything read from ``metrics.json``.
+
+    Returns
+    -------
+    bool
+
     Examples
     --------
     >>> [is_number(v) for v in (1, 0.5, None, float("nan"), True, "3")]
@@ -53,6 +62,17 @@ def is_number(value: Any) -> bool:
 
 def percent(share: Any, *, missing: str = NOT_ESTIMABLE) -> str:
     """A share in ``[0, 1]`` as a percent with one decimal: ``0.4291`` -> ``'42.9%'``.
+
+    Parameters
+    ----------
+    share : float or None
+        The share.
+    missing : str
+        Returned when ``share`` is not a finite number.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -66,6 +86,17 @@ def percent_ci(share: Any, low: Any, high: Any, *, missing: str = NOT_ESTIMABLE)
     """A share with its interval in one string: ``'42.9% (38.1-47.8%)'``.
 
     The interval is left out when a bound is missing.
+
+    Parameters
+    ----------
+    share, low, high : float or None
+        The share and its interval bounds.
+    missing : str
+        Returned when ``share`` is not a finite number.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -82,6 +113,17 @@ def percent_ci(share: Any, low: Any, high: Any, *, missing: str = NOT_ESTIMABLE)
 def count(n: Any, *, missing: str = "-") -> str:
     """A whole number with thousands separators: ``1234`` -> ``'1,234'``.
 
+    Parameters
+    ----------
+    n : int, float or None
+        The count (rounded to a whole number).
+    missing : str
+        Returned when ``n`` is not a finite number.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> count(1234), count(None)
@@ -92,6 +134,17 @@ def count(n: Any, *, missing: str = "-") -> str:
 
 def p_value(p: Any, *, missing: str = "-") -> str:
     """A p-value: ``'< 0.001'`` below 0.001, else three decimals (``'0.012'``).
+
+    Parameters
+    ----------
+    p : float or None
+        The p-value.
+    missing : str
+        Returned when ``p`` is not a finite number.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -106,6 +159,17 @@ def p_value(p: Any, *, missing: str = "-") -> str:
 def days(value: Any, *, missing: str = NOT_ESTIMABLE) -> str:
     """A duration in days with one decimal: ``43.51`` -> ``'43.5 days'``.
 
+    Parameters
+    ----------
+    value : float or None
+        The duration in days.
+    missing : str
+        Returned when ``value`` is not a finite number.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> days(43.51), days(1.0)
@@ -119,6 +183,15 @@ def days(value: Any, *, missing: str = NOT_ESTIMABLE) -> str:
 def days_ci(low: Any, high: Any) -> str:
     """The interval of a duration: ``'40.9-45.5 days'``, ``'40.9 days or more'`` without an upper
     bound, ``''`` without a lower one.
+
+    Parameters
+    ----------
+    low, high : float or None
+        The interval bounds in days.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -135,6 +208,17 @@ def days_ci(low: Any, high: Any) -> str:
 def points(diff: Any, *, missing: str = NOT_ESTIMABLE) -> str:
     """A difference of two shares in percentage points, signed: ``0.115`` -> ``'+11.5 points'``.
 
+    Parameters
+    ----------
+    diff : float or None
+        Difference of two shares (``0.115`` = 11.5 points).
+    missing : str
+        Returned when ``diff`` is not a finite number.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> points(0.115), points(-0.0021), points(0.0)
@@ -148,6 +232,17 @@ def points(diff: Any, *, missing: str = NOT_ESTIMABLE) -> str:
 
 def points_ci(diff: Any, low: Any, high: Any, *, missing: str = NOT_ESTIMABLE) -> str:
     """A difference in points with its interval: ``'+11.5 points (95% CI +9.1 to +13.9)'``.
+
+    Parameters
+    ----------
+    diff, low, high : float or None
+        The difference of two shares and its interval bounds.
+    missing : str
+        Returned when ``diff`` is not a finite number.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
@@ -165,6 +260,17 @@ def points_ci(diff: Any, low: Any, high: Any, *, missing: str = NOT_ESTIMABLE) -
 def ratio_ci(ratio: Any, low: Any, high: Any, *, missing: str = NOT_ESTIMABLE) -> str:
     """A hazard ratio with its interval: ``'0.79 (95% CI 0.73-0.86)'``.
 
+    Parameters
+    ----------
+    ratio, low, high : float or None
+        The ratio and its interval bounds.
+    missing : str
+        Returned when ``ratio`` is not a finite number.
+
+    Returns
+    -------
+    str
+
     Examples
     --------
     >>> ratio_ci(0.7918, 0.733, 0.8554), ratio_ci(1.2, None, None)
@@ -179,6 +285,15 @@ def ratio_ci(ratio: Any, low: Any, high: Any, *, missing: str = NOT_ESTIMABLE) -
 
 def join_words(items: Sequence[str]) -> str:
     """``['a']`` -> ``'a'``, ``['a', 'b']`` -> ``'a and b'``, ``['a', 'b', 'c']`` -> ``'a, b and c'``.
+
+    Parameters
+    ----------
+    items : sequence of str
+        The words, in order.
+
+    Returns
+    -------
+    str
 
     Examples
     --------
