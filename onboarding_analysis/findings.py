@@ -144,27 +144,33 @@ def _funnel_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     within = f" within {count(window)} days of signup" if is_number(window) else ""
     eligible = _get(funnel, "eligible")
     drops = []
-    for before, after in zip(steps, steps[1:], strict=False):
+    for number, (before, after) in enumerate(zip(steps, steps[1:], strict=False), start=1):
         share = _get(after, "from_previous")
         if isinstance(before, Mapping) and isinstance(after, Mapping) and is_number(share):
-            drops.append((1 - share, before, after))
+            names = (
+                str(before.get("step") or f"step {number}"),
+                str(after.get("step") or f"step {number + 1}"),
+            )
+            drops.append((1 - share, before, after, names))
     if not drops:
+        whole = f"whole {count(window)}-day funnel window" if is_number(window) else "whole funnel window"
         return [
             Finding(
                 "funnel-drop-off",
-                f"Onboarding funnel: {NOT_ESTIMABLE} (no signup has been observed for the whole "
-                f"{count(window)}-day funnel window).",
+                f"Onboarding funnel: {NOT_ESTIMABLE} (no signup has been observed for the {whole}).",
                 SECTIONS["funnel"],
                 {"eligible": eligible if is_number(eligible) else None, "window_days": window},
             )
         ]
-    drop, before, after = max(drops, key=lambda d: d[0])
+    drop, before, after, (name_before, name_after) = max(drops, key=lambda d: d[0])
     low, high = _get(after, "from_previous_ci_high"), _get(after, "from_previous_ci_low")
     low, high = (1 - low if is_number(low) else None), (1 - high if is_number(high) else None)
+    reached = before.get("users")
+    who = f"the {count(reached)} users" if is_number(reached) else "the users"
     text = (
-        f"The largest drop-off in the onboarding funnel is between {before.get('step')} and "
-        f"{after.get('step')}: {percent_ci(drop, low, high)} of the {count(before.get('users'))} "
-        f"users who reached {before.get('step')} did not go on to {after.get('step')}{within}."
+        f"The largest drop-off in the onboarding funnel is between {name_before} and {name_after}: "
+        f"{percent_ci(drop, low, high)} of {who} who reached {name_before} did not go on to "
+        f"{name_after}{within}."
     )
     return [
         Finding(
@@ -172,8 +178,8 @@ def _funnel_finding(metrics: Mapping[str, Any]) -> list[Finding]:
             text,
             SECTIONS["funnel"],
             {
-                "from_step": before.get("step"),
-                "to_step": after.get("step"),
+                "from_step": name_before,
+                "to_step": name_after,
                 "drop_off": drop,
                 "ci_low": low,
                 "ci_high": high,

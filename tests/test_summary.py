@@ -339,6 +339,13 @@ def test_funnel_without_observed_users_or_steps():
         == "Onboarding funnel: not enough users yet (no signup has been observed for the whole 14-day funnel window)."
     )
     assert "funnel-drop-off" not in _by_id(_with(funnel={"steps": [{"step": "s", "users": 3}]}))
+    no_window = _by_id(_with(funnel={"eligible": 0, "steps": funnel["steps"]}))["funnel-drop-off"].text
+    assert no_window.endswith("(no signup has been observed for the whole funnel window).")
+    unnamed = {"steps": [{"users": None}, {"from_previous": 0.25}]}  # odd shapes: no "None" in the text
+    assert _by_id(_with(funnel=unnamed))["funnel-drop-off"].text == (
+        "The largest drop-off in the onboarding funnel is between step 1 and step 2: 75.0% of the users "
+        "who reached step 1 did not go on to step 2."
+    )
     assert "funnel-drop-off" not in _by_id(_with(funnel=None))
 
 
@@ -471,6 +478,35 @@ def test_findings_are_capped_and_missing_sections_give_none():
     summary = build_summary(odd)
     for text in _texts(summary):
         assert not FORBIDDEN.search(text), text
+
+
+def _paths(value, prefix=()):
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            yield from _paths(sub, (*prefix, key))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            yield from _paths(sub, (*prefix, i))
+    yield prefix
+
+
+@pytest.mark.parametrize("replacement", [None, "drop"])
+def test_any_single_value_missing_never_raises_nor_prints_none(replacement):
+    for path in _paths(FULL):
+        if not path:
+            continue
+        metrics = copy.deepcopy(FULL)
+        parent = metrics
+        for key in path[:-1]:
+            parent = parent[key]
+        if replacement == "drop" and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = None
+        summary = build_summary(metrics)
+        for text in _texts(summary):
+            assert not FORBIDDEN.search(text), (path, text)
+        json.dumps(summary_metrics(summary), allow_nan=False)
 
 
 # --- headline figures ----------------------------------------------------------------------
