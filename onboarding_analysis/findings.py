@@ -51,6 +51,7 @@ from .wording import (
     count,
     days,
     days_ci,
+    duration,
     is_number,
     join_words,
     p_value,
@@ -141,7 +142,7 @@ def _funnel_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     if not isinstance(steps, list) or len(steps) < 2:
         return []
     window = _get(funnel, "window_days")
-    within = f" within {count(window)} days of signup" if is_number(window) else ""
+    within = f" within {duration(window)} of signup" if is_number(window) else ""
     eligible = _get(funnel, "eligible")
     drops = []
     for number, (before, after) in enumerate(zip(steps, steps[1:], strict=False), start=1):
@@ -153,7 +154,7 @@ def _funnel_finding(metrics: Mapping[str, Any]) -> list[Finding]:
             )
             drops.append((1 - share, before, after, names))
     if not drops:
-        whole = f"whole {count(window)}-day funnel window" if is_number(window) else "whole funnel window"
+        whole = f"whole funnel window of {duration(window)}" if is_number(window) else "whole funnel window"
         return [
             Finding(
                 "funnel-drop-off",

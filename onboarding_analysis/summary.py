@@ -39,7 +39,7 @@ from typing import Any
 
 from .findings import Finding, findings
 from .intervals import wilson_interval
-from .wording import NOT_ESTIMABLE, count, days, days_ci, is_number, percent, percent_ci
+from .wording import NOT_ESTIMABLE, count, days, days_ci, duration, is_number, percent, percent_ci
 
 __all__ = ["SUMMARY_ID", "Figure", "Summary", "build_summary", "summary_html", "summary_metrics"]
 
@@ -225,7 +225,7 @@ def _funnel_figure(metrics: Mapping[str, Any]) -> list[Figure]:
     if eligible and completed is not None and 0 <= completed <= eligible:
         value = completed / eligible
         low, high = wilson_interval(completed, eligible)
-    days_text = f"{count(window)} days" if is_number(window) else "the window"
+    days_text = duration(window) if is_number(window) else "the window"
     return [
         Figure(
             key="funnel_completion",

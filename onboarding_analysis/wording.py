@@ -26,6 +26,7 @@ __all__ = [
     "count",
     "days",
     "days_ci",
+    "duration",
     "is_number",
     "join_words",
     "p_value",
@@ -178,6 +179,38 @@ def days(value: Any, *, missing: str = NOT_ESTIMABLE) -> str:
     if not is_number(value):
         return missing
     return f"{value:.1f} day" + ("" if f"{value:.1f}" == "1.0" else "s")
+
+
+def duration(value_days: Any, *, missing: str = "-") -> str:
+    """A window length given in days, in its natural unit: whole days, else whole hours, else
+    days with two decimals.
+
+    Parameters
+    ----------
+    value_days : float or None
+        The length in days (a 12-hour window is ``0.5``).
+    missing : str
+        Returned when ``value_days`` is not a finite number.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> duration(14), duration(1.0), duration(0.5), duration(1 / 24), duration(0.3)
+    ('14 days', '1 day', '12 hours', '1 hour', '0.30 days')
+    """
+    if not is_number(value_days):
+        return missing
+    if float(value_days).is_integer():
+        n = int(value_days)
+        return f"{n:,} day" + ("" if n == 1 else "s")
+    hours = value_days * 24
+    if abs(hours - round(hours)) < 1e-9:
+        n = int(round(hours))
+        return f"{n:,} hour" + ("" if n == 1 else "s")
+    return f"{value_days:.2f} days"
 
 
 def days_ci(low: Any, high: Any) -> str:

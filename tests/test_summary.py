@@ -336,8 +336,12 @@ def test_funnel_without_observed_users_or_steps():
     text = _by_id(_with(funnel=funnel))["funnel-drop-off"].text
     assert (
         text
-        == "Onboarding funnel: not enough users yet (no signup has been observed for the whole 14-day funnel window)."
+        == "Onboarding funnel: not enough users yet (no signup has been observed for the whole funnel window of 14 days)."
     )
+    hours = _by_id(_with(funnel=FULL["funnel"] | {"window_days": 0.5}))["funnel-drop-off"].text
+    assert hours.endswith("did not go on to b within 12 hours of signup.")
+    figure = {f.key: f for f in build_summary(_with(funnel=FULL["funnel"] | {"window_days": 0.5})).headline}
+    assert figure["funnel_completion"].meaning == "all 4 funnel steps within 12 hours"
     assert "funnel-drop-off" not in _by_id(_with(funnel={"steps": [{"step": "s", "users": 3}]}))
     no_window = _by_id(_with(funnel={"eligible": 0, "steps": funnel["steps"]}))["funnel-drop-off"].text
     assert no_window.endswith("(no signup has been observed for the whole funnel window).")
