@@ -1,16 +1,19 @@
-"""The index page of a batch: every run, its status, headline numbers and a link to its report.
+"""The index page of a batch: every run, its status, headline figures, first finding, report link.
 
 :func:`write_index` writes ``<out_dir>/index.html``, one self-contained page (inline CSS and a
-few lines of inline script to sort the table by any column; no external resource), readable
-on a phone. The numbers come from each run's ``metrics.json`` (:func:`headline`); a failed run
-shows why, with links to its ``error.txt`` and partially executed notebooks.
+few lines of inline script to sort the table by any column; no external resource). Per run it
+shows the users, the headline figures of the report's "At a glance" block with their 95%
+intervals (day-1/7/30 retention, value by day 7, onboarding completed, median lifetime) and the
+first finding, from each run's ``metrics.json`` (:func:`headline`); a failed run shows why, with
+links to its ``error.txt`` and partially executed notebooks. On a phone (narrower than 700 px)
+every run becomes a card: its figures two by two, each under its name.
 
 Examples
 --------
->>> headline({"data": {"users": 1200}, "retention": {"day_7": {"rate": 0.31}},
-...           "ttfv": {"days_to_50pct": None}, "funnel": {"steps": [{"from_start": 1.0},
-...           {"from_start": 0.36}]}})
-{'users': 1200, 'day_7_retention': 0.31, 'median_ttfv_days': 'not reached', 'funnel_completion': 0.36}
+>>> h = headline({"data": {"users": 1200}, "retention": {"day_7": {"rate": 0.31, "ci_low": 0.28,
+...               "ci_high": 0.34, "eligible": 1100}}})
+>>> h["users"], h["figures"]["retention_day_7"]["text"], h["first_finding"]
+(1200, '31.0% (28.0-34.0%)', None)
 """
 
 from __future__ import annotations
@@ -25,12 +28,23 @@ from urllib.parse import quote
 
 from .metrics_io import METRICS_FILE, MetricsError, read_metrics
 from .report import ERROR_FILE, REPORT_FILE
+from .summary import SUMMARY_ID, build_summary, summary_metrics
 
 #: File name of the index page inside the batch's output folder.
 INDEX_FILE = "index.html"
 
-#: Shown when the median TTFV was estimated but half of the signups never reached value.
+#: Shown for a median (lifetime) that more than half of the users outlive.
 NOT_REACHED = "not reached"
+
+#: The headline figures shown per run: ``summary.headline`` key -> column title.
+COLUMNS = {
+    "retention_day_1": "Day-1 retention",
+    "retention_day_7": "Day-7 retention",
+    "retention_day_30": "Day-30 retention",
+    "value_by_day_7": "Value by day 7",
+    "funnel_completion": "Onboarding completed",
+    "median_lifetime": "Median lifetime",
+}
 
 
 class RunLike(Protocol):
@@ -43,32 +57,47 @@ class RunLike(Protocol):
 
 
 def headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """The headline numbers of one run from its metrics (``None`` where not computed).
+    """What the index shows of one run, from its metrics.
 
-    - ``users``: ``data.users``;
-    - ``day_7_retention``: ``retention.day_7.rate``;
-    - ``median_ttfv_days``: ``ttfv.days_to_50pct``, or ``"not reached"`` when the TTFV section
-      ran but fewer than half of the signups reached value;
-    - ``funnel_completion``: the last funnel step's ``from_start``.
+    Parameters
+    ----------
+    metrics : Mapping
+        The run's ``metrics.json`` content.
+
+    Returns
+    -------
+    dict
+        ``users`` (``data.users``, or None), ``figures`` (``summary.headline``: key ->
+        ``{label, unit, value, ci_low, ci_high, n, n_label, text, note}``) and
+        ``first_finding`` (the text of ``summary.findings[0]``, or None). For metrics
+        without a ``summary`` (recorded before it existed) it is computed from the metrics
+        (:func:`onboarding_analysis.summary.build_summary`). Odd shapes never raise.
     """
-    data = _get(metrics, "data") or {}
-    ttfv = _get(metrics, "ttfv")
-    median: Any = None
-    if isinstance(ttfv, Mapping):
-        median = ttfv.get("days_to_50pct")
-        median = NOT_REACHED if median is None else median
-    steps = _get(_get(metrics, "funnel") or {}, "steps")
-    completion = steps[-1].get("from_start") if isinstance(steps, list) and steps else None
+    summary = _get(metrics, "summary")
+    if not isinstance(summary, Mapping):
+        summary = summary_metrics(build_summary(metrics))["summary"]
+    figures = summary.get("headline")
+    if isinstance(figures, Mapping):
+        figures = {str(key): value for key, value in figures.items() if isinstance(value, Mapping)}
+    else:
+        figures = {}
+    found = summary.get("findings")
+    first = found[0] if isinstance(found, list) and found else None
+    text = first.get("text") if isinstance(first, Mapping) else None
+    users = _get(_get(metrics, "data"), "users")
     return {
-        "users": data.get("users") if isinstance(data, Mapping) else None,
-        "day_7_retention": _get(_get(_get(metrics, "retention") or {}, "day_7") or {}, "rate"),
-        "median_ttfv_days": median,
-        "funnel_completion": completion,
+        "users": users if _is_number(users) else None,
+        "figures": figures,
+        "first_finding": text if isinstance(text, str) and text else None,
     }
 
 
 def _get(mapping: Any, key: str) -> Any:
     return mapping.get(key) if isinstance(mapping, Mapping) else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def write_index(
@@ -115,6 +144,10 @@ def write_index(
         rows="\n".join(rows),
         css=_CSS,
         script=_SCRIPT,
+        figure_heads="\n".join(
+            f'<th scope="col" data-type="number"><button type="button">{html.escape(title)}</button></th>'
+            for title in COLUMNS.values()
+        ),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / INDEX_FILE
@@ -130,49 +163,71 @@ def write_index(
 
 def _row(out_dir: Path, run: RunLike) -> str:
     folder = _href(out_dir, Path(run.run_dir))
-    numbers: dict[str, Any] = dict.fromkeys(
-        ("users", "day_7_retention", "median_ttfv_days", "funnel_completion")
-    )
+    shown: dict[str, Any] = {"users": None, "figures": {}, "first_finding": None}
     metrics_note = ""
     metrics_path = Path(run.run_dir) / METRICS_FILE
     if run.status == "ok":
         try:
-            numbers = headline(read_metrics(metrics_path))
+            shown = headline(read_metrics(metrics_path))
         except (FileNotFoundError, MetricsError) as err:
             metrics_note = f" ({METRICS_FILE}: {err})"
     ok = run.status == "ok"
     status = html.escape(run.status)
     if ok:
-        status_cell = f'<td class="ok" data-sort="{status}">{status}{html.escape(metrics_note)}</td>'
+        status_cell = f'<td class="ok" data-label="Status" data-sort="{status}">{status}{html.escape(metrics_note)}</td>'
         link = f'<a href="{folder}{REPORT_FILE}">report</a>'
     else:
         reason = html.escape(run.error or "unknown error")
-        status_cell = f'<td class="failed" data-sort="{status}"><strong>{status}</strong>: {reason}</td>'
+        status_cell = (
+            f'<td class="failed" data-label="Status" data-sort="{status}">'
+            f"<strong>{status}</strong>: {reason}</td>"
+        )
         notebooks = sorted(Path(run.run_dir).glob("*.ipynb")) if Path(run.run_dir).is_dir() else []
         links = [f'<a href="{folder}{ERROR_FILE}">{ERROR_FILE}</a>'] + [
             f'<a href="{folder}{quote(nb.name)}">{html.escape(nb.name)}</a>' for nb in notebooks
         ]
         link = " ".join(links)
     target = f"{folder}{REPORT_FILE}" if ok else f"{folder}{ERROR_FILE}"
+    users = shown["users"]
     cells = [
         f'<th scope="row" data-sort="{html.escape(run.name)}"><a href="{target}">{html.escape(run.name)}</a></th>',
         status_cell,
-        _number(numbers["users"], lambda v: f"{int(v):,}"),
-        _number(numbers["day_7_retention"], lambda v: f"{100 * v:.1f}%"),
-        _number(numbers["median_ttfv_days"], lambda v: f"{v:.1f} days"),
-        _number(numbers["funnel_completion"], lambda v: f"{100 * v:.1f}%"),
-        f"<td>{link}</td>",
+        f'<td class="num" data-label="Users" data-sort="{users!r}">{int(users):,}</td>'
+        if users is not None
+        else '<td class="num" data-label="Users" data-sort="">-</td>',
     ]
+    cells += [_figure(shown["figures"].get(key), title) for key, title in COLUMNS.items()]
+    finding = shown["first_finding"]
+    if finding:
+        more = f' <a href="{folder}{REPORT_FILE}#{SUMMARY_ID}">more</a>'
+        cells.append(f'<td class="finding" data-label="First finding">{html.escape(finding)}{more}</td>')
+    else:
+        cells.append('<td class="finding" data-label="First finding">-</td>')
+    cells.append(f'<td class="link">{link}</td>')
     return "<tr>" + "".join(cells) + "</tr>"
 
 
-def _number(value: Any, fmt: Any) -> str:
-    """A numeric cell; ``data-sort`` is the number (``not reached`` sorts after every number)."""
-    if value == NOT_REACHED:
-        return f'<td class="num" data-sort="Infinity">{NOT_REACHED}</td>'
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return '<td class="num" data-sort="">-</td>'
-    return f'<td class="num" data-sort="{value!r}">{html.escape(fmt(value))}</td>'
+def _figure(figure: Any, title: str) -> str:
+    """A figure's cell: the value and, under it, its 95% interval. ``data-sort`` is the number;
+    ``not reached`` sorts after every number, a missing figure last."""
+    label = f'data-label="{html.escape(title)}"'
+    if not isinstance(figure, Mapping):
+        return f'<td class="num" {label} data-sort="">-</td>'
+    value, low, high = figure.get("value"), figure.get("ci_low"), figure.get("ci_high")
+    if not _is_number(value):
+        text = figure.get("text") if isinstance(figure.get("text"), str) and figure.get("text") else "-"
+        key = "Infinity" if text == NOT_REACHED else ""
+        return f'<td class="num missing" {label} data-sort="{key}">{html.escape(text)}</td>'
+    if figure.get("unit") == "share":
+        main = f"{100 * value:.1f}%"
+        interval = f"{100 * low:.1f}-{100 * high:.1f}%" if _is_number(low) and _is_number(high) else ""
+    else:
+        main = f"{value:.1f} days"
+        interval = ""
+        if _is_number(low):
+            interval = f"{low:.1f}-{high:.1f} days" if _is_number(high) else f"{low:.1f} days or more"
+    ci = f'<span class="ci">{html.escape(interval)}</span>' if interval else ""
+    return f'<td class="num" {label} data-sort="{value!r}">{html.escape(main)}{ci}</td>'
 
 
 def _href(out_dir: Path, run_dir: Path) -> str:
@@ -197,8 +252,26 @@ thead button { font: inherit; font-weight: bold; border: 0; background: none; pa
 thead th[aria-sort="ascending"] button::after { content: " \\25B2"; }
 thead th[aria-sort="descending"] button::after { content: " \\25BC"; }
 td.ok { color: #17663a; }
-td.failed { color: #a11; max-width: 40em; }
-@media (max-width: 600px) { body { margin: 6px; } th, td { padding: 4px 6px; font-size: 0.9em; } }
+td.failed { color: #a11; min-width: 14em; max-width: 40em; }
+td .ci { display: block; font-size: 0.8em; color: #666; }
+td.missing { color: #777; font-size: 0.9em; white-space: normal; min-width: 6em; }
+td.finding { min-width: 18em; max-width: 32em; line-height: 1.4; }
+/* A phone: one card per run, its figures two by two, each under its name. */
+@media (max-width: 700px) {
+  body { margin: 6px; }
+  .wrap { overflow-x: visible; }
+  table, tbody { display: block; min-width: 0; }
+  thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  tbody tr { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 6px 12px;
+    border: 1px solid #ccc; border-radius: 8px; padding: 10px; margin: 0 0 12px 0; }
+  tbody th, tbody td { border: 0; padding: 0; min-width: 0; max-width: none; overflow-wrap: anywhere; }
+  tbody th { font-size: 1.15em; }
+  tbody th, td.ok, td.failed, td.finding, td.link { grid-column: 1 / -1; }
+  td[data-label]::before { content: attr(data-label); display: block; font-size: 0.75em; font-weight: 600;
+    color: #555; }
+  td.num { text-align: left; white-space: normal; font-size: 1.1em; }
+  td.missing { font-size: 0.9em; }
+}
 """
 
 # Click a column header to sort by it (again to reverse). Values come from data-sort: numbers
@@ -242,16 +315,15 @@ _PAGE = """<!DOCTYPE html>
 <body>
 <main>
 <h1>{title}</h1>
-<p class="facts">{facts}. Click a column title to sort.</p>
+<p class="facts">{facts}. Each figure with its 95% interval under it; click a column title to sort.</p>
 <div class="wrap">
 <table id="runs">
 <thead><tr>
 <th scope="col"><button type="button">Run</button></th>
 <th scope="col"><button type="button">Status</button></th>
 <th scope="col" data-type="number"><button type="button">Users</button></th>
-<th scope="col" data-type="number"><button type="button">Day-7 retention</button></th>
-<th scope="col" data-type="number"><button type="button">Median TTFV</button></th>
-<th scope="col" data-type="number"><button type="button">Funnel completion</button></th>
+{figure_heads}
+<th scope="col">First finding</th>
 <th scope="col">Report</th>
 </tr></thead>
 <tbody>
@@ -265,4 +337,4 @@ _PAGE = """<!DOCTYPE html>
 </html>
 """
 
-__all__ = ["INDEX_FILE", "NOT_REACHED", "RunLike", "headline", "write_index"]
+__all__ = ["COLUMNS", "INDEX_FILE", "NOT_REACHED", "RunLike", "headline", "write_index"]

@@ -2,10 +2,12 @@
 
 A run (:func:`run_report`) executes every notebook of :data:`REPORT_NOTEBOOKS` with papermill
 into ``<out_dir>/<client>/``, records the run's identity in ``metrics.json`` (the notebooks add
-the analysis keys themselves, see :mod:`onboarding_analysis.metrics_io`) and renders the
-executed notebooks into one self-contained ``report.html`` (:func:`render_html`): no code, no
-prompts, no parameter cells, a header with the run's params and data period, a table of
-contents, images embedded, readable on a phone.
+the analysis keys themselves, see :mod:`onboarding_analysis.metrics_io`), then the summary
+written from the final metrics (``summary.headline``, ``summary.findings``, see
+:mod:`onboarding_analysis.summary`), and renders the executed notebooks into one
+self-contained ``report.html`` (:func:`render_html`): no code, no prompts, no parameter cells,
+a header with the run's params and data period, the "At a glance" block, a table of contents,
+images embedded, readable on a phone.
 
 Examples
 --------
@@ -45,6 +47,7 @@ from .errors import OnboardingAnalysisError, ParamsError
 from .loading import check_inputs
 from .metrics_io import METRICS_FILE, read_metrics, record_metrics
 from .params import Params, load_params, validate_params
+from .summary import Summary, build_summary, summary_html, summary_metrics
 
 #: The notebooks making up the report, in report order (file names inside NOTEBOOK_DIR).
 REPORT_NOTEBOOKS: tuple[str, ...] = (
@@ -415,6 +418,7 @@ def render_html(
     header: Mapping[str, Any],
     period: str | None = None,
     image_dir: str | os.PathLike[str] | None = None,
+    summary: Summary | None = None,
 ) -> Path:
     """Merge executed notebooks, in order, into one self-contained HTML page.
 
@@ -439,6 +443,10 @@ def render_html(
         Folder that relative image paths in markdown cells (``![chart](img/x.png)``) are read
         from and embedded; default: the folder of the first notebook file. Files outside it
         are not embedded (nbconvert's rule); prefer cell attachments, always embedded.
+    summary : Summary, optional
+        The run's "At a glance" block (:func:`onboarding_analysis.summary.build_summary`),
+        placed under the header, before the table of contents and every section; its figures
+        and findings link to the sections' headings.
 
     Returns
     -------
@@ -474,7 +482,7 @@ def render_html(
         "inlining": {"css": [REPORT_CSS]},
     }
     body, _ = _exporter().from_notebook_node(merged, resources=resources)
-    page = _add_header_and_toc(body, title=title, header=header, period=period)
+    page = _add_header_and_toc(body, title=title, header=header, period=period, summary=summary)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = html_path.with_name(f".{html_path.name}.{os.getpid()}.tmp")
     try:
@@ -525,7 +533,9 @@ def _exporter() -> HTMLExporter:
     return HTMLExporter(config=config, template_name="lab", log=_log)
 
 
-def _add_header_and_toc(page: str, *, title: str, header: Mapping[str, Any], period: str | None) -> str:
+def _add_header_and_toc(
+    page: str, *, title: str, header: Mapping[str, Any], period: str | None, summary: Summary | None = None
+) -> str:
     soup = BeautifulSoup(page, "html.parser")
     id_counts = Counter(tag["id"] for tag in soup.find_all(id=True))
     taken = set(id_counts)
@@ -553,7 +563,8 @@ def _add_header_and_toc(page: str, *, title: str, header: Mapping[str, Any], per
             script.decompose()
     for script in soup.find_all("script", type="text/x-mathjax-config"):
         script.decompose()
-    block = BeautifulSoup(_header_html(title, header, period) + _toc_html(entries), "html.parser")
+    glance = summary_html(summary, [(text, anchor) for _, anchor, text in entries]) if summary else ""
+    block = BeautifulSoup(_header_html(title, header, period) + glance + _toc_html(entries), "html.parser")
     container = soup.find("main") or soup.body or soup
     for node in reversed(list(block.contents)):
         container.insert(0, node)
@@ -757,6 +768,8 @@ def _execute_and_render(
     executed = _execute_all(notebooks, notebook_dir, run_dir, parameters, root, timeout, jobs)
 
     metrics = read_metrics(run_dir)
+    summary = build_summary(metrics)  # from the final metrics: every notebook has recorded its keys
+    record_metrics(run_dir, summary_metrics(summary))
     native = params.as_notebook_parameters()
     header: dict[str, Any] = {key: native.get(key) for key in HEADER_KEYS}
     header["events"], header["users"] = params.events, params.users  # as written, not absolute
@@ -769,6 +782,7 @@ def _execute_and_render(
         header=header,
         period=data_period(metrics, observation_end=native.get("observation_end")),
         image_dir=notebook_dir,
+        summary=summary,
     )
 
 

@@ -1,7 +1,9 @@
-"""Shared fixtures: tiny event logs written to tmp files."""
+"""Shared fixtures: tiny event logs written to tmp files; one real report run on the demo data."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -21,3 +23,31 @@ def write_csv(tmp_path):
         return str(path)
 
     return write
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """Demo data and params in a scratch project; one `onboarding-analysis run` on them.
+
+    Returns ``(completed process, run folder, params file)``. Session-scoped: every test module
+    reading the real demo report shares this one run (about a minute).
+    """
+    import yaml
+
+    from onboarding_analysis.demo import write_demo
+
+    project = tmp_path_factory.mktemp("project")
+    write_demo(project / "data" / "demo")
+    (project / "params").mkdir()
+    params = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
+    params_file = project / "params" / "demo.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    out = project / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "onboarding_analysis", "run", str(params_file), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        timeout=900,
+    )
+    return proc, out / "demo", params_file

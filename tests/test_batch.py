@@ -477,7 +477,19 @@ def test_pool_progress_lines_and_index(pool_batch):
         tr.th.get_text(): [td.get_text(" ", strip=True) for td in tr.find_all("td")]
         for tr in soup.tbody("tr")
     }
-    assert rows["alpha"] == ["ok", "5", "50.0%", "not reached", "25.0%", "report"]
+    # day-7 retention without an interval; one funnel step is no funnel; no reached_by: no value figure
+    assert rows["alpha"] == [
+        "ok",
+        "5",
+        "-",
+        "50.0%",
+        "-",
+        "-",
+        "-",
+        "-",
+        "Time to first value: not enough users yet (no signup observed long enough to tell). more",
+        "report",
+    ]
     assert rows["broken"][0] == "failed : second.ipynb cell 3: ValueError: broken on purpose"
 
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from bs4 import BeautifulSoup
 
-from onboarding_analysis.demo import write_demo
 from onboarding_analysis.lifetime import fit_lifetime
 from onboarding_analysis.params import load_params
 from onboarding_analysis.pipeline import compute_facts
@@ -21,23 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """Demo data and a params file in a scratch project; one `onboarding-analysis run` on it."""
-    project = tmp_path_factory.mktemp("project")
-    write_demo(project / "data" / "demo")
-    (project / "params").mkdir()
-    params = yaml.safe_load((ROOT / "params" / "demo.yaml").read_text())
-    params_file = project / "params" / "demo.yaml"
-    params_file.write_text(yaml.safe_dump(params))
-    out = project / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "onboarding_analysis", "run", str(params_file), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        timeout=900,
-    )
-    return proc, out / "demo", params_file
+def run(demo_run):
+    """Demo data and a params file in a scratch project; one `onboarding-analysis run` on it
+    (the session's shared run, tests/conftest.py)."""
+    return demo_run
 
 
 def test_cli_run_succeeds(run):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from statsmodels.stats.proportion import proportion_confint
 
 from onboarding_analysis.index import INDEX_FILE, NOT_REACHED, headline, write_index
 
@@ -22,41 +23,72 @@ class Run:
 
 FULL = {
     "data": {"users": 1234},
-    "retention": {"day_1": {"rate": 0.8}, "day_7": {"rate": 0.3125}},
+    "retention": {
+        "day_1": {"rate": 0.8, "ci_low": 0.775, "ci_high": 0.825, "eligible": 1234},
+        "day_7": {"rate": 0.3125, "ci_low": 0.288, "ci_high": 0.338, "eligible": 1200},
+    },
     "ttfv": {"days_to_50pct": 2.61},
-    "funnel": {"steps": [{"step": "a", "from_start": 1.0}, {"step": "b", "from_start": 0.36}]},
+    "funnel": {
+        "eligible": 100,
+        "window_days": 14,
+        "steps": [
+            {"step": "a", "users": 100, "from_start": 1.0, "from_previous": 1.0},
+            {"step": "b", "users": 36, "from_start": 0.36, "from_previous": 0.36},
+        ],
+    },
+    "lifetime": {"median_days": None, "churned": 10, "censored": 90},
+    "moments": {"crisis": 3, "unit": "account", "eligible": {"crisis": 60}},
+}
+
+#: A run whose metrics already hold the summary (as a report run records it).
+RECORDED = {
+    "data": {"users": 99},
+    "summary": {
+        "headline": {
+            "retention_day_30": {"unit": "share", "value": None, "text": "not enough users yet"},
+            "median_lifetime": {"unit": "days", "value": 43.5, "ci_low": 40.9, "ci_high": None},
+        },
+        "findings": [{"id": "x", "text": "First <finding> & more.", "section": "s", "numbers": {}}],
+    },
 }
 
 
+def test_headline_computed_from_metrics_without_a_summary():
+    shown = headline(FULL)
+    assert shown["users"] == 1234
+    figures = shown["figures"]
+    assert list(figures) == ["retention_day_1", "retention_day_7", "funnel_completion", "median_lifetime"]
+    assert figures["retention_day_7"]["text"] == "31.2% (28.8-33.8%)"
+    assert figures["funnel_completion"]["value"] == 0.36  # 36 of 100 eligible
+    assert figures["median_lifetime"]["text"] == NOT_REACHED
+    # the first finding of this run: the funnel (1 - 36/100 = 64% lost between a and b)
+    assert shown["first_finding"].startswith(
+        "The largest drop-off in the onboarding funnel is between a and b: 64.0%"
+    )
+
+
 @pytest.mark.parametrize(
-    ("metrics", "expected"),
+    "metrics",
     [
-        (
-            FULL,
-            {"users": 1234, "day_7_retention": 0.3125, "median_ttfv_days": 2.61, "funnel_completion": 0.36},
-        ),
-        (  # TTFV computed, median not reached; retention without day 7; no funnel
-            {"data": {"users": 5}, "retention": {"day_1": {"rate": 0.8}}, "ttfv": {"days_to_50pct": None}},
-            {"users": 5, "day_7_retention": None, "median_ttfv_days": NOT_REACHED, "funnel_completion": None},
-        ),
-        ({}, {"users": None, "day_7_retention": None, "median_ttfv_days": None, "funnel_completion": None}),
-        (  # odd shapes never raise
-            {"data": [], "retention": {"day_7": None}, "ttfv": 3, "funnel": {"steps": []}},
-            {"users": None, "day_7_retention": None, "median_ttfv_days": None, "funnel_completion": None},
-        ),
+        {},
+        {"data": [], "retention": {"day_7": None}, "ttfv": 3, "funnel": {"steps": []}},
+        {"summary": {"findings": [3]}},
     ],
 )
-def test_headline(metrics, expected):
-    assert headline(metrics) == expected
+def test_headline_of_empty_or_odd_metrics(metrics):
+    assert headline(metrics) == {"users": None, "figures": {}, "first_finding": None}
+
+
+def test_headline_prefers_the_recorded_summary():
+    shown = headline(RECORDED)
+    assert shown["first_finding"] == "First <finding> & more."
+    assert list(shown["figures"]) == ["retention_day_30", "median_lifetime"]
 
 
 @pytest.fixture
 def page(tmp_path):
     out = tmp_path / "reports"
-    for name, metrics in [
-        ("acme", FULL),
-        ("globex", {"data": {"users": 99}, "ttfv": {"days_to_50pct": None}}),
-    ]:
+    for name, metrics in [("acme", FULL), ("globex", RECORDED), ("hooli", {"data": {"users": 5}})]:
         (out / name).mkdir(parents=True)
         (out / name / "metrics.json").write_text(json.dumps(metrics))
     (out / "initech").mkdir()
@@ -68,6 +100,7 @@ def page(tmp_path):
         Run("globex", "ok", out / "globex"),
         Run("no metrics", "ok", out / "no metrics"),
         Run("typo", "failed", out / "typo", "typo.yaml: unknown key"),
+        Run("hooli", "ok", out / "hooli"),
     ]
     path = write_index(out, runs, title="Clients <all>", seconds=61.4, jobs=2)
     assert path == out / INDEX_FILE
@@ -79,24 +112,78 @@ def _rows(soup):
     return {tr.th.get_text(): tr.find_all("td") for tr in soup.select("#runs tbody tr")}
 
 
-def test_index_lists_every_run_in_order_with_headline_numbers(page):
+HEADERS = [
+    "Run",
+    "Status",
+    "Users",
+    "Day-1 retention",
+    "Day-7 retention",
+    "Day-30 retention",
+    "Value by day 7",
+    "Onboarding completed",
+    "Median lifetime",
+    "First finding",
+    "Report",
+]
+
+
+def test_index_lists_every_run_in_order_with_headline_figures_and_intervals(page):
     _, soup = page
     rows = _rows(soup)
-    assert list(rows) == ["acme", "initech", "globex", "no metrics", "typo"]
+    assert list(rows) == ["acme", "initech", "globex", "no metrics", "typo", "hooli"]
     texts = {name: [td.get_text(" ", strip=True) for td in tds] for name, tds in rows.items()}
-    assert texts["acme"] == ["ok", "1,234", "31.2%", "2.6 days", "36.0%", "report"]
-    assert texts["globex"] == ["ok", "99", "-", NOT_REACHED, "-", "report"]
-    assert texts["no metrics"][0].startswith("ok (metrics.json:")  # said, not hidden
-    headers = [th.get_text(strip=True) for th in soup.select("#runs thead th")]
-    assert headers == [
-        "Run",
-        "Status",
-        "Users",
-        "Day-7 retention",
-        "Median TTFV",
-        "Funnel completion",
-        "Report",
+    low, high = proportion_confint(36, 100, alpha=0.05, method="wilson")  # onboarding completed
+    assert texts["acme"][:9] == [
+        "ok",
+        "1,234",
+        "80.0% 77.5-82.5%",
+        "31.2% 28.8-33.8%",
+        "-",
+        "-",
+        f"36.0% {100 * low:.1f}-{100 * high:.1f}%",
+        NOT_REACHED,
+        texts["acme"][8],
     ]
+    assert texts["acme"][8].startswith("The largest drop-off in the onboarding funnel") and texts["acme"][
+        8
+    ].endswith("more")
+    assert texts["acme"][-1] == "report"
+    assert texts["globex"] == [
+        "ok",
+        "99",
+        "-",
+        "-",
+        "not enough users yet",
+        "-",
+        "-",
+        "43.5 days 40.9 days or more",
+        "First <finding> & more. more",
+        "report",
+    ]
+    assert texts["no metrics"][0].startswith("ok (metrics.json:")  # said, not hidden
+    assert texts["hooli"] == ["ok", "5", "-", "-", "-", "-", "-", "-", "-", "report"]  # no finding: no "None"
+    assert [th.get_text(strip=True) for th in soup.select("#runs thead th")] == HEADERS
+
+
+def test_index_first_finding_links_to_the_summary_block(page):
+    text, soup = page
+    finding = _rows(soup)["acme"][8]
+    assert finding.a["href"] == "acme/report.html#at-a-glance"
+    assert "First &lt;finding&gt; &amp; more." in text  # escaped
+
+
+def test_index_never_shows_none_or_nan(page):
+    _, soup = page
+    visible = soup.select_one("#runs").get_text(" ", strip=True)
+    for word in ("None", "nan", "NaN", "null", "Infinity"):
+        assert word not in visible.split(), word
+
+
+def test_index_cells_carry_their_labels_for_phone_cards(page):
+    text, soup = page
+    labels = [td.get("data-label") for td in _rows(soup)["acme"]]
+    assert labels == HEADERS[1:-1] + [None]
+    assert "@media (max-width: 700px)" in text and "attr(data-label)" in text
 
 
 def test_index_failed_runs_say_why_and_link_error_and_partial_notebooks(page):
@@ -123,18 +210,20 @@ def test_index_links_are_relative_and_quoted(page):
 def test_index_sort_keys(page):
     _, soup = page
     rows = _rows(soup)
-    assert [td.get("data-sort") for td in rows["acme"][:5]] == ["ok", "1234", "0.3125", "2.61", "0.36"]
-    assert rows["globex"][3]["data-sort"] == "Infinity"  # not reached sorts after every number
-    assert rows["globex"][2]["data-sort"] == ""  # missing values sort last
+    assert [td.get("data-sort") for td in rows["acme"][:5]] == ["ok", "1234", "0.8", "0.3125", ""]
+    assert rows["acme"][6]["data-sort"] == "0.36"
+    assert rows["acme"][7]["data-sort"] == "Infinity"  # not reached sorts after every number
+    assert rows["globex"][4]["data-sort"] == ""  # not estimable: sorts last
+    assert rows["initech"][1]["data-sort"] == ""  # missing values sort last
     numeric = [th.get("data-type") for th in soup.select("#runs thead th")]
-    assert numeric == [None, None, "number", "number", "number", "number", None]
-    assert all(th.button for th in soup.select("#runs thead th")[:6])
+    assert numeric == [None, None] + ["number"] * 7 + [None, None]
+    assert all(th.button for th in soup.select("#runs thead th")[:9])
 
 
 def test_index_is_self_contained_and_phone_ready(page):
     text, soup = page
     assert soup.title.get_text() == "Clients <all>"
-    assert "5 runs, 3 ok, 2 failed, 61 s with 2 parallel jobs" in soup.select_one(".facts").get_text()
+    assert "6 runs, 4 ok, 2 failed, 61 s with 2 parallel jobs" in soup.select_one(".facts").get_text()
     assert soup.find("meta", attrs={"name": "viewport"})
     assert not soup.find_all("link") and not soup.find_all(src=True)
     assert "http://" not in text and "https://" not in text
