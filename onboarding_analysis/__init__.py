@@ -85,6 +85,8 @@ _LAZY = {
     "last_events": "journey",
     "plot_where_users_stop": "journey",
     "show_segments": "notebook",
+    "computable": "notebook",
+    "NotComputable": "absence",
     "share_moment_identifiers": "notebook",
     "share_events": "notebook",
     "quality_report": "quality",

@@ -95,6 +95,43 @@ def configured(params, key: str, *, quiet: bool = False) -> bool:
     return enabled
 
 
+def computable(result, *, quiet: bool = False) -> bool:
+    """Whether ``result`` was computed; if not, print its one-line note (the reason).
+
+    The counterpart of :func:`configured` for sections and figures that are configured but
+    do not fit this client's data: ``result`` is a
+    :class:`~onboarding_analysis.absence.NotComputable` (or carries one as ``absence``, as a
+    :class:`~onboarding_analysis.retention.CohortTable` does). ``quiet=True`` for the later cells
+    of a section, so the note is printed once.
+
+    Parameters
+    ----------
+    result : object
+        A section's result, or the :class:`~onboarding_analysis.absence.NotComputable` returned
+        in its place.
+    quiet : bool, default False
+        Do not print the note.
+
+    Returns
+    -------
+    bool
+        False when ``result`` stands for a figure that could not be computed.
+
+    Examples
+    --------
+    >>> from onboarding_analysis.absence import NotComputable
+    >>> computable(NotComputable("no user signed up after the change date 2025-01-01"))
+    Section skipped: no user signed up after the change date 2025-01-01.
+    False
+    """
+    from .absence import absence_of
+
+    absence = absence_of(result)
+    if absence is not None and not quiet:
+        print(absence.note)
+    return absence is None
+
+
 def show_segments(comparisons) -> None:
     """Show segment comparisons in a notebook: per column, the summary table, the tests, and the
     three plots (KM curves per group, hazard-ratio forest plot, retention by group).

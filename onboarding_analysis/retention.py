@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns as C
+from .absence import NotComputable
 from .errors import DataError
 from .intervals import check_alpha, wilson_interval
 
@@ -352,6 +353,10 @@ class CohortTable:
         small cells must stay hidden).
     cohort_sizes : pandas.Series
         Users per cohort, eligible or not.
+    min_cell_users : int
+        The smallest number of eligible users a cell is shown for.
+    oldest_age_days : float or None
+        The largest ``age_days`` (None without users).
     """
 
     period: Literal["week", "month"]
@@ -359,6 +364,43 @@ class CohortTable:
     eligible: pd.DataFrame
     retained: pd.DataFrame
     cohort_sizes: pd.Series
+    min_cell_users: int = 1
+    oldest_age_days: float | None = None
+
+    @property
+    def absence(self) -> NotComputable | None:
+        """Why the table has no cell to show (None when at least one cell has a rate).
+
+        Either no user is old enough for the first period (``P`` days), or every cell has
+        fewer than ``min_cell_users`` eligible users; the heatmap is then left out of the
+        report with this note (:func:`onboarding_analysis.notebook.computable`).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> facts = pd.DataFrame({"t0": pd.to_datetime(["2024-01-03"]), "age_days": [3.0],
+        ...                       "active_weeks_mask": [1]})
+        >>> cohort_table(facts).absence.reason
+        'no user has been observed for a whole week since signup yet (the oldest for 3.0 days)'
+        """
+        if self.rates.notna().to_numpy().any():
+            return None
+        what = f"{self.period}ly cohort heatmap"
+        length = C.PERIOD_DAYS[self.period]
+        unit = "week" if self.period == "week" else f"{length}-day period"
+        if self.rates.shape[1] == 0:
+            oldest = self.oldest_age_days
+            since = "" if oldest is None else f" (the oldest for {oldest:.1f} days)"
+            users = "no user" if int(self.cohort_sizes.sum()) else "no user at all"
+            return NotComputable(
+                f"{users} has been observed for a whole {unit} since signup yet{since}", what=what
+            )
+        most = int(self.eligible.to_numpy().max())
+        return NotComputable(
+            f"every cell has fewer than min_cell_users = {self.min_cell_users} eligible users "
+            f"(at most {most}), so every cell is hidden",
+            what=what,
+        )
 
 
 def _cohort_labels(t0: pd.Series, period: str) -> pd.Series:
@@ -451,7 +493,15 @@ def cohort_table(
     eligible = eligible.astype(np.int64)
     retained = retained.astype(np.int64)
     rates = (retained / eligible.where(eligible > 0)).where(eligible >= min_cell_users).astype(float)
-    return CohortTable(period=period, rates=rates, eligible=eligible, retained=retained, cohort_sizes=sizes)
+    return CohortTable(
+        period=period,
+        rates=rates,
+        eligible=eligible,
+        retained=retained,
+        cohort_sizes=sizes,
+        min_cell_users=int(min_cell_users),
+        oldest_age_days=float(ages.max()) if len(ages) else None,
+    )
 
 
 # --- headline numbers --------------------------------------------------------------------------
