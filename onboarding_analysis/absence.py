@@ -23,7 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NotComputable", "absence_of"]
+import pandas as pd
+
+__all__ = ["NOTES", "NotComputable", "absence_of", "add_note", "notes_of"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +78,47 @@ def absence_of(result: Any) -> NotComputable | None:
         return result
     absence = getattr(result, "absence", None)
     return absence if isinstance(absence, NotComputable) else None
+
+
+#: Key of ``DataFrame.attrs`` holding the notes on a result table's missing figures.
+NOTES = "notes"
+
+
+def add_note(table: pd.DataFrame, note: str) -> pd.DataFrame:
+    """Attach a one-line note on a missing figure of ``table`` (in place; returns ``table``).
+
+    :func:`onboarding_analysis.notebook.show` prints the notes under the table, so every blank
+    cell of a report table is explained (the reason, not just an empty cell).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A result table with a blank (NaN) figure.
+    note : str
+        One line saying which figure is missing and why.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` itself.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = add_note(pd.DataFrame({"rate": [float("nan")]}), "day 7: no user is 8 days old yet")
+    >>> notes_of(t)
+    ['day 7: no user is 8 days old yet']
+    """
+    if not isinstance(note, str) or not note.strip() or "\n" in note:
+        raise ValueError(f"a note is one non-empty line, but was {note!r}")
+    notes = list(table.attrs.get(NOTES, ()))
+    if note not in notes:
+        notes.append(note)
+    table.attrs[NOTES] = notes
+    return table
+
+
+def notes_of(table: Any) -> list[str]:
+    """The notes :func:`add_note` attached to ``table`` (empty for anything else)."""
+    attrs = getattr(table, "attrs", None)
+    return list(attrs.get(NOTES, ())) if isinstance(attrs, Mapping) else []

@@ -63,12 +63,21 @@ def _inline_plots() -> None:
 
 
 def show(table: pd.DataFrame, *, digits: int = 3) -> None:
-    """Print ``table`` as plain text with floats rounded to ``digits`` (stable for nbval)."""
+    """Print ``table`` as plain text with floats rounded to ``digits`` (stable for nbval).
+
+    Blank cells are missing estimates; the notes attached to the table
+    (:func:`onboarding_analysis.absence.add_note`) follow it, one ``note: ...`` line each,
+    saying why.
+    """
+    from .absence import notes_of
+
     out = table.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
     print(out.to_string(index=False))
+    for note in notes_of(table):
+        print(f"note: {note}")
 
 
 def show_value(label: str, value: float | int | None, *, digits: int = 3) -> None:
@@ -154,10 +163,12 @@ def show_segments(comparisons) -> None:
             if comparison.logrank_p_adjusted is None
             else f", adjusted across columns {comparison.logrank_p_adjusted:.3g}"
         )
-        print(
-            f"== {column} (reference: {comparison.reference}{pooled})\n"
-            f"global log-rank p = {comparison.logrank_p:.3g}{adjusted} ({comparison.p_adjust})"
+        logrank = (
+            "not computable (see the notes below)"
+            if comparison.logrank_p is None or not np.isfinite(comparison.logrank_p)
+            else f"{comparison.logrank_p:.3g}{adjusted} ({comparison.p_adjust})"
         )
+        print(f"== {column} (reference: {comparison.reference}{pooled})\nglobal log-rank p = {logrank}")
         show(segments.segment_summary(comparison))
         show(comparison.tests)
         for note in comparison.notes:

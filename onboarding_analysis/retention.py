@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns as C
-from .absence import NotComputable
+from .absence import NotComputable, add_note
 from .errors import DataError
 from .intervals import check_alpha, wilson_interval
 
@@ -183,7 +183,7 @@ def nday_retention(facts: pd.DataFrame, days: int | Iterable[int], *, alpha: flo
         ok = ages >= day + 1
         eligible.append(int(ok.sum()))
         retained.append(int((ok & active).sum()))
-    return _day_table(days, eligible, retained, alpha)
+    return _note_not_eligible(_day_table(days, eligible, retained, alpha), ages)
 
 
 def unbounded_retention(
@@ -227,7 +227,21 @@ def unbounded_retention(
         ok = ages >= day + 1
         eligible.append(int(ok.sum()))
         retained.append(int((ok & (last >= day)).sum()))
-    return _day_table(days, eligible, retained, alpha)
+    return _note_not_eligible(_day_table(days, eligible, retained, alpha), ages)
+
+
+def _note_not_eligible(table: pd.DataFrame, ages: np.ndarray) -> pd.DataFrame:
+    """Note the days no user is eligible for (their rate is blank, not zero)."""
+    empty = table.loc[table["eligible"] == 0, "day"].tolist()
+    if empty:
+        oldest = f"the oldest has been observed for {float(np.max(ages)):.1f} days" if len(ages) else "no users"
+        days = ", ".join(f"day {d}" for d in empty)
+        add_note(
+            table,
+            f"{days}: not computable, no user has been observed for {empty[0] + 1} days since signup yet "
+            f"({oldest}); users not observed long enough are left out, never counted as lost",
+        )
+    return table
 
 
 def bracket_retention(
