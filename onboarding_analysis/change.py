@@ -187,7 +187,9 @@ def _check_date(value: Any) -> dt.date:
     raise ParamsError(f"change_date must be a date such as 2024-04-01, but was {value!r}")
 
 
-def _absence(table: pd.DataFrame, after: np.ndarray, change_date: dt.date, params: Params) -> NotComputable | None:
+def _absence(
+    table: pd.DataFrame, after: np.ndarray, change_date: dt.date, params: Params
+) -> NotComputable | None:
     """Why this data cannot give a before/after comparison at ``change_date`` (None if it can)."""
     n_after, n_before = int(after.sum()), int((~after).sum())
     known = {"change_date": change_date.isoformat(), "before_users": n_before, "after_users": n_after}
@@ -509,7 +511,9 @@ def _num(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def change_metrics(result: ChangeComparison | NotComputable, *, ttfv_day: int = 7, retention_day: int = 30) -> dict:
+def change_metrics(
+    result: ChangeComparison | NotComputable, *, ttfv_day: int = 7, retention_day: int = 30
+) -> dict:
     """Headline numbers of the change comparison as a JSON-ready dict.
 
     Parameters

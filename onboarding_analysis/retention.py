@@ -234,7 +234,9 @@ def _note_not_eligible(table: pd.DataFrame, ages: np.ndarray) -> pd.DataFrame:
     """Note the days no user is eligible for (their rate is blank, not zero)."""
     empty = table.loc[table["eligible"] == 0, "day"].tolist()
     if empty:
-        oldest = f"the oldest has been observed for {float(np.max(ages)):.1f} days" if len(ages) else "no users"
+        oldest = (
+            f"the oldest has been observed for {float(np.max(ages)):.1f} days" if len(ages) else "no users"
+        )
         days = ", ".join(f"day {d}" for d in empty)
         add_note(
             table,
