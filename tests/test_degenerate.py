@@ -594,3 +594,118 @@ def test_a_change_date_that_is_not_a_date_stays_a_params_error(tmp_path):
     errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "change_date" in errors[0] and "'April'" in errors[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- the package functions behind the notes ---------------------------------------------------
+
+
+@pytest.fixture
+def ten_users_facts(tmp_path, monkeypatch):
+    """The facts of :func:`default_log` (10 users signing up 2024-01-01 .. 2024-01-28)."""
+    from onboarding_analysis.pipeline import compute_facts
+
+    monkeypatch.setenv("ONBOARDING_ANALYSIS_CACHE", "off")
+    case = CASES["change_date_before_every_signup"]
+    return compute_facts(load_params(write_case(case, tmp_path / "case")))
+
+
+@pytest.mark.parametrize(("date", "side"), [("2023-12-01", "before"), ("2024-04-01", "after")])
+def test_compare_change_says_why_it_cannot_compare(ten_users_facts, date, side):
+    from onboarding_analysis.absence import NotComputable
+    from onboarding_analysis.change import change_metrics, compare_change
+    from onboarding_analysis.errors import DataError
+
+    with pytest.raises(
+        DataError, match=f"no user signed up {side} the change date {date}.*check params change_date"
+    ):
+        compare_change(ten_users_facts, date)
+    gap = compare_change(ten_users_facts, date, skip_if_not_computable=True)
+    assert isinstance(gap, NotComputable) and gap.what is None
+    assert gap.reason == (
+        f"no user signed up {side} the change date {date} (signups 2024-01-01 to 2024-01-28): "
+        "the before/after comparison needs users on both sides"
+    )
+    metrics = change_metrics(gap)["change"]
+    assert metrics["not_computable"] == gap.reason
+    assert (metrics["before_users"], metrics["after_users"]) == ((0, 10) if side == "before" else (10, 0))
+    assert [k for k, v in metrics.items() if v is not None] == [
+        "change_date",
+        "before_users",
+        "after_users",
+        "not_computable",
+    ]
+
+
+def test_a_change_date_that_is_not_a_date_is_still_an_error(ten_users_facts):
+    from onboarding_analysis.change import compare_change
+    from onboarding_analysis.errors import ParamsError
+
+    with pytest.raises(ParamsError, match="change_date must be a date"):
+        compare_change(ten_users_facts, "April", skip_if_not_computable=True)
+
+
+def test_fit_lifetime_without_observable_users():
+    from onboarding_analysis.errors import DataError
+    from onboarding_analysis.lifetime import fit_lifetime, lifetime_metrics
+
+    young = pd.DataFrame({"lifetime_days": [0.0, 0.0, 0.0], "churned": [False, False, False]})
+    with pytest.raises(DataError, match="all 3 users are censored at 0"):
+        fit_lifetime(young, days=[1, 7])
+    gap = fit_lifetime(young, days=[1, 7], skip_if_not_computable=True)
+    life = lifetime_metrics(gap)["lifetime"]
+    assert life["not_computable"] == gap.reason and life["not_yet_observable"] == 3
+    assert life["median_days"] is None and life["survival"] == {"day_1": None, "day_7": None}
+    assert life["survival_ci"] == {"day_1": [None, None], "day_7": [None, None]}
+
+
+def test_cohort_table_absence():
+    from onboarding_analysis.retention import cohort_table
+
+    t0 = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-09"])
+    old = pd.DataFrame(
+        {"t0": t0, "age_days": [20.0, 19.0, 12.0], "active_weeks_mask": [1, 3, 1], "active_months_mask": 1}
+    )
+    assert cohort_table(old).absence is None
+    # Cohort of 2024-01-01 (2 users eligible for weeks 0-1), of 2024-01-08 (1 user, week 0): < 3.
+    hidden = cohort_table(old, min_cell_users=3).absence
+    assert hidden.what == "weekly cohort heatmap"
+    assert hidden.reason == (
+        "every cell has fewer than min_cell_users = 3 eligible users (at most 2), so every cell is hidden"
+    )
+    young = old.assign(age_days=[6.5, 5.0, 1.0])
+    assert cohort_table(young).absence.note == (
+        "Not shown (weekly cohort heatmap): no user has been observed for a whole week since signup "
+        "yet (the oldest for 6.5 days)."
+    )
+    assert cohort_table(young, period="month").absence.reason.startswith(
+        "no user has been observed for a whole 30-day period"
+    )
+
+
+def test_computable_prints_the_note_once(capsys):
+    from onboarding_analysis.absence import NotComputable
+    from onboarding_analysis.notebook import computable
+
+    gap = NotComputable("no user signed up after the change date 2025-01-01")
+    assert computable(gap) is False
+    assert computable(gap, quiet=True) is False
+    assert computable(3.5) is True
+    assert capsys.readouterr().out == "Section skipped: no user signed up after the change date 2025-01-01.\n"
+    with pytest.raises(ValueError, match="one non-empty line"):
+        NotComputable("two\nlines")
+
+
+def test_show_prints_the_notes_of_a_table(capsys):
+    from onboarding_analysis.notebook import show
+    from onboarding_analysis.retention import nday_retention
+
+    facts = pd.DataFrame({"age_days": [3.5, 2.0], "active_days_mask": [0b11, 0b1]})
+    table = nday_retention(facts, [1, 7, 30])
+    assert table["eligible"].tolist() == [2, 0, 0] and table["rate"].isna().tolist() == [False, True, True]
+    show(table)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == (
+        "note: day 7, day 30: not computable, no user has been observed for 8 days since signup yet "
+        "(the oldest has been observed for 3.5 days); users not observed long enough are left out, "
+        "never counted as lost"
+    )
