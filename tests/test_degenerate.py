@@ -561,7 +561,6 @@ def grouped_case() -> Case:
 E2E = {
     "change_date_before_every_signup": CASES["change_date_before_every_signup"],
     "nobody_eligible_for_day_n": CASES["nobody_eligible_for_day_n"],
-    "one_user": CASES["one_user"],
     "several_sections": grouped_case(),
 }
 
