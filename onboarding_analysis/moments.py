@@ -521,13 +521,19 @@ def _counts(units: pd.DataFrame, params, alpha: float) -> pd.DataFrame:
         ),
         "unexpected_win": f"observed for {max(early, FIRST_WEEK_DAYS)} days (moment_early_days, at least 7)",
     }
+    reasons = {
+        moment: f"{moment}: not computable, no account or user {window}; those not observed long enough "
+        "are left out, never counted as having no moment"
+        for moment, window in windows.items()
+    }
+    if not params.onboarding_steps:
+        reasons["relationship_change"] = (
+            "relationship_change: not computable without params onboarding_steps (its last step is "
+            "onboarding completed)"
+        )
     for moment, n in zip(table["moment"], table["eligible"], strict=True):
         if n == 0:
-            add_note(
-                table,
-                f"{moment}: not computable, no account or user {windows[moment]}; those not observed long enough "
-                "are left out, never counted as having no moment",
-            )
+            add_note(table, reasons[moment])
     return table
 
 
