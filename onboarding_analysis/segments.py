@@ -1372,7 +1372,8 @@ def plot_segment_survival(comparison: SegmentComparison, *, ax: Axes | None = No
     ax.set_ylabel("share of users not yet churned")
     ax.set_ylim(0, 1.05)
     ax.set_title(f"Lifetime by {comparison.column} (Kaplan-Meier, {level}% CI)")
-    ax.legend(loc="best")
+    if comparison.lifetimes:  # none when no user is observable yet (the notes say so)
+        ax.legend(loc="best")
     return ax
 
 
