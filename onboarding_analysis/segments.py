@@ -1500,6 +1500,6 @@ def plot_segment_retention(
     ax.set_ylim(0, 1.05)
     level = round(100 * (1 - comparison.alpha))
     ax.set_title(f"N-day retention by {comparison.column} ({level}% Wilson CI)")
-    if len(groups):
+    if ax.get_legend_handles_labels()[0]:  # no point when no user is eligible for any day
         ax.legend(loc="best", fontsize=8)
     return ax
