@@ -88,6 +88,8 @@ _LAZY = {
     "plot_where_users_stop": "journey",
     "show_segments": "notebook",
     "show_notes": "notebook",
+    "computable": "notebook",
+    "NotComputable": "absence",
     "share_moment_identifiers": "notebook",
     "share_events": "notebook",
     "quality_report": "quality",

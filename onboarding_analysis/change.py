@@ -56,6 +56,7 @@ from scipy.stats import norm
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from . import columns as C
+from .absence import NotComputable
 from .errors import DataError, ParamsError
 from .facts import Facts
 from .intervals import check_alpha
@@ -186,6 +187,35 @@ def _check_date(value: Any) -> dt.date:
     raise ParamsError(f"change_date must be a date such as 2024-04-01, but was {value!r}")
 
 
+def _absence(
+    table: pd.DataFrame, after: np.ndarray, change_date: dt.date, params: Params
+) -> NotComputable | None:
+    """Why this data cannot give a before/after comparison at ``change_date`` (None if it can)."""
+    n_after, n_before = int(after.sum()), int((~after).sum())
+    known = {"change_date": change_date.isoformat(), "before_users": n_before, "after_users": n_after}
+    when = change_date.isoformat()
+    if len(table) == 0:
+        return NotComputable(f"no users to split at the change date {when}", facts=known)
+    signups = f"signups {table[C.T0].min():%Y-%m-%d} to {table[C.T0].max():%Y-%m-%d}"
+    if n_after == 0 or n_before == 0:
+        side = "after" if n_after == 0 else "before"
+        return NotComputable(
+            f"no user signed up {side} the change date {when} ({signups}): the before/after "
+            f"comparison needs users on both sides",
+            facts=known,
+        )
+    ttfv_cap = float(table.loc[after, C.AGE].max())
+    delay = churn_delay_days(params) or 0.0
+    if ttfv_cap - delay <= 0:
+        return NotComputable(
+            f"the users who signed up after {when} have been observed for at most {ttfv_cap:.1f} "
+            f"days, less than the churn delay (inactivity_days = {params.inactivity_days}): no churn "
+            f"can be observed yet, wait for more data",
+            facts=known,
+        )
+    return None
+
+
 def capped_table(table: pd.DataFrame, ttfv_cap: float, lifetime_cap: float) -> pd.DataFrame:
     """Administrative censoring of the user-facts table (see the module docstring).
 
@@ -220,7 +250,8 @@ def compare_change(
     compress: bool = True,
     ttfv_day: int = 7,
     retention_day: int = 30,
-) -> ChangeComparison:
+    skip_if_not_computable: bool = False,
+) -> ChangeComparison | NotComputable:
     """Compare signups before and after an onboarding change (see the module docstring).
 
     Parameters
@@ -237,18 +268,26 @@ def compare_change(
         Fit on unique rows with frequency weights.
     ttfv_day, retention_day : int, default 7 and 30
         Days of the TTFV and retention differences.
+    skip_if_not_computable : bool, default False
+        When the data cannot give a comparison (no user on one side of the change, or the
+        after group too young for any churn to be observable), return a
+        :class:`~onboarding_analysis.absence.NotComputable` naming the reason instead of raising
+        (the report's choice: the section is skipped with a note, the rest of the report
+        goes on).
 
     Returns
     -------
-    ChangeComparison
+    ChangeComparison or NotComputable
+        The latter only with ``skip_if_not_computable``; its ``facts`` hold ``change_date``,
+        ``before_users`` and ``after_users``.
 
     Raises
     ------
     ParamsError
-        No change date.
+        No change date, or a change date that is not a date.
     DataError
-        No users on one side of the change, or the after group too young for any churn to be
-        observable.
+        Without ``skip_if_not_computable``: no users on one side of the change, or the after
+        group too young for any churn to be observable.
 
     Examples
     --------
@@ -275,20 +314,13 @@ def compare_change(
     table = facts.table
     after = (table[C.T0] >= change).to_numpy()
     n_after, n_before = int(after.sum()), int((~after).sum())
-    if n_after == 0 or n_before == 0:
-        side = "after" if n_after == 0 else "before"
-        raise DataError(
-            f"no user signed up {side} the change date {change_date.isoformat()} (signups "
-            f"{table[C.T0].min()} to {table[C.T0].max()}); check params change_date"
-        )
+    absence = _absence(table, after, change_date, params)
+    if absence is not None:
+        if skip_if_not_computable:
+            return absence
+        raise DataError(f"{absence.reason}; check params change_date")
     ttfv_cap = float(table.loc[after, C.AGE].max())
     lifetime_cap = ttfv_cap - (churn_delay_days(params) or 0.0)
-    if lifetime_cap <= 0:
-        raise DataError(
-            f"the users who signed up after {change_date.isoformat()} have been observed for at most "
-            f"{ttfv_cap:.1f} days, less than the churn delay (inactivity_days = {params.inactivity_days}): "
-            f"no churn can be observed yet. Wait for more data."
-        )
     capped = capped_table(table, ttfv_cap, lifetime_cap)
     capped[PERIOD] = np.where(after, AFTER, BEFORE)
     if adjust_for is None:
@@ -479,22 +511,70 @@ def _num(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def change_metrics(result: ChangeComparison) -> dict:
+def change_metrics(
+    result: ChangeComparison | NotComputable, *, ttfv_day: int = 7, retention_day: int = 30
+) -> dict:
     """Headline numbers of the change comparison as a JSON-ready dict.
+
+    Parameters
+    ----------
+    result : ChangeComparison or NotComputable
+        Output of :func:`compare_change`.
+    ttfv_day, retention_day : int, default 7 and 30
+        For a :class:`~onboarding_analysis.absence.NotComputable` only: the days in the key
+        names (a comparison carries its own).
 
     Returns
     -------
     dict
-        ``{"change": {change_date, before_users, after_users, ttfv_day_<D>_diff,
+        ``{"change": {change_date, before_users, after_users, not_computable, ttfv_day_<D>_diff,
         ttfv_day_<D>_diff_ci_low, ttfv_day_<D>_diff_ci_high, retention_day_<N>_diff,
         retention_day_<N>_diff_ci_low, retention_day_<N>_diff_ci_high, logrank_p,
         hazard_ratio, hr_ci_low, hr_ci_high, hr_p, lifetime_follow_up_days,
         ttfv_follow_up_days}}`` (D = 7, N = 30 by default); None where not estimable.
+        ``not_computable`` is None, or the reason the whole comparison could not be computed
+        (then every figure is None).
+
+    Examples
+    --------
+    >>> gap = NotComputable("no user signed up before the change date 2024-03-01",
+    ...                     facts={"change_date": "2024-03-01", "before_users": 0, "after_users": 5})
+    >>> metrics = change_metrics(gap)["change"]
+    >>> metrics["not_computable"], metrics["after_users"], metrics["hazard_ratio"]
+    ('no user signed up before the change date 2024-03-01', 5, None)
     """
+    if isinstance(result, NotComputable):
+        known = dict(result.facts)
+        d, n = ttfv_day, retention_day
+        figures = [
+            f"ttfv_day_{d}_diff",
+            f"ttfv_day_{d}_diff_ci_low",
+            f"ttfv_day_{d}_diff_ci_high",
+            f"retention_day_{n}_diff",
+            f"retention_day_{n}_diff_ci_low",
+            f"retention_day_{n}_diff_ci_high",
+            "logrank_p",
+            "hazard_ratio",
+            "hr_ci_low",
+            "hr_ci_high",
+            "hr_p",
+            "lifetime_follow_up_days",
+            "ttfv_follow_up_days",
+        ]
+        return {
+            "change": {
+                "change_date": known.get("change_date"),
+                "before_users": known.get("before_users"),
+                "after_users": known.get("after_users"),
+                "not_computable": result.reason,
+                **dict.fromkeys(figures),
+            }
+        }
     d, n = result.ttfv_day, result.retention_day
     return {
         "change": {
             "change_date": result.change_date.isoformat(),
+            "not_computable": None,
             "before_users": int(result.before_users),
             "after_users": int(result.after_users),
             f"ttfv_day_{d}_diff": _num(result.ttfv_diff),

@@ -48,6 +48,7 @@ from matplotlib.axes import Axes
 from scipy.stats import norm
 
 from . import columns as C
+from .absence import add_note
 from .compression import (
     WEIGHT,
     compress_codes,
@@ -303,7 +304,21 @@ def early_behaviours(
         p_adjust=p_adjust,
         min_count=int(min_count),
     )
+    _note_absence(out, facts, landmark, mask, names)
     return out
+
+
+def _note_absence(out: pd.DataFrame, facts: Facts, landmark: int, mask: np.ndarray, names: list) -> None:
+    """Say why the table has no hazard ratio at all (no landmark user, or no early event)."""
+    if not mask.any():
+        add_note(
+            out,
+            f"not computable: no user is still active at the landmark day {landmark} and observed "
+            f"for {landmark + _delay(facts):g} days (landmark_days + the churn delay), so no early "
+            "behaviour can be compared",
+        )
+    elif not names:
+        add_note(out, f"not computable: the landmark users have no event in days 0-{landmark - 1}")
 
 
 def _num(value: Any) -> float | None:

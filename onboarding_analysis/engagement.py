@@ -37,6 +37,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
 from . import columns as C
+from .absence import add_note
 from .errors import DataError
 from .intervals import check_alpha, wilson_interval
 from .params import check_value
@@ -338,7 +339,16 @@ def stickiness_summary(table: pd.DataFrame, *, thresholds: Iterable[int] = (1, 2
     for k in thresholds:
         k = _whole(k, "thresholds entry", minimum=1)
         row[f"share_ge_{k}"] = float((counts >= k).mean()) if n else np.nan
-    return pd.DataFrame([row])
+    summary = pd.DataFrame([row])
+    if n == 0:
+        days = table.attrs.get("days")
+        span = f"the first {days} days" if days is not None else "the stickiness window"
+        add_note(
+            summary,
+            f"not computable: no user has been observed for {span} since signup yet; users not "
+            "observed long enough are left out, never counted as inactive",
+        )
+    return summary
 
 
 # --- DAU / MAU ---------------------------------------------------------------------------------

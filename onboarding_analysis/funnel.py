@@ -61,6 +61,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 
 from . import columns as C
+from .absence import add_note
 from .errors import DataError, ParamsError
 from .facts import Facts
 from .intervals import check_alpha, wilson_interval
@@ -584,6 +585,22 @@ def funnel(
         )
         prev_reached, prev_t = reached, t
     step_table = pd.DataFrame(rows, columns=STEP_COLUMNS)
+    if n_eligible == 0:
+        oldest = float(table[C.AGE].max()) if len(table) else 0.0
+        add_note(
+            step_table,
+            f"conversion not computable: no user has been observed for the {window:g}-day conversion "
+            f"window yet (the oldest for {oldest:.1f} days); users not observed long enough are left "
+            "out, never counted as lost",
+        )
+    else:
+        stuck = [row["step"] for row in rows[1:] if np.isnan(row["from_previous"])]
+        if stuck:
+            add_note(
+                step_table,
+                f"{', '.join(stuck)}: conversion from the previous step not computable, no eligible "
+                "user reached the previous step",
+            )
     incidence = pd.DataFrame(
         [_incidence(times, table, j, label, window, alpha) for j, label in enumerate(labels)],
         columns=INCIDENCE_COLUMNS,

@@ -27,6 +27,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from . import columns as C
+from .absence import add_note
 from .errors import DataError
 from .funnel import _check_steps as check_steps
 from .funnel import step_column, step_label, step_times
@@ -129,7 +130,7 @@ def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = 
     values = last_by_user.reindex(stuck.to_numpy()).fillna(0).astype(np.int64).to_numpy()
     counts = np.bincount(values, minlength=len(steps_list) + 1)
     n = len(stuck)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "last_step": np.arange(len(steps_list) + 1, dtype=np.int64),
             "step": [NO_STEP, *[step_label(s) for s in steps_list]],
@@ -137,6 +138,22 @@ def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = 
             "share": counts / n if n else np.full(len(counts), np.nan),
         }
     )
+    return _note_nobody_stuck(table, facts, n)
+
+
+def _note_nobody_stuck(table: pd.DataFrame, facts: Any, n: int) -> pd.DataFrame:
+    """Say why the shares are blank when no user is studied (:func:`stuck_users` is empty)."""
+    if n:
+        return table
+    window = facts.params.conversion_window_days
+    observed = int((facts.table[C.AGE].to_numpy(dtype=float) >= float(window)).sum())
+    why = (
+        f"no user has been observed for the {window}-day conversion window yet"
+        if observed == 0
+        else f"every one of the {observed} users observed for the {window}-day conversion window "
+        "reached value"
+    )
+    return add_note(table, f"shares not computable: {why}, so no user is left to follow to where they stop")
 
 
 def last_events(facts: Any, *, top: int = 10) -> pd.DataFrame:
@@ -203,7 +220,7 @@ def last_events(facts: Any, *, top: int = 10) -> pd.DataFrame:
         ],
     )
     out = pd.concat([finals, transitions], ignore_index=True)
-    return out[LAST_EVENTS_COLUMNS]
+    return _note_nobody_stuck(out[LAST_EVENTS_COLUMNS], facts, n)
 
 
 def last_two_events(events, *, top_n: bool = True):

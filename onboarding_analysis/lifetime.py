@@ -30,6 +30,7 @@ from lifelines.utils import median_survival_times, restricted_mean_survival_time
 from numpy.typing import ArrayLike
 
 from . import columns as C
+from .absence import NotComputable
 from .errors import DataError, StatisticalWarning
 from .intervals import check_alpha
 
@@ -192,7 +193,8 @@ def fit_lifetime(
     horizon_days: float = 90,
     alpha: float = 0.05,
     weights: str | ArrayLike | None = None,
-) -> LifetimeResult:
+    skip_if_not_computable: bool = False,
+) -> LifetimeResult | NotComputable:
     """Fit the Kaplan-Meier lifetime curve and read off its headline numbers.
 
     Parameters
@@ -211,10 +213,20 @@ def fit_lifetime(
     weights : str or array-like, optional
         Frequency weights (a column name or one value per row): how many users each row stands
         for; whole numbers >= 1. The fit equals the unweighted fit on the expanded rows.
+    skip_if_not_computable : bool, default False
+        When no user has been observed for any time (every user censored at 0: all younger
+        than ``inactivity_days``), return a :class:`~onboarding_analysis.absence.NotComputable`
+        saying so instead of raising (the report's choice: the section is skipped with a note).
+        Its ``facts`` hold ``not_yet_observable``, ``days`` and ``horizon_days``.
 
     Returns
     -------
-    LifetimeResult
+    LifetimeResult or NotComputable
+
+    Raises
+    ------
+    DataError
+        Without ``skip_if_not_computable``: no user observed for any time.
 
     Examples
     --------
@@ -250,10 +262,14 @@ def fit_lifetime(
     informative = events | (durations > 0)
     unobservable = int(w[~informative].sum())
     if not informative.any():
-        raise DataError(
-            "no user has been observed long enough for a lifetime: every user is censored at 0 "
-            "(younger than inactivity_days?). Wait for more data or lower inactivity_days."
+        reason = (
+            f"no user has been observed long enough for a lifetime: all {unobservable} users are "
+            "censored at 0 (younger than inactivity_days?); wait for more data or lower inactivity_days"
         )
+        if skip_if_not_computable:
+            known = {"not_yet_observable": unobservable, "days": days, "horizon_days": horizon}
+            return NotComputable(reason, facts=known)
+        raise DataError(f"{reason}.")
     durations, events, w = durations[informative], events[informative], w[informative]
     kmf = KaplanMeierFitter(alpha=alpha, label="lifetime")
     # The curve and its interval only step at churn times: evaluated there (plus 0 and the
@@ -304,16 +320,17 @@ def lifetime_metrics(result: LifetimeResult) -> dict[str, dict]:
 
     Parameters
     ----------
-    result : LifetimeResult
+    result : LifetimeResult or NotComputable
         Output of :func:`fit_lifetime`.
 
     Returns
     -------
     dict
-        ``{"lifetime": {median_days, median_ci_low, median_ci_high, rmst_days, rmst_se,
-        horizon_days, churned, censored, "survival": {"day_<N>": float},
-        "survival_ci": {"day_<N>": [low, high]}}}`` of plain ints and floats, ``None`` where
-        not estimable (e.g. a median that is not reached).
+        ``{"lifetime": {not_computable, median_days, median_ci_low, median_ci_high, rmst_days,
+        rmst_se, horizon_days, churned, censored, not_yet_observable, "survival":
+        {"day_<N>": float}, "survival_ci": {"day_<N>": [low, high]}}}`` of plain ints and
+        floats, ``None`` where not estimable (e.g. a median that is not reached);
+        ``not_computable`` is None or the reason no lifetime could be estimated at all.
 
     Examples
     --------
@@ -323,9 +340,25 @@ def lifetime_metrics(result: LifetimeResult) -> dict[str, dict]:
     >>> metrics["lifetime"]["median_days"], metrics["lifetime"]["survival"]
     (None, {'day_1': 1.0})
     """
+    if isinstance(result, NotComputable):
+        known = result.facts
+        days = [int(day) for day in known.get("days", ())]
+        return {
+            "lifetime": {
+                "not_computable": result.reason,
+                **dict.fromkeys(("median_days", "median_ci_low", "median_ci_high", "rmst_days", "rmst_se")),
+                "horizon_days": _finite_or_none(known.get("horizon_days")),
+                "churned": 0,
+                "censored": 0,
+                "not_yet_observable": int(known.get("not_yet_observable", 0)),
+                "survival": {f"day_{day}": None for day in days},
+                "survival_ci": {f"day_{day}": [None, None] for day in days},
+            }
+        }
     survival = result.survival
     return {
         "lifetime": {
+            "not_computable": None,
             "median_days": result.median_days,
             "median_ci_low": result.median_ci_low,
             "median_ci_high": result.median_ci_high,

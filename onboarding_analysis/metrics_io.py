@@ -123,7 +123,8 @@ def read_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
     FileNotFoundError
         There is no such file.
     MetricsError
-        The file is not valid JSON or not a JSON object.
+        The file is not valid JSON (``NaN`` and ``Infinity`` included: the file is strict
+        JSON, as written by :func:`record_metrics`) or not a JSON object.
 
     Examples
     --------
@@ -137,10 +138,10 @@ def read_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
     if path.is_dir():
         path = path / METRICS_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: metrics file not found (has the run finished?)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, _NonStandardConstant) as err:
         raise MetricsError(
             f"{path}: not valid JSON ({err}). Delete the file and run the report again."
         ) from err
@@ -150,6 +151,14 @@ def read_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
             "Delete the file and run the report again."
         )
     return data
+
+
+class _NonStandardConstant(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a metrics file: not JSON (RFC 8259)."""
+
+
+def _reject_constant(token: str) -> Any:
+    raise _NonStandardConstant(f"the non-standard constant {token} is not JSON; missing values are null")
 
 
 def to_jsonable(value: Any, *, key: str = "") -> Any:

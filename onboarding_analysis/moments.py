@@ -90,6 +90,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from . import columns as C
+from .absence import add_note
 from .errors import DataError, ParamsError
 from .facts import MICROS_PER_DAY, Facts, bit_mask
 from .intervals import wilson_interval
@@ -510,7 +511,30 @@ def _counts(units: pd.DataFrame, params, alpha: float) -> pd.DataFrame:
         k = int(units[moment].sum())
         low, high = wilson_interval(k, n, alpha=alpha)
         rows.append([moment, n, k, k / n if n else math.nan, low, high, rules[moment]])
-    return pd.DataFrame(rows, columns=COUNT_COLUMNS)
+    table = pd.DataFrame(rows, columns=COUNT_COLUMNS)
+    early, recent = params.moment_early_days, params.crisis_recent_days
+    windows = {
+        "crisis": f"observed for {early + recent} days (moment_early_days + crisis_recent_days)",
+        "relationship_change": (
+            f"that completed onboarding at least {params.relationship_days} days (relationship_days) "
+            "before the observation end"
+        ),
+        "unexpected_win": f"observed for {max(early, FIRST_WEEK_DAYS)} days (moment_early_days, at least 7)",
+    }
+    reasons = {
+        moment: f"{moment}: not computable, no account or user {window}; those not observed long enough "
+        "are left out, never counted as having no moment"
+        for moment, window in windows.items()
+    }
+    if not params.onboarding_steps:
+        reasons["relationship_change"] = (
+            "relationship_change: not computable without params onboarding_steps (its last step is "
+            "onboarding completed)"
+        )
+    for moment, n in zip(table["moment"], table["eligible"], strict=True):
+        if n == 0:
+            add_note(table, reasons[moment])
+    return table
 
 
 def _weekly(units: pd.DataFrame) -> pd.DataFrame:

@@ -64,15 +64,26 @@ def _inline_plots() -> None:
 
 def show(table: pd.DataFrame, *, digits: int = 3) -> None:
     """Print ``table`` as plain text with floats rounded to ``digits`` (stable for nbval);
-    "(no rows)" for a table without rows."""
+    "(no rows)" for a table without rows.
+
+    Blank cells are missing estimates; the notes attached to the table
+    (:func:`onboarding_analysis.absence.add_note`) follow it, one ``note: ...`` line each,
+    saying why.
+    """
+    from .absence import notes_of
+
     if table.empty:
         print("(no rows)")
+        for note in notes_of(table):
+            print(f"note: {note}")
         return
     out = table.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
     print(out.to_string(index=False))
+    for note in notes_of(table):
+        print(f"note: {note}")
 
 
 def show_notes(notes) -> None:
@@ -105,6 +116,43 @@ def configured(params, key: str, *, quiet: bool = False) -> bool:
     return enabled
 
 
+def computable(result, *, quiet: bool = False) -> bool:
+    """Whether ``result`` was computed; if not, print its one-line note (the reason).
+
+    The counterpart of :func:`configured` for sections and figures that are configured but
+    do not fit this client's data: ``result`` is a
+    :class:`~onboarding_analysis.absence.NotComputable` (or carries one as ``absence``, as a
+    :class:`~onboarding_analysis.retention.CohortTable` does). ``quiet=True`` for the later cells
+    of a section, so the note is printed once.
+
+    Parameters
+    ----------
+    result : object
+        A section's result, or the :class:`~onboarding_analysis.absence.NotComputable` returned
+        in its place.
+    quiet : bool, default False
+        Do not print the note.
+
+    Returns
+    -------
+    bool
+        False when ``result`` stands for a figure that could not be computed.
+
+    Examples
+    --------
+    >>> from onboarding_analysis.absence import NotComputable
+    >>> computable(NotComputable("no user signed up after the change date 2025-01-01"))
+    Section skipped: no user signed up after the change date 2025-01-01.
+    False
+    """
+    from .absence import absence_of
+
+    absence = absence_of(result)
+    if absence is not None and not quiet:
+        print(absence.note)
+    return absence is None
+
+
 def show_segments(comparisons) -> None:
     """Show segment comparisons in a notebook: per column, the summary table, the tests, and the
     three plots (KM curves per group, hazard-ratio forest plot, retention by group).
@@ -127,10 +175,12 @@ def show_segments(comparisons) -> None:
             if comparison.logrank_p_adjusted is None
             else f", adjusted across columns {comparison.logrank_p_adjusted:.3g}"
         )
-        print(
-            f"== {column} (reference: {comparison.reference}{pooled})\n"
-            f"global log-rank p = {comparison.logrank_p:.3g}{adjusted} ({comparison.p_adjust})"
+        logrank = (
+            "not computable (see the notes below)"
+            if comparison.logrank_p is None or not np.isfinite(comparison.logrank_p)
+            else f"{comparison.logrank_p:.3g}{adjusted} ({comparison.p_adjust})"
         )
+        print(f"== {column} (reference: {comparison.reference}{pooled})\nglobal log-rank p = {logrank}")
         show(segments.segment_summary(comparison))
         show(comparison.tests)
         for note in comparison.notes:

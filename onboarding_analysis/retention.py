@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import columns as C
+from .absence import NotComputable, add_note
 from .errors import DataError
 from .intervals import check_alpha, wilson_interval
 
@@ -182,7 +183,7 @@ def nday_retention(facts: pd.DataFrame, days: int | Iterable[int], *, alpha: flo
         ok = ages >= day + 1
         eligible.append(int(ok.sum()))
         retained.append(int((ok & active).sum()))
-    return _day_table(days, eligible, retained, alpha)
+    return _note_not_eligible(_day_table(days, eligible, retained, alpha), ages)
 
 
 def unbounded_retention(
@@ -226,7 +227,23 @@ def unbounded_retention(
         ok = ages >= day + 1
         eligible.append(int(ok.sum()))
         retained.append(int((ok & (last >= day)).sum()))
-    return _day_table(days, eligible, retained, alpha)
+    return _note_not_eligible(_day_table(days, eligible, retained, alpha), ages)
+
+
+def _note_not_eligible(table: pd.DataFrame, ages: np.ndarray) -> pd.DataFrame:
+    """Note the days no user is eligible for (their rate is blank, not zero)."""
+    empty = table.loc[table["eligible"] == 0, "day"].tolist()
+    if empty:
+        oldest = (
+            f"the oldest has been observed for {float(np.max(ages)):.1f} days" if len(ages) else "no users"
+        )
+        days = ", ".join(f"day {d}" for d in empty)
+        add_note(
+            table,
+            f"{days}: not computable, no user has been observed for {empty[0] + 1} days since signup yet "
+            f"({oldest}); users not observed long enough are left out, never counted as lost",
+        )
+    return table
 
 
 def bracket_retention(
@@ -352,6 +369,10 @@ class CohortTable:
         small cells must stay hidden).
     cohort_sizes : pandas.Series
         Users per cohort, eligible or not.
+    min_cell_users : int
+        The smallest number of eligible users a cell is shown for.
+    oldest_age_days : float or None
+        The largest ``age_days`` (None without users).
     """
 
     period: Literal["week", "month"]
@@ -359,6 +380,43 @@ class CohortTable:
     eligible: pd.DataFrame
     retained: pd.DataFrame
     cohort_sizes: pd.Series
+    min_cell_users: int = 1
+    oldest_age_days: float | None = None
+
+    @property
+    def absence(self) -> NotComputable | None:
+        """Why the table has no cell to show (None when at least one cell has a rate).
+
+        Either no user is old enough for the first period (``P`` days), or every cell has
+        fewer than ``min_cell_users`` eligible users; the heatmap is then left out of the
+        report with this note (:func:`onboarding_analysis.notebook.computable`).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> facts = pd.DataFrame({"t0": pd.to_datetime(["2024-01-03"]), "age_days": [3.0],
+        ...                       "active_weeks_mask": [1]})
+        >>> cohort_table(facts).absence.reason
+        'no user has been observed for a whole week since signup yet (the oldest for 3.0 days)'
+        """
+        if self.rates.notna().to_numpy().any():
+            return None
+        what = f"{self.period}ly cohort heatmap"
+        length = C.PERIOD_DAYS[self.period]
+        unit = "week" if self.period == "week" else f"{length}-day period"
+        if self.rates.shape[1] == 0:
+            oldest = self.oldest_age_days
+            since = "" if oldest is None else f" (the oldest for {oldest:.1f} days)"
+            users = "no user" if int(self.cohort_sizes.sum()) else "no user at all"
+            return NotComputable(
+                f"{users} has been observed for a whole {unit} since signup yet{since}", what=what
+            )
+        most = int(self.eligible.to_numpy().max())
+        return NotComputable(
+            f"every cell has fewer than min_cell_users = {self.min_cell_users} eligible users "
+            f"(at most {most}), so every cell is hidden",
+            what=what,
+        )
 
 
 def _cohort_labels(t0: pd.Series, period: str) -> pd.Series:
@@ -451,7 +509,15 @@ def cohort_table(
     eligible = eligible.astype(np.int64)
     retained = retained.astype(np.int64)
     rates = (retained / eligible.where(eligible > 0)).where(eligible >= min_cell_users).astype(float)
-    return CohortTable(period=period, rates=rates, eligible=eligible, retained=retained, cohort_sizes=sizes)
+    return CohortTable(
+        period=period,
+        rates=rates,
+        eligible=eligible,
+        retained=retained,
+        cohort_sizes=sizes,
+        min_cell_users=int(min_cell_users),
+        oldest_age_days=float(ages.max()) if len(ages) else None,
+    )
 
 
 # --- headline numbers --------------------------------------------------------------------------

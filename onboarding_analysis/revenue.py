@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from .absence import add_note
 from .errors import DataError, ParamsError
 from .facts import Facts
 from .intervals import check_alpha
@@ -299,7 +300,11 @@ def revenue_churn(facts: Facts, *, n_boot: int = 2000, seed: int = 0, alpha: flo
             ci_high=None,
             current_mrr=0.0,
             accounts=0,
-            projection=projection_table(0.0, None, scenarios),
+            projection=add_note(
+                projection_table(0.0, None, scenarios),
+                f"measured churn not computable: no {facts.params.revenue_event!r} event with an MRR "
+                "value in the data",
+            ),
             n_boot=n_boot,
             seed=seed,
             alpha=alpha,
@@ -335,7 +340,8 @@ def revenue_churn(facts: Facts, *, n_boot: int = 2000, seed: int = 0, alpha: flo
     months["ci_low"] = math.nan
     months["ci_high"] = math.nan
     contributing = paying.any(axis=1)
-    if pooled is not None and n_boot > 0:
+    # One paying account resamples to itself: a bootstrap "interval" of width 0 says nothing.
+    if pooled is not None and n_boot > 0 and contributing.sum() >= 2:
         s, k = start[contributing], kept[contributing]
         reps_pooled, reps_month = _bootstrap(s, k, n_boot, seed)
         low, high = (float(v) for v in np.quantile(reps_pooled, [alpha / 2, 1 - alpha / 2]))
@@ -344,6 +350,18 @@ def revenue_churn(facts: Facts, *, n_boot: int = 2000, seed: int = 0, alpha: flo
             values = reps_month[:, j][~np.isnan(reps_month[:, j])]
             months.loc[j, ["ci_low", "ci_high"]] = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     projection = projection_table(current, pooled, scenarios, ci=(low, high))
+    if pooled is None:
+        add_note(
+            projection,
+            "measured churn not computable: no account paid at the start of a complete UTC month "
+            f"before the observation end ({len(accounts)} account(s) with revenue events)",
+        )
+    elif n_boot > 0 and contributing.sum() < 2:
+        add_note(
+            projection,
+            "interval not computable: only one account paid at the start of a month, and the "
+            "bootstrap over accounts needs at least two",
+        )
     return RevenueResult(
         months=months[MONTH_COLUMNS],
         monthly_net_churn=pooled,

@@ -1372,7 +1372,8 @@ def plot_segment_survival(comparison: SegmentComparison, *, ax: Axes | None = No
     ax.set_ylabel("share of users not yet churned")
     ax.set_ylim(0, 1.05)
     ax.set_title(f"Lifetime by {comparison.column} (Kaplan-Meier, {level}% CI)")
-    ax.legend(loc="best")
+    if comparison.lifetimes:  # none when no user is observable yet (the notes say so)
+        ax.legend(loc="best")
     return ax
 
 
@@ -1499,6 +1500,6 @@ def plot_segment_retention(
     ax.set_ylim(0, 1.05)
     level = round(100 * (1 - comparison.alpha))
     ax.set_title(f"N-day retention by {comparison.column} ({level}% Wilson CI)")
-    if len(groups):
+    if ax.get_legend_handles_labels()[0]:  # no point when no user is eligible for any day
         ax.legend(loc="best", fontsize=8)
     return ax

@@ -416,6 +416,7 @@ def test_lifetime_metrics_are_json_with_none_where_not_estimable():
         assert json.loads(json.dumps(metrics, allow_nan=False)) == metrics
     body = lifetime_metrics(reached)["lifetime"]
     assert set(body) == {
+        "not_computable",
         "median_days",
         "median_ci_low",
         "median_ci_high",
@@ -428,6 +429,7 @@ def test_lifetime_metrics_are_json_with_none_where_not_estimable():
         "survival",
         "survival_ci",
     }
+    assert body["not_computable"] is None  # the reason, when no lifetime can be estimated at all
     assert body["median_days"] == 23.0 and (body["churned"], body["censored"]) == (11, 1)
     assert list(body["survival"]) == ["day_1", "day_7", "day_30"]
     assert body["survival"]["day_7"] == pytest.approx(10 / 12)  # two churned at 5 weeks

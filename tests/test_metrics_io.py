@@ -144,7 +144,15 @@ def test_read_metrics_missing_file(tmp_path):
         read_metrics(tmp_path / "nope" / METRICS_FILE)
 
 
-@pytest.mark.parametrize(("text", "match"), [("{not json", "not valid JSON"), ("[1, 2]", "JSON object")])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"a": {"rate": NaN}}', "non-standard constant NaN is not JSON"),
+        ('{"a": [1.0, -Infinity]}', "non-standard constant -Infinity is not JSON"),
+    ],
+)
 def test_a_corrupt_metrics_file_is_a_clear_error(tmp_path, text, match):
     (tmp_path / METRICS_FILE).write_text(text, encoding="utf-8")
     with pytest.raises(MetricsError, match=match) as info:

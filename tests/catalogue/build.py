@@ -370,6 +370,28 @@ def cases() -> dict[str, dict]:
         filters={"client": "acme"},
         feature_events=["globex_secret_featur"],
     )
+
+    # --- degenerate but legitimate logs (their reports: tests/test_degenerate.py) ------------------
+    case(
+        "one-user",
+        {"events.csv": HEADER + "u1,signed_up,2024-01-01T00:00:00Z\nu1,session_start,2024-01-02T09:00:00Z\n"},
+    )
+    case(
+        "only-signup-events",
+        {"events.csv": HEADER + "".join(f"u{i},signed_up,2024-01-0{i}T00:00:00Z\n" for i in range(1, 4))},
+    )
+    case(
+        "all-events-at-one-timestamp",
+        {
+            "events.csv": HEADER
+            + "".join(
+                f"u{i},{event},2024-01-03T10:00:00Z\n"
+                for i in (1, 2)
+                for event in ("signed_up", "session_start", "created_report")
+            )
+        },
+    )
+
     # --- found by the whole-pipeline property test (tests/test_pipeline_properties.py) ------
     # Drawn clients on which a report once stopped; each must now complete (expected: report).
     for case_id, spec in FOUND.items():
