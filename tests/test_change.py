@@ -261,7 +261,7 @@ def test_cohort_trend_plot(result):
 def test_a_separated_change_has_no_hazard_ratio_and_keeps_the_other_figures():
     # Every signup before the change churns within 10 days; every signup after it lasts 30-39
     # days: the after group churns only once nobody from before is at risk (monotone likelihood,
-    # the ratio would be 0). On main: a log hazard ratio run off to about -40.
+    # the ratio would be 0). (Before the check this stopped on a singular information matrix.)
     facts = _toy_facts(before=(0, 60), after=(50, 60), value=(10, 20))
     table = facts.table.copy()
     before = (table[C.T0] < pd.Timestamp("2024-04-01")).to_numpy()
