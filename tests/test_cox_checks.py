@@ -164,3 +164,12 @@ def test_exp_of_a_coefficient_cannot_overflow():
     np.testing.assert_array_equal(
         exp_or_nan(np.array([0.0, 4500.0, -4500.0, np.nan])), [1.0, np.nan, np.nan, np.nan]
     )
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from onboarding_analysis import cox_checks
+
+    result = doctest.testmod(cox_checks)
+    assert result.failed == 0 and result.attempted >= 8
