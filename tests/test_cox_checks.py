@@ -173,3 +173,29 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(cox_checks)
     assert result.failed == 0 and result.attempted >= 8
+
+
+def test_risk_set_extremes_by_pattern_equal_the_rows_and_the_risk_table():
+    """The pattern fit's running extremes (patterns sorted by last time) equal the max / min over
+    the patterns with weight at risk, and lead to the same verdicts as the fit on rows."""
+    from onboarding_analysis.compression import _EfronData, _PatternData, _patterns
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        n = int(rng.integers(3, 60))
+        t = np.floor(rng.uniform(0, 10, n)) if trial % 2 else rng.uniform(0, 10, n)
+        e = rng.random(n) < 0.7
+        if not e.any():
+            continue
+        X = np.column_stack([rng.integers(0, 2, n), rng.integers(0, 3, n)]).astype(float)
+        w = rng.integers(1, 4, n).astype(float)
+        by_pattern = _PatternData(t, e, X, w, *_patterns(X))
+        dead, high, low, when = by_pattern.extremes()
+        at_risk = by_pattern.N > 0
+        for c, v in enumerate(by_pattern.P.T):
+            np.testing.assert_array_equal(high[:, c], np.where(at_risk, v, -np.inf).max(axis=1))
+            np.testing.assert_array_equal(low[:, c], np.where(at_risk, v, np.inf).min(axis=1))
+        dead_r, high_r, low_r, when_r = _EfronData(t, e, X, w).extremes()
+        for c in range(2):
+            assert (dead[:, c] >= high[when, c]).all() == (dead_r[:, c] >= high_r[when_r, c]).all()
+            assert (dead[:, c] <= low[when, c]).all() == (dead_r[:, c] <= low_r[when_r, c]).all()
