@@ -608,10 +608,8 @@ def cox_hazard_ratios(
                 alpha=alpha,
             )
         except NotEstimable as err:
-            blamed = {
-                c.split("=", 1)[1]: why for c, why in err.covariates.items() if c.startswith(f"{group}=")
-            }
-            blamed = {g: why for g, why in blamed.items() if g in fitted}
+            group_of = {f"{group}={g}": g for g in fitted}  # the dummies' names, as _fit_groups makes them
+            blamed = {group_of[c]: why for c, why in err.covariates.items() if c in group_of}
             if blamed and len(blamed) == len(err.covariates):
                 excluded.update(blamed)
                 continue
