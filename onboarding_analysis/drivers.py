@@ -91,6 +91,13 @@ def _delay(facts: Facts) -> float:
     return 0.0 if params.churn_event else float(params.inactivity_days)
 
 
+def _reason(err: NotEstimable) -> str:
+    """The reason of a landmark model without estimate, in terms of the event ("did")."""
+    if set(err.covariates) == {"did"}:
+        return err.covariates["did"].replace("these users", "the users who did it")
+    return err.reason
+
+
 def landmark_users(facts: Facts, landmark_days: float) -> np.ndarray:
     """Boolean mask over ``facts.table``: the users of the landmark at ``landmark_days``.
 
@@ -312,13 +319,6 @@ def early_behaviours(
         min_count=int(min_count),
     )
     return out
-
-
-def _reason(err: NotEstimable) -> str:
-    """The reason of a landmark model without estimate, in terms of the event ("did")."""
-    if set(err.covariates) == {"did"}:
-        return err.covariates["did"].replace("these users", "the users who did it")
-    return err.reason
 
 
 def _num(value: Any) -> float | None:
