@@ -122,7 +122,10 @@ class ChangeComparison:
     logrank_statistic, logrank_p : float
         Lifetime log-rank test (capped follow-up).
     hazard_ratio, hr_ci_low, hr_ci_high, hr_p : float
-        Cox hazard ratio of churn, after vs before.
+        Cox hazard ratio of churn, after vs before (NaN when not estimable).
+    hr_note : str
+        "not estimable: <reason>" when the Cox model has no estimate (e.g. a monotone
+        likelihood, :mod:`onboarding_analysis.cox_checks`), else empty.
     ph_warning : str
         Non-empty if the proportional-hazards check failed.
     comparison : SegmentComparison
@@ -164,6 +167,7 @@ class ChangeComparison:
     cohorts: pd.DataFrame
     adjust_for: tuple[str, ...]
     alpha: float
+    hr_note: str = ""
 
 
 def change_timestamp(change_date: dt.date, params: Params) -> pd.Timestamp:
@@ -405,6 +409,7 @@ def compare_change(
         ),
         adjust_for=tuple(adjust_for),
         alpha=alpha,
+        hr_note=str(row["hr_note"]),
     )
 
 
@@ -477,7 +482,7 @@ def change_summary(result: ChangeComparison) -> pd.DataFrame:
             result.retention_diff_p,
         ),
         (
-            "churn hazard ratio, after vs before (Cox)",
+            "churn hazard ratio, after vs before (Cox)" + (f": {result.hr_note}" if result.hr_note else ""),
             1.0,
             result.hazard_ratio,
             result.hazard_ratio,

@@ -87,6 +87,7 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from numpy.typing import ArrayLike
 from scipy.stats import chi2
 
+from .cox_checks import NotEstimable, exp_or_nan, monotone_columns, runaway_columns
 from .errors import DataError, ParamsError
 
 __all__ = [
@@ -634,12 +635,12 @@ class CoxFit:
         self.summary = pd.DataFrame(
             {
                 "coef": beta,
-                "exp(coef)": np.exp(beta),
+                "exp(coef)": exp_or_nan(beta),
                 "se(coef)": se,
                 f"coef lower {level}%": lower,
                 f"coef upper {level}%": upper,
-                f"exp(coef) lower {level}%": np.exp(lower),
-                f"exp(coef) upper {level}%": np.exp(upper),
+                f"exp(coef) lower {level}%": exp_or_nan(lower),
+                f"exp(coef) upper {level}%": exp_or_nan(upper),
                 "z": wald,
                 "p": chi2.sf(wald**2, 1),
             },
@@ -800,6 +801,13 @@ class _EfronData:
         _, _, _, H1, C1, _, _, _, _, S1, T1 = self._sums(beta)
         return (S1 * H1[:, None] - T1 * C1[:, None]) / self.d[:, None]
 
+    def extremes(self):
+        """``(dead values, risk-set max, risk-set min, death time)`` for :func:`monotone_columns`."""
+        start = self.time_start[self.dead_times]
+        risk_max = np.maximum.accumulate(self.X[::-1], axis=0)[::-1][start]
+        risk_min = np.minimum.accumulate(self.X[::-1], axis=0)[::-1][start]
+        return self.X[self.dead_rows], risk_max, risk_min, self.dead_pos
+
 
 def _checked(durations, events, X, weights):
     t = np.asarray(durations, dtype=float)
@@ -853,11 +861,13 @@ class _PatternData:
         J = self.times.size
         self.N = np.empty((J, K))  # weight at risk (time >= t) per death time and pattern
         self.D = np.zeros((J, K))  # weight of the deaths
+        self.last_time = np.empty(K)  # the pattern is at risk at the death times up to this one
         for k in range(K):
             mine = codes == k
             tk, wk, ek = t[mine], w[mine], e[mine]
             order = np.argsort(tk, kind="stable")
             tk, wk, ek = tk[order], wk[order], ek[order]
+            self.last_time[k] = tk[-1]
             later = np.concatenate([np.cumsum(wk[::-1])[::-1], [0.0]])
             self.N[:, k] = later[np.searchsorted(tk, self.times, side="left")]
             self.D[:, k] = np.bincount(np.searchsorted(self.times, tk[ek]), weights=wk[ek], minlength=J)
@@ -894,6 +904,19 @@ class _PatternData:
         survival = np.cumprod(1.0 - self.d / self.N.sum(axis=1))
         j, k = np.nonzero(self.D)
         return self.P[k] - means[j], self.D[j, k], 1.0 - survival[j]
+
+    def extremes(self):
+        """``(dead values, risk-set max, risk-set min, death time)`` for :func:`monotone_columns`."""
+        # At death time t the patterns at risk are those whose last time is >= t: the first m of
+        # the patterns sorted latest first, so the risk-set extremes are running extremes (O(J + K)
+        # per column instead of a J x K pass).
+        order = np.argsort(-self.last_time, kind="stable")
+        m = np.searchsorted(-self.last_time[order], -self.times, side="right")  # >= 1: the dying one
+        ranked = self.P[order]
+        risk_max = np.maximum.accumulate(ranked, axis=0)[m - 1]
+        risk_min = np.minimum.accumulate(ranked, axis=0)[m - 1]
+        j, k = np.nonzero(self.D)
+        return self.P[k], risk_max, risk_min, j
 
 
 def efron_cox_on(
@@ -953,7 +976,7 @@ def efron_cox(
         Level of the intervals.
     max_steps, tolerance : int, float
         Newton-Raphson stops when the largest step is below ``tolerance`` (in units of the
-        covariates' standard deviation) or after ``max_steps`` (``ConvergenceError``).
+        covariates' standard deviation) or after ``max_steps`` (``NotEstimable``).
     by_pattern : bool or None
         None (default): when the covariates take at most :data:`MAX_PATTERNS` distinct rows
         (group dummies), compute from a table of death times by pattern, else from the rows;
@@ -965,9 +988,12 @@ def efron_cox(
 
     Raises
     ------
-    lifelines.exceptions.ConvergenceError
-        Singular information (collinear covariates, a covariate constant among the rows at
-        risk) or no convergence.
+    onboarding_analysis.cox_checks.NotEstimable
+        (a lifelines ``ConvergenceError``) The model has no estimate: no events, a covariate in
+        which the likelihood is monotone (separation) or that is constant among the rows at
+        risk, singular information (collinear covariates), no convergence, or a coefficient that
+        ran off (:mod:`onboarding_analysis.cox_checks`). ``covariates`` names the coefficients
+        responsible where they are known.
 
     Examples
     --------
@@ -977,51 +1003,69 @@ def efron_cox(
     >>> round(float(fit.params_["fin"]), 3)
     -0.347
     """
-    from lifelines.exceptions import ConvergenceError
-
     names = list(covariates.columns)
     t, e, X, w = _checked(durations, events, covariates.to_numpy(dtype=float), weights)
     if not e.any():
-        raise ConvergenceError("Cox fit: no events, the partial likelihood is flat")
+        raise NotEstimable("no churn at all: the partial likelihood is flat")
     found = _patterns(X) if by_pattern is not False else None
     data = _PatternData(t, e, X, w, *found) if found is not None else _EfronData(t, e, X, w)
+    values = data.P if found is not None else data.X
+    separated = monotone_columns(*data.extremes(), values, names)
+    if separated:
+        raise NotEstimable(_blame(separated), separated)
     p = len(names)
     users = data.users
     scale = data.scale.copy()
     scale[scale == 0] = 1.0
     beta = np.zeros(p)
-    loglik, gradient, info = data.evaluate(beta)
-    iterations = 0
-    while True:
-        iterations += 1
-        try:
-            step = np.linalg.solve(info, gradient)
-        except np.linalg.LinAlgError as err:
-            raise ConvergenceError(
-                "Cox fit: singular information matrix (collinear or constant covariates)"
-            ) from err
-        if not np.isfinite(step).all():
-            raise ConvergenceError("Cox fit: the Newton step is not finite")
-        size = 1.0
+    # Far from the maximum the sums can under- or overflow; a non-finite likelihood or step
+    # is caught below, so numpy's warnings about it are silenced (they are not the user's).
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        loglik, gradient, info = data.evaluate(beta)
+        iterations = 0
         while True:
-            candidate = beta + size * step
-            new = data.evaluate(candidate)
-            if np.isfinite(new[0]) and new[0] >= loglik - 1e-12 * abs(loglik):
+            iterations += 1
+            try:
+                step = np.linalg.solve(info, gradient)
+            except np.linalg.LinAlgError as err:
+                raise NotEstimable(
+                    "singular information matrix (collinear covariates, or separation by a combination of them)"
+                ) from err
+            if not np.isfinite(step).all():
+                raise NotEstimable("the Newton step is not finite (monotone likelihood)")
+            size = 1.0
+            while True:
+                candidate = beta + size * step
+                new = data.evaluate(candidate)
+                if np.isfinite(new[0]) and new[0] >= loglik - 1e-12 * abs(loglik):
+                    break
+                size /= 2
+                if size < 1e-8:
+                    raise NotEstimable("the log-likelihood does not increase along the Newton step")
+            beta = candidate
+            loglik, gradient, info = new
+            if np.max(np.abs(size * step) * scale) < tolerance:
                 break
-            size /= 2
-            if size < 1e-8:
-                raise ConvergenceError("Cox fit: the log-likelihood does not increase along the Newton step")
-        beta = candidate
-        loglik, gradient, info = new
-        if np.max(np.abs(size * step) * scale) < tolerance:
-            break
-        if iterations >= max_steps:
-            raise ConvergenceError(f"Cox fit: no convergence in {max_steps} Newton-Raphson steps")
-    try:
-        variance = np.linalg.inv(info)
-    except np.linalg.LinAlgError as err:
-        raise ConvergenceError("Cox fit: singular information matrix at the estimate") from err
+            if iterations >= max_steps:
+                raise NotEstimable(
+                    f"no convergence in {max_steps} Newton-Raphson steps (monotone likelihood, or "
+                    f"separation by a combination of covariates)"
+                )
+        try:
+            variance = np.linalg.inv(info)
+        except np.linalg.LinAlgError as err:
+            raise NotEstimable("singular information matrix at the estimate") from err
+        se = np.sqrt(np.diag(variance))
+    spread = X.max(axis=0) - X.min(axis=0) if X.size else np.zeros(p)
+    runaway = runaway_columns(beta, se, spread, names)
+    if runaway:
+        raise NotEstimable(_blame(runaway), runaway)
     return CoxFit(names, beta, variance, loglik, alpha, users, data.deaths, data.rows, iterations, data)
+
+
+def _blame(reasons: dict[str, str]) -> str:
+    """One line naming each covariate and its reason."""
+    return "; ".join(f"{name}: {why}" for name, why in reasons.items())
 
 
 def efron_ph_test(fit: CoxFit) -> pd.DataFrame:

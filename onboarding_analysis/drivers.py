@@ -43,7 +43,6 @@ from typing import Any
 import ibis
 import numpy as np
 import pandas as pd
-from lifelines.exceptions import ConvergenceError
 from matplotlib.axes import Axes
 from scipy.stats import norm
 
@@ -58,6 +57,7 @@ from .compression import (
     efron_cox_on,
     efron_ph_test,
 )
+from .cox_checks import NotEstimable, hazard_ratio_interval
 from .errors import DataError
 from .facts import Facts
 from .intervals import check_alpha
@@ -65,6 +65,8 @@ from .segments import adjust_pvalues, forest
 
 __all__ = ["LABEL", "drivers_metrics", "early_behaviours", "landmark_users", "plot_early_behaviours"]
 
+#: Prefix of the note of a hazard ratio without estimate.
+NOT_ESTIMABLE = "not estimable: "
 #: How the table must be read.
 LABEL = "associations, not causes"
 #: Columns of :func:`early_behaviours`.
@@ -88,6 +90,13 @@ DRIVER_COLUMNS = [
 def _delay(facts: Facts) -> float:
     params = facts.params
     return 0.0 if params.churn_event else float(params.inactivity_days)
+
+
+def _reason(err: NotEstimable) -> str:
+    """The reason of a landmark model without estimate, in terms of the event ("did")."""
+    if set(err.covariates) == {"did"}:
+        return err.covariates["did"].replace("these users", "the users who did it")
+    return err.reason
 
 
 def landmark_users(facts: Facts, landmark_days: float) -> np.ndarray:
@@ -178,7 +187,8 @@ def early_behaviours(
         One row per event, ranked (``rank`` 1 = strongest evidence: smallest adjusted p-value,
         then the larger distance of the ratio from 1): :data:`DRIVER_COLUMNS`. ``association``
         reads the adjusted p-value: "lower churn" / "higher churn" / "no clear association";
-        ``note`` says why a ratio is missing. ``attrs`` hold ``label`` ("associations, not
+        ``note`` says why a ratio is missing ("not estimable: <reason>" when the model has
+        no estimate, e.g. a monotone likelihood: :mod:`onboarding_analysis.cox_checks`). ``attrs`` hold ``label`` ("associations, not
         causes"), ``landmark_days``, ``users`` (landmark users), ``min_age_days``,
         ``adjusted_for`` and ``p_adjust``.
 
@@ -235,7 +245,8 @@ def early_behaviours(
         if did.all() or not did.any():
             row["note"] = "no contrast: every landmark user did it, or none did"
         elif not base["event"].to_numpy()[did].any() or not base["event"].to_numpy()[~did].any():
-            row["note"] = "no churn after the landmark in one of the two groups"
+            side = "did it" if not base["event"].to_numpy()[did].any() else "did not"
+            row["note"] = f"{NOT_ESTIMABLE}no churn after the landmark among the users who {side}"
         else:
             try:
                 if compress:
@@ -255,17 +266,21 @@ def early_behaviours(
                         grid_hours=params.compression_grid_hours,
                         alpha=alpha,
                     )
-            except ConvergenceError as err:
-                row["note"] = f"the Cox model did not converge ({str(err).splitlines()[0]})"
+            except NotEstimable as err:
+                row["note"] = NOT_ESTIMABLE + _reason(err)
             else:
                 coef, se = float(cph.params_["did"]), float(cph.standard_errors_["did"])
-                row.update(
-                    hazard_ratio=math.exp(coef),
-                    hr_ci_low=math.exp(coef - z * se),
-                    hr_ci_high=math.exp(coef + z * se),
-                    p_raw=float(cph.summary.loc["did", "p"]),
-                    ph_p=float(efron_ph_test(cph).loc["did", "p"]),
-                )
+                ratio = hazard_ratio_interval(coef, se, z)
+                if ratio is None:
+                    row["note"] = f"{NOT_ESTIMABLE}the hazard ratio or its interval is out of range"
+                else:
+                    row.update(
+                        hazard_ratio=ratio[0],
+                        hr_ci_low=ratio[1],
+                        hr_ci_high=ratio[2],
+                        p_raw=float(cph.summary.loc["did", "p"]),
+                        ph_p=float(efron_ph_test(cph).loc["did", "p"]),
+                    )
                 cph.release()
         rows.append(row)
     out = pd.DataFrame(

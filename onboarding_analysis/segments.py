@@ -74,7 +74,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from lifelines.exceptions import ConvergenceError
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 from scipy.stats import chi2, chi2_contingency, norm
@@ -91,6 +90,7 @@ from .compression import (
     efron_ph_test,
     round_durations,
 )
+from .cox_checks import NotEstimable, hazard_ratio_interval
 from .errors import DataError, ParamsError, StatisticalWarning
 from .facts import Facts
 from .intervals import check_alpha, wilson_interval
@@ -159,7 +159,8 @@ class SegmentComparison:
         ``rmst_se`` (+ CI); ``rmst_diff`` (+ CI), ``rmst_diff_p_raw``, ``rmst_diff_p_adjusted``;
         ``ttfv_day_<D>`` (+ CI); ``completion`` (+ CI); ``hazard_ratio`` (+ ``hr_ci_low``,
         ``hr_ci_high``), ``hr_p_raw``, ``hr_p_adjusted``, ``ph_p_raw``, ``ph_p_adjusted``,
-        ``ph_warning`` (text, empty when the check passes); ``logrank_p_raw``,
+        ``hr_note`` (text: "not estimable: <reason>" where the ratio has no estimate, else
+        empty), ``ph_warning`` (text, empty when the check passes); ``logrank_p_raw``,
         ``logrank_p_adjusted`` (pairwise against the reference). The reference row has
         hazard ratio 1 and no test.
     tests : pandas.DataFrame
@@ -516,8 +517,12 @@ def cox_hazard_ratios(
     with one 0/1 column per non-reference group plus the ``adjust_for`` covariates
     (:func:`onboarding_analysis.compression.covariate_columns`). The proportional-hazards check
     is :func:`onboarding_analysis.compression.efron_ph_test`, on every row.
-    Groups without any churn, and the reference without any churn, have no finite ratio:
-    their users are left out of the model and the ratio is NaN (listed in the notes).
+    A group without churn, or in which the likelihood is monotone (separation:
+    :mod:`onboarding_analysis.cox_checks`), has no finite ratio: it is "not estimable" (NaN, and
+    the reason in ``hr_note``), its users are left out and the model is fitted again for the
+    other groups. When the model as a whole has no estimate (the reference without churn, an
+    adjustment covariate that separates, no convergence), every ratio is not estimable. The
+    reasons are also in the notes.
 
     Parameters
     ----------
@@ -540,8 +545,9 @@ def cox_hazard_ratios(
     -------
     (pandas.DataFrame, CoxFit or None, tuple of str)
         Per non-reference group (index): ``log_hr, se, hazard_ratio, hr_ci_low, hr_ci_high,
-        p, ph_p`` (``p`` the Wald test of the ratio, ``ph_p`` the proportional-hazards check);
-        the model; notes.
+        p, ph_p`` (``p`` the Wald test of the ratio, ``ph_p`` the proportional-hazards check)
+        and ``hr_note`` ("not estimable: <reason>", empty when estimated); the model (None
+        when it has no estimate); notes.
 
     Examples
     --------
@@ -561,24 +567,114 @@ def cox_hazard_ratios(
     present = {values[i] for i in pd.unique(codes)} - {reference}
     names = [reference, *sorted(present)]
     others = [g for g in names if g != reference]
-    columns = ["log_hr", "se", "hazard_ratio", "hr_ci_low", "hr_ci_high", "p", "ph_p"]
-    table = pd.DataFrame(index=pd.Index(others, name=GROUP), columns=columns, dtype=float)
+    table = pd.DataFrame(index=pd.Index(others, name=GROUP), columns=HR_COLUMNS, dtype=float)
+    table["hr_note"] = ""
     notes: list[str] = []
     churn = np.bincount(codes[events], minlength=len(values))
     with_events = {values[i] for i in np.flatnonzero(churn)}
     if reference not in with_events:
         if others:
+            table["hr_note"] = f"{NOT_ESTIMABLE}the reference group has no churn"
             notes.append(
-                f"no hazard ratios: the reference group {reference!r} has no churn among the modelled users"
+                f"hazard ratios not estimable: the reference group {reference!r} has no churn among the "
+                f"modelled users (users active after signup)"
             )
         return table, None, tuple(notes)
-    fitted = [g for g in others if g in with_events]
-    skipped = [g for g in others if g not in with_events]
-    if skipped:
-        notes.append(f"no hazard ratio for {skipped}: no churn among the modelled users of these groups")
-    if not fitted:
-        return table, None, tuple(notes)
+    # Groups without churn, then groups in which the likelihood is monotone (separation, found by
+    # efron_cox), are not estimable; the other groups' ratios come from the model without their
+    # users (for a group without churn that is the limit of the full model's estimate).
+    excluded = {g: "no churn among its users active after signup" for g in others if g not in with_events}
     code_of = {name: i for i, name in enumerate(values)}
+    z = norm.ppf(1 - alpha / 2)
+    cph = None
+    whole = ""
+    while True:
+        fitted = [g for g in others if g not in excluded]
+        if not fitted:
+            break
+        try:
+            cph, dummies = _fit_groups(
+                frame,
+                codes,
+                code_of,
+                group,
+                reference,
+                fitted,
+                adjust_for,
+                duration,
+                event,
+                compress_rows=compress_rows,
+                grid_hours=grid_hours,
+                alpha=alpha,
+            )
+        except NotEstimable as err:
+            group_of = {f"{group}={g}": g for g in fitted}  # the dummies' names, as _fit_groups makes them
+            blamed = {group_of[c]: why for c, why in err.covariates.items() if c in group_of}
+            if blamed and len(blamed) == len(err.covariates):
+                excluded.update(blamed)
+                continue
+            whole = err.reason
+            break
+        hr = [_hr_row(cph, name, z) for name in dummies]
+        out_of_range = [g for g, row in zip(fitted, hr, strict=True) if row is None]
+        if out_of_range:  # the interval is beyond floating point: as good as running off
+            excluded.update(dict.fromkeys(out_of_range, "the hazard ratio or its interval is out of range"))
+            continue
+        ph = efron_ph_test(cph)
+        cph.release()  # the comparison keeps the model, not a sorted copy of every user's row
+        for g, name, row in zip(fitted, dummies, hr, strict=True):
+            table.loc[g, HR_COLUMNS] = [*row, float(cph.summary.loc[name, "p"]), float(ph.loc[name, "p"])]
+        break
+    for g, why in excluded.items():
+        table.loc[g, "hr_note"] = f"{NOT_ESTIMABLE}{why}"
+    if excluded:
+        notes.append(
+            "hazard ratio not estimable for "
+            + "; ".join(f"{g!r} ({why})" for g, why in excluded.items())
+            + (
+                "; the other groups' ratios come from the model without these users"
+                if len(excluded) < len(others) and not whole
+                else ""
+            )
+        )
+    if whole:
+        cph = None
+        for g in others:
+            if g not in excluded:
+                table.loc[g, "hr_note"] = f"{NOT_ESTIMABLE}{whole}"
+        notes.append(f"the Cox model has no estimate ({whole}): no hazard ratios")
+    return table, cph, tuple(notes)
+
+
+#: Numeric columns of :func:`cox_hazard_ratios`' table (``hr_note`` is text).
+HR_COLUMNS = ["log_hr", "se", "hazard_ratio", "hr_ci_low", "hr_ci_high", "p", "ph_p"]
+#: Prefix of the reason a hazard ratio is missing.
+NOT_ESTIMABLE = "not estimable: "
+
+
+def _hr_row(cph: CoxFit, name: str, z: float) -> list[float] | None:
+    """``[log_hr, se, hr, low, high]`` of one coefficient, or None when ``exp`` is out of range."""
+    coef, se = float(cph.params_[name]), float(cph.standard_errors_[name])
+    ratio = hazard_ratio_interval(coef, se, z)
+    return None if ratio is None else [coef, se, *ratio]
+
+
+def _fit_groups(
+    frame: pd.DataFrame,
+    codes: np.ndarray,
+    code_of: Mapping[str, int],
+    group: str,
+    reference: str,
+    fitted: Sequence[str],
+    adjust_for: Sequence[str],
+    duration: str,
+    event: str,
+    *,
+    compress_rows: bool,
+    grid_hours: float | None,
+    alpha: float,
+) -> tuple[CoxFit, list[str]]:
+    """The Cox model of the reference and ``fitted`` groups' users: one dummy per fitted group."""
     keep = np.isin(codes, [code_of[g] for g in (reference, *fitted)])
     sub = frame.loc[keep]
     kept = codes[keep]
@@ -600,26 +696,8 @@ def cox_hazard_ratios(
         axis=1,
     )
     covariates = [*dummies, *adjusters.columns]
-    try:
-        cph = efron_cox_on(data, covariates, compress_rows=compress_rows, grid_hours=grid_hours, alpha=alpha)
-    except ConvergenceError as err:
-        notes.append(f"the Cox model did not converge ({str(err).splitlines()[0]}); no hazard ratios")
-        return table, None, tuple(notes)
-    z = norm.ppf(1 - alpha / 2)
-    ph = efron_ph_test(cph)
-    cph.release()  # the comparison keeps the model, not a sorted copy of every user's row
-    for g, name in zip(fitted, dummies, strict=True):
-        coef, se = float(cph.params_[name]), float(cph.standard_errors_[name])
-        table.loc[g] = [
-            coef,
-            se,
-            math.exp(coef),
-            math.exp(coef - z * se),
-            math.exp(coef + z * se),
-            float(cph.summary.loc[name, "p"]),
-            float(ph.loc[name, "p"]),
-        ]
-    return table, cph, tuple(notes)
+    fit = efron_cox_on(data, covariates, compress_rows=compress_rows, grid_hours=grid_hours, alpha=alpha)
+    return fit, dummies
 
 
 def completion_flags(facts: Facts) -> pd.Series | None:
@@ -963,6 +1041,7 @@ def compare_table(
                 hr_ci_high=h["hr_ci_high"],
                 hr_p_raw=h["p"],
                 ph_p_raw=h["ph_p"],
+                hr_note=h["hr_note"],
             )
         if name in pairwise.index:
             row.update(
@@ -1043,10 +1122,12 @@ def _with_columns(groups: pd.DataFrame, days: Sequence[int], ttfv_day: int, comp
     for col in cols:
         if col not in groups.columns:
             groups[col] = np.nan
+    notes = groups["hr_note"].fillna("").astype(str) if "hr_note" in groups.columns else ""
     groups = groups[cols].copy()
     for col in cols[5:]:
         if not col.endswith(("_eligible", "_retained")):
             groups[col] = groups[col].astype(float)
+    groups["hr_note"] = notes
     return groups
 
 
@@ -1285,7 +1366,7 @@ def segment_summary(comparison: SegmentComparison) -> pd.DataFrame:
         if g["is_reference"]:
             row["hazard ratio"] = "1 (reference)"
         elif pd.isna(g["hazard_ratio"]):
-            row["hazard ratio"] = "–"
+            row["hazard ratio"] = g["hr_note"] or "–"
         else:
             row["hazard ratio"] = f"{g['hazard_ratio']:.2f} [{g['hr_ci_low']:.2f}, {g['hr_ci_high']:.2f}]"
             if g["ph_warning"]:

@@ -256,3 +256,26 @@ def test_cohort_trend_plot(result):
         if len(line.get_xdata()) == 2
     )
     plt.close(ax.figure)
+
+
+def test_a_separated_change_has_no_hazard_ratio_and_keeps_the_other_figures():
+    # Every signup before the change churns within 10 days; every signup after it lasts 30-39
+    # days: the after group churns only once nobody from before is at risk (monotone likelihood,
+    # the ratio would be 0). (Before the check this stopped on a singular information matrix.)
+    facts = _toy_facts(before=(0, 60), after=(50, 60), value=(10, 20))
+    table = facts.table.copy()
+    before = (table[C.T0] < pd.Timestamp("2024-04-01")).to_numpy()
+    i = np.arange(len(table)) % 10
+    table[C.LIFETIME] = np.where(before, 1.0 + i, 30.0 + i)
+    table[C.active_day(30)] = (table[C.LIFETIME] > 30).to_numpy()
+    result = compare_change(dataclasses.replace(facts, table=table), adjust_for=())
+    assert math.isnan(result.hazard_ratio) and math.isnan(result.hr_ci_low) and math.isnan(result.hr_p)
+    assert result.hr_note.startswith("not estimable: monotone likelihood: these users churn only once")
+    assert result.logrank_p < 1e-10  # the log-rank test is kept, and says the curves differ
+    # Active on day 30: after, the 54 of 60 users lasting beyond day 30 (30 + i, i = 1..9); before, none.
+    assert result.retention_diff == pytest.approx(54 / 60)
+    summary = change_summary(result)
+    assert summary["what"].iloc[3] == f"churn hazard ratio, after vs before (Cox): {result.hr_note}"
+    metrics = json.loads(json.dumps(change_metrics(result), allow_nan=False))["change"]
+    assert metrics["hazard_ratio"] is metrics["hr_ci_low"] is metrics["hr_ci_high"] is metrics["hr_p"] is None
+    assert metrics["logrank_p"] is not None and metrics["retention_day_30_diff"] is not None

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import ibis
 import matplotlib
@@ -24,7 +27,8 @@ from onboarding_analysis.drivers import (
     plot_early_behaviours,
 )
 from onboarding_analysis.facts import Accounting, Facts
-from onboarding_analysis.params import validate_params
+from onboarding_analysis.params import load_params, validate_params
+from onboarding_analysis.pipeline import compute_facts
 
 matplotlib.use("Agg")
 END = dt.datetime(2024, 9, 1)
@@ -226,3 +230,109 @@ def test_compressed_models_equal_lifelines_on_the_landmark_rows(immortal, grid):
         assert result.loc[event, "users_did"] == int(data["did"].sum())
         for col in ("hazard_ratio", "hr_ci_low", "hr_ci_high", "p_raw", "ph_p"):
             assert result.loc[event, col] == pytest.approx(rows.loc[event, col], rel=1e-9), col
+
+
+# --- a small client whose landmark model has no estimate -------------------------------------------
+
+
+def small_client_log(seed: int = 2) -> pd.DataFrame:
+    """62 users signing up over three weeks, a few logins, one user reaching value (day 1).
+
+    20 users log in during their first week and once more at day 7-8.5, then stop; 12 come
+    back only between days 9 and 25; 30 never come back. With ``observation_end`` 2024-02-29
+    (ages 39-60 days) the landmark users at day 7 are the first two kinds, and every churn
+    after the landmark of a user who logged in early comes while only such users churn: the
+    landmark model of ``logged_in`` has a monotone likelihood. On main this log stopped the
+    report in ``early_behaviours`` with ``OverflowError: math range error`` (drivers.py,
+    ``math.exp(coef + z * se)``).
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    start = pd.Timestamp("2024-01-01")
+    for i in range(62):
+        user = f"u{i:03d}"
+        t0 = start + pd.Timedelta(seconds=int(rng.integers(0, 21 * 86400)))
+        rows.append((user, "signed_up", t0))
+        days = [rng.uniform(0, 7), rng.uniform(7, 8.5)] if i < 20 else [rng.uniform(9, 25)] if i < 32 else []
+        rows += [(user, "logged_in", t0 + pd.Timedelta(seconds=int(d * 86400))) for d in days]
+        if i == 0:
+            rows.append((user, "created_report", t0 + pd.Timedelta(days=1)))
+    return pd.DataFrame(rows, columns=["user_id", "event", "timestamp"])
+
+
+@pytest.fixture
+def small_client(tmp_path) -> Path:
+    small_client_log().to_csv(tmp_path / "events.csv", index=False)
+    params = tmp_path / "params" / "small.yaml"
+    params.parent.mkdir()
+    params.write_text("client: small\nevents: events.csv\nobservation_end: 2024-02-29\n")
+    return params
+
+
+def test_a_separated_landmark_model_is_not_estimable_and_the_others_stay(small_client):
+    facts = compute_facts(load_params(small_client))
+    table = early_behaviours(facts).set_index("event")
+    logged_in = table.loc["logged_in"]
+    assert np.isnan(
+        logged_in[["hazard_ratio", "hr_ci_low", "hr_ci_high", "p_raw"]].to_numpy(dtype=float)
+    ).all()
+    assert logged_in["note"] == (
+        "not estimable: monotone likelihood: while the users who did it are at risk, only they churn "
+        "(ratio infinite)"
+    )
+    assert logged_in["users_did"] == 20 and logged_in["association"] == ""
+    # The one user who reached value has an estimate: lifelines on the landmark rows.
+    users = facts.table[landmark_users(facts, 7)]
+    rows = pd.DataFrame(
+        {
+            "T": users[C.LIFETIME] - 7,
+            "E": users[C.CHURNED].astype(int),
+            "did": (users[C.USER_ID] == "u000").astype(float),
+        }
+    )
+    cph = CoxPHFitter().fit(rows, "T", "E", fit_options={"precision": 1e-13, "r_precision": 1e-16})
+    report = table.loc["created_report"]
+    assert report["users_did"] == 1 and report["note"] == ""
+    # (One user in the group: a flat likelihood, where lifelines' damped steps stop ~2e-7 short.)
+    assert report["hazard_ratio"] == pytest.approx(np.exp(cph.params_["did"]), rel=1e-6)
+    low, high = np.exp(cph.confidence_intervals_.loc["did"])
+    assert (report["hr_ci_low"], report["hr_ci_high"]) == (
+        pytest.approx(low, rel=1e-6),
+        pytest.approx(high, rel=1e-6),
+    )
+    metrics = json.loads(json.dumps(drivers_metrics(table.reset_index()), allow_nan=False))["drivers"]
+    assert metrics["events"]["logged_in"]["hazard_ratio"] is None
+    assert metrics["events"]["logged_in"]["hr_ci_high"] is None
+
+
+def _strict(text: str):
+    def refuse(constant):
+        raise ValueError(f"metrics.json holds {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_the_small_client_report_completes_with_null_hazard_ratios(small_client, tmp_path):
+    out = tmp_path / "out"
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "onboarding_analysis", "run", str(small_client), "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    metrics = _strict((out / "small" / "metrics.json").read_text())
+    logged_in = metrics["drivers"]["events"]["logged_in"]
+    assert (
+        logged_in["hazard_ratio"] is None
+        and logged_in["hr_ci_low"] is None
+        and logged_in["hr_ci_high"] is None
+    )
+    assert metrics["drivers"]["events"]["created_report"]["hazard_ratio"] > 0
+    assert metrics["lifetime"]["rmst_days"] > 0  # the other sections are there
+    html = (out / "small" / "report.html").read_text()
+    assert "not estimable: monotone likelihood" in html

@@ -525,3 +525,110 @@ def test_a_pooled_params_reference_falls_back_to_the_largest_group_with_a_note()
         result = compare_segments(facts, "segment")
     assert result.reference == "a"
     assert any("largest group is the reference" in note for note in result.notes)
+
+
+# --- hazard ratios that cannot be estimated ----------------------------------------------------
+
+
+def plan_tied_table(n: int, seed: int = 0) -> pd.DataFrame:
+    """User facts where the plan decides the lifetime: quasi-complete separation.
+
+    Every free user churns before day 20, every pro user before day 40, enterprise users only
+    between days 40 and 60, so every enterprise churn comes after every other user's (the
+    partial likelihood is monotone in enterprise's coefficient). Signups uniform over 200 days,
+    the inactivity rule (30 days) with observable censoring, as the user facts have it.
+    """
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["free", "pro", "enterprise"], n)
+    low = np.select([plan == "enterprise"], [40.0], 0.0)
+    high = np.select([plan == "free", plan == "pro"], [20.0, 40.0], 60.0)
+    life = low + rng.uniform(0, 1, n) * (high - low)
+    age = rng.uniform(0, 200, n)
+    observable = np.maximum(age - 30, 0)
+    churned = life <= observable
+    table = pd.DataFrame(
+        {
+            C.USER_ID: [f"u{i}" for i in range(n)],
+            C.T0: pd.Timestamp("2024-09-01") - pd.to_timedelta(age, unit="D"),
+            "plan": pd.array(plan, dtype="string"),
+            "channel": pd.array(np.where(rng.random(n) < 0.5, "paid", "organic"), dtype="string"),
+            C.AGE: age,
+            C.CHURNED: churned,
+            C.LIFETIME: np.where(churned, life, observable),
+            C.VALUE: np.nan,
+        }
+    )
+    for day in (1, 7, 30):
+        table[C.active_day(day)] = life > day
+    return table
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        0,  # on main: OverflowError in math.exp(coef + z * se) (200 users is the smallest size found)
+        1,  # on main: a silent log hazard ratio of -39.2 for enterprise
+    ],
+)
+def test_a_separated_plan_is_not_estimable_and_the_rest_of_the_comparison_stays(seed):
+    table = plan_tied_table(200, seed)
+    facts = make_facts(table, segments=["plan"], reference_groups={"plan": "free"})
+    comparison = compare_all(facts)["plan"]
+    groups = comparison.groups.set_index("group")
+    enterprise = groups.loc["enterprise"]
+    assert enterprise[["hazard_ratio", "hr_ci_low", "hr_ci_high", "hr_p_raw"]].isna().all()
+    assert enterprise["hr_note"].startswith("not estimable: monotone likelihood")
+    # The log-rank test is still there (and says the plans differ), and so is every other figure.
+    assert comparison.logrank_p < 1e-10
+    figures = groups.loc["enterprise", ["rmst_days", "retention_day_1", "logrank_p_raw"]].to_numpy(
+        dtype=float
+    )
+    assert np.isfinite(figures).all()
+    # Pro's ratio comes from the model without the enterprise users: lifelines on free + pro.
+    active = table[(table[C.LIFETIME] > 0) & (table["plan"] != "enterprise")]
+    design = pd.DataFrame(
+        {
+            "T": active[C.LIFETIME],
+            "E": active[C.CHURNED].astype(int),
+            "pro": (active["plan"] == "pro").astype(float),
+        }
+    )
+    cph = CoxPHFitter().fit(design, "T", "E", fit_options={"precision": 1e-13, "r_precision": 1e-16})
+    assert groups.loc["pro", "hazard_ratio"] == pytest.approx(np.exp(cph.params_["pro"]), rel=1e-8)
+    assert groups.loc["pro", "hr_note"] == ""
+    # The table says why, metrics.json holds null.
+    summary = segment_summary(comparison).set_index("group")
+    assert summary.loc["enterprise", "hazard ratio"] == enterprise["hr_note"]
+    assert any("not estimable for 'enterprise'" in note for note in comparison.notes)
+    metrics = json.loads(json.dumps(segments_metrics([comparison]), allow_nan=False))
+    entry = metrics["segments"]["plan"]["groups"]["enterprise"]
+    assert entry["hazard_ratio"] is entry["hr_ci_low"] is entry["hr_ci_high"] is entry["p_raw"] is None
+    assert metrics["segments"]["plan"]["groups"]["pro"]["hazard_ratio"] > 0
+    plot_hazard_ratios(comparison)  # draws "not estimable" for the group, no error
+
+
+def test_an_adjustment_that_separates_makes_the_adjusted_ratios_not_estimable():
+    table = plan_tied_table(200, 0)
+    facts = make_facts(table, segments=["channel"], reference_groups={"channel": "organic"})
+    comparison = compare_segments(facts, "channel", adjust_for=["plan"])
+    paid = comparison.groups.set_index("group").loc["paid"]
+    assert np.isnan(paid["hazard_ratio"]) and comparison.cox is None
+    # (Which reason depends on the plan taken as the adjustment's reference, the most frequent:
+    # with enterprise as reference the separation is by the two other dummies together.)
+    assert paid["hr_note"].startswith("not estimable: ") and "monotone likelihood" in paid["hr_note"]
+    assert any("the Cox model has no estimate" in note for note in comparison.notes)
+    # Unadjusted, channel (which has no effect) has its ratio.
+    plain = compare_segments(facts, "channel").groups.set_index("group").loc["paid"]
+    assert 0.5 < plain["hazard_ratio"] < 2 and plain["hr_note"] == ""
+
+
+def test_a_group_without_churn_is_not_estimable_with_its_reason():
+    table = synthetic_table({"a": 300, "b": 200, "c": 100}, hazard={"b": 1.5})
+    c = (table["segment"] == "c").to_numpy()
+    table.loc[c, C.CHURNED] = False  # group c never churns (censored where it churned)
+    result = compare_segments(make_facts(table), "segment")
+    groups = result.groups.set_index("group")
+    assert np.isnan(groups.loc["c", "hazard_ratio"])
+    assert groups.loc["c", "hr_note"] == "not estimable: no churn among its users active after signup"
+    assert segment_summary(result).set_index("group").loc["c", "hazard ratio"] == groups.loc["c", "hr_note"]
+    assert np.isfinite(groups.loc["b", "hazard_ratio"]) and groups.loc["b", "hr_note"] == ""
