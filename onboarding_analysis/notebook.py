@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -62,13 +63,55 @@ def _inline_plots() -> None:
         shell.run_line_magic("matplotlib", "inline")
 
 
-def show(table: pd.DataFrame, *, digits: int = 3) -> None:
-    """Print ``table`` as plain text with floats rounded to ``digits`` (stable for nbval)."""
-    out = table.copy()
-    for col in out.columns:
-        if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
-    print(out.to_string(index=False))
+def show(
+    table: pd.DataFrame,
+    *,
+    digits: int = 3,
+    formats: Mapping[str, str] | None = None,
+    currency: str | None = None,
+    empty: str | None = None,
+    caption: str | None = None,
+    details: str | None = None,
+) -> None:
+    """Display ``table`` as a formatted HTML table, with a plain-text copy for nbval.
+
+    The plain text is pandas' text with floats rounded to ``digits`` (what the notebook tests
+    compare); the HTML formats each column by what it means (:mod:`onboarding_analysis.tables`:
+    shares in percent with their interval, p-values, counts, dates, money).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table to show.
+    digits : int, default 3
+        Decimals of plain numbers.
+    formats : Mapping, optional
+        Column -> kind (``percent``, ``p``, ``count``, ``number``, ``ratio``, ``money``,
+        ``date``, ``text``) where the column name does not say it.
+    currency : str, optional
+        Currency of money columns (pass ``params.currency``).
+    empty : str, optional
+        The sentence shown when the table has no rows, e.g. "Every params event occurs in the data."
+    caption : str, optional
+        A note under the table (default: ``table.attrs["note"]``).
+    details : str, optional
+        In the report, collapse the table behind a ``<details>`` line with this text.
+    """
+    from IPython.display import display
+
+    from .tables import Table
+
+    display(
+        Table(
+            table,
+            digits=digits,
+            formats=formats,
+            currency=currency,
+            empty=empty,
+            caption=caption,
+            details=details,
+        )
+    )
 
 
 def show_value(label: str, value: float | int | None, *, digits: int = 3) -> None:
