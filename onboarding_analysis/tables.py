@@ -168,7 +168,7 @@ def format_value(value, kind: str, *, digits: int = 3, currency: str | None = No
         return f"{number * 100:.1f}%"
     if kind == "p":
         return "< 0.001" if number < 0.0005 else f"{number:.3f}"
-    if kind == "count":
+    if kind == "count" or (kind == "number" and isinstance(value, numbers.Integral)):
         return f"{number:,.0f}" if number == round(number) else f"{number:,.{digits}f}"
     if kind == "ratio":
         return f"{number:.2f}"
@@ -256,6 +256,8 @@ class Table:
                 out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.{self.digits}f}")
             elif _is_dates(out[col]):
                 out[col] = out[col].map(lambda v: "" if _missing(v) else _format_date(pd.Timestamp(v)))
+            elif out[col].dtype == object:  # None and NaN print as blanks, never "None"/"nan"
+                out[col] = out[col].map(lambda v: "" if _missing(v) else v)
         return out.to_string(index=False)
 
     def _repr_pretty_(self, printer, cycle) -> None:  # IPython's text/plain
@@ -264,9 +266,7 @@ class Table:
     # -- HTML ---------------------------------------------------------------------------------
     def kinds(self) -> dict[str, str]:
         """Column -> kind used for the HTML (rules 1-4 of the module docstring)."""
-        return {
-            col: self.formats.get(col) or column_kind(col, self.data[col]) for col in self.data.columns
-        }
+        return {col: self.formats.get(col) or column_kind(col, self.data[col]) for col in self.data.columns}
 
     def _groups(self) -> list[tuple[str, str | None, str | None]]:
         """(estimate, ci_low, ci_high) columns; the bounds are None for a column on its own."""
@@ -277,7 +277,11 @@ class Table:
             col = cols[i]
             nxt = cols[i + 1] if i + 1 < len(cols) else ""
             after = cols[i + 2] if i + 2 < len(cols) else ""
-            if nxt.endswith("ci_low") and after == nxt[: -len("low")] + "high" and not col.endswith("ci_high"):
+            if (
+                nxt.endswith("ci_low")
+                and after == nxt[: -len("low")] + "high"
+                and not col.endswith("ci_high")
+            ):
                 groups.append((col, nxt, after))
                 i += 3
             else:
@@ -335,7 +339,6 @@ class Table:
     def _wrap(self, body: str) -> str:
         if self.details:
             return (
-                f'<details class="oa-details"><summary>{html.escape(self.details)}</summary>'
-                f"{body}</details>"
+                f'<details class="oa-details"><summary>{html.escape(self.details)}</summary>{body}</details>'
             )
         return f'<div class="oa-block">{body}</div>'
