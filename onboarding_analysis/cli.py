@@ -129,17 +129,32 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     if len(args.params) == 1 and args.per is None:
         from . import report  # papermill and nbconvert are slow to import
+        from .metrics_io import read_metrics
 
-        print(report.run_report(args.params[0], out_dir=args.out))
+        html = report.run_report(args.params[0], out_dir=args.out)
+        for note in read_metrics(html.parent).get("warnings") or ():
+            print(f"note: {note}", file=sys.stderr)
+        print(html)
         return 0
     from . import batch
 
     specs = batch.plan_runs(args.params, per=args.per)
     progress = batch.Progress(None if args.quiet else sys.stderr)
     result = batch.run_batch(specs, out_dir=args.out, jobs=args.jobs, progress=progress)
+    _print_notes(run for run in result.runs if run.ok)
     print(result.summary(), file=sys.stderr)
     print(result.index)
     return EXIT_RUN_FAILED if result.failed else 0
+
+
+def _print_notes(runs) -> None:
+    """Each run's notes (metrics.json ``warnings``: the data and statistical caveats its report
+    shows), once per run, on stderr."""
+    from .metrics_io import read_metrics
+
+    for run in runs:
+        for note in read_metrics(run.run_dir).get("warnings") or ():
+            print(f"{run.name}: note: {note}", file=sys.stderr)
 
 
 def _demo_data(args: argparse.Namespace) -> int:

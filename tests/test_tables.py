@@ -11,7 +11,9 @@ from onboarding_analysis.tables import Table, column_kind, format_value
 
 def _cells(table: Table) -> list[list[str]]:
     soup = BeautifulSoup(table._repr_html_(), "html.parser")
-    return [[c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in soup.select("tbody tr")]
+    return [
+        [c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])] for tr in soup.select("tbody tr")
+    ]
 
 
 def _heads(table: Table) -> list[str]:
@@ -87,8 +89,15 @@ def test_column_kind_from_name_and_dtype(name, values, kind):
 
 def test_an_interval_joins_its_estimate_in_one_cell():
     table = Table(
-        pd.DataFrame({"day": [1, 30], "eligible": [6000, 5387], "rate": [0.429, 0.1966], "ci_low": [0.417, 0.186],
-                      "ci_high": [0.442, 0.207]})
+        pd.DataFrame(
+            {
+                "day": [1, 30],
+                "eligible": [6000, 5387],
+                "rate": [0.429, 0.1966],
+                "ci_low": [0.417, 0.186],
+                "ci_high": [0.442, 0.207],
+            }
+        )
     )
     assert _heads(table) == ["day", "eligible", "rate 95% CI"]
     assert _cells(table) == [["1", "6,000", "42.9% 41.7%–44.2%"], ["30", "5,387", "19.7% 18.6%–20.7%"]]
@@ -96,19 +105,36 @@ def test_an_interval_joins_its_estimate_in_one_cell():
 
 def test_prefixed_intervals_pair_with_the_column_before_them():
     table = Table(
-        pd.DataFrame({"event": ["a"], "hazard_ratio": [0.79], "hr_ci_low": [0.727], "hr_ci_high": [0.859],
-                      "p_raw": [1e-6], "p_adjusted": [0.0123]})
+        pd.DataFrame(
+            {
+                "event": ["a"],
+                "hazard_ratio": [0.79],
+                "hr_ci_low": [0.727],
+                "hr_ci_high": [0.859],
+                "p_raw": [1e-6],
+                "p_adjusted": [0.0123],
+            }
+        )
     )
     assert _cells(table) == [["a", "0.79 0.73–0.86", "< 0.001", "0.012"]]
 
 
 def test_rows_of_different_quantities_take_the_tables_row_formats():
-    data = pd.DataFrame({"what": ["users", "reached value by day 7"], "before": [2327.0, 0.275],
-                         "after": [3673.0, 0.391], "p": [float("nan"), 0.0001]})
+    data = pd.DataFrame(
+        {
+            "what": ["users", "reached value by day 7"],
+            "before": [2327.0, 0.275],
+            "after": [3673.0, 0.391],
+            "p": [float("nan"), 0.0001],
+        }
+    )
     data.attrs["row_formats"] = {"users": "count", "reached value by day 7": "percent"}
     data.attrs["note"] = "95% intervals."
     table = Table(data)
-    assert _cells(table) == [["users", "2,327", "3,673", "–"], ["reached value by day 7", "27.5%", "39.1%", "< 0.001"]]
+    assert _cells(table) == [
+        ["users", "2,327", "3,673", "–"],
+        ["reached value by day 7", "27.5%", "39.1%", "< 0.001"],
+    ]
     assert "95% intervals." in table._repr_html_()
 
 
@@ -122,12 +148,15 @@ def test_explicit_formats_override_the_name_and_currency_labels_money():
 
 
 def test_plain_text_keeps_pandas_text_with_rounded_floats():
-    data = pd.DataFrame({"day": [1, 7], "rate": [0.42913, float("nan")],
-                         "at": pd.to_datetime(["2024-01-01 00:37:59", "2024-08-31 23:58:45.947945"], format="ISO8601")})
+    data = pd.DataFrame(
+        {
+            "day": [1, 7],
+            "rate": [0.42913, float("nan")],
+            "at": pd.to_datetime(["2024-01-01 00:37:59", "2024-08-31 23:58:45.947945"], format="ISO8601"),
+        }
+    )
     assert repr(Table(data)) == (
-        " day  rate                  at\n"
-        "   1 0.429 2024-01-01 00:37:59\n"
-        "   7       2024-08-31 23:58:45"
+        " day  rate                  at\n   1 0.429 2024-01-01 00:37:59\n   7       2024-08-31 23:58:45"
     )
 
 
@@ -158,3 +187,27 @@ def test_show_displays_both_representations(capsys):
     data, _ = DisplayFormatter().format(T(pd.DataFrame({"rate": [0.5]})))
     assert data["text/plain"] == " rate\n0.500"
     assert "50.0%" in data["text/html"]
+
+
+def test_show_value_keeps_the_text_and_writes_the_number_for_reading(monkeypatch):
+    import IPython.display
+
+    from onboarding_analysis.notebook import show_value
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, **kwargs: shown.append(data))
+    show_value("churned users", 3687)
+    show_value("  95% CI low", 40.90345)
+    show_value("median lifetime (days)", None)
+    assert [d["text/plain"] for d in shown] == [
+        "churned users: 3687",
+        "  95% CI low: 40.903",
+        "median lifetime (days): not reached",
+    ]
+    assert "<strong>3,687</strong>" in shown[0]["text/html"]
+    assert 'class="oa-value oa-sub"' in shown[1]["text/html"]
+
+
+def test_none_in_a_text_column_prints_blank():
+    data = pd.DataFrame({"signal": ["feedback"], "value": pd.Series([None], dtype=object)})
+    assert "None" not in repr(Table(data)) and "None" not in Table(data)._repr_html_()
