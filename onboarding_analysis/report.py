@@ -91,13 +91,19 @@ HEADER_KEYS = (
 # formatted tables of onboarding_analysis.tables, notes, collapsible detail, header/TOC/appendix.
 REPORT_CSS = """
 html, body { overflow-x: hidden; }
+.oa-header, nav.oa-toc, .oa-appendix {
+  font-family: var(--jp-content-font-family, system-ui, sans-serif); color: var(--jp-content-font-color1, #222);
+  font-size: 15px; line-height: 1.55;
+}
+.oa-appendix p, .oa-appendix dd { max-width: 48em; }
+.oa-appendix h1 { font-size: 1.7em; font-weight: 500; margin: 1em 0 0.5em 0; }
 .jp-OutputArea-output img, .jp-RenderedMarkdown img { max-width: 100%; height: auto; }
 .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow-x: auto; min-width: 0; }
 .jp-OutputArea-child, .jp-OutputArea-output { max-width: 100%; }
 .jp-RenderedHTMLCommon table:not(.oa-table):not(.oa-params) { display: block; max-width: 100%; overflow-x: auto; }
 .jp-RenderedText pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .oa-header { margin-bottom: 1em; }
-.oa-header h1 { margin-top: 0.2em; }
+.oa-header h1 { margin-top: 0.2em; font-weight: 500; }
 .oa-scroll { width: fit-content; max-width: 100%; max-height: 75vh; overflow: auto; margin: 0.4em 0 0.6em 0;
   border: 1px solid #e0e0e0; border-radius: 4px; }
 .jp-RenderedHTMLCommon table.oa-table, table.oa-table {
