@@ -341,14 +341,19 @@ def _show_comparison_heading(column: str, comparison) -> None:
         f"global log-rank p = {comparison.logrank_p:.3g}{adjusted} ({comparison.p_adjust})"
     )
     method = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}.get(comparison.p_adjust, comparison.p_adjust)
-    p_text = format_value(comparison.logrank_p, "p")
+
+    def p_is(value: float) -> str:  # "p < 0.001" or "p = 0.012"
+        text = format_value(value, "p") or "not estimable"
+        return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+    p_text = p_is(comparison.logrank_p)
     if comparison.logrank_p_adjusted is not None:
-        p_text += f", adjusted across columns {format_value(comparison.logrank_p_adjusted, 'p')}"
+        p_text += f", adjusted across columns {p_is(comparison.logrank_p_adjusted)}"
     esc = html.escape
     markup = (
         f'<h3 class="oa-segment">{esc(str(column))}</h3>'
         f"<p>Reference group: <strong>{esc(str(comparison.reference))}</strong>{esc(pooled)}. "
-        f"Global log-rank test (all groups have the same lifetime curve): p = {esc(p_text)} ({esc(method)}).</p>"
+        f"Global log-rank test (all groups have the same lifetime curve): {esc(p_text)} ({esc(method)}).</p>"
     )
     display({"text/plain": text, "text/html": markup}, raw=True)
 
