@@ -501,6 +501,13 @@ def change_summary(result: ChangeComparison) -> pd.DataFrame:
         ),
     ]
     table = pd.DataFrame(rows, columns=["what", "before", "after", "difference", "ci_low", "ci_high", "p"])
+    # How the report formats each row (onboarding_analysis.tables): users, two shares, a ratio.
+    table.attrs["row_formats"] = {
+        rows[0][0]: "count",
+        rows[1][0]: "percent",
+        rows[2][0]: "percent",
+        rows[3][0]: "ratio",
+    }
     table.attrs["note"] = (
         f"{level}% intervals. Follow-up capped at {result.lifetime_follow_up_days:.0f} days (lifetime) and "
         f"{result.ttfv_follow_up_days:.0f} days (TTFV), what the after group can have had. Before/after is "

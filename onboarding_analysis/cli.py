@@ -132,13 +132,20 @@ def _run(args: argparse.Namespace) -> int:
     if len(args.params) == 1 and args.per is None:
         from . import report  # papermill and nbconvert are slow to import
 
-        print(report.run_report(args.params[0], out_dir=args.out))
+        html = report.run_report(args.params[0], out_dir=args.out)
+        for note in _notes(Path(html).parent):
+            print(f"note: {note}", file=sys.stderr)
+        print(html)
         return 0
     from . import batch
 
     specs = batch.plan_runs(args.params, per=args.per)
     progress = batch.Progress(None if args.quiet else sys.stderr)
     result = batch.run_batch(specs, out_dir=args.out, jobs=args.jobs, progress=progress)
+    if not args.quiet:
+        for run in result.runs:
+            for note in _notes(run.run_dir) if run.ok else ():
+                print(f"{run.name}: note: {note}", file=sys.stderr)
     print(result.summary(), file=sys.stderr)
     print(result.index)
     return EXIT_RUN_FAILED if result.failed else 0
@@ -177,6 +184,18 @@ def check_out_dir(out: Path) -> None:
             f"--out {out}: the folder {existing} is not writable (no permission, or a read-only "
             "file system). Give a folder you can write to, e.g. --out /tmp/reports."
         )
+
+
+def _notes(run_dir: Path) -> list[str]:
+    """The notes a run's report shows (metrics.json ``warnings``: data and statistical caveats),
+    to print once on the console; none if the run recorded no metrics."""
+    from .metrics_io import read_metrics
+
+    try:
+        notes = read_metrics(run_dir).get("warnings") or []
+    except (FileNotFoundError, ValueError):  # MetricsError is a ValueError
+        return []
+    return [str(note) for note in notes]
 
 
 def _demo_data(args: argparse.Namespace) -> int:

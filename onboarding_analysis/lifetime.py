@@ -149,8 +149,15 @@ def _survival_before(
         else:
             survival, low, high = float(sf.iloc[before]), float(lower.iloc[before]), float(upper.iloc[before])
         at_risk = w[durations >= day].sum()
+        if at_risk == 0:  # nobody observed that long: the curve says nothing about day N
+            survival, low, high = np.nan, np.nan, np.nan
         rows.append((day, survival, low, high, int(at_risk)))
     table = pd.DataFrame(rows, columns=SURVIVAL_COLUMNS)
+    unknown = [int(day) for day, n in zip(table["day"], table["at_risk"], strict=True) if n == 0]
+    if unknown:
+        table.attrs["note"] = (
+            f"Not estimable on day {', '.join(map(str, unknown))}: no user has been observed that long."
+        )
     return table.astype({"day": np.int64, "at_risk": np.int64})
 
 

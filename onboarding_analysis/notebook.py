@@ -7,11 +7,13 @@ import contextlib
 import dataclasses
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .absence import notes_of
 from .cache import EVENTS_SUFFIX
 
 #: Columns of the used events kept by :func:`share_events` (those the analyses read; ``file``
@@ -37,14 +39,17 @@ def setup_notebook() -> None:
     """
     import matplotlib as mpl
 
+    from .style import apply_theme
+
     _inline_plots()
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_columns", 40)
     pd.set_option("display.width", 120)
-    mpl.rcParams["figure.figsize"] = (8, 4.5)
+    apply_theme()  # the report's one seaborn theme (onboarding_analysis.style)
     mpl.rcParams["figure.dpi"] = 96
     # lifelines' plotting calls tight_layout-incompatible axes on some matplotlib versions.
     warnings.filterwarnings("ignore", message=".*tight_layout.*", category=UserWarning)
+    _warnings_as_notes()
 
 
 def _inline_plots() -> None:
@@ -60,46 +65,231 @@ def _inline_plots() -> None:
     shell = get_ipython()
     if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
         shell.run_line_magic("matplotlib", "inline")
+        # PNG at twice the pixels (sharp on phones and high-density screens), shown at 1x size.
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")
+        _figure_titles_as_text(shell)
 
 
-def show(table: pd.DataFrame, *, digits: int = 3) -> None:
-    """Print ``table`` as plain text with floats rounded to ``digits`` (stable for nbval);
-    "(no rows)" for a table without rows.
+def _figure_titles_as_text(shell) -> None:
+    """A figure's ``text/plain`` is its titles ("Figure: User lifetime"): the report uses it
+    as the image's alt text."""
+    from matplotlib.figure import Figure
 
-    Blank cells are missing estimates; the notes attached to the table
-    (:func:`onboarding_analysis.absence.add_note`) follow it, one ``note: ...`` line each,
-    saying why.
+    def titles(fig, printer, cycle) -> None:
+        printer.text(figure_description(fig))
+
+    shell.display_formatter.formatters["text/plain"].for_type(Figure, titles)
+
+
+def figure_description(fig) -> str:
+    """``"Figure: <suptitle>; <axes titles>"``, or ``"Figure"`` for a figure without titles.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.set_title("User lifetime")
+    >>> figure_description(fig)
+    'Figure: User lifetime'
+    >>> plt.close(fig)
     """
-    from .absence import notes_of
+    parts = []
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text().strip():
+        parts.append(suptitle.get_text().strip())
+    for ax in fig.axes:
+        for loc in ("center", "left", "right"):
+            title = ax.get_title(loc=loc).strip()
+            if title and title not in parts:
+                parts.append(title)
+    return "Figure: " + "; ".join(parts) if parts else "Figure"
 
-    if table.empty:
-        print("(no rows)")
-        for note in notes_of(table):
-            print(f"note: {note}")
+
+#: Output metadata key marking a note (the report keeps the first of equal notes, and lists
+#: them all in metrics.json ``warnings``).
+NOTE_METADATA = "onboarding_analysis/note"
+
+_NOTES_SHOWN: set[str] = set()
+
+
+def _warnings_as_notes() -> None:
+    """Show data and statistical warnings as notes (:func:`show_note`), not as stderr boxes.
+
+    Python's warning display (``warnings.showwarning``) prints the file and line of the
+    package source that warned, with the source line: noise to a report reader. Data and
+    statistical caveats (:class:`~onboarding_analysis.errors.DataWarning`,
+    :class:`~onboarding_analysis.errors.StatisticalWarning`) become :func:`show_note`
+    notes instead, once per text; other warnings keep Python's display.
+    """
+    from .errors import DataWarning, StatisticalWarning
+
+    previous = warnings.showwarning
+    if getattr(previous, "_onboarding_notes", False):
         return
-    out = table.copy()
-    for col in out.columns:
-        if pd.api.types.is_float_dtype(out[col]):
-            out[col] = out[col].map(lambda v: "" if pd.isna(v) else f"{v:.{digits}f}")
-    print(out.to_string(index=False))
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DataWarning | StatisticalWarning):
+            show_note(str(message))
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    showwarning._onboarding_notes = True
+    warnings.showwarning = showwarning
+
+
+def show_note(text: str) -> None:
+    """Display a short note (a caveat about the data or a figure), once per text per kernel.
+
+    Absolute paths in ``text`` are written relative to the working directory (the project
+    root), or as their file name when outside it: a shared report names no folder of the
+    machine that made it. The output carries both ``text/plain`` (``Note: ...``) and
+    ``text/html`` (a ``<p class="oa-note">``) and the metadata :data:`NOTE_METADATA`, by which
+    the report keeps one copy of equal notes from several notebooks and records them in
+    ``metrics.json`` (``warnings``).
+
+    Parameters
+    ----------
+    text : str
+        The note, one or a few sentences.
+    """
+    import html
+
+    from IPython.display import display
+
+    text = strip_machine_paths(str(text).strip())
+    if not text or text in _NOTES_SHOWN:
+        return
+    _NOTES_SHOWN.add(text)
+    if not _in_kernel():  # a plain interpreter (tests, scripts): the text form only
+        print(f"Note: {text}")
+        return
+    display(
+        {
+            "text/plain": f"Note: {text}",
+            "text/html": f'<p class="oa-note"><strong>Note.</strong> {html.escape(text)}</p>',
+        },
+        raw=True,
+        metadata={NOTE_METADATA: text},
+    )
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return False
+    return get_ipython() is not None
+
+
+def strip_machine_paths(text: str, *, root: str | os.PathLike[str] | None = None) -> str:
+    """``text`` with absolute paths made relative to ``root`` (default: the working directory),
+    or cut to their file name when outside it.
+
+    Examples
+    --------
+    >>> strip_machine_paths("/srv/acme/data/events.csv: 3 rows excluded", root="/srv/acme")
+    'data/events.csv: 3 rows excluded'
+    >>> strip_machine_paths("read /home/x/file.parquet and data/y.csv", root="/srv")
+    'read file.parquet and data/y.csv'
+    """
+    import re
+
+    base = str(Path(root if root is not None else os.getcwd()).resolve()).rstrip("/") + "/"
+
+    def relative(match: re.Match) -> str:
+        path = match.group(0)
+        return path[len(base) :] if path.startswith(base) else path.rsplit("/", 1)[-1]
+
+    return re.sub(r"(?<![\w.~-])/(?:[^\s/'\"`,;:()]+/)+[^\s/'\"`,;:()]*", relative, text)
+
+
+def show(
+    table: pd.DataFrame,
+    *,
+    digits: int = 3,
+    formats: Mapping[str, str] | None = None,
+    currency: str | None = None,
+    empty: str | None = None,
+    caption: str | None = None,
+    details: str | None = None,
+) -> None:
+    """Display ``table`` as a formatted HTML table, with a plain-text copy for nbval.
+
+    The plain text is pandas' text with floats rounded to ``digits`` (what the notebook tests
+    compare); the HTML formats each column by what it means (:mod:`onboarding_analysis.tables`:
+    shares in percent with their interval, p-values, counts, dates, money).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The table to show.
+    digits : int, default 3
+        Decimals of plain numbers.
+    formats : Mapping, optional
+        Column -> kind (``percent``, ``p``, ``count``, ``number``, ``ratio``, ``money``,
+        ``date``, ``text``) where the column name does not say it.
+    currency : str, optional
+        Currency of money columns (pass ``params.currency``).
+    empty : str, optional
+        The sentence shown when the table has no rows, e.g. "Every params event occurs in the data."
+    caption : str, optional
+        A note under the table (default: ``table.attrs["note"]``).
+    details : str, optional
+        In the report, collapse the table behind a ``<details>`` line with this text.
+    """
+    from IPython.display import display
+
+    from .tables import Table
+
+    display(
+        Table(
+            table,
+            digits=digits,
+            formats=formats,
+            currency=currency,
+            empty=empty,
+            caption=caption,
+            details=details,
+        )
+    )
     for note in notes_of(table):
-        print(f"note: {note}")
+        show_note(note)
 
 
 def show_notes(notes) -> None:
-    """Print each note on its own line (nothing for no notes), e.g. a funnel's ``notes``."""
+    """Show each note (:func:`show_note`; nothing for no notes), e.g. a funnel's ``notes``."""
     for note in notes:
-        print(note)
+        show_note(note)
 
 
 def show_value(label: str, value: float | int | None, *, digits: int = 3) -> None:
-    """Print one headline number, rounded, or "not reached" for a missing estimate."""
+    """Show one headline number, rounded, or "not reached" for a missing estimate.
+
+    The plain text is ``label: value`` (what the notebook tests compare); the HTML writes the
+    number with thousands separators, a label indented with spaces as a sub-line.
+    """
+    import html
+
+    from IPython.display import display
+
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        print(f"{label}: not reached")
+        text, shown = "not reached", "not reached"
     elif isinstance(value, int | np.integer):
-        print(f"{label}: {int(value)}")
+        text, shown = f"{int(value)}", f"{int(value):,}"
     else:
-        print(f"{label}: {float(value):.{digits}f}")
+        text, shown = f"{float(value):.{digits}f}", f"{float(value):,.{digits}f}"
+    sub = " oa-sub" if label.startswith(" ") else ""
+    display(
+        {
+            "text/plain": f"{label}: {text}",
+            "text/html": f'<p class="oa-value{sub}">{html.escape(label.strip())}: <strong>{shown}</strong></p>',
+        },
+        raw=True,
+    )
 
 
 def configured(params, key: str, *, quiet: bool = False) -> bool:
@@ -112,7 +302,10 @@ def configured(params, key: str, *, quiet: bool = False) -> bool:
     value = getattr(params, key)
     enabled = value is not None and value != () and value != {} and value != []
     if not enabled and not quiet:
-        print(f"Section skipped: set params '{key}' to enable it (see README.md, Params).")
+        from IPython.display import display
+
+        text = f"Not configured for this run: set params '{key}' to enable this section."
+        display({"text/plain": text, "text/html": f'<p class="oa-skip">{text}</p>'}, raw=True)
     return enabled
 
 
@@ -165,26 +358,14 @@ def show_segments(comparisons) -> None:
     from . import segments
 
     for column, comparison in comparisons.items():
-        pooled = (
-            f"; pooled into '{comparison.other_label}': {', '.join(comparison.pooled)}"
-            if comparison.pooled
-            else ""
-        )
-        adjusted = (
-            ""
-            if comparison.logrank_p_adjusted is None
-            else f", adjusted across columns {comparison.logrank_p_adjusted:.3g}"
-        )
-        logrank = (
-            "not computable (see the notes below)"
-            if comparison.logrank_p is None or not np.isfinite(comparison.logrank_p)
-            else f"{comparison.logrank_p:.3g}{adjusted} ({comparison.p_adjust})"
-        )
-        print(f"== {column} (reference: {comparison.reference}{pooled})\nglobal log-rank p = {logrank}")
+        _show_comparison_heading(column, comparison)
         show(segments.segment_summary(comparison))
-        show(comparison.tests)
+        show(
+            comparison.tests,
+            details=f"Tests for {column}: log-rank, Cox, proportional hazards, RMST, chi-square",
+        )
         for note in comparison.notes:
-            print(f"note: {note}")
+            show_note(note)
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
         segments.plot_segment_survival(comparison, ax=axes[0])
         segments.plot_hazard_ratios(comparison, ax=axes[1])
@@ -192,6 +373,49 @@ def show_segments(comparisons) -> None:
         fig.suptitle(column)
         fig.tight_layout()
         plt.show()
+
+
+def _show_comparison_heading(column: str, comparison) -> None:
+    """The line above a segment comparison: the column, its reference and the global test."""
+    import html
+
+    from IPython.display import display
+
+    from .tables import format_value
+
+    pooled = (
+        f"; pooled into '{comparison.other_label}': {', '.join(comparison.pooled)}"
+        if comparison.pooled
+        else ""
+    )
+    adjusted = (
+        ""
+        if comparison.logrank_p_adjusted is None
+        else f", adjusted across columns {comparison.logrank_p_adjusted:.3g}"
+    )
+    computable = comparison.logrank_p is not None and np.isfinite(comparison.logrank_p)
+    logrank = (
+        f"{comparison.logrank_p:.3g}{adjusted} ({comparison.p_adjust})"
+        if computable
+        else "not computable (see the notes below)"
+    )
+    text = f"== {column} (reference: {comparison.reference}{pooled})\nglobal log-rank p = {logrank}"
+    method = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}.get(comparison.p_adjust, comparison.p_adjust)
+
+    def p_is(value: float) -> str:  # "p < 0.001" or "p = 0.012"
+        text = format_value(value, "p") or "not estimable"
+        return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+    p_text = p_is(comparison.logrank_p) if computable else "not computable (see the notes below)"
+    if computable and comparison.logrank_p_adjusted is not None:
+        p_text += f", adjusted across columns {p_is(comparison.logrank_p_adjusted)}"
+    esc = html.escape
+    markup = (
+        f'<h3 class="oa-segment">{esc(str(column))}</h3>'
+        f"<p>Reference group: <strong>{esc(str(comparison.reference))}</strong>{esc(pooled)}. "
+        f"Global log-rank test (all groups have the same lifetime curve): {esc(p_text)} ({esc(method)}).</p>"
+    )
+    display({"text/plain": text, "text/html": markup}, raw=True)
 
 
 def share_moment_identifiers(result, output_dir) -> None:

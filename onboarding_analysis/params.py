@@ -117,6 +117,7 @@ class Params:
     win_speed_quantile: float = 0.9
     wow_features: int = 2
     revenue_event: str | None = None
+    currency: str | None = None
     churn_scenarios: tuple[float, ...] = (0.02, 0.05, -0.05)
     feedback_event: str | None = None
     score_scale: str = "nps"
@@ -629,6 +630,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "win_speed_quantile": _fraction,
     "wow_features": _whole_at_least(1),
     "revenue_event": _optional(_string),
+    "currency": _optional(_string),
     "churn_scenarios": _rates,
     "feedback_event": _optional(_string),
     "score_scale": _choice(SCORE_SCALES),

@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 
 from .lifetime import LifetimeResult
 from .retention import RETENTION_COLUMNS, CohortTable
+from .style import GREY, MIN_AT_RISK, PALETTE, note_cutoff, plot_km
 
 __all__ = ["plot_cohort_heatmap", "plot_lifetime", "plot_retention_curve"]
 
@@ -33,7 +34,9 @@ def plot_lifetime(result: LifetimeResult, *, ax: Axes | None = None, at_risk: bo
     """Kaplan-Meier lifetime curve with its confidence band.
 
     Dotted vertical lines mark the retention days of ``result.survival``, each with a dot at
-    ``P(lifetime >= N)``; with ``at_risk`` the at-risk, censored and churned counts are printed
+    ``P(lifetime >= N)``; where fewer than :data:`~onboarding_analysis.style.MIN_AT_RISK`
+    users are at risk the curve goes on grey and dashed, without its band (said in the
+    legend), and the dots are grey; with ``at_risk`` the at-risk, censored and churned counts are printed
     under the axis (lifelines' ``add_at_risk_counts``).
 
     Parameters
@@ -62,10 +65,13 @@ def plot_lifetime(result: LifetimeResult, *, ax: Axes | None = None, at_risk: bo
     """
     ax = _axes(ax)
     level = round(100 * (1 - result.alpha))
-    result.kmf.plot_survival_function(ax=ax, ci_show=True, label=f"Kaplan-Meier ({level}% CI)")
+    color = sns.color_palette(PALETTE)[0]
+    cutoff = plot_km(result.kmf, ax, label=f"Kaplan-Meier ({level}% CI)", color=color)
     for row in result.survival.itertuples():
         ax.axvline(row.day, color="0.5", linestyle=":", linewidth=1)
-        ax.plot([row.day], [row.survival], marker="o", color="C0", linestyle="none")
+        few = row.at_risk < MIN_AT_RISK
+        ax.plot([row.day], [row.survival], marker="o", color=GREY if few else color, linestyle="none")
+    note_cutoff(ax, [cutoff])
     ax.set_xlabel("days since signup")
     ax.set_ylabel("share of users not yet churned")
     ax.set_ylim(0, 1.05)
@@ -136,6 +142,7 @@ def plot_cohort_heatmap(cohort: CohortTable, *, ax: Axes | None = None, annot: b
         linewidths=0.5,
         cbar_kws={"label": "% of eligible users active"},
     )
+    ax.grid(False)  # the theme's grid would cross the cells
     ax.set_xlabel(_PERIOD_LABEL[cohort.period])
     ax.set_ylabel(_COHORT_LABEL[cohort.period])
     ax.set_title("Retention by signup cohort")
@@ -144,6 +151,9 @@ def plot_cohort_heatmap(cohort: CohortTable, *, ax: Axes | None = None, annot: b
 
 def plot_retention_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """N-day retention by day since signup, with its confidence band.
+
+    Days with fewer than :data:`~onboarding_analysis.style.MIN_AT_RISK` eligible users are
+    drawn as grey dots, without a band.
 
     Parameters
     ----------
@@ -172,17 +182,31 @@ def plot_retention_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes
     if missing:
         raise ValueError(f"expected a table from retention_curve, but columns {missing} are missing")
     ax = _axes(ax)
+    color = sns.color_palette(PALETTE)[0]
+    few = curve["eligible"].to_numpy(dtype=float) < MIN_AT_RISK if "eligible" in curve.columns else None
+    if few is not None and few.any():
+        curve = curve.copy()
+        grey = curve[few]
+        ax.plot(
+            grey["day"],
+            grey["rate"] * 100,
+            marker="o",
+            linestyle="none",
+            color=GREY,
+            label=f"fewer than {MIN_AT_RISK} eligible users",
+        )
+        curve.loc[few, ["rate", "ci_low", "ci_high"]] = float("nan")
     day = curve["day"].to_numpy(dtype=float)
     ax.fill_between(
         day,
         curve["ci_low"].to_numpy(dtype=float) * 100,
         curve["ci_high"].to_numpy(dtype=float) * 100,
         alpha=0.25,
-        color="C0",
+        color=color,
         linewidth=0,
         label="Wilson interval",
     )
-    ax.plot(day, curve["rate"].to_numpy(dtype=float) * 100, marker="o", color="C0", label="N-day retention")
+    ax.plot(day, curve["rate"].to_numpy(dtype=float) * 100, marker="o", color=color, label="N-day retention")
     ax.set_xlabel("days since signup")
     ax.set_ylabel("% of eligible users active on day N")
     ax.set_ylim(0, 100)

@@ -153,7 +153,7 @@ def _feedback(facts: Facts) -> dict[str, Any]:
             "feedback",
             "fail",
             None,
-            "no feedback mechanism: set params feedback_event (an NPS or CSAT survey event)",
+            "not configured: set params feedback_event (an NPS or CSAT survey event) to measure feedback",
         )
     try:
         frame, missing = _all_responses(facts)
@@ -266,7 +266,10 @@ def readiness(facts: Facts, *, quality: Any = None) -> pd.DataFrame:
         except OnboardingAnalysisError as err:  # one broken signal never hides the others
             rows.append(_row(signal, "fail", None, str(err)))
     # object dtype keeps counts as ints and missing values as None
-    return pd.DataFrame(rows, columns=COLUMNS, dtype=object)
+    table = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
+    # How the report formats the values (onboarding_analysis.tables): two shares, counts.
+    table.attrs["row_formats"] = {"feedback": "percent", "data_quality": "percent"}
+    return table
 
 
 def readiness_metrics(table: pd.DataFrame) -> dict[str, dict]:

@@ -45,7 +45,7 @@ from traitlets.config import Config
 
 from .errors import OnboardingAnalysisError, ParamsError
 from .loading import check_inputs
-from .metrics_io import METRICS_FILE, read_metrics, record_metrics
+from .metrics_io import METRICS_FILE, record_metrics
 from .params import Params, load_params, validate_params
 from .summary import Summary, build_summary, summary_html, summary_metrics
 
@@ -92,22 +92,67 @@ HEADER_KEYS = (
     "change_date",
 )
 
-# Extra CSS: phone-width reading (images shrink, wide tables scroll) and the header/TOC.
+# Extra CSS: phone-width reading (images shrink, wide tables scroll in their own box), the
+# formatted tables of onboarding_analysis.tables, notes, collapsible detail, header/TOC/appendix.
 REPORT_CSS = """
+html, body { overflow-x: hidden; }
+.oa-header, nav.oa-toc, .oa-appendix {
+  font-family: var(--jp-content-font-family, system-ui, sans-serif); color: var(--jp-content-font-color1, #222);
+  font-size: 15px; line-height: 1.55;
+}
+.oa-appendix p, .oa-appendix dd { max-width: 48em; }
+.oa-appendix h1 { font-size: 1.7em; font-weight: 500; margin: 1em 0 0.5em 0; }
 .jp-OutputArea-output img, .jp-RenderedMarkdown img { max-width: 100%; height: auto; }
-.jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow-x: auto; }
-.jp-RenderedHTMLCommon table, table.oa-params { display: block; max-width: 100%; overflow-x: auto; }
+.jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow-x: auto; min-width: 0; }
+.jp-OutputArea-child, .jp-OutputArea-output { max-width: 100%; }
+.jp-RenderedHTMLCommon table:not(.oa-table):not(.oa-params) { display: block; max-width: 100%; overflow-x: auto; }
+.jp-RenderedText pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .oa-header { margin-bottom: 1em; }
-.oa-header h1 { margin-top: 0.2em; }
-table.oa-params { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0 1em 0; }
+.oa-header h1 { margin-top: 0.2em; font-weight: 500; }
+.oa-scroll { width: fit-content; max-width: 100%; max-height: 75vh; overflow: auto; margin: 0.4em 0 0.6em 0;
+  border: 1px solid #e0e0e0; border-radius: 4px; }
+.jp-RenderedHTMLCommon table.oa-table, table.oa-table {
+  border-collapse: separate; border-spacing: 0; font-size: 13px; line-height: 1.35;
+  margin: 0; table-layout: auto; width: auto; max-width: none; display: table;
+}
+.jp-RenderedHTMLCommon table.oa-table th, .jp-RenderedHTMLCommon table.oa-table td,
+table.oa-table th, table.oa-table td {
+  padding: 4px 10px; border: none; border-bottom: 1px solid #eee; vertical-align: top;
+  max-width: 28em; white-space: normal; overflow-wrap: normal; word-break: normal;
+}
+.jp-RenderedHTMLCommon table.oa-table thead th, table.oa-table thead th {
+  position: sticky; top: 0; z-index: 1; background: #f5f5f5; font-weight: 600;
+  border-bottom: 1px solid #ccc; vertical-align: bottom;
+}
+.jp-RenderedHTMLCommon table.oa-table .oa-num, table.oa-table .oa-num {
+  text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap;
+}
+.jp-RenderedHTMLCommon table.oa-table .oa-text, table.oa-table .oa-text { text-align: left; }
+.jp-RenderedHTMLCommon table.oa-table tbody th, table.oa-table tbody th { font-weight: 500; }
+.jp-RenderedHTMLCommon table.oa-table tbody tr:nth-child(even), table.oa-table tbody tr:nth-child(even) {
+  background: #fafafa; }
+.oa-ci { display: block; font-size: 0.85em; color: #666; font-weight: normal; }
+.oa-value { margin: 0.1em 0; }
+.oa-value.oa-sub { margin-left: 1.5em; color: #444; }
+.oa-caption, .oa-empty { margin: 0.2em 0 0.8em 0; color: #444; }
+.oa-note { margin: 0.4em 0; padding: 0.4em 0.8em; border-left: 3px solid #c9a227; background: #fdf8e8; }
+details.oa-details { margin: 0.4em 0 0.8em 0; }
+details.oa-details > summary, nav.oa-toc summary { cursor: pointer; color: #1a5fb4; }
+table.oa-params { border-collapse: collapse; font-size: 0.9em; margin: 0; }
 table.oa-params th, table.oa-params td {
-  text-align: left; vertical-align: top; padding: 2px 10px 2px 0; border-bottom: 1px solid #ddd;
+  text-align: left; vertical-align: top; padding: 2px 10px; border-bottom: 1px solid #ddd;
+  overflow-wrap: anywhere;
 }
 nav.oa-toc { margin: 0 0 1.5em 0; padding: 0.5em 1em; border-left: 3px solid #ccc; }
 nav.oa-toc ol { margin: 0.2em 0; padding-left: 1.4em; }
+.oa-appendix { margin-top: 2.5em; padding: 0 var(--jp-cell-padding, 5px); }
+.oa-appendix dt { font-weight: 600; margin-top: 0.6em; }
+.oa-appendix dd { margin: 0.1em 0 0 1em; }
 @media (max-width: 700px) {
   body.jp-Notebook, main { padding: 6px !important; }
   .jp-Cell { padding: 2px 0 !important; }
+  .jp-RenderedHTMLCommon table.oa-table, table.oa-table { font-size: 12px; }
+  .jp-RenderedHTMLCommon table.oa-table th, .jp-RenderedHTMLCommon table.oa-table td { padding: 3px 6px; }
 }
 """
 
@@ -419,13 +464,17 @@ def render_html(
     period: str | None = None,
     image_dir: str | os.PathLike[str] | None = None,
     summary: Summary | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> Path:
     """Merge executed notebooks, in order, into one self-contained HTML page.
 
     The page has no code inputs and no prompts; cells tagged ``parameters``,
     ``injected-parameters`` or ``remove-cell`` are dropped (``remove-output`` drops a cell's
-    outputs). A header block shows ``title``, ``period`` and ``header`` as a two-column
-    table; a table of contents links to every level-1 and level-2 heading.
+    outputs). A title block shows ``title`` and ``period``; a table of contents (one line that
+    opens on a click) links to every level-1 and level-2 heading; the page ends with the
+    appendix (how to read the report, definitions, and "About this report" with ``header``).
+    Of equal notes (:func:`collect_notes`) only the first is kept. The page assembly is
+    :func:`_assemble_page`.
 
     Parameters
     ----------
@@ -436,7 +485,8 @@ def render_html(
     title : str
         Page title and header heading.
     header : Mapping
-        Shown as a table of name/value rows (lists joined by commas, None as "-").
+        Shown in "About this report" as a table of name/value rows (lists joined by commas,
+        None as "-").
     period : str, optional
         The data period, shown under the title.
     image_dir : path, optional
@@ -447,6 +497,9 @@ def render_html(
         The run's "At a glance" block (:func:`onboarding_analysis.summary.build_summary`),
         placed under the header, before the table of contents and every section; its figures
         and findings link to the sections' headings.
+    params : Mapping, optional
+        The run's params (``Params.as_notebook_parameters()``): the definitions appendix shows
+        the figures of the sections they configure, with their values (default: every figure).
 
     Returns
     -------
@@ -477,12 +530,9 @@ def render_html(
     if image_dir is None:
         files = [Path(nb) for nb in executed_notebooks if not isinstance(nb, nbformat.NotebookNode)]
         image_dir = files[0].parent if files else Path.cwd()
-    resources = {
-        "metadata": {"name": title, "path": str(image_dir)},
-        "inlining": {"css": [REPORT_CSS]},
-    }
+    resources = {"metadata": {"name": title, "path": str(image_dir)}}
     body, _ = _exporter().from_notebook_node(merged, resources=resources)
-    page = _add_header_and_toc(body, title=title, header=header, period=period, summary=summary)
+    page = _assemble_page(body, title=title, header=header, period=period, params=params, summary=summary)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = html_path.with_name(f".{html_path.name}.{os.getpid()}.tmp")
     try:
@@ -504,20 +554,73 @@ def _read_notebook(nb: str | os.PathLike[str] | nbformat.NotebookNode) -> nbform
 
 
 def _merge(notebooks: Sequence[nbformat.NotebookNode], *, title: str) -> nbformat.NotebookNode:
+    """One notebook of the report's cells, in order; of equal notes (:func:`collect_notes`)
+    only the first is kept."""
     merged = nbformat.v4.new_notebook()
     first = notebooks[0].metadata
     for key in ("kernelspec", "language_info"):
         if key in first:
             merged.metadata[key] = first[key]
     merged.metadata["title"] = title
+    seen: set[str] = set()
     for nb in notebooks:
         for cell in nb.cells:
             if REMOVED_CELL_TAGS.intersection(cell.get("metadata", {}).get("tags", ())):
                 continue
             cell = nbformat.from_dict(dict(cell))
             cell["id"] = f"cell-{len(merged.cells)}"  # ids must be unique in the merged notebook
+            if cell.cell_type == "code":
+                kept = []
+                for output in cell.get("outputs", []):
+                    _alt_from_text(output)
+                    note = _note_of(output)
+                    if note is not None and note in seen:
+                        continue
+                    if note is not None:
+                        seen.add(note)
+                    kept.append(output)
+                cell["outputs"] = kept
             merged.cells.append(cell)
     return merged
+
+
+def _alt_from_text(output: Mapping[str, Any]) -> None:
+    """An image's alt text from its ``text/plain`` when that names the figure ("Figure: ...")."""
+    data = output.get("data") or {}
+    text = data.get("text/plain")
+    text = "".join(text) if isinstance(text, list) else text
+    if "image/png" in data and isinstance(text, str) and text.startswith("Figure: "):
+        output.setdefault("metadata", {}).setdefault("image/png", {})["alt"] = text
+
+
+def _note_of(output: Mapping[str, Any]) -> str | None:
+    from .notebook import NOTE_METADATA
+
+    note = (output.get("metadata") or {}).get(NOTE_METADATA)
+    return note if isinstance(note, str) else None
+
+
+def collect_notes(notebooks: Sequence[str | os.PathLike[str] | nbformat.NotebookNode]) -> list[str]:
+    """The notes (:func:`onboarding_analysis.notebook.show_note`: data and statistical
+    warnings) shown by executed notebooks, each once, in report order.
+
+    Parameters
+    ----------
+    notebooks : sequence of paths or NotebookNode
+        The executed notebooks, in report order.
+
+    Returns
+    -------
+    list of str
+    """
+    notes: list[str] = []
+    for nb in map(_read_notebook, notebooks):
+        for cell in nb.cells:
+            for output in cell.get("outputs", []) if cell.cell_type == "code" else ():
+                note = _note_of(output)
+                if note is not None and note not in notes:
+                    notes.append(note)
+    return notes
 
 
 def _exporter() -> HTMLExporter:
@@ -525,7 +628,7 @@ def _exporter() -> HTMLExporter:
     config.HTMLExporter.exclude_input = True
     config.HTMLExporter.exclude_input_prompt = True
     config.HTMLExporter.exclude_output_prompt = True
-    config.HTMLExporter.exclude_anchor_links = True  # ids are added by _add_header_and_toc
+    config.HTMLExporter.exclude_anchor_links = True  # ids are added by _anchor_headings
     config.HTMLExporter.embed_images = True
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = set(REMOVED_CELL_TAGS)
@@ -533,17 +636,62 @@ def _exporter() -> HTMLExporter:
     return HTMLExporter(config=config, template_name="lab", log=_log)
 
 
-def _add_header_and_toc(
-    page: str, *, title: str, header: Mapping[str, Any], period: str | None, summary: Summary | None = None
+def _assemble_page(
+    page: str,
+    *,
+    title: str,
+    header: Mapping[str, Any],
+    period: str | None,
+    params: Mapping[str, Any] | None,
+    summary: Summary | None = None,
 ) -> str:
+    """The report page from its parts, top to bottom.
+
+    1. the title block (:func:`_header_html`: title and data period);
+    2. the "At a glance" summary (:func:`onboarding_analysis.summary.summary_html`), the first
+       section of the report; its figures and findings link to the sections' headings;
+    3. the table of contents (:func:`_toc_html`), collapsed to one line;
+    4. the notebooks' sections (``page``, nbconvert's HTML);
+    5. the appendix: "How to read this report", "Definitions" (both from
+       :mod:`onboarding_analysis.definitions`, adapted to ``params``) and "About this report"
+       (``header``: the run's params, data period and package version).
+
+    Every ``h1``/``h2`` gets a unique id (see :func:`render_html`, Notes), images get alt text,
+    and nothing that would load from the internet is left (module and CDN scripts, URLs in
+    CSS comments).
+    """
+    from .definitions import definitions_html, how_to_read_html
+
     soup = BeautifulSoup(page, "html.parser")
+    container = soup.find("main") or soup.body or soup
+    appendix = how_to_read_html(params) + definitions_html(params) + _about_html(header, period)
+    for node in list(BeautifulSoup(appendix, "html.parser").contents):
+        container.append(node)
+    entries = _anchor_headings(soup, title)
+    _drop_external_resources(soup)
+    # After the template's CSS, so that the report's rules win (nbconvert's CSS preprocessor
+    # replaces resources["inlining"], so the CSS is added here).
+    style = soup.new_tag("style")
+    style.string = REPORT_CSS
+    (soup.head or soup).append(style)
+    glance = summary_html(summary, [(text, anchor) for _, anchor, text in entries]) if summary else ""
+    top_parts = [_header_html(title, period), glance, _toc_html(entries)]
+    block = BeautifulSoup("".join(top_parts), "html.parser")
+    for node in reversed(list(block.contents)):
+        container.insert(0, node)
+    return str(soup)
+
+
+def _anchor_headings(soup: BeautifulSoup, title: str) -> list[tuple[int, str, str]]:
+    """Give every ``h1``/``h2`` a unique id and every image without one an alt text; return
+    the (level, id, text) of the headings, for the table of contents."""
     id_counts = Counter(tag["id"] for tag in soup.find_all(id=True))
     taken = set(id_counts)
     entries: list[tuple[int, str, str]] = []
     section = title
     for tag in soup.find_all(["h1", "h2", "img"]):
         if tag.name == "img":
-            if tag.get("alt", "").startswith("No description has been provided"):
+            if not tag.get("alt") or tag.get("alt", "").startswith("No description has been provided"):
                 tag["alt"] = f"Figure in section: {section}"
             continue
         text = tag.get_text(" ", strip=True)
@@ -556,19 +704,24 @@ def _add_header_and_toc(
         taken.add(anchor)
         entries.append((int(tag.name[1]), anchor, text))
         section = text
-    # Self-contained: the lab template links require.js and MathJax from a CDN; the report uses
-    # neither (no widgets, no LaTeX), and offline readers would see failed loads.
-    for script in soup.find_all("script", src=True):
-        if "://" in script["src"] or script["src"].startswith("//"):
+    return entries
+
+
+def _drop_external_resources(soup: BeautifulSoup) -> None:
+    """Self-contained, with no URL in the file: the lab template links require.js and MathJax
+    from a CDN and imports mermaid from one in a module script; the report uses none of them
+    (no widgets, no LaTeX, no diagrams), and offline readers would see failed loads. The
+    template's CSS cites its sources in comments: those comments go too."""
+    for script in soup.find_all("script"):
+        src = script.get("src", "")
+        if "://" in src or src.startswith("//") or script.get("type") in ("module", "text/x-mathjax-config"):
             script.decompose()
-    for script in soup.find_all("script", type="text/x-mathjax-config"):
-        script.decompose()
-    glance = summary_html(summary, [(text, anchor) for _, anchor, text in entries]) if summary else ""
-    block = BeautifulSoup(_header_html(title, header, period) + glance + _toc_html(entries), "html.parser")
-    container = soup.find("main") or soup.body or soup
-    for node in reversed(list(block.contents)):
-        container.insert(0, node)
-    return str(soup)
+    for style in soup.find_all("style"):
+        text = style.string or ""
+        if "://" in text:
+            style.string = re.sub(
+                r"/\*.*?\*/", lambda m: "" if "://" in m.group(0) else m.group(0), text, flags=re.S
+            )
 
 
 def _slug(text: str) -> str:
@@ -597,15 +750,27 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def _header_html(title: str, header: Mapping[str, Any], period: str | None) -> str:
+def _header_html(title: str, period: str | None) -> str:
+    esc = html.escape
+    period_html = f'<p class="oa-period"><strong>Data period:</strong> {esc(period)}</p>' if period else ""
+    return f'<header class="oa-header"><h1 class="oa-title">{esc(title)}</h1>{period_html}</header>'
+
+
+def _about_html(header: Mapping[str, Any], period: str | None) -> str:
+    """The "About this report" section: the data period and the run's params (``header``)."""
     esc = html.escape
     rows = "".join(
         f'<tr><th scope="row">{esc(str(k))}</th><td>{esc(_format_value(v))}</td></tr>'
         for k, v in header.items()
     )
-    period_html = f'<p class="oa-period"><strong>Data period:</strong> {esc(period)}</p>' if period else ""
-    table = f'<table class="oa-params"><tbody>{rows}</tbody></table>' if rows else ""
-    return f'<header class="oa-header"><h1 class="oa-title">{esc(title)}</h1>{period_html}{table}</header>'
+    period_html = f"<p><strong>Data period:</strong> {esc(period)}</p>" if period else ""
+    table = (
+        f'<div class="oa-scroll"><table class="oa-params"><tbody>{rows}</tbody></table></div>' if rows else ""
+    )
+    return (
+        '<section class="oa-appendix" id="oa-about"><h1>About this report</h1>'
+        f"{period_html}<p>The params of this run (data files, definitions, thresholds):</p>{table}</section>"
+    )
 
 
 def _toc_html(entries: Sequence[tuple[int, str, str]]) -> str:
@@ -624,8 +789,8 @@ def _toc_html(entries: Sequence[tuple[int, str, str]]) -> str:
         sub_list = "<ol>" + "".join(f"<li>{s}</li>" for s in subs) + "</ol>" if subs else ""
         items.append(f"<li>{link}{sub_list}</li>")
     return (
-        '<nav class="oa-toc" aria-label="Contents"><p><strong>Contents</strong></p>'
-        f"<ol>{''.join(items)}</ol></nav>"
+        '<nav class="oa-toc" aria-label="Contents"><details><summary><strong>Contents</strong> '
+        f"({len(groups)} sections)</summary><ol>{''.join(items)}</ol></details></nav>"
     )
 
 
@@ -767,7 +932,7 @@ def _execute_and_render(
 ) -> Path:
     executed = _execute_all(notebooks, notebook_dir, run_dir, parameters, root, timeout, jobs)
 
-    metrics = read_metrics(run_dir)
+    metrics = record_metrics(run_dir, {"warnings": collect_notes(executed)})
     summary = build_summary(metrics)  # from the final metrics: every notebook has recorded its keys
     record_metrics(run_dir, summary_metrics(summary))
     native = params.as_notebook_parameters()
@@ -783,6 +948,7 @@ def _execute_and_render(
         period=data_period(metrics, observation_end=native.get("observation_end")),
         image_dir=notebook_dir,
         summary=summary,
+        params=native,
     )
 
 
@@ -999,6 +1165,7 @@ __all__ = [
     "REPORT_FILE",
     "REPORT_NOTEBOOKS",
     "ReportError",
+    "collect_notes",
     "data_period",
     "execute_notebook",
     "failure_summary",

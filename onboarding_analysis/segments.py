@@ -1329,6 +1329,13 @@ def _fmt(value: float, digits: int = 2, pct: bool = False) -> str:
     return f"{100 * value:.1f}%" if pct else f"{value:.{digits}f}"
 
 
+def _fmt_p(value: float) -> str:
+    """A p-value as the report writes it: ``< 0.001`` or three decimals (``–`` if missing)."""
+    from .tables import format_value
+
+    return format_value(value, "p") or "–"
+
+
 def _interval(row: Mapping, key: str, pct: bool = False, digits: int = 2) -> str:
     low, high = row.get(f"{key}_ci_low", math.nan), row.get(f"{key}_ci_high", math.nan)
     if key == "rmst":
@@ -1372,10 +1379,10 @@ def segment_summary(comparison: SegmentComparison) -> pd.DataFrame:
             if g["ph_warning"]:
                 row["hazard ratio"] += " ⚠ non-proportional"
         row["HR p (raw / adj.)"] = (
-            "" if g["is_reference"] else f"{_fmt(g['hr_p_raw'], 3)} / {_fmt(g['hr_p_adjusted'], 3)}"
+            "" if g["is_reference"] else f"{_fmt_p(g['hr_p_raw'])} / {_fmt_p(g['hr_p_adjusted'])}"
         )
         row["log-rank p (raw / adj.)"] = (
-            "" if g["is_reference"] else f"{_fmt(g['logrank_p_raw'], 3)} / {_fmt(g['logrank_p_adjusted'], 3)}"
+            "" if g["is_reference"] else f"{_fmt_p(g['logrank_p_raw'])} / {_fmt_p(g['logrank_p_adjusted'])}"
         )
         rows.append(row)
     return pd.DataFrame(rows)
@@ -1440,21 +1447,32 @@ def _axes(ax: Axes | None) -> Axes:
 def plot_segment_survival(comparison: SegmentComparison, *, ax: Axes | None = None, ci: bool = True) -> Axes:
     """Kaplan-Meier lifetime curves per group, with confidence bands.
 
+    Each group has its colour of :func:`onboarding_analysis.style.group_colors` (the same in
+    :func:`plot_segment_retention`); a curve goes on grey and dashed where fewer than
+    :data:`~onboarding_analysis.style.MIN_AT_RISK` of its users are at risk.
+
     Examples
     --------
     >>> ax = plot_segment_survival(compare_segments(facts, "persona"))      # doctest: +SKIP
     """
+    from .style import group_colors, note_cutoff, plot_km
+
     ax = _axes(ax)
     level = round(100 * (1 - comparison.alpha))
+    colors = group_colors(comparison.groups[GROUP])
+    cutoffs = []
     for name, fit in comparison.lifetimes.items():
         tag = " (reference)" if name == comparison.reference else ""
-        fit.kmf.plot_survival_function(ax=ax, ci_show=ci, label=f"{name}{tag}, n={fit.users}")
+        cutoffs.append(
+            plot_km(fit.kmf, ax, label=f"{name}{tag}, n={fit.users}", color=colors.get(str(name)), ci=ci)
+        )
     ax.set_xlabel("days since signup")
     ax.set_ylabel("share of users not yet churned")
     ax.set_ylim(0, 1.05)
     ax.set_title(f"Lifetime by {comparison.column} (Kaplan-Meier, {level}% CI)")
     if comparison.lifetimes:  # none when no user is observable yet (the notes say so)
         ax.legend(loc="best")
+    note_cutoff(ax, cutoffs)
     return ax
 
 
@@ -1556,9 +1574,12 @@ def plot_segment_retention(
     --------
     >>> ax = plot_segment_retention(compare_segments(facts, "plan"))        # doctest: +SKIP
     """
+    from .style import group_colors
+
     ax = _axes(ax)
     days = list(comparison.retention_days if days is None else days)
     groups = comparison.groups
+    colors = group_colors(groups[GROUP])
     width = 0.8 / max(len(groups), 1)
     for i, g in enumerate(groups.to_dict("records")):
         x = np.arange(len(days)) - 0.4 + width * (i + 0.5)
@@ -1573,6 +1594,7 @@ def plot_segment_retention(
                 yerr=[rate[ok] - low[ok], high[ok] - rate[ok]],
                 fmt="o",
                 capsize=3,
+                color=colors.get(str(g[GROUP])),
                 label=f"{g[GROUP]} (n={g['users']})",
             )
     ax.set_xticks(np.arange(len(days)))

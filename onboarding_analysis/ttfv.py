@@ -721,7 +721,10 @@ def ttfv_summary(result: TTFVResult) -> pd.DataFrame:
             f"{result.converters} converters",
         )
     )
-    return pd.DataFrame(rows, columns=["what", "estimate", "ci_low", "ci_high", "note"])
+    table = pd.DataFrame(rows, columns=["what", "estimate", "ci_low", "ci_high", "note"])
+    # How the report formats each row (onboarding_analysis.tables): a share, then days.
+    table.attrs["row_formats"] = {rows[0][0]: "percent"} | {row[0]: "number" for row in rows[1:]}
+    return table
 
 
 def ttfv_metrics(result: TTFVResult) -> dict[str, dict]:

@@ -536,7 +536,8 @@ def test_cli_batch_exits_1_and_prints_only_the_summary(cli_batch):
     assert lines[0].startswith("3 runs in ") and lines[0].endswith(
         "(2 jobs): 1 ok, 2 failed. Index: out/index.html"
     )
-    assert lines[1].startswith("FAILED baddata: quality.ipynb cell 3: DataError: ")
+    # cells: intro, its "Run." note (remove-cell), parameters, injected parameters, the setup cell
+    assert lines[1].startswith("FAILED baddata: quality.ipynb cell 4: DataError: ")
     assert "no value could be read as a timestamp" in lines[1]
     assert lines[1].endswith("(out/baddata/error.txt)")
     assert lines[2].startswith("FAILED typo: ") and "unknown key 'segmnts'" in lines[2]
@@ -554,7 +555,7 @@ def test_cli_batch_good_run_completes_despite_the_others(cli_batch):
 def test_cli_batch_bad_data_leaves_error_file_and_partial_notebook(cli_batch):
     out, _ = cli_batch
     text = (out / "baddata" / "error.txt").read_text()
-    assert "notebook: quality.ipynb\ncell: 3\n" in text
+    assert "notebook: quality.ipynb\ncell: 4\n" in text
     assert "DataError" in text and "no value could be read as a timestamp" in text
     assert (out / "baddata" / "quality.ipynb").is_file()
     assert not (out / "baddata" / "onboarding.ipynb").exists()  # later notebooks never ran

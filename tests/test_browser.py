@@ -1,9 +1,14 @@
 """The HTML outputs in a real browser: headless Chromium driven by Selenium and chromedriver.
 
-A small demo batch (one good run, one failing run) is rendered once; report.html and
+A small demo batch (one good run, one failing run, and a 200-user client without feedback,
+revenue or change date, with a few defective rows) is rendered once; report.html and
 index.html are then opened from disk and checked: no console errors, no request leaving the
 page, every image decoded, every table-of-contents link landing on an element, no sideways
-scrolling at phone width, and the index table sorting on a click.
+scrolling at 1400 px nor at phone width, the tables real ``<table>`` elements, no raw dumps
+("Empty DataFrame", "nan", "None", tracebacks, warning source lines, machine paths) in the
+visible text, no URL in the file, and the index table sorting on a click. Screenshots of the
+reports (top at 1400 and 400 px, a section at phone width) are saved under
+``reports/browser-screenshots/`` (or ``$SCREENSHOT_DIR``) for a person to look at.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); elsewhere the
 tests are skipped with the reason, except under CI (``CI`` set), where a missing browser fails.
@@ -12,6 +17,7 @@ tests are skipped with the reason, except under CI (``CI`` set), where a missing
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -35,6 +41,10 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
 )
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+NARROW = {"width": 400, "height": 900, "deviceScaleFactor": 1, "mobile": True}
+WIDE = {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False}
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "reports" / "browser-screenshots"))
+REPORTS = ("demo", "smallco")
 
 
 def _browser_paths() -> tuple[str, str]:
@@ -85,11 +95,12 @@ def outputs(tmp_path_factory):
     (project / "params" / "demo.yaml").write_text(yaml.safe_dump(demo))
     broken = demo | {"client": "broken", "events": "data/bad.csv"}
     (project / "params" / "broken.yaml").write_text(yaml.safe_dump(broken))
+    (project / "params" / "smallco.yaml").write_text(yaml.safe_dump(_small_client(project, demo)))
     path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(ROOT) + (os.pathsep + path if path else "")
     try:
         result = run_batch(
-            plan_runs([project / "params" / "demo.yaml", project / "params" / "broken.yaml"]),
+            plan_runs([project / "params" / f"{name}.yaml" for name in ("demo", "broken", "smallco")]),
             out_dir=project / "out",
             jobs=2,
         )
@@ -98,15 +109,39 @@ def outputs(tmp_path_factory):
             del os.environ["PYTHONPATH"]
         else:
             os.environ["PYTHONPATH"] = path
-    assert [run.status for run in result.runs] == ["ok", "failed"], result.summary()
+    assert [run.status for run in result.runs] == ["ok", "failed", "ok"], result.summary()
     return project / "out"
 
 
-def _open(driver, path: Path, *, phone: bool = False) -> list[dict]:
-    """Load ``path``; return the console entries logged while loading it."""
+def _small_client(project: Path, demo: dict) -> dict:
+    """A 200-user client as a CSV export: no feedback, revenue or onboarding change, two
+    segments, five rows without a user id and 25 duplicated rows (notes in the report)."""
+    written = write_demo(project / "data" / "small-raw", spec=DemoSpec(n_users=200))
+    events = pd.read_parquet(written["events"])
+    events = events[~events["event"].isin(["feedback_submitted", "mrr_changed", "checklist_shown"])]
+    no_id = events.sample(5, random_state=2).assign(user_id=None)
+    events = pd.concat([events, events.sample(25, random_state=1), no_id]).sort_values("timestamp")
+    events[["user_id", "event", "timestamp"]].to_csv(project / "data" / "small-events.csv", index=False)
+    users = pd.read_csv(written["users"])[["user_id", "signup_at", "persona", "plan"]]
+    users.to_csv(project / "data" / "small-users.csv", index=False)
+    return demo | {
+        "client": "smallco",
+        "events": "data/small-events.csv",
+        "users": "data/small-users.csv",
+        "segments": ["persona", "plan"],
+        "reference_groups": {"persona": "marketer"},
+        "feedback_event": None,
+        "revenue_event": None,
+        "change_date": None,
+    }
+
+
+def _open(driver, path: Path, *, phone: bool = False, metrics: dict | None = None) -> list[dict]:
+    """Load ``path`` (on a phone screen, or a screen of ``metrics``); return the console
+    entries logged while loading it."""
     driver.get_log("browser")  # drop entries of earlier pages
-    if phone:
-        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    if phone or metrics:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics or PHONE)
     else:
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     driver.get(path.as_uri())
@@ -148,7 +183,11 @@ def test_report_toc_links_all_land_on_an_element(driver, outputs):
     )
     assert len(links) >= 6
     assert all(href.startswith("#") and found for href, found in links), links
-    last = driver.find_elements("css selector", "nav.oa-toc a")[-1]
+    driver.find_element("css selector", "nav.oa-toc summary").click()  # the contents open on a click
+    # far down the page, and followed by enough text to scroll to the top (About is at the very end)
+    last = next(
+        a for a in driver.find_elements("css selector", "nav.oa-toc a") if a.text == "How to read this report"
+    )
     last.click()
     assert driver.execute_script("return location.hash") == last.get_attribute("hash")
     top = driver.execute_script(
@@ -187,15 +226,109 @@ def test_index_sorts_on_a_click(driver, outputs):
     def order() -> list[str]:
         return [th.text for th in driver.find_elements("css selector", "#runs tbody th")]
 
-    assert order() == ["demo", "broken"]
+    assert order() == ["demo", "broken", "smallco"]
     buttons = driver.find_elements("css selector", "#runs thead button")
     buttons[0].click()  # by run name
-    assert order() == ["broken", "demo"]
+    assert order() == ["broken", "demo", "smallco"]
     buttons[0].click()
-    assert order() == ["demo", "broken"]
-    buttons[2].click()  # by users: the failed run has none and stays last both ways
-    assert order() == ["demo", "broken"]
+    assert order() == ["smallco", "demo", "broken"]
+    buttons[2].click()  # by users (200, 600): the failed run has none and stays last both ways
+    assert order() == ["smallco", "demo", "broken"]
     buttons[2].click()
-    assert order() == ["demo", "broken"]
+    assert order() == ["demo", "smallco", "broken"]
     header = driver.find_elements("css selector", "#runs thead th")[2]
     assert header.get_attribute("aria-sort") == "descending"
+
+
+# --------------------------------------------------------------------------------------------
+# What a reader sees: formatted tables, no raw dumps, no machine paths, at 1400 and 400 px
+# --------------------------------------------------------------------------------------------
+
+#: Seen in the visible text, each of these means a raw dump reached the reader.
+FORBIDDEN_TEXT = {
+    "Empty DataFrame": r"Empty DataFrame",
+    "nan": r"\bnan\b",
+    "None": r"\bNone\b",
+    "Traceback": r"Traceback",
+    "a warning source line": r"Warning: |\.py:\d+",
+    "an absolute path": r"(?<![\w.])/(?:tmp|home|root|work|usr|srv|var|opt|Users)/",
+}
+
+
+def _visible_text(driver) -> str:
+    """The page's rendered text with every collapsed block opened."""
+    driver.execute_script("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    return driver.execute_script("return document.body.innerText")
+
+
+@pytest.mark.parametrize("screen", [WIDE, NARROW], ids=["1400px", "400px"])
+@pytest.mark.parametrize("name", REPORTS)
+def test_report_reads_well_at_desktop_and_phone_width(driver, outputs, name, screen):
+    path = outputs / name / "report.html"
+    _assert_clean_console(_open(driver, path, metrics=screen))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}-top-{screen['width']}px.png"))
+    width, scroll_width = driver.execute_script(
+        "return [window.innerWidth, document.documentElement.scrollWidth]"
+    )
+    assert width == screen["width"]
+    assert scroll_width <= width, f"{name} scrolls sideways at {width} px ({scroll_width} px wide)"
+    # Every table of figures is a real <table>; no pandas text dump is left in a <pre>.
+    tables = driver.execute_script("return document.querySelectorAll('table.oa-table').length")
+    assert tables >= 15, tables
+    dumps = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.jp-OutputArea-output pre'))"
+        ".map(p => p.innerText).filter(t => /ci_low|p_adjusted|rows_read|  eligible  /.test(t))"
+    )
+    assert dumps == []
+    text = _visible_text(driver)
+    found = {what: re.findall(pattern, text)[:3] for what, pattern in FORBIDDEN_TEXT.items()}
+    assert not any(found.values()), {what: hits for what, hits in found.items() if hits}
+    # A wide table scrolls inside its own box, never the page.
+    wider = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.oa-scroll'))"
+        ".filter(b => b.getBoundingClientRect().right > window.innerWidth + 1).length"
+    )
+    assert wider == 0
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_report_file_holds_no_url_and_ends_with_its_appendix(outputs, name):
+    text = (outputs / name / "report.html").read_text(encoding="utf-8")
+    assert "http://" not in text and "https://" not in text
+    assert str(outputs) not in text and str(ROOT) not in text
+    ends = re.findall(r'<section class="oa-appendix" id="([\w-]+)"', text)
+    assert ends == ["oa-how-to-read", "oa-definitions", "oa-about"]
+
+
+def test_small_client_report_says_what_is_not_configured(driver, outputs):
+    _open(driver, outputs / "smallco" / "report.html")
+    text = _visible_text(driver)
+    assert "not configured: set params feedback_event" in text
+    assert "Not configured for this run: set params 'change_date'" in text
+    assert "Not configured for this run: set params 'revenue_event'" in text
+    # its data notes: once each, in the data section, without paths
+    notes = driver.execute_script(
+        "return Array.from(document.querySelectorAll('p.oa-note')).map(p => p.innerText)"
+    )
+    excluded = [n for n in notes if "excluded as 'missing user id'" in n]
+    assert len(excluded) == 1 and "5 event rows" in excluded[0]
+    assert len([n for n in notes if "excluded as 'duplicate event'" in n]) == 1
+    assert len(notes) == len(set(notes))
+    definitions = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#oa-definitions dt')).map(d => d.innerText)"
+    )
+    assert "Net revenue churn" not in definitions and "NPS and CSAT" not in definitions
+    assert "Before and after the onboarding change" not in definitions
+
+
+def test_demo_section_at_phone_width_is_saved(driver, outputs):
+    _open(driver, outputs / "demo" / "report.html", metrics=NARROW)
+    driver.execute_script(
+        "Array.from(document.querySelectorAll('h2')).find(h => h.innerText.startsWith('Segment comparisons'))"
+        ".scrollIntoView()"
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / "demo-segments-400px.png"
+    driver.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000

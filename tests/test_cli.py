@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -393,3 +394,34 @@ def test_out_on_a_read_only_file_system_is_one_line(tmp_path, monkeypatch, capsy
         "read-only file system). Give a folder you can write to, e.g. --out /tmp/reports."
     )
     assert notebooks_started == [] and not out.exists()
+def test_run_prints_the_reports_notes_once_on_stderr(monkeypatch, capsys, tmp_path):
+    def fake_run_report(params, *, out_dir):
+        (out_dir / "acme").mkdir(parents=True)
+        notes = ["data/events.csv: 5 event rows excluded as 'missing user id'", "groups pooled into 'other'"]
+        (out_dir / "acme" / "metrics.json").write_text(json.dumps({"warnings": notes}), encoding="utf-8")
+        return out_dir / "acme" / "report.html"
+
+    monkeypatch.setattr(report, "run_report", fake_run_report)
+    assert cli.main(["run", "params/acme.yaml", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(tmp_path / "acme" / "report.html")
+    assert captured.err.splitlines() == [
+        "note: data/events.csv: 5 event rows excluded as 'missing user id'",
+        "note: groups pooled into 'other'",
+    ]
+
+
+def test_batch_prints_each_runs_notes_with_its_name(monkeypatch, capsys, tmp_path):
+    def fake(params_path, *, out_dir, overrides=None, **options):
+        name = Path(params_path).stem
+        (Path(out_dir) / name).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / name / "metrics.json").write_text(
+            json.dumps({"warnings": [f"{name} note"]}), encoding="utf-8"
+        )
+        return Path(out_dir) / name / "report.html"
+
+    monkeypatch.setattr(batch, "run_report", fake)
+    files = _params_files(tmp_path, "acme", "globex")
+    assert cli.main(["run", *files, "--out", str(tmp_path / "out"), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "note" in line] == ["acme: note: acme note", "globex: note: globex note"]

@@ -44,18 +44,22 @@ AML_NONMAINTAINED = ([5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45], [1, 1, 1, 1, 
 def test_survival_at_day_n_is_the_left_limit():
     # Lifetimes 1, 2, 2 (churned) and 3 (censored). By hand, P(lifetime >= N):
     #   N=0: 1; N=1: nobody churned before day 1 -> 1; N=2: 1 of 4 churned (at 1) -> 3/4;
-    #   N=3: then 2 of the 3 at risk at day 2 churned -> 3/4 * 1/3 = 1/4; N=4: censored at 3 -> 1/4.
+    #   N=3: then 2 of the 3 at risk at day 2 churned -> 3/4 * 1/3 = 1/4; N=4: the last user is
+    #   censored at 3, nobody is at risk on day 4: not estimable (NaN, null in metrics.json).
     # Users at risk at N (lifetime >= N): 4, 4, 3, 1, 0.
     facts = make_facts([1, 2, 2, 3], [True, True, True, False])
     result = fit_quietly(facts, days=[0, 1, 2, 3, 4], horizon_days=3)
     assert list(result.survival.columns) == SURVIVAL_COLUMNS
     assert result.survival["day"].tolist() == [0, 1, 2, 3, 4]
-    np.testing.assert_allclose(result.survival["survival"], [1, 1, 0.75, 0.25, 0.25], rtol=1e-12)
+    np.testing.assert_allclose(result.survival["survival"], [1, 1, 0.75, 0.25, np.nan], rtol=1e-12)
     assert result.survival["at_risk"].tolist() == [4, 4, 3, 1, 0]
+    assert result.survival.loc[4, ["ci_low", "ci_high"]].isna().all()
+    assert result.survival.attrs["note"] == "Not estimable on day 4: no user has been observed that long."
+    assert lifetime_metrics(result)["lifetime"]["survival"]["day_4"] is None
     # lifelines' own value at N is the right limit, which counts users who churned at exactly N:
     assert result.kmf.survival_function_at_times(2).iloc[0] == pytest.approx(0.25)
     # The interval brackets the estimate; at day 0 and day 1 nothing has happened yet.
-    s = result.survival
+    s = result.survival.dropna()
     assert (s["ci_low"] <= s["survival"]).all() and (s["survival"] <= s["ci_high"]).all()
     assert s.loc[0, ["ci_low", "ci_high"]].tolist() == [1.0, 1.0]
     # Median: the curve first reaches <= 0.5 at 2. RMST(3) = 1*1 + 1*0.75 + 1*0.25 = 2.

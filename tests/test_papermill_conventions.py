@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 
 from onboarding_analysis.demo import DemoSpec, write_demo
 from onboarding_analysis.metrics_io import read_metrics, record_metrics
-from onboarding_analysis.report import NOTEBOOK_DIR, REPORT_NOTEBOOKS
+from onboarding_analysis.report import NOTEBOOK_DIR, REPORT_NOTEBOOKS, collect_notes
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -149,6 +149,8 @@ def test_cli_records_the_same_metrics_as_plain_papermill(small_demo_runs):
     assert set(cli["run"]) - set(plain["run"]) == RUN_ONLY_KEYS
     for key in RUN_ONLY_KEYS:
         del cli["run"][key]
+    # The report run adds the notes its notebooks showed, once each, in report order.
+    assert cli.pop("warnings") == collect_notes([project / "plain" / n for n in REPORT_NOTEBOOKS])
     assert cli == plain
     assert {"data", "retention", "lifetime", "ttfv", "funnel"} <= set(plain)
 

@@ -20,6 +20,7 @@ from onboarding_analysis import columns as C  # noqa: E402
 from onboarding_analysis.lifetime import fit_lifetime  # noqa: E402
 from onboarding_analysis.plots import plot_cohort_heatmap, plot_lifetime, plot_retention_curve  # noqa: E402
 from onboarding_analysis.retention import cohort_table, retention_curve  # noqa: E402
+from onboarding_analysis.style import GREY, MIN_AT_RISK  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +72,18 @@ def test_plot_lifetime(lifetime_result, no_warnings_and_same_style):
     assert sorted(line.get_xdata()[0] for line in verticals) == days
     dots = [line for line in ax.lines if line.get_marker() == "o"]
     assert [float(line.get_ydata()[0]) for line in dots] == lifetime_result.survival["survival"].tolist()
-    assert len(ax.lines) == 1 + 2 * len(days)
+    # The estimate stops where fewer than MIN_AT_RISK users are at risk (counted here from the
+    # durations), and goes on grey and dashed, named in the legend.
+    durations = np.asarray(lifetime_result.kmf.durations, dtype=float)
+    times = np.unique(durations)
+    cutoff = times[np.array([(durations >= t).sum() for t in times]) < MIN_AT_RISK][0]
+    grey = [line for line in ax.lines if line.get_linestyle() == "--" and line.get_color() == GREY]
+    tail = [line for line in grey if len(line.get_xdata())]
+    assert len(grey) == 2 and len(tail) == 1  # the tail and its legend entry
+    assert tail[0].get_xdata()[0] == cutoff
+    assert max(ax.lines[0].get_xdata()) <= cutoff
+    assert "fewer than 20 users at risk" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(ax.lines) == 1 + 2 * len(days) + 2
     # The confidence band is a filled area.
     assert any(isinstance(c, PolyCollection) for c in ax.collections)
     assert ax.get_xlabel() == "days since signup"
@@ -115,12 +127,19 @@ def test_plot_cohort_heatmap_on_a_given_axes_and_empty_table(cohort):
 
 
 def test_plot_retention_curve(no_warnings_and_same_style):
-    facts = pd.DataFrame({C.AGE: [40.0, 20.0, 5.0], C.DAYS_MASK: np.array([0b1011, 0b0111, 0b1], np.int64)})
-    curve = retention_curve(facts, max_day=30)  # days 20..30: only one eligible user; none after 39
+    # Ten users of each kind: 30 eligible up to day 4, 20 up to day 19, then 10 (ages 40, 20, 5).
+    facts = pd.DataFrame(
+        {C.AGE: [40.0, 20.0, 5.0] * 10, C.DAYS_MASK: np.array([0b1011, 0b0111, 0b1] * 10, np.int64)}
+    )
+    curve = retention_curve(facts, max_day=30)
     ax = plot_retention_curve(curve)
-    (line,) = ax.lines
+    grey, line = ax.lines  # days 20..30 rest on 10 users (< MIN_AT_RISK): grey dots, no estimate
+    np.testing.assert_array_equal(grey.get_xdata(), np.arange(20, 31))
+    assert grey.get_color() == GREY and grey.get_linestyle() == "None"
     np.testing.assert_array_equal(line.get_xdata(), np.arange(31))
-    np.testing.assert_allclose(line.get_ydata(), curve["rate"] * 100)
+    expected = (curve["rate"] * 100).where(curve["day"] < 20)
+    np.testing.assert_allclose(line.get_ydata(), expected)
+    assert f"fewer than {MIN_AT_RISK} eligible users" in [t.get_text() for t in ax.get_legend().get_texts()]
     (band,) = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert band.get_paths()  # the Wilson band is drawn
     assert ax.get_xlabel() == "days since signup"

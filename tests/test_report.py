@@ -367,12 +367,21 @@ def test_toc_links_every_level_1_2_heading_and_resolves(rendered):
         "Chart",
         "Second section",
         "Summary & results (%)",
+        "How to read this report",
+        "Definitions",
+        "About this report",
     ]
     ids = [h["id"] for h in body_headings]
     assert len(set(ids)) == len(ids)  # the repeated heading got a distinct anchor
     # level-2 entries are nested under their level-1 entry
-    top = soup.select("nav.oa-toc > ol > li")
-    assert [li.a.get_text() for li in top] == ["Fixture report", "Second section"]
+    top = soup.select("nav.oa-toc > details > ol > li")
+    assert [li.a.get_text() for li in top] == [
+        "Fixture report",
+        "Second section",
+        "How to read this report",
+        "Definitions",
+        "About this report",
+    ]
     assert [a.get_text() for a in top[0].select(":scope > ol a")] == ["Summary & results (%)", "Chart"]
 
 
@@ -392,7 +401,7 @@ def test_toc_handles_odd_headings(tmp_path):
     _assert_links_resolve(soup)
     links = _toc_links(soup)
     assert links[:4] == ["#before-any-title", "#retention-a-j7-cohorts", "#my-anchor", "#section"]
-    assert len(links) == 5
+    assert len(links) == 5 + 3  # and the appendix: how to read, definitions, about
     assert "Level 3" not in soup.select_one("nav.oa-toc").get_text()
 
 
@@ -402,9 +411,15 @@ def test_images_are_embedded_as_data_uris(rendered):
     assert images, "the fixture shows one image"
     assert all(img["src"].startswith("data:image/png;base64,") for img in images)
     assert images[0]["alt"] == "Figure in section: Chart"
-    for tag in soup.find_all(src=True):  # only the CDN scripts of the lab template are external
-        assert tag["src"].startswith(("data:", "https://")), tag["src"][:80]
-    assert not [link for link in soup.find_all("link", href=True) if not link["href"].startswith("https://")]
+    for tag in soup.find_all(src=True):  # nothing is loaded from elsewhere
+        assert tag["src"].startswith("data:"), tag["src"][:80]
+    assert not soup.find_all("link", href=True)
+
+
+def test_the_file_holds_no_url(rendered):
+    _, text, soup = rendered
+    assert "http://" not in text and "https://" not in text
+    assert not soup.find_all("script", type="module")  # nbconvert's mermaid loader
 
 
 def test_markdown_images_are_embedded_from_image_dir(tmp_path):
@@ -419,17 +434,29 @@ def test_markdown_images_are_embedded_from_image_dir(tmp_path):
     assert img["alt"] == "our logo"
 
 
-def test_header_block_title_params_and_period(rendered):
+def test_header_block_title_and_period_params_in_about_at_the_end(rendered):
     _, _, soup = rendered
     assert soup.title.get_text() == "Onboarding report: acme <test>"
     header = soup.select_one("main header.oa-header")
     assert header.h1.get_text() == "Onboarding report: acme <test>"
-    rows = {tr.th.get_text(): tr.td.get_text() for tr in header.select("table.oa-params tr")}
-    assert rows == {"client": "acme", "segments": "persona, plan", "users": "-", "filters": "plan: pro"}
+    assert not header.select("table")
     assert "signups from 2024-01-01" in header.select_one(".oa-period").get_text()
-    # header, then the TOC, then the notebooks
+    about = soup.select_one("main section#oa-about")
+    rows = {tr.th.get_text(): tr.td.get_text() for tr in about.select("table.oa-params tr")}
+    assert rows == {"client": "acme", "segments": "persona, plan", "users": "-", "filters": "plan: pro"}
+    assert "signups from 2024-01-01" in about.get_text()
+    # header, then the TOC, then the notebooks; the appendix last, About at the very end
     assert soup.select_one("main").find(True).name == "header"
     assert header.find_next_sibling().name == "nav"
+    sections = [s["id"] for s in soup.select("main > section.oa-appendix")]
+    assert sections == ["oa-how-to-read", "oa-definitions", "oa-about"]
+    assert soup.select_one("main").find_all(recursive=False)[-1]["id"] == "oa-about"
+
+
+def test_report_css_is_in_the_page(rendered):
+    _, _, soup = rendered
+    css = soup.head.find_all("style")[-1].get_text()
+    assert "table.oa-table" in css and "position: sticky" in css
 
 
 def test_phone_width_css_and_viewport(rendered):
