@@ -1,6 +1,6 @@
 """``onboarding-analysis init``: a first params file for your data, detected from the data.
 
-:func:`detect_source` recognises the export (Amplitude, Mixpanel, PostHog, or a canonical CSV or
+:func:`detect_source` recognises the export (Amplitude, Mixpanel, PostHog, Segment, or a canonical CSV or
 Parquet log whose user, event and time columns it maps); :func:`survey` reads the data through
 the loader (so every check of a run applies) and finds the users, events and period, the signup
 event (a name like ``signed_up`` / ``Sign Up``, else "first event"), the most frequent events of
@@ -131,7 +131,9 @@ def detect_source(events: str | Path) -> tuple[str, dict[str, str]]:
     """
     path = _one_file(Path(events))
     name = path.name.lower()
-    if name.endswith((".zip", ".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")):
+    if name.endswith((".zip", ".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")) or (
+        name.endswith(".gz") and not name.endswith((".csv.gz", ".tsv.gz"))
+    ):
         line = _first_json_line(path)
         if line is None:
             raise DataError(f"{path}: not a JSON-lines export (its first line is not a JSON object).")
@@ -141,13 +143,17 @@ def detect_source(events: str | Path) -> tuple[str, dict[str, str]]:
             return "mixpanel", {}
         if {"uuid", "event", "distinct_id", "timestamp"} <= set(line):
             return "posthog", {}
+        if {"messageId", "type"} <= set(line):
+            return "segment", {}
         raise DataError(
             f"{path}: a JSON export of an unknown shape (keys: {', '.join(list(line)[:8])}). Supported: "
-            f"Amplitude, Mixpanel, PostHog; or export CSV/Parquet with a user id, an event and a time."
+            f"Amplitude, Mixpanel, PostHog, Segment; or CSV/Parquet with a user id, an event and a time."
         )
     names = _column_names(path)
     if {"uuid", "event", "distinct_id", "timestamp"} <= set(names):
         return "posthog", {}
+    if {"id", "anonymous_id", "user_id", "timestamp"} <= set(names) and {"event", "event_text"} & set(names):
+        return "segment", {}
     return "canonical", map_columns(names, str(path))
 
 

@@ -95,7 +95,7 @@ def test_init_then_run_on_an_amplitude_export_through_the_cli(project):
     assert (project / "reports" / "export" / "report.html").exists()
 
 
-@pytest.mark.parametrize("vendor", ["mixpanel", "posthog", "canonical"])
+@pytest.mark.parametrize("vendor", ["mixpanel", "posthog", "segment", "segment-archive", "canonical"])
 def test_init_on_each_fixture_writes_params_that_load_and_give_the_facts(project, vendor):
     data = project / "data"
     users = None
@@ -103,6 +103,8 @@ def test_init_on_each_fixture_writes_params_that_load_and_give_the_facts(project
         events = vx.write_mixpanel(data)
     elif vendor == "posthog":
         events, users = vx.write_posthog(data)
+    elif vendor.startswith("segment"):
+        events, users = vx.write_segment(data, archive=vendor == "segment-archive")
     else:
         events = vx.write_canonical(data)
     path, summary = init(
@@ -110,9 +112,10 @@ def test_init_on_each_fixture_writes_params_that_load_and_give_the_facts(project
         users=str(users.relative_to(project)) if users else None,
         client="c1",
     )
-    assert f"{vendor} data, 8 users" in summary
+    source = vendor.split("-")[0]
+    assert f"{source} data, 8 users" in summary
     params = load_params(path)
-    assert params.source == vendor and params.signup_event == "signed_up"
+    assert params.source == source and params.signup_event == "signed_up"
     facts = facts_of(path)
     assert len(facts.table) == 8
     if vendor == "canonical":

@@ -250,3 +250,37 @@ def test_posthog_bad_shapes(tmp_path):
         DataError, match=r"events\.parquet: missing column 'distinct_id' of PostHog's batch export"
     ):
         facts_of(tmp_path / "events.parquet", source="posthog")
+
+
+# --- Segment ------------------------------------------------------------------------------------
+
+
+def test_segment_warehouse_tables_give_the_canonical_facts(canonical, tmp_path):
+    tracks, identifies = vx.write_segment(tmp_path)
+    facts, messages = facts_of(tracks, source="segment", users=str(identifies))
+    assert_same_facts(facts, canonical)
+    assert any("3 event rows excluded as 'duplicate event'" in m for m in messages)
+    # Without identifies, u7's anonymous rows still link through a tracks row carrying both ids.
+    alone, _ = facts_of(tracks, source="segment")
+    assert_same_facts(alone, canonical)
+
+
+def test_segment_s3_archive_gives_the_canonical_facts(canonical, tmp_path):
+    archive, _ = vx.write_segment(tmp_path, archive=True)
+    facts, _ = facts_of(archive, source="segment")
+    assert_same_facts(facts, canonical)
+
+
+def test_segment_reads_timestamp_not_the_device_clock(tmp_path):
+    tracks, _ = vx.write_segment(tmp_path)
+    facts, _ = facts_of(tracks, source="segment")
+    first = used_events(facts).iloc[0]
+    assert first.ts == pd.Timestamp("2024-03-01 09:05:00.123")  # not original_timestamp, 90 s earlier
+
+
+def test_segment_bad_shapes(tmp_path):
+    vx.segment_tracks().drop(columns=["anonymous_id"]).to_parquet(tmp_path / "tracks.parquet", index=False)
+    with pytest.raises(
+        DataError, match=r"tracks\.parquet: missing column 'anonymous_id' of Segment's warehouse table"
+    ):
+        facts_of(tmp_path / "tracks.parquet", source="segment")

@@ -292,3 +292,95 @@ def write_posthog(folder: Path, *, fmt: str = "parquet") -> tuple[Path, Path]:
     ]
     (folder / "persons.jsonl").write_text("\n".join(person_lines) + "\n", encoding="utf-8")
     return out, folder / "persons.jsonl"
+
+
+# --- Segment --------------------------------------------------------------------------------
+
+
+def segment_tracks() -> pd.DataFrame:
+    """The warehouse ``tracks`` table: u7's pre-login rows and the anonymous device's row have
+    no ``user_id``; ``original_timestamp`` is a device clock 90 s off (never read)."""
+    data = dataset()
+    rows = []
+    for i, row in data.iterrows():
+        known = row["user_id"] is not None and not row["before_login"]
+        rows.append(
+            {
+                "id": _uuid(i),
+                "anonymous_id": row["device"],
+                "user_id": row["user_id"] if known else None,
+                "event": row["event"],
+                "event_text": row["event"],
+                "timestamp": row["ts"],
+                "original_timestamp": row["ts"] - dt.timedelta(seconds=90),
+                "received_at": row["ts"] + dt.timedelta(seconds=2),
+                "plan": row["plan"] if known else None,
+                "value": row["value"],
+            }
+        )
+    frame = pd.DataFrame(rows)
+    for c in ("timestamp", "original_timestamp", "received_at"):
+        frame[c] = pd.to_datetime(frame[c]).astype("datetime64[us, UTC]")
+    return frame
+
+
+def segment_identifies() -> pd.DataFrame:
+    """The ``identifies`` table: each user identified at signup, from its device, with traits."""
+    data = dataset()
+    signups = data[data["event"] == "signed_up"]
+    frame = pd.DataFrame(
+        {
+            "id": [f"idf-{u}" for u in signups["user_id"]],
+            "anonymous_id": signups["device"].to_list(),
+            "user_id": signups["user_id"].to_list(),
+            "timestamp": signups["ts"].to_list(),
+            "created_at": signups["ts"].to_list(),
+            "plan": [_PLAN[u] for u in signups["user_id"]],
+        }
+    )
+    for c in ("timestamp", "created_at"):
+        frame[c] = pd.to_datetime(frame[c]).astype("datetime64[us, UTC]")
+    return frame
+
+
+def write_segment(folder: Path, *, archive: bool = False) -> tuple[Path, Path | None]:
+    """The warehouse tables as Parquet (tracks in two files, the first three rows repeated in
+    the second; identifies), or the S3 archive: gzipped camelCase JSON lines with the identify
+    calls among the tracks (the first three tracks repeated in the second file)."""
+    tracks = segment_tracks()
+    out = folder / ("segment-archive" if archive else "segment")
+    out.mkdir(exist_ok=True)
+    parts = [tracks.iloc[:15], pd.concat([tracks.iloc[15:], tracks.iloc[:3]])]
+    if not archive:
+        for i, part in enumerate(parts):
+            part.to_parquet(out / f"tracks-{i}.parquet", index=False)
+        segment_identifies().to_parquet(folder / "identifies.parquet", index=False)
+        return out, folder / "identifies.parquet"
+    identify = [
+        {
+            "type": "identify",
+            "messageId": r["id"],
+            "anonymousId": r["anonymous_id"],
+            "userId": r["user_id"],
+            "timestamp": r["timestamp"].isoformat(),
+            "traits": {"plan": r["plan"]},
+        }
+        for r in segment_identifies().to_dict("records")
+    ]
+    for i, part in enumerate(parts):
+        lines = [] if i else list(identify)
+        for r in part.to_dict("records"):
+            message = {
+                "type": "track",
+                "messageId": r["id"],
+                "anonymousId": r["anonymous_id"],
+                "event": r["event"],
+                "timestamp": r["timestamp"].isoformat(),
+                "originalTimestamp": r["original_timestamp"].isoformat(),
+                "properties": {} if r["value"] is None else {"value": json.loads(r["value"])},
+            }
+            if r["user_id"] is not None:
+                message["userId"] = r["user_id"]
+            lines.append(message)
+        (out / f"{i:04d}.gz").write_bytes(_gzip_lines(lines))
+    return out, None
