@@ -1,6 +1,6 @@
 """``onboarding-analysis init``: a first params file for your data, detected from the data.
 
-:func:`detect_source` recognises the export (Amplitude, Mixpanel, PostHog, Segment, or a canonical CSV or
+:func:`detect_source` recognises the export (Amplitude, Mixpanel, PostHog, Segment, GA4, or a canonical CSV or
 Parquet log whose user, event and time columns it maps); :func:`survey` reads the data through
 the loader (so every check of a run applies) and finds the users, events and period, the signup
 event (a name like ``signed_up`` / ``Sign Up``, else "first event"), the most frequent events of
@@ -145,15 +145,19 @@ def detect_source(events: str | Path) -> tuple[str, dict[str, str]]:
             return "posthog", {}
         if {"messageId", "type"} <= set(line):
             return "segment", {}
+        if {"event_name", "event_timestamp", "user_pseudo_id"} <= set(line):
+            return "ga4", {}
         raise DataError(
             f"{path}: a JSON export of an unknown shape (keys: {', '.join(list(line)[:8])}). Supported: "
-            f"Amplitude, Mixpanel, PostHog, Segment; or CSV/Parquet with a user id, an event and a time."
+            f"Amplitude, Mixpanel, PostHog, Segment, GA4; or CSV/Parquet with a user id, an event and a time."
         )
     names = _column_names(path)
     if {"uuid", "event", "distinct_id", "timestamp"} <= set(names):
         return "posthog", {}
     if {"id", "anonymous_id", "user_id", "timestamp"} <= set(names) and {"event", "event_text"} & set(names):
         return "segment", {}
+    if {"event_name", "event_timestamp", "user_pseudo_id"} <= set(names):
+        return "ga4", {}
     return "canonical", map_columns(names, str(path))
 
 

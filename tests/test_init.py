@@ -95,7 +95,7 @@ def test_init_then_run_on_an_amplitude_export_through_the_cli(project):
     assert (project / "reports" / "export" / "report.html").exists()
 
 
-@pytest.mark.parametrize("vendor", ["mixpanel", "posthog", "segment", "segment-archive", "canonical"])
+@pytest.mark.parametrize("vendor", ["mixpanel", "posthog", "segment", "segment-archive", "ga4", "canonical"])
 def test_init_on_each_fixture_writes_params_that_load_and_give_the_facts(project, vendor):
     data = project / "data"
     users = None
@@ -105,6 +105,8 @@ def test_init_on_each_fixture_writes_params_that_load_and_give_the_facts(project
         events, users = vx.write_posthog(data)
     elif vendor.startswith("segment"):
         events, users = vx.write_segment(data, archive=vendor == "segment-archive")
+    elif vendor == "ga4":
+        events = vx.write_ga4(data)
     else:
         events = vx.write_canonical(data)
     path, summary = init(

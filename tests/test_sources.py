@@ -284,3 +284,37 @@ def test_segment_bad_shapes(tmp_path):
         DataError, match=r"tracks\.parquet: missing column 'anonymous_id' of Segment's warehouse table"
     ):
         facts_of(tmp_path / "tracks.parquet", source="segment")
+
+
+# --- GA4 ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_ga4_bigquery_export_gives_the_canonical_facts(canonical, tmp_path, fmt):
+    facts, messages = facts_of(vx.write_ga4(tmp_path, fmt=fmt), source="ga4")
+    assert_same_facts(facts, canonical)
+    assert any("3 event rows excluded as 'duplicate event'" in m for m in messages)
+
+
+def test_ga4_values_come_from_event_params(tmp_path):
+    facts, _ = facts_of(vx.write_ga4(tmp_path), source="ga4")
+    values = (
+        facts.events.filter(facts.events.event == "created_report").select("user_id", "value").to_pandas()
+    )
+    assert dict(zip(values.user_id, values.value, strict=True)) == {
+        "u1": "10",
+        "u3": "30",
+        "u5": "50",
+        "u8": "70",
+        "u7": "35",
+    }
+
+
+def test_ga4_bad_shapes(tmp_path):
+    pd.DataFrame(vx.ga4_rows()).drop(columns=["event_timestamp"]).to_parquet(
+        tmp_path / "e.parquet", index=False
+    )
+    with pytest.raises(
+        DataError, match=r"e\.parquet: missing column 'event_timestamp' of the GA4 BigQuery export"
+    ):
+        facts_of(tmp_path / "e.parquet", source="ga4")

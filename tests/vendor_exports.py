@@ -384,3 +384,63 @@ def write_segment(folder: Path, *, archive: bool = False) -> tuple[Path, Path | 
             lines.append(message)
         (out / f"{i:04d}.gz").write_bytes(_gzip_lines(lines))
     return out, None
+
+
+# --- GA4 ------------------------------------------------------------------------------------
+
+
+def _ga4_value(text: str) -> dict:
+    number = json.loads(text)
+    whole = isinstance(number, int)
+    return {
+        "string_value": None,
+        "int_value": number if whole else None,
+        "double_value": None if whole else number,
+    }
+
+
+def ga4_rows() -> list[dict]:
+    """BigQuery export rows: ``event_timestamp`` in microseconds; u7's pre-login rows have its
+    pseudo id only; the anonymous device's row has an empty pseudo id (no user at all)."""
+    data = dataset()
+    rows = []
+    for _, row in data.iterrows():
+        known = row["user_id"] is not None and not row["before_login"]
+        params = [
+            {"key": "ga_session_id", "value": {"string_value": None, "int_value": 1, "double_value": None}}
+        ]
+        if row["value"] is not None:
+            params.append({"key": "value", "value": _ga4_value(row["value"])})
+        props = [
+            {"key": "plan", "value": {"string_value": row["plan"], "int_value": None, "double_value": None}}
+        ]
+        rows.append(
+            {
+                "event_date": row["ts"].strftime("%Y%m%d"),
+                "event_timestamp": int(row["ts"].timestamp() * 1_000_000),
+                "event_name": row["event"],
+                "event_params": params,
+                "user_id": row["user_id"] if known else None,
+                "user_pseudo_id": row["device"] if row["user_id"] is not None else "",
+                "user_properties": props if known else [],
+            }
+        )
+    return rows
+
+
+def write_ga4(folder: Path, *, fmt: str = "parquet") -> Path:
+    """The export in two files (the first three rows repeated in the second), as Parquet or as
+    JSON lines with ``event_timestamp`` written as a string (as BigQuery writes INT64)."""
+    rows = ga4_rows()
+    parts = [rows[:15], rows[15:] + rows[:3]]
+    out = folder / f"ga4-{fmt}"
+    out.mkdir(exist_ok=True)
+    for i, part in enumerate(parts):
+        if fmt == "parquet":
+            pd.DataFrame(part).to_parquet(out / f"events_2024030{i + 1}.parquet", index=False)
+        else:
+            text = "".join(
+                json.dumps(dict(r, event_timestamp=str(r["event_timestamp"]))) + "\n" for r in part
+            )
+            (out / f"events_2024030{i + 1}.json").write_text(text, encoding="utf-8")
+    return out

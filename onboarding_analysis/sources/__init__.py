@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import ParamsError
 
 #: The values of params ``source``, each a module of this package (but ``canonical``).
-SOURCES = ("canonical", "amplitude", "mixpanel", "posthog", "segment")
+SOURCES = ("canonical", "amplitude", "mixpanel", "posthog", "segment", "ga4")
 #: Vendor housekeeping events: identity and flag bookkeeping, not user activity. They count as
 #: activity only when params ``active_events`` lists them.
 HOUSEKEEPING_EVENTS = ("$identify", "$create_alias", "$merge", "$groupidentify", "$feature_flag_called")
