@@ -128,6 +128,10 @@ def cache_key(params: Params) -> str:
     files = input_files(params, "events")
     if params.users:
         files += input_files(params, "users")
+    if params.intercom_export:
+        from .sources import intercom
+
+        files += intercom.input_files(params)
     digest = hashlib.sha256()
     digest.update(json.dumps(params.as_notebook_parameters(), sort_keys=True, default=str).encode())
     for name in files:

@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--client", default=None, metavar="NAME", help="run name (default: from the events file)"
     )
     init.add_argument(
+        "--intercom",
+        default=None,
+        metavar="FILE",
+        help="Intercom content data export (tours, checklists as prompts)",
+    )
+    init.add_argument(
         "--out", default=None, metavar="FILE", help="params file to write (default: params/<client>.yaml)"
     )
     init.set_defaults(command=_init)
@@ -166,7 +172,9 @@ def _run(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     from .init_params import init
 
-    path, summary = init(args.events, users=args.users, client=args.client, out=args.out)
+    path, summary = init(
+        args.events, users=args.users, client=args.client, out=args.out, intercom=args.intercom
+    )
     print(summary)
     return 0
 

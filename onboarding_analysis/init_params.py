@@ -77,6 +77,8 @@ class Survey:
     segments: list[str] = field(default_factory=list)
     #: The loader's data warnings (rows excluded or reinterpreted), shown by init.
     notes: list[str] = field(default_factory=list)
+    #: ``prompts`` from an Intercom export: per content, shown -> completed.
+    prompts: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _first_json_line(path: Path) -> dict | None:
@@ -199,7 +201,7 @@ def _signup(names: list[str]) -> str | None:
     return next((n for n in names if " ".join(words(n)) in wanted), None)
 
 
-def survey(events: str, *, users: str | None = None, base: Path) -> Survey:
+def survey(events: str, *, users: str | None = None, intercom: str | None = None, base: Path) -> Survey:
     """Read the data as a run would and find what the params file needs (module docstring).
 
     Raises
@@ -215,6 +217,8 @@ def survey(events: str, *, users: str | None = None, base: Path) -> Survey:
         raw["columns"] = columns
     if users:
         raw["users"] = users
+    if intercom:
+        raw["intercom_export"] = intercom
     params = validate_params(raw, base_dir=base)
     with warnings.catch_warnings(record=True) as caught:  # shown by init, not raised
         warnings.simplefilter("always", DataWarning)
@@ -234,7 +238,7 @@ def survey(events: str, *, users: str | None = None, base: Path) -> Survey:
         f"WITH firsts AS (SELECT user_id, min(ts) AS t0 {ok} GROUP BY 1) "
         f"SELECT event, count(DISTINCT e.user_id) AS users FROM {ev} e JOIN firsts USING (user_id) "
         f"WHERE e.reason IS NULL AND e.ts < t0 + INTERVAL {EARLY_DAYS} DAY AND event NOT IN ({listed}) "
-        f"AND NOT regexp_matches(event, '(?i)page.?view|screen|session|pageleave|autocapture') "
+        f"AND NOT regexp_matches(event, '(?i)page.?view|screen|session|pageleave|autocapture|^intercom_') "
         f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"
     ).fetchall()
     segments = _segment_candidates(con, loaded, columns, params)
@@ -250,7 +254,14 @@ def survey(events: str, *, users: str | None = None, base: Path) -> Survey:
         early_events=[str(e) for e, _ in early],
         segments=segments,
         notes=notes,
+        prompts=_intercom_prompts(con) if intercom else {},
     )
+
+
+def _intercom_prompts(con: Any) -> dict[str, dict[str, str]]:
+    from .sources import intercom
+
+    return intercom.prompts(con)
 
 
 def _segment_candidates(con: Any, loaded: Any, columns: dict[str, str], params: Any) -> list[str]:
@@ -277,7 +288,7 @@ def _yaml(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def render(found: Survey, *, events: str, users: str | None, client: str) -> str:
+def render(found: Survey, *, events: str, users: str | None, client: str, intercom: str | None = None) -> str:
     """The params file's text: minimal, commented, every guess marked (nothing from the demo)."""
     end = found.last.date().isoformat()
     signup = found.signup_event
@@ -309,6 +320,14 @@ def render(found: Survey, *, events: str, users: str | None, client: str) -> str
         f"onboarding_steps: {_yaml(steps)}  # GUESS: the funnel steps, in order",
         f"segments: {_yaml(found.segments)}  # GUESS: columns with 2 to {MAX_SEGMENT_VALUES} values to compare",
         *_inactivity(found),
+        *(
+            [
+                f"intercom_export: {_yaml(intercom)}  # Intercom's content data export: receipts as events",
+                f"prompts: {_yaml(found.prompts)}  # from the Intercom export: shown -> completed, per content",
+            ]
+            if intercom
+            else []
+        ),
         "# Most frequent events (events): " + ", ".join(f"{e} ({n:,})" for e, n in found.top_events[:8]),
         "# Other keys to consider: active_events, churn_event, inactivity_days (30), change_date,",
         "# prompts, feature_events, revenue_event, feedback_event, account_group (vendor groups).",
@@ -330,7 +349,12 @@ def _inactivity(found: Survey) -> list[str]:
 
 
 def init(
-    events: str, *, users: str | None = None, client: str | None = None, out: str | None = None
+    events: str,
+    *,
+    users: str | None = None,
+    client: str | None = None,
+    out: str | None = None,
+    intercom: str | None = None,
 ) -> tuple[Path, str]:
     """Survey the data and write the params file; return its path and the summary to print.
 
@@ -344,6 +368,9 @@ def init(
         The run name (default: from the events file name).
     out : str, optional
         The params file to write (default: ``params/<client>.yaml`` under the project root).
+    intercom : str, optional
+        Intercom's content data export: written as ``intercom_export``, with one ``prompts``
+        entry per content (shown -> completed).
 
     Returns
     -------
@@ -370,8 +397,9 @@ def init(
             return str(p)
 
     ev, us = relative(events), relative(users) if users else None
-    found = survey(ev, users=us, base=base)
-    text = render(found, events=ev, users=us, client=client)
+    ic = relative(intercom) if intercom else None
+    found = survey(ev, users=us, intercom=ic, base=base)
+    text = render(found, events=ev, users=us, client=client, intercom=ic)
     validate_params(__import__("yaml").safe_load(text), base_dir=base)  # what is written must load
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")

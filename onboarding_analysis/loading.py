@@ -1,7 +1,8 @@
 """Read the event log and the users table into DuckDB, in process, with the data contract checked.
 
 Events and users come from CSV or Parquet files (a path, a glob, or a list of files of one
-format). DuckDB reads them lazily: nothing here materialises the event log in pandas. The
+format), or from a vendor export (params ``source``): :mod:`onboarding_analysis.sources` turns it
+into the same raw view, then everything below applies alike. DuckDB reads them lazily: nothing here materialises the event log in pandas. The
 result is a :class:`Source` holding an ibis connection and two canonical tables:
 
 - ``events``: ``user_id`` (VARCHAR), ``event`` (VARCHAR), ``ts`` (TIMESTAMP, UTC, naive),
@@ -625,7 +626,16 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     ]
     if repeats:
         select.append("__repeat")
-    con.raw_sql(f"CREATE OR REPLACE TEMP VIEW parsed_events AS SELECT {', '.join(select)} FROM raw_events")
+    parsed = "log_events" if params.intercom_export else "parsed_events"
+    con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {parsed} AS SELECT {', '.join(select)} FROM raw_events")
+    if params.intercom_export:  # Intercom's content data export: more events of the same users
+        from .sources import intercom
+
+        files = [*files, *intercom.read(con, params)]
+        con.raw_sql(
+            "CREATE OR REPLACE TEMP VIEW parsed_events AS SELECT * FROM log_events"
+            " UNION ALL BY NAME SELECT * FROM intercom_events"
+        )
 
     # One scan over every column read later (so read errors surface here, as a DataError):
     # rows per file and day, and the row-level defects.

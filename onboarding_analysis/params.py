@@ -113,6 +113,7 @@ class Params:
     source: str = "canonical"
     account_group: str | None = None
     mixpanel_project_timezone: str | None = None
+    intercom_export: str | None = None
     params_file: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -145,6 +146,8 @@ class Params:
         out["events"] = self.resolve(self.events)
         if self.users is not None:
             out["users"] = self.resolve(self.users)
+        if self.intercom_export is not None:
+            out["intercom_export"] = self.resolve(self.intercom_export)
         out["onboarding_steps"] = [
             step[0] if len(step) == 1 else list(step) for step in self.onboarding_steps
         ]
@@ -515,6 +518,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "source": lambda v: _choice(_sources())(v),
     "account_group": _optional(_string),
     "mixpanel_project_timezone": _optional(_timezone),
+    "intercom_export": _optional(_string),
 }
 
 

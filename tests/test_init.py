@@ -149,3 +149,29 @@ def test_init_never_overwrites(project):
         init(str(events.relative_to(project)), client="c1")
     done = cli("init", "data/events.csv", "--client", "c1", cwd=project)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "already exists" in done.stderr
+
+
+def test_init_with_an_intercom_export_writes_its_prompts(project):
+    export, _ = vx.write_intercom(project / "data")
+    events = vx.write_canonical(project / "data")
+    path, _ = init(str(events.relative_to(project)), client="c1", intercom=str(export.relative_to(project)))
+    params = load_params(path)
+    assert params.intercom_export == "data/intercom.zip"
+    assert params.prompts == {
+        "checklist: Get started": {
+            "shown": "intercom_checklist_shown: Get started",
+            "engaged": "intercom_checklist_completed: Get started",
+        },
+        "product_tour: Welcome tour": {
+            "shown": "intercom_product_tour_shown: Welcome tour",
+            "engaged": "intercom_product_tour_completed: Welcome tour",
+        },
+    }
+    from onboarding_analysis.engagement import prompt_rates
+
+    rates = prompt_rates(facts_of(path)).set_index("prompt")
+    # Welcome tour: shown to u1, u2, u3; completed by u1 and u3 (hand-written receipts).
+    assert (
+        rates.loc["product_tour: Welcome tour", "shown"],
+        rates.loc["product_tour: Welcome tour", "engaged"],
+    ) == (3, 2)

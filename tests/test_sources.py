@@ -318,3 +318,30 @@ def test_ga4_bad_shapes(tmp_path):
         DataError, match=r"e\.parquet: missing column 'event_timestamp' of the GA4 BigQuery export"
     ):
         facts_of(tmp_path / "e.parquet", source="ga4")
+
+
+# --- Intercom (a second input) ------------------------------------------------------------------
+
+
+def test_intercom_export_adds_the_receipts_as_events(tmp_path):
+    """The export beside the canonical log gives the facts of the log with the 8 receipt
+    events written in by hand (3 tours shown, 2 completed, 1 dismissed, 1 goal, 1 checklist)."""
+    export, both = vx.write_intercom(tmp_path)
+    expected, _ = facts_of(both)
+    facts, _ = facts_of(vx.write_canonical(tmp_path), intercom_export=str(export))
+    assert_same_facts(facts, expected, extra={})
+    assert len(vx.intercom_events()) == 8
+    assert any(f.endswith("intercom.zip/receipts.csv") for f in facts.accounting.files)
+    assert facts.accounting.files[next(f for f in facts.accounting.files if "receipts" in f)] == 8
+    events = set(used_events(facts)["event"])
+    assert {"intercom_product_tour_shown: Welcome tour", "intercom_checklist_shown: Get started"} <= events
+
+
+def test_intercom_export_without_user_external_id_is_an_error(tmp_path):
+    bad = vx.zip_of(
+        tmp_path, {"receipts.csv": b"user_id,content_type,content_title,received_at\nx,Post,Hi,1709283900\n"}
+    )
+    with pytest.raises(
+        DataError, match=r"other\.zip/receipts\.csv: missing column 'user_external_id' of Intercom"
+    ):
+        facts_of(vx.write_canonical(tmp_path), intercom_export=str(bad))

@@ -444,3 +444,63 @@ def write_ga4(folder: Path, *, fmt: str = "parquet") -> Path:
             )
             (out / f"events_2024030{i + 1}.json").write_text(text, encoding="utf-8")
     return out
+
+
+# --- Intercom -------------------------------------------------------------------------------
+
+#: Receipts of the Intercom fixture: (user, content type, title, minutes after signup to
+#: receipt, completion, dismissal, goal; None: not done).
+INTERCOM = [
+    ("u1", "Product Tour", "Welcome tour", 10, 14, None, None),
+    ("u2", "Product Tour", "Welcome tour", 10, None, 12, None),
+    ("u3", "Product Tour", "Welcome tour", 10, 20, None, 30),
+    ("u2", "Checklist", "Get started", 60, None, None, None),
+]
+
+
+def intercom_events() -> pd.DataFrame:
+    """The events the receipts mean, in canonical form (``user_id, event, ts``)."""
+    data = dataset()
+    signup = data[data["event"] == "signed_up"].set_index("user_id")["ts"]
+    rows = []
+    for user, kind, title, *minutes in INTERCOM:
+        slug = kind.lower().replace(" ", "_")
+        for action, m in zip(("shown", "completed", "dismissed", "goal"), minutes, strict=True):
+            if m is not None:
+                ts = (signup[user] + dt.timedelta(minutes=m)).replace(microsecond=0)
+                rows.append((user, f"intercom_{slug}_{action}: {title}", ts))
+    return pd.DataFrame(rows, columns=["user_id", "event", "ts"])
+
+
+def write_intercom(folder: Path) -> tuple[Path, Path]:
+    """The content data export's zip (a receipts CSV with Unix seconds) and the canonical CSV
+    with the same events added (what the export must be equivalent to)."""
+    data = dataset()
+    signup = data[data["event"] == "signed_up"].set_index("user_id")["ts"]
+    header = "user_id,user_external_id,company_id,email,content_type,content_title,received_at,first_completion,first_dismisall,first_goal_success\n"
+    lines = []
+    for i, (user, kind, title, *minutes) in enumerate(INTERCOM):
+        times = [
+            ""
+            if m is None
+            else str(int((signup[user] + dt.timedelta(minutes=m)).replace(microsecond=0).timestamp()))
+            for m in minutes
+        ]
+        lines.append(f"ic{i},{user},-1,{user}@example.com,{kind},{title},{','.join(times)}\n")
+    path = folder / "intercom.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("receipts.csv", header + "".join(lines))
+    canonical = pd.read_csv(write_canonical(folder), dtype=str, keep_default_na=False)
+    extra = intercom_events()
+    extra = pd.DataFrame(
+        {
+            "user_id": extra["user_id"],
+            "event": extra["event"],
+            "timestamp": extra["ts"].map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
+            "value": "",
+            "plan": "",
+        }
+    )
+    both = folder / "events-with-intercom.csv"
+    pd.concat([canonical, extra]).to_csv(both, index=False)
+    return path, both
