@@ -154,7 +154,9 @@ def detect_source(events: str | Path) -> tuple[str, dict[str, str]]:
             f"Amplitude, Mixpanel, PostHog, Segment, GA4; or CSV/Parquet with a user id, an event and a time."
         )
     names = _column_names(path)
-    if {"uuid", "event", "distinct_id", "timestamp"} <= set(names):
+    if {"uuid", "event", "distinct_id", "timestamp"} <= set(names) or {"*.event", "*.distinct_id"} <= set(
+        names
+    ):
         return "posthog", {}
     if {"id", "anonymous_id", "user_id", "timestamp"} <= set(names) and {"event", "event_text"} & set(names):
         return "segment", {}

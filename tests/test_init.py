@@ -140,6 +140,7 @@ def test_detection_and_its_errors(tmp_path):
         detect_source(odd)
     assert detect_source(vx.write_mixpanel(tmp_path)) == ("mixpanel", {})
     assert detect_source(vx.write_amplitude(tmp_path)) == ("amplitude", {})
+    assert detect_source(vx.write_posthog_csv(tmp_path)) == ("posthog", {})
 
 
 def test_init_never_overwrites(project):

@@ -345,3 +345,21 @@ def test_intercom_export_without_user_external_id_is_an_error(tmp_path):
         DataError, match=r"other\.zip/receipts\.csv: missing column 'user_external_id' of Intercom"
     ):
         facts_of(vx.write_canonical(tmp_path), intercom_export=str(bad))
+
+
+def test_posthog_ui_csv_export_with_persons_gives_the_canonical_facts(canonical, tmp_path):
+    """The UI's CSV (no repeated rows here, no person_id): the persons export links u7's
+    anonymous distinct id."""
+    _, persons = vx.write_posthog(tmp_path)
+    facts, _ = facts_of(vx.write_posthog_csv(tmp_path), source="posthog", users=str(persons))
+    assert_same_facts(facts, canonical, extra={})
+
+
+def test_posthog_csv_export_without_distinct_id_is_an_error(tmp_path):
+    path = vx.write_posthog_csv(tmp_path)
+    frame = pd.read_csv(path, dtype=str).drop(columns=["*.distinct_id"])
+    frame.to_csv(path, index=False)
+    with pytest.raises(
+        DataError, match=r"posthog-export\.csv: missing column '\*\.distinct_id' of PostHog's CSV export"
+    ):
+        facts_of(path, source="posthog")

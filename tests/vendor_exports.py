@@ -504,3 +504,25 @@ def write_intercom(folder: Path) -> tuple[Path, Path]:
     both = folder / "events-with-intercom.csv"
     pd.concat([canonical, extra]).to_csv(both, index=False)
     return path, both
+
+
+def write_posthog_csv(folder: Path) -> Path:
+    """The UI's CSV export of the events (``*.``-prefixed headers, properties flattened); no
+    ``*.person_id`` column, as when the export leaves persons out."""
+    events = posthog_events()
+    rows = []
+    for rec in events.to_dict("records"):
+        props = json.loads(rec["properties"])
+        rows.append(
+            {
+                "*.uuid": rec["uuid"],
+                "*.event": rec["event"],
+                "*.distinct_id": rec["distinct_id"],
+                "*.timestamp": rec["timestamp"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "*.properties.$device_id": props.get("$device_id", ""),
+                "*.properties.value": "" if "value" not in props else json.dumps(props["value"]),
+            }
+        )
+    path = folder / "posthog-export.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path

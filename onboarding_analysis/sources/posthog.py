@@ -1,8 +1,10 @@
-"""PostHog: the events model of a batch export, as Parquet or JSON lines (``source: posthog``).
+"""PostHog: the events model of a batch export (Parquet or JSON lines), or the UI's CSV export
+(``source: posthog``).
 
 ``events`` is the batch export's files (a file, a glob or a folder of ``.parquet`` or
-``.jsonl``/``.json`` files, optionally gzipped); ``users`` (optional) is the persons model's
-export in the same format. Fields read (docs/sources.md cites them):
+``.jsonl``/``.json`` files, optionally gzipped), or the CSV the UI exports (``*.event``,
+``*.distinct_id``, ``*.timestamp``, ``*.properties.<key>`` headers); ``users`` (optional) is the
+persons model's export (Parquet or JSON lines). Fields read (docs/sources.md cites them):
 
 - events: ``uuid``, ``event``, ``distinct_id``, ``person_id``, ``timestamp`` (UTC; a Parquet
   timestamp, or ISO-8601 text in JSON lines) and ``properties`` (a JSON string in Parquet, an
@@ -29,7 +31,7 @@ from ..loading import quote_ident, quote_literal
 from . import Read
 from .common import JSON_SUFFIXES, export_files, finish, json_lines, json_text, repeat_flag, run, source_name
 
-SUFFIXES = (".parquet", ".pq", *JSON_SUFFIXES)
+SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz", *JSON_SUFFIXES)
 EVENT_FIELDS = {
     "uuid": "VARCHAR",
     "event": "VARCHAR",
@@ -51,8 +53,43 @@ def input_files(pattern: str, *, what: str, where: str) -> list[str]:
     return [disk for disk, _ in export_files(pattern, what=what, where=where, suffixes=SUFFIXES)]
 
 
+def _ui_csv(con: Any, pairs: list[tuple[str, str]], fields: dict[str, str], name: str) -> str:
+    """SQL reading the PostHog UI's CSV export: ``*.event``, ``*.distinct_id``, ``*.timestamp``,
+    ``*.properties.<key>`` headers (the ``properties`` object is rebuilt from the last ones)."""
+    listed = "[" + ", ".join(quote_literal(d) for d, _ in pairs) + "]"
+    reader = f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true, filename = true)"
+    have = {row[0] for row in run(con, f"DESCRIBE SELECT * FROM {reader}", pairs).fetchall()} - {"filename"}
+    for needed in ("event", "distinct_id", "timestamp"):
+        if f"*.{needed}" not in have:
+            raise DataError(
+                f"{name}: missing column '*.{needed}' of PostHog's CSV export (columns found: "
+                f"{', '.join(sorted(have)[:12])}). Export the events with * (all columns), or use a batch export."
+            )
+    props = sorted(c for c in have if c.startswith("*.properties."))
+    obj = (
+        "json_object("
+        + ", ".join(f"{quote_literal(c[len('*.properties.') :])}, {quote_ident(c)}" for c in props)
+        + ")"
+        if props
+        else "json_object()"
+    )
+    cols = []
+    for f in fields:
+        if f == "properties":
+            cols.append(f"{obj} AS properties")
+        elif f"*.{f}" in have:
+            cols.append(f"{quote_ident('*.' + f)} AS {quote_ident(f)}")
+        else:
+            cols.append(f"CAST(NULL AS VARCHAR) AS {quote_ident(f)}")
+    names = "CASE filename " + " ".join(f"WHEN {quote_literal(d)} THEN {quote_literal(n)}" for d, n in pairs)
+    return f"SELECT {', '.join(cols)}, {names} END AS __file FROM {reader}"
+
+
 def _select(con: Any, pairs: list[tuple[str, str]], fields: dict[str, str], name: str) -> str:
-    """SQL reading the files with ``fields`` as VARCHAR/JSON text (Parquet or JSON lines)."""
+    """SQL reading the files with ``fields`` as VARCHAR/JSON text (Parquet, JSON lines, or the
+    UI's CSV export)."""
+    if pairs[0][0].lower().endswith((".csv", ".csv.gz")):
+        return _ui_csv(con, pairs, fields, name)
     if not pairs[0][0].lower().endswith((".parquet", ".pq")):
         return json_lines(pairs, fields)
     listed = "[" + ", ".join(quote_literal(d) for d, _ in pairs) + "]"
