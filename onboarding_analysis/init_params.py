@@ -5,8 +5,8 @@ Parquet log whose user, event and time columns it maps); :func:`survey` reads th
 the loader (so every check of a run applies) and finds the users, events and period, the signup
 event (a name like ``signed_up`` / ``Sign Up``, else "first event"), the most frequent events of
 a user's first days (the value-event and onboarding-step candidates, marked as guesses to
-confirm) and, for canonical files, segment candidates (columns with 2 to
-:data:`MAX_SEGMENT_VALUES` values). :func:`render` writes a minimal commented params file with
+confirm) and segment candidates (users-table or canonical columns, or a vendor export's user
+properties, with 2 to :data:`MAX_SEGMENT_VALUES` values). :func:`render` writes a minimal commented params file with
 nothing from the demo; :func:`init` does all three and returns the text to print.
 """
 
@@ -244,6 +244,8 @@ def survey(events: str, *, users: str | None = None, intercom: str | None = None
         f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"
     ).fetchall()
     segments = _segment_candidates(con, loaded, columns, params)
+    if params.source != "canonical":
+        segments += [k for k in _vendor_candidates(con, params) if k not in segments]
     return Survey(
         source=source,
         columns=columns,
@@ -283,6 +285,61 @@ def _segment_candidates(con: Any, loaded: Any, columns: dict[str, str], params: 
             if 2 <= n <= MAX_SEGMENT_VALUES:
                 found.append(name)
     return found
+
+
+def _vendor_candidates(con: Any, params: Any) -> list[str]:
+    """User-property keys of a vendor export with 2..MAX values: Amplitude ``user_properties``,
+    Mixpanel and PostHog event ``properties``, GA4 ``user_properties`` records, Segment property
+    columns of ``tracks`` or archive ``traits`` (vendor ``$``/``mp_`` keys left out)."""
+    from . import sources
+    from .sources.common import export_files, json_lines
+
+    module = sources.reader(params)
+    pattern = params.resolve(params.events)
+    pairs = export_files(pattern, what="events", where=params.where, suffixes=module.SUFFIXES)
+    objects = None  # SQL with one JSON object column j
+    if params.source == "amplitude":
+        objects = f"SELECT user_properties AS j FROM ({json_lines(pairs, {'user_properties': 'JSON'})})"
+    elif params.source == "mixpanel":
+        objects = f"SELECT properties AS j FROM ({json_lines(pairs, {'properties': 'JSON'})})"
+    elif params.source == "posthog":
+        select = module._select(con, pairs, module.EVENT_FIELDS, pattern)
+        objects = f"SELECT CAST(properties AS JSON) AS j FROM ({select})"
+    elif params.source == "segment" and "segment_archive" in _tables(con):
+        objects = "SELECT traits AS j FROM segment_archive WHERE type = 'identify'"
+    if objects is not None:
+        rows = con.raw_sql(
+            f"WITH p AS ({objects}), k AS (SELECT unnest(json_keys(j)) AS key, j FROM p WHERE json_type(j) = 'OBJECT')"
+            """ SELECT key, count(DISTINCT json_extract_string(j, '$."' || key || '"')) FROM k GROUP BY key ORDER BY key"""
+        ).fetchall()
+    elif params.source == "ga4":
+        records = f"SELECT unnest(CAST(json_extract(user_properties, '$[*]') AS JSON[])) AS r FROM ({module._select(con, pairs, pattern)})"
+        rows = con.raw_sql(
+            f"SELECT json_extract_string(r, '$.key') AS key, count(DISTINCT json_extract_string(r, '$.value.string_value'))"
+            f" FROM ({records}) GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    elif params.source == "segment":
+        standard = {"id", "anonymous_id", "user_id", "event", "event_text", "timestamp", "__file"}
+        described = [r[0] for r in con.raw_sql("DESCRIBE segment_tracks").fetchall()]
+        names = [c for c in described if c not in standard and not c.endswith(("_at", "_timestamp"))]
+        rows = [
+            (c, con.raw_sql(f"SELECT count(DISTINCT {quote_ident(c)}) FROM segment_tracks").fetchone()[0])
+            for c in names
+        ]
+    else:
+        return []
+    return [
+        str(k)
+        for k, n in rows
+        if k
+        and 2 <= int(n) <= MAX_SEGMENT_VALUES
+        and not str(k).startswith(("$", "mp_"))
+        and k not in ("value", "distinct_id", "time", "token", "user_id", "device_id", "ip", "uuid")
+    ]
+
+
+def _tables(con: Any) -> set[str]:
+    return {r[0] for r in con.raw_sql("SELECT table_name FROM duckdb_tables()").fetchall()}
 
 
 def _yaml(value: Any) -> str:
