@@ -47,7 +47,7 @@ from . import columns as C
 from .engines import is_remote
 from .errors import DataWarning
 from .facts import Accounting, Facts, duplicate_table, user_facts_expr
-from .loading import Source, expand_files
+from .loading import Source
 from .params import Params
 
 #: Environment variable: a cache folder, or ``off``/``0``/``false`` to disable the cache.
@@ -65,7 +65,15 @@ LOCK_SUFFIX = ".lock"
 #: Entries kept; older ones are deleted after each write.
 KEEP = 8
 #: Modules whose source is part of the key.
-_CODE = ("loading.py", "facts.py", "engines.py", "params.py", "columns.py", "cache.py")
+_CODE = (
+    "loading.py",
+    "facts.py",
+    "engines.py",
+    "params.py",
+    "columns.py",
+    "cache.py",
+    *(f"sources/{p.name}" for p in sorted((Path(__file__).resolve().parent / "sources").glob("*.py"))),
+)
 _TAIL_BYTES = 65_536
 _OFF = {"off", "0", "false", "no", "none", ""}
 
@@ -115,13 +123,15 @@ def cache_key(params: Params) -> str:
     DataError
         An input file is missing or empty (as :func:`onboarding_analysis.loading.load`).
     """
-    files = expand_files(
-        params.resolve(params.events), what="events", where=params.where, resolved_from=params.resolved_from
-    )
+    from .sources import input_files
+
+    files = input_files(params, "events")
     if params.users:
-        files += expand_files(
-            params.resolve(params.users), what="users", where=params.where, resolved_from=params.resolved_from
-        )
+        files += input_files(params, "users")
+    if params.intercom_export:
+        from .sources import intercom
+
+        files += intercom.input_files(params)
     digest = hashlib.sha256()
     digest.update(json.dumps(params.as_notebook_parameters(), sort_keys=True, default=str).encode())
     for name in files:

@@ -1,4 +1,4 @@
-"""Command line: ``onboarding-analysis run PARAMS...`` and ``onboarding-analysis demo-data``.
+"""Command line: ``onboarding-analysis run PARAMS...``, ``init EVENTS`` and ``demo-data``.
 
 A thin layer: it parses arguments, calls package functions and turns user errors
 (:class:`~onboarding_analysis.errors.OnboardingAnalysisError`, a missing file) into
@@ -110,6 +110,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(command=_run)
 
+    init = commands.add_parser(
+        "init",
+        parents=[debug],
+        help="write a first params file for your data (source, columns, period, guesses to check)",
+        description=(
+            "Read the events (a CSV/Parquet log or a vendor export, detected from the file) and write "
+            "a minimal commented params file for them."
+        ),
+    )
+    init.add_argument("events", help="events file, folder, zip or glob")
+    init.add_argument(
+        "--users", default=None, metavar="FILE", help="users table (or the vendor's users export)"
+    )
+    init.add_argument(
+        "--client", default=None, metavar="NAME", help="run name (default: from the events file)"
+    )
+    init.add_argument(
+        "--intercom",
+        default=None,
+        metavar="FILE",
+        help="Intercom content data export (tours, checklists as prompts)",
+    )
+    init.add_argument(
+        "--out", default=None, metavar="FILE", help="params file to write (default: params/<client>.yaml)"
+    )
+    init.set_defaults(command=_init)
+
     demo = commands.add_parser(
         "demo-data",
         parents=[debug],
@@ -196,6 +223,14 @@ def _notes(run_dir: Path) -> list[str]:
     except (FileNotFoundError, ValueError):  # MetricsError is a ValueError
         return []
     return [str(note) for note in notes]
+def _init(args: argparse.Namespace) -> int:
+    from .init_params import init
+
+    path, summary = init(
+        args.events, users=args.users, client=args.client, out=args.out, intercom=args.intercom
+    )
+    print(summary)
+    return 0
 
 
 def _demo_data(args: argparse.Namespace) -> int:

@@ -277,6 +277,11 @@ def load_spark(params: Params, con: Any) -> Source:
     """
     from pyspark.sql import functions as F
 
+    if params.source != "canonical":
+        raise ParamsError(
+            f"{params.where}: key 'source': {params.source} exports are read with engine: duckdb only. "
+            f"Set engine: duckdb, or convert the export to the canonical columns first."
+        )
     spark = con._session
     cols = params.columns
     notes: list[str] = []
@@ -373,6 +378,8 @@ def load_spark(params: Params, con: Any) -> Source:
         reason.alias("reason"),
     )
     events.createOrReplaceTempView(EVENTS_VIEW)
+    if summary.end_note:
+        _warn(summary.end_note, notes)
     if not params.filters:  # a filtered run warns about its own users' rows only (build_facts)
         _warn_defects_spark(raw, defects, implausible, (first_ts, last_ts), cols, source_name, ts, notes)
     return Source(
@@ -657,7 +664,7 @@ def _load_users_spark(con: Any, params: Params, notes: list[str]) -> tuple[Any, 
     from pyspark.sql import functions as F
 
     spark = con._session
-    cols = params.columns
+    cols = params.user_columns
     files = spark_files(params, "users")
     raw = _read(spark, files, "users", {"user_id": cols["user_id"]}).drop("__file")
     types = _types(raw)

@@ -8,7 +8,9 @@ columns are documented in :mod:`onboarding_analysis.columns`; the definitions ar
 - ``t0``: the users table's ``signup_at``; else the first ``signup_event``; else the first event.
 - day index ``floor((ts - t0) / 24h)``, computed on microseconds, so an event exactly 24 h after
   signup is on day 1.
-- active events: params ``active_events``, or every event except ``signup_event``.
+- active events: params ``active_events``, or every event except ``signup_event`` and the vendor
+  housekeeping events (``$identify``, ``$create_alias``, ``$merge``, ``$groupidentify``,
+  ``$feature_flag_called``).
 - lifetime, inactivity rule: ``last`` = last active event (``t0`` if none); churned when
   ``T - last >= inactivity_days``, with lifetime ``last - t0``.
   *Censoring* (a documented departure, see below): a user not (yet) churned is censored at
@@ -55,7 +57,6 @@ unfiltered run counts them).
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,7 +71,9 @@ from . import columns as C
 from .engines import is_remote
 from .errors import DataError, DataWarning
 from .loading import ROW_REASONS, Source, defect_message, implausible_message, users_overlap_message
+from .names import closest_names
 from .params import Params
+from .sources import HOUSEKEEPING_EVENTS
 
 MICROS_PER_DAY = 86_400_000_000
 dt_int64 = ibis.dtype("int64")
@@ -245,12 +248,15 @@ def mark_duplicates(events, candidates=None):
 
 
 def _active(table, params: Params):
-    """Whether an event row counts as activity (params ``active_events``, else not signup)."""
+    """Whether an event row counts as activity: params ``active_events``, else every event but
+    ``signup_event`` and the vendor housekeeping events (:data:`~onboarding_analysis.sources.
+    HOUSEKEEPING_EVENTS`: ``$identify``, ``$merge``, ...)."""
     if params.active_events is not None:
         return table.event.isin(list(params.active_events))
+    active = table.event.notin(list(HOUSEKEEPING_EVENTS))
     if params.signup_event:
-        return table.event != params.signup_event
-    return ibis.literal(True)
+        return active & (table.event != params.signup_event)
+    return active
 
 
 def _row_terms(table, t0, ok, params: Params):
@@ -698,7 +704,7 @@ def _no_user_message(source: Source, params: Params, users_excluded: pd.Series) 
             values = table.select(v=table[column].cast("string")).distinct().limit(10_000).to_pandas()
             known = sorted(str(v) for v in values["v"].dropna())
             wanted = [str(v) for v in allowed]
-            close = sorted({m for w in wanted for m in difflib.get_close_matches(w, known, n=3, cutoff=0.6)})
+            close = sorted({m for w in wanted for m in closest_names(w, known, n=3)})
             hint = f"'{column}' in {wanted}"
             hints.append(hint + (f" (closest values in the data: {', '.join(close)})" if close else ""))
         message += f" {params.where}: key 'filters' keeps no user: {'; '.join(hints)}. Fix the filter values."

@@ -363,6 +363,9 @@ def with_nps_groups(facts: Facts, *, responders_only: bool = False) -> Facts:
     ------
     ParamsError
         params ``score_scale`` is not ``nps``, or ``feedback_event`` is not set.
+    DataError
+        ``responders_only`` and no analysed user has a scored response (the message names
+        params ``feedback_event``).
     """
     facts = _check(facts)
     if facts.params.score_scale != "nps":
@@ -375,6 +378,12 @@ def with_nps_groups(facts: Facts, *, responders_only: bool = False) -> Facts:
     table[NPS_GROUP] = table[C.USER_ID].astype(str).map(groups).astype("string")
     if responders_only:
         table = table[table[NPS_GROUP].notna()].reset_index(drop=True)
+        if table.empty:
+            raise DataError(
+                f"params feedback_event {facts.params.feedback_event!r}: no analysed user has a scored "
+                f"response, so there are no NPS groups to compare. Check the event name (the "
+                f"data-quality section lists params events that never occur) and its value column."
+            )
     return replace(facts, table=table)
 
 

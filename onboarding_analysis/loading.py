@@ -1,7 +1,8 @@
 """Read the event log and the users table into DuckDB, in process, with the data contract checked.
 
 Events and users come from CSV or Parquet files (a path, a glob, or a list of files of one
-format). DuckDB reads them lazily: nothing here materialises the event log in pandas. The
+format), or from a vendor export (params ``source``): :mod:`onboarding_analysis.sources` turns it
+into the same raw view, then everything below applies alike. DuckDB reads them lazily: nothing here materialises the event log in pandas. The
 result is a :class:`Source` holding an ibis connection and two canonical tables:
 
 - ``events``: ``user_id`` (VARCHAR), ``event`` (VARCHAR), ``ts`` (TIMESTAMP, UTC, naive),
@@ -51,6 +52,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import difflib
 import glob as globlib
 import gzip
 import re
@@ -63,7 +65,8 @@ import duckdb
 import ibis
 
 from .errors import DataError, DataWarning, ParamsError
-from .params import Params, observation_end_timestamp
+from .names import words
+from .params import DEFAULT_COLUMNS, Params, observation_end_timestamp
 
 #: Optional event columns carried through when present in the file.
 OPTIONAL_EVENT_COLUMNS = ("client", "account_id", "value")
@@ -319,24 +322,25 @@ def _sql(con: Any, sql: str, files: list[str]) -> Any:
 
 
 def _require_columns(types: dict[str, str], wanted: dict[str, str], files: list[str], what: str) -> None:
-    import difflib
-
+    mapping = "users_columns" if what == "users" else "columns"
     for key, column in wanted.items():
         if column not in types:
             found = [c for c in types if c != "__file"]
             stripped = [c for c in found if c.strip() == column]
-            close = difflib.get_close_matches(column, found, n=1, cutoff=0.5)
+            close = [c for c in found if words(c) == words(column)] or difflib.get_close_matches(
+                column, found, n=1, cutoff=0.5
+            )
             if stripped:
                 hint = (
                     f" The header has '{stripped[0]}' with spaces around the name: export the "
                     f"file without spaces after the delimiter."
                 )
             elif close:
-                hint = f" A column named '{close[0]}' exists: map it with columns: {{{key}: {close[0]}}}."
+                hint = f" A column named '{close[0]}' exists: map it with {mapping}: {{{key}: {close[0]}}}."
             elif any(re.match(r"\d{4}-\d{2}-\d{2}", c) for c in found):
                 hint = " The first line looks like data: add a header line (user_id,event,timestamp)."
             else:
-                hint = f" Map the right column with columns: {{{key}: <your column>}} in the params file."
+                hint = f" Map the right column with {mapping}: {{{key}: <your column>}} in the params file."
             raise DataError(
                 f"{files[0] if len(files) == 1 else what + ' files'}: missing column '{column}' "
                 f"(the {key} column). Columns found: {', '.join(found)}.{hint}"
@@ -563,19 +567,21 @@ def check_inputs(params: Params) -> None:
     """
     from .engines import is_remote
 
-    cols = params.columns
+    from . import sources
+
+    cols, user_cols = params.columns, params.user_columns
     wanted = {
         "events": {key: cols[key] for key in ("user_id", "event", "timestamp")},
-        "users": {"user_id": cols["user_id"]},
+        "users": {"user_id": user_cols["user_id"]},
     }
     con = None
     for what, required in wanted.items():
         pattern = getattr(params, what)
         if pattern is None or (params.engine == "spark" and is_remote(pattern)):
             continue
-        files = expand_files(
-            params.resolve(pattern), what=what, where=params.where, resolved_from=params.resolved_from
-        )
+        files = sources.input_files(params, what)  # every source: the files exist, none is empty
+        if params.source != "canonical":
+            continue  # a vendor export's own fields are checked by its reader (sources/)
         con = con or connect()
         for file, types in _schemas(con, files).items():
             _require_columns(types, required, [file], what)
@@ -613,13 +619,22 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     con = con or connect()
     cols = params.columns
     notes: list[str] = []
-    files = expand_files(
-        params.resolve(params.events), what="events", where=params.where, resolved_from=params.resolved_from
-    )
-    required = {k: cols[k] for k in ("user_id", "event", "timestamp")}
-    _require_columns_per_file(_schemas(con, files), required, "events")
-    types = _create_raw_view(con, "raw_events", files)
-    source_name = files[0] if len(files) == 1 else params.events
+    repeats = False
+    if params.source == "canonical":
+        files = expand_files(
+            params.resolve(params.events), what="events", where=params.where, resolved_from=params.resolved_from
+        )
+        required = {k: cols[k] for k in ("user_id", "event", "timestamp")}
+        _require_columns_per_file(_schemas(con, files), required, "events")
+        types = _create_raw_view(con, "raw_events", files)
+        source_name = files[0] if len(files) == 1 else params.events
+    else:  # a vendor export, read into the raw canonical view (onboarding_analysis.sources)
+        from . import sources
+
+        read = sources.read_events(con, params, notes)
+        files, source_name, cols = read.files, read.source_name, dict(DEFAULT_COLUMNS)
+        types = {row[0]: row[1] for row in con.raw_sql("DESCRIBE raw_events").fetchall()}
+        repeats = types.pop("__repeat", None) is not None
     ts_sql = timestamp_sql(
         con,
         "raw_events",
@@ -661,7 +676,18 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     select += [
         f"CAST({quote_ident(cols.get(a, a))} AS VARCHAR) AS {quote_ident(a)}" for a in dict.fromkeys(attrs)
     ]
-    con.raw_sql(f"CREATE OR REPLACE TEMP VIEW parsed_events AS SELECT {', '.join(select)} FROM raw_events")
+    if repeats:
+        select.append("__repeat")
+    parsed = "log_events" if params.intercom_export else "parsed_events"
+    con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {parsed} AS SELECT {', '.join(select)} FROM raw_events")
+    if params.intercom_export:  # Intercom's content data export: more events of the same users
+        from .sources import intercom
+
+        files = [*files, *intercom.read(con, params)]
+        con.raw_sql(
+            "CREATE OR REPLACE TEMP VIEW parsed_events AS SELECT * FROM log_events"
+            " UNION ALL BY NAME SELECT * FROM intercom_events"
+        )
 
     # One scan over every column read later (so read errors surface here, as a DataError):
     # rows per file and day, and the row-level defects.
@@ -669,7 +695,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     if known is not None:
         lo, hi = (dt.date.fromisoformat(d) for d in known["range"])
         end = dt.datetime.fromisoformat(known["observation_end"])
-        _create_events_view(con, no_uid, lo, hi, end, known["defects"])
+        _create_events_view(con, no_uid, lo, hi, end, known["defects"], repeats)
         for message in known["warnings"]:
             _warn(message, notes)
         return Source(
@@ -705,8 +731,10 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     summary = summarise_scan(scan, files, params, source_name, cols, no_timestamp_example)
     per_file, defects, implausible = summary.per_file, summary.defects, summary.implausible
     first_ts, last_ts, lo, hi, end = summary.first_ts, summary.last_ts, summary.lo, summary.hi, summary.end
-    _create_events_view(con, no_uid, lo, hi, end, defects)
+    _create_events_view(con, no_uid, lo, hi, end, defects, repeats)
     before = len(notes)
+    if summary.end_note:
+        _warn(summary.end_note, notes)
     if not params.filters:  # a filtered run warns about its own users' rows only (build_facts)
         _warn_defects(con, defects, implausible, (first_ts, last_ts), cols, source_name, ts_sql, notes)
     scan = {
@@ -733,13 +761,21 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
 
 
 def _create_events_view(
-    con: Any, no_uid: str, lo: dt.date, hi: dt.date, end: dt.datetime, defects: dict[str, int]
+    con: Any,
+    no_uid: str,
+    lo: dt.date,
+    hi: dt.date,
+    end: dt.datetime,
+    defects: dict[str, int],
+    repeats: bool = False,
 ) -> None:
     """The ``events`` view: the parsed rows with their row-level ``reason`` (NULL: usable).
 
     Every query over the events evaluates ``reason`` per row; the missing-id and missing-name
     tests (a pattern match per value) are left out when the scan of every row (``defects``)
-    found none: they could not fire, and most logs have none.
+    found none: they could not fire, and most logs have none. ``repeats``: the rows carry the
+    ``__repeat`` flag of a vendor reader (a repeated vendor event id), counted as
+    ``duplicate event`` after the other row-level reasons.
     """
     end_lit = f"TIMESTAMP '{end:%Y-%m-%d %H:%M:%S.%f}'"
     lo_lit, hi_lit = f"TIMESTAMP '{lo:%Y-%m-%d}'", f"TIMESTAMP '{hi:%Y-%m-%d}'"
@@ -749,11 +785,12 @@ def _create_events_view(
     if defects.get("missing event name", 1):
         checks += f" WHEN {_missing_sql('event')} THEN 'missing event name'"
     con.raw_sql(
-        f"CREATE OR REPLACE TEMP VIEW events AS SELECT *, CASE{checks}"
+        f"CREATE OR REPLACE TEMP VIEW events AS SELECT *{' EXCLUDE (__repeat)' if repeats else ''}, CASE{checks}"
         " WHEN ts IS NULL THEN 'unparseable timestamp'"
         f" WHEN ts < {lo_lit} OR ts >= {hi_lit} THEN 'implausible timestamp'"
         f" WHEN ts > {end_lit} THEN 'after observation end'"
-        " END AS reason FROM parsed_events"
+        + (" WHEN __repeat THEN 'duplicate event'" if repeats else "")
+        + " END AS reason FROM parsed_events"
     )
 
 
@@ -769,6 +806,8 @@ class ScanSummary:
     lo: dt.date
     hi: dt.date
     end: dt.datetime
+    #: The warning on a ``T`` that does not fit the data (``observation_end_check: warn``).
+    end_note: str | None = None
 
 
 def summarise_scan(
@@ -792,7 +831,8 @@ def summarise_scan(
     DataError
         No event rows, or no timestamp can be read.
     ParamsError
-        ``observation_end`` is before the first plausible event.
+        ``observation_end`` is before the first plausible event, or does not fit the data
+        (:func:`observation_end_problem`).
     """
     per_file = dict.fromkeys(files, 0)
     days: dict[dt.date, list] = {}
@@ -822,6 +862,7 @@ def summarise_scan(
     lo, hi = min(block), max(block) + dt.timedelta(days=1)
     implausible = sum(v[1] for d, v in days.items() if not lo <= d < hi)
     end = observation_end_timestamp(params)
+    end_note = None
     if end is None:
         end = last_ts
     elif end < first_ts:
@@ -829,7 +870,71 @@ def summarise_scan(
             f"{params.where}: key 'observation_end': {params.observation_end} is before the first "
             f"event ({first_ts:%Y-%m-%d %H:%M:%S} UTC). Use a later date, or null for the last event."
         )
-    return ScanSummary(per_file, defects, implausible, first_ts, last_ts, lo, hi, end)
+    else:
+        after = sum(v[1] for d, v in days.items() if lo <= d < hi and v[2] > end)
+        total = sum(v[1] for d, v in days.items() if lo <= d < hi)
+        end_note = observation_end_problem(params, end, (first_ts, last_ts), after, total)
+    return ScanSummary(per_file, defects, implausible, first_ts, last_ts, lo, hi, end, end_note)
+
+
+def observation_end_problem(
+    params: Params, end: dt.datetime, span: tuple[dt.datetime, dt.datetime], after: int, total: int
+) -> str | None:
+    """Check an explicit ``observation_end`` against the data; the warning text, if any.
+
+    ``T`` must not be later than the last plausible event by more than ``inactivity_days``
+    (the days without data would count as inactivity: every user would look churned), nor
+    earlier than most of the data (``after`` of the ``total`` usable rows, counted by whole
+    days whose every event is after ``T``, would be cut). Either is a :class:`ParamsError`; with
+    ``observation_end_check: warn`` it is the returned warning text instead (shown on the
+    console, in the data-quality section and in the readiness scorecard).
+
+    Parameters
+    ----------
+    params : Params
+    end : datetime
+        ``T``, UTC naive.
+    span : tuple of datetime
+        The first and last plausible event.
+    after, total : int
+        Usable rows of the days whose first event is after ``T``, and all usable rows.
+
+    Returns
+    -------
+    str or None
+        The warning (``observation_end_check: warn``), or None when ``T`` fits the data.
+
+    Raises
+    ------
+    ParamsError
+        ``T`` does not fit the data and ``observation_end_check`` is ``error``.
+    """
+    value = params.observation_end.isoformat()
+    last = span[1]
+    gap = (end - last).total_seconds() / 86_400
+    if gap > params.inactivity_days:
+        problem = (
+            f"key 'observation_end': {value} is {gap:.1f} days after the last event "
+            f"({last:%Y-%m-%d %H:%M:%S} UTC), more than inactivity_days ({params.inactivity_days:g}): "
+            f"the days without data count as inactivity, so every user looks churned and retention "
+            f"and lifetimes come out too low"
+        )
+        fix = (
+            f"Use null (the last event) or a date at most {params.inactivity_days:g} days after the "
+            f"last event; if the product really had no activity since, set observation_end_check: warn."
+        )
+    elif total and after > total / 2:
+        problem = (
+            f"key 'observation_end': {value} is earlier than most of the data: {after} of {total} "
+            f"events ({after / total:.0%}) are dated after it (the data runs to "
+            f"{last:%Y-%m-%d %H:%M:%S} UTC) and would be excluded as 'after observation end'"
+        )
+        fix = "Use null (the last event) or a later date; if the cut is intended, set observation_end_check: warn."
+    else:
+        return None
+    if params.observation_end_check == "error":
+        raise ParamsError(f"{params.where}: {problem}. {fix}")
+    return f"{params.where}: {problem} (kept: observation_end_check is warn)."
 
 
 def _main_block(days: list[dt.date]) -> list[dt.date]:
@@ -971,17 +1076,24 @@ def _load_users(
 
     ``checked``: the same file passed the checks before (a facts cache hit): they are skipped.
     """
-    cols = params.columns
-    files = expand_files(
-        params.resolve(params.users), what="users", where=params.where, resolved_from=params.resolved_from
-    )
-    _require_columns_per_file(_schemas(con, files), {"user_id": cols["user_id"]}, "users")
-    types = _create_raw_view(con, "raw_users", files)
-    if not checked:
-        # Read the files once (the checks and the facts each scan the table): one row per user.
-        _sql(con, "CREATE OR REPLACE TEMP TABLE raw_users_read AS SELECT * FROM raw_users", files)
-        con.raw_sql("CREATE OR REPLACE TEMP VIEW raw_users AS SELECT * FROM raw_users_read")
-    source_name = files[0] if len(files) == 1 else params.users
+    cols = params.user_columns
+    from . import sources
+
+    read = sources.read_users(con, params, notes if notes is not None else [])
+    if read is None:
+        files = expand_files(
+            params.resolve(params.users), what="users", where=params.where, resolved_from=params.resolved_from
+        )
+        _require_columns_per_file(_schemas(con, files), {"user_id": cols["user_id"]}, "users")
+        types = _create_raw_view(con, "raw_users", files)
+        if not checked:
+            # Read the files once (the checks and the facts each scan the table): one row per user.
+            _sql(con, "CREATE OR REPLACE TEMP TABLE raw_users_read AS SELECT * FROM raw_users", files)
+            con.raw_sql("CREATE OR REPLACE TEMP VIEW raw_users AS SELECT * FROM raw_users_read")
+        source_name = files[0] if len(files) == 1 else params.users
+    else:  # a vendor's users export, read into the raw canonical users view
+        files, source_name, cols = read.files, read.source_name, dict(DEFAULT_COLUMNS)
+        types = {row[0]: row[1] for row in con.raw_sql("DESCRIBE raw_users").fetchall()}
     uid_expr = id_sql(
         con, "raw_users", cols["user_id"], types[cols["user_id"]], source_name, warnings_out=notes
     )

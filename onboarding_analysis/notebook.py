@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -33,7 +34,8 @@ SHARED_EVENT_COLUMNS = (
 
 
 def setup_notebook() -> None:
-    """Display settings for report notebooks: fixed precision, quiet known warnings, plot size.
+    """Display settings for report notebooks: fixed precision, quiet known warnings, plot size,
+    text drawn literally (no mathtext: event names such as ``$pageview`` show as written).
 
     Called once at the top of every notebook so the committed outputs (nbval) are stable.
     """
@@ -47,6 +49,10 @@ def setup_notebook() -> None:
     pd.set_option("display.width", 120)
     apply_theme()  # the report's one seaborn theme (onboarding_analysis.style)
     mpl.rcParams["figure.dpi"] = 96
+    # Event names are data: `$pageview` or `$identify vs $merge` must show as written, never as
+    # mathtext (a label with two `$` would render as mathematics). Every report figure is drawn
+    # after this call, so this one setting covers every title, label, tick and legend.
+    mpl.rcParams["text.parse_math"] = False
     # lifelines' plotting calls tight_layout-incompatible axes on some matplotlib versions.
     warnings.filterwarnings("ignore", message=".*tight_layout.*", category=UserWarning)
     _warnings_as_notes()
@@ -292,21 +298,68 @@ def show_value(label: str, value: float | int | None, *, digits: int = 3) -> Non
     )
 
 
-def configured(params, key: str, *, quiet: bool = False) -> bool:
+def configured(params, key: str, *, quiet: bool = False, facts=None) -> bool:
     """Whether params ``key`` is set (non-empty); if not, print the one-line skip note.
 
     Report sections whose inputs are not configured are skipped with a note naming the param
-    that enables them (DESIGN.md), never an error. ``quiet=True`` for the later cells of a
+    that enables them, never an error. ``quiet=True`` for the later cells of a
     section, so the note is printed once.
+
+    Parameters
+    ----------
+    params : Params
+    key : str
+        The params key the section needs.
+    quiet : bool, default False
+        Print nothing (a later cell of the same section).
+    facts : Facts, optional
+        When given and ``key`` names one event (``feedback_event``, ``revenue_event``), the
+        section is also skipped when that event never occurs among the used events, with a
+        note naming the param, its value and the closest event names: a section with nothing
+        to show says which param caused it.
+
+    Returns
+    -------
+    bool
+        Whether the section runs.
     """
     value = getattr(params, key)
     enabled = value is not None and value != () and value != {} and value != []
     if not enabled and not quiet:
-        from IPython.display import display
-
-        text = f"Not configured for this run: set params '{key}' to enable this section."
-        display({"text/plain": text, "text/html": f'<p class="oa-skip">{text}</p>'}, raw=True)
+        _show_skip(f"Not configured for this run: set params '{key}' to enable this section.")
+    if enabled and facts is not None and isinstance(value, str) and facts.events is not None:
+        events = facts.events
+        if events.filter(events.event == value).count().execute() == 0:
+            if not quiet:
+                _show_skip(_never_occurs_note(key, value, events))
+            return False
     return enabled
+
+
+def _show_skip(text: str) -> None:
+    """A section's skip note: ``text/plain`` and a ``<p class="oa-skip">`` (plain text outside a kernel)."""
+    import html
+
+    if not _in_kernel():
+        print(text)
+        return
+    from IPython.display import display
+
+    display({"text/plain": text, "text/html": f'<p class="oa-skip">{html.escape(text)}</p>'}, raw=True)
+
+
+def _never_occurs_note(key: str, value: str, events) -> str:
+    """The skip note of a section whose params event never occurs (with the closest names)."""
+    from .names import closest_names
+
+    names = events.group_by("event").aggregate(n=events.count()).order_by(ibis.desc("n")).limit(10_000)
+    known = [str(e) for e in names.to_pandas()["event"]]
+    close = closest_names(value, known)
+    hint = f" (closest event names: {', '.join(close)})" if close else ""
+    return (
+        f"Section skipped: params '{key}' is {value!r}, which never occurs among the used events"
+        f"{hint}. Fix the name in the params file (the data-quality section lists the event names)."
+    )
 
 
 def computable(result, *, quiet: bool = False) -> bool:

@@ -57,6 +57,7 @@ _WINDOW_TEXT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*$")
 P_ADJUST = ("holm", "fdr_bh")
 ENGINES = ("duckdb", "spark")
 SCORE_SCALES = ("nps", "csat")
+OBSERVATION_END_CHECKS = ("error", "warn")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -65,7 +66,7 @@ class Params:
     """The validated params of one run. Build it with :func:`load_params` or :func:`validate_params`.
 
     Attributes mirror the YAML keys (lists become tuples); see README.md, "Params", for the
-    meaning of each key. ``source`` is the params file (None when built from a mapping) and
+    meaning of each key. ``params_file`` is the params file (None when built from a mapping) and
     ``base_dir`` the directory relative paths are resolved against.
     """
 
@@ -123,7 +124,15 @@ class Params:
     score_scale: str = "nps"
     readiness_max_excluded_share: float = 0.05
     readiness_min_eligible: int = 100
-    source: Path | None = None
+    # Inputs: the users table's own column names, the observation-end check.
+    users_columns: Mapping[str, str] | None = None
+    observation_end_check: str = "error"
+    # The shape of the inputs: canonical columns or a vendor export (onboarding_analysis.sources).
+    source: str = "canonical"
+    account_group: str | None = None
+    mixpanel_project_timezone: str | None = None
+    intercom_export: str | None = None
+    params_file: Path | None = None
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: str) -> str:
@@ -140,11 +149,14 @@ class Params:
     def conversion_window_label(self) -> str:
         """The funnel window for display: "14 days", "5 minutes"."""
         return window_label(self.conversion_window)
+    def user_columns(self) -> Mapping[str, str]:
+        """The column names of the users table: ``users_columns``, else ``columns``."""
+        return self.users_columns if self.users_columns is not None else self.columns
 
     @property
     def where(self) -> str:
         """How error messages name the origin of these params."""
-        return str(self.source) if self.source else "params"
+        return str(self.params_file) if self.params_file else "params"
 
     @property
     def resolved_from(self) -> str:
@@ -175,12 +187,14 @@ class Params:
         """
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("source", "base_dir"):
+            if f.name in ("params_file", "base_dir"):
                 continue
             out[f.name] = _to_yaml_native(getattr(self, f.name))
         out["events"] = self.resolve(self.events)
         if self.users is not None:
             out["users"] = self.resolve(self.users)
+        if self.intercom_export is not None:
+            out["intercom_export"] = self.resolve(self.intercom_export)
         out["onboarding_steps"] = [
             step[0] if len(step) == 1 else list(step) for step in self.onboarding_steps
         ]
@@ -254,7 +268,7 @@ def validate_params(
     _reconcile_window(values, where)
     if base_dir is None:
         base_dir = project_root()
-    return Params(**values, source=source, base_dir=Path(base_dir))
+    return Params(**values, params_file=source, base_dir=Path(base_dir))
 
 
 def window_seconds(value: float | str) -> float:
@@ -636,7 +650,19 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "score_scale": _choice(SCORE_SCALES),
     "readiness_max_excluded_share": _fraction,
     "readiness_min_eligible": _whole_at_least(1),
+    "users_columns": _optional(_columns),
+    "observation_end_check": _choice(OBSERVATION_END_CHECKS),
+    "source": lambda v: _choice(_sources())(v),
+    "account_group": _optional(_string),
+    "mixpanel_project_timezone": _optional(_timezone),
+    "intercom_export": _optional(_string),
 }
+
+
+def _sources() -> tuple[str, ...]:
+    from .sources import SOURCES
+
+    return SOURCES
 
 
 def _closest(key: str, known: Mapping[str, Any]) -> str | None:

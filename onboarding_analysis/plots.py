@@ -99,10 +99,8 @@ def plot_cohort_heatmap(cohort: CohortTable, *, ax: Axes | None = None, annot: b
     -------
     matplotlib.axes.Axes
 
-    Raises
-    ------
-    ValueError
-        If the table has no cell (no cohort, or no user old enough for period 0).
+    A table without any cell (no cohort, or no user old enough for period 0: a log shorter than
+    a period) gives axes that say so, not an error.
 
     Examples
     --------
@@ -120,10 +118,19 @@ def plot_cohort_heatmap(cohort: CohortTable, *, ax: Axes | None = None, annot: b
     ['100', '100', '100']
     """
     rates = cohort.rates
-    if rates.size == 0:
-        raise ValueError(
-            "the cohort table has no cells to plot (no cohort, or no user old enough for period 0)"
+    if rates.size == 0:  # shown as not estimable, with the reason (never an exception)
+        ax = _axes(ax)
+        ax.text(
+            0.5,
+            0.5,
+            f"No {cohort.period}ly cohort to show yet: no user is old enough for {cohort.period} 0.",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
         )
+        ax.set_axis_off()
+        ax.set_title("Retention by signup cohort")
+        return ax
     percent = rates * 100
     percent.index = [pd.Timestamp(day).strftime(_COHORT_FORMAT[cohort.period]) for day in rates.index]
     if ax is None:

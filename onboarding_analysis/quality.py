@@ -29,7 +29,8 @@ What it reports
   (``signup_event``, ``value_events``, ``active_events``, ``churn_event``,
   ``onboarding_steps``, ``prompts``, ``feature_events``, ``revenue_event``,
   ``feedback_event``) that never occurs among the used events, with the closest existing names
-  (difflib, among the :data:`CANDIDATES` most frequent names). A :class:`DataWarning` lists
+  (ignoring case, spaces, ``_`` and ``-``: :func:`~onboarding_analysis.names.closest_names`, among
+  the :data:`CANDIDATES` most frequent names). A :class:`DataWarning` lists
   them.
 
 Privacy between clients: everything except the row counts is computed from the run's own
@@ -51,7 +52,6 @@ True
 
 from __future__ import annotations
 
-import difflib
 import math
 import warnings
 from dataclasses import dataclass
@@ -67,6 +67,7 @@ from matplotlib.axes import Axes
 from . import columns as C
 from .errors import DataError, DataWarning, ParamsError
 from .facts import DUPLICATE, EVENT_REASONS, USER_REASONS, Facts, summarise_users
+from .names import closest_names
 
 __all__ = [
     "QualityReport",
@@ -449,9 +450,7 @@ def _missing_events(params: Any, used: Any, frequent: pd.DataFrame, n_names: int
         found = used.filter(used.event.isin(unseen)).select("event").distinct().to_pandas()
         seen |= set(found["event"].astype(str))
     rows = [
-        (key, name, ", ".join(difflib.get_close_matches(name, known, n=3, cutoff=0.6)))
-        for key, name in wanted
-        if name not in seen
+        (key, name, ", ".join(closest_names(name, known, n=3))) for key, name in wanted if name not in seen
     ]
     return pd.DataFrame(rows, columns=columns)
 

@@ -26,7 +26,10 @@ signal             value                                   status
                    observed 30 days for TTFV               ``value_events``
                    (``age >= 30``))
 ``data_quality``   excluded share of event rows,           pass: < ``readiness_max_excluded_share``;
-                   ``1 - events_used / events_read``       warn: below twice that; fail: at least twice
+                   ``1 - events_used / events_read``       warn: below twice that, or ``observation_end``
+                                                           more than ``inactivity_days`` after the last
+                                                           event (``observation_end_check: warn``); fail:
+                                                           at least twice
 =================  ======================================  ==============================================
 
 Day 30 is the baseline of METRICS.md's retention and TTFV headlines (eligible for day-N retention
@@ -217,14 +220,32 @@ def _data_quality(facts: Facts, quality: Any) -> dict[str, Any]:
         return _row("data_quality", "fail", None, "no event rows were read")
     share = (read - used) / read  # = 1 - used / read, without its rounding at the limits
     text = f"{read - used} of {read} event rows excluded ({share:.1%}; see the data-quality section for the reasons)"
+    late = _end_after_data(facts)
     if share < limit:
+        if late:
+            return _row("data_quality", "warn", share, f"{text}, below {limit:.0%}; but {late}")
         return _row("data_quality", "pass", share, f"{text}, below {limit:.0%}")
     status = "warn" if share < 2 * limit else "fail"
     return _row(
         "data_quality",
         status,
         share,
-        f"{text}, at or above {limit:.0%}: check the reasons before trusting the figures",
+        f"{text}, at or above {limit:.0%}: check the reasons before trusting the figures"
+        + (f"; and {late}" if late else ""),
+    )
+
+
+def _end_after_data(facts: Facts) -> str | None:
+    """Why ``T`` is too late for the data (``observation_end_check: warn`` let it run), or None."""
+    span = getattr(getattr(facts, "source", None), "span", None)
+    if span is None or facts.observation_end is None:
+        return None
+    gap = (facts.observation_end - span[1]).total_seconds() / 86_400
+    if gap <= facts.params.inactivity_days:
+        return None
+    return (
+        f"observation_end is {gap:.0f} days after the last event (more than inactivity_days, "
+        f"{facts.params.inactivity_days:g}): the days without data count as inactivity"
     )
 
 

@@ -1036,7 +1036,7 @@ def load_run_params(
     if not overrides:
         return params
     checked = validate_params(
-        {"events": params.events, **overrides}, source=params.source, base_dir=params.base_dir
+        {"events": params.events, **overrides}, source=params.params_file, base_dir=params.base_dir
     )
     return dataclasses.replace(params, **{key: getattr(checked, key) for key in overrides})
 

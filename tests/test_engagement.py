@@ -303,13 +303,16 @@ def test_lifecycle_partial_last_period(make_facts):
     assert list(table["new"]) == [1, 1, 0, 0, 1]
 
 
+@pytest.mark.filterwarnings("ignore:.*observation_end_check is warn:onboarding_analysis.errors.DataWarning")
 def test_lifecycle_monthly_and_daily(make_facts):
     rows = [
         ("M", "signed_up", "2024-01-15T00:00:00Z"),
         ("M", "session", "2024-01-20T00:00:00Z"),  # January: new
         ("M", "session", "2024-03-02T00:00:00Z"),  # February: dormant; March: resurrecting
     ]
-    monthly = E.lifecycle(make_facts(rows, observation_end="2024-04-30"), period="month")
+    monthly = E.lifecycle(
+        make_facts(rows, observation_end="2024-04-30", observation_end_check="warn"), period="month"
+    )
     assert list(monthly["period"]) == list(
         pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01"])
     )

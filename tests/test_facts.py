@@ -132,7 +132,9 @@ def test_day_flags_beyond_the_days_mask(write_csv):
     params = validate_params(
         {
             "events": path,
-            "observation_end": "2024-06-30",
+            # T = 2024-04-30 00:00: every user is 120 days old, and the last event (2024-03-31)
+            # is within inactivity_days (30) of T, as observation_end must be.
+            "observation_end": "2024-04-29",
             "retention_days": [1, 62, 63, 64, 90],
             "value_events": [],
         }

@@ -279,3 +279,27 @@ def test_demo_nps_groups_with_compare_segments(demo):
         comparison = compare_segments(grouped, NPS_GROUP, min_size=10)
     assert set(comparison.groups["group"]) == {"promoter", "passive", "detractor"}
     assert comparison.groups["users"].sum() == len(grouped.table)
+
+
+def test_a_feedback_event_that_never_occurs_names_the_param(facts_of, capsys):
+    """The report's feedback section says which param left it empty (never 'no users')."""
+    from onboarding_analysis.notebook import configured
+
+    events, _ = log()
+    facts = facts_of(events, feedback_event="Survey Answered")
+    assert configured(facts.params, "feedback_event", facts=facts) is False
+    note = capsys.readouterr().out.strip()
+    assert note.startswith(
+        "Section skipped: params 'feedback_event' is 'Survey Answered', which never occurs"
+    )
+    assert "(closest event names: survey)" in note
+    assert configured(facts.params, "feedback_event", quiet=True, facts=facts) is False
+    assert capsys.readouterr().out == ""
+    with pytest.raises(
+        DataError, match="params feedback_event 'Survey Answered': no analysed user has a scored"
+    ):
+        with_nps_groups(facts, responders_only=True)
+    # The event occurs: the section runs, and says nothing.
+    facts = facts_of(events)
+    assert configured(facts.params, "feedback_event", facts=facts) is True
+    assert capsys.readouterr().out == ""

@@ -256,10 +256,20 @@ def test_implausible_dates_never_set_the_observation_end(write_csv):
     one_warning(messages, "1 event row excluded as 'implausible timestamp'")
     assert source.observation_end == pd.Timestamp("2024-03-01").to_pydatetime()
     assert source.warnings == messages
-    # An explicit observation end far beyond the data does not make 2099 plausible.
+    # An explicit observation end far beyond the data does not make 2099 plausible: it is
+    # 27,700 days after the last plausible event (2024-03-01 -> 2100-01-02), an error unless
+    # observation_end_check says it is intended.
+    with pytest.raises(ParamsError, match=r"2100-01-01 is 27700\.0 days after the last event \(2024-03-01"):
+        load(validate_params({"events": write_csv(rows), "observation_end": "2100-01-01"}))
     with data_warnings() as messages:
-        far = load(validate_params({"events": write_csv(rows), "observation_end": "2100-01-01"}))
-    one_warning(messages, "implausible")
+        far = load(
+            validate_params(
+                {"events": write_csv(rows), "observation_end": "2100-01-01", "observation_end_check": "warn"}
+            )
+        )
+    assert len(messages) == 2
+    assert any("implausible" in m for m in messages)
+    assert any("(kept: observation_end_check is warn)" in m for m in messages)
     reasons = far.events.reason.value_counts().to_pandas().set_index("reason")["reason_count"]
     assert reasons["implausible timestamp"] == 1
 

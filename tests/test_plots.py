@@ -122,8 +122,11 @@ def test_plot_cohort_heatmap_on_a_given_axes_and_empty_table(cohort):
     empty = cohort_table(
         pd.DataFrame({C.T0: pd.to_datetime(["2024-01-01"]), C.AGE: [1.0], C.WEEKS_MASK: [1]})
     )
-    with pytest.raises(ValueError, match="no cells"):
-        plot_cohort_heatmap(empty)
+    # No cohort to show (a log shorter than a period): an empty figure that says why, no error.
+    ax = plot_cohort_heatmap(empty)
+    assert [t.get_text() for t in ax.texts] == [
+        "No weekly cohort to show yet: no user is old enough for week 0."
+    ]
 
 
 def test_plot_retention_curve(no_warnings_and_same_style):
@@ -153,3 +156,35 @@ def test_plot_cohort_heatmap_without_annotations(cohort, no_warnings_and_same_st
     ax = plot_cohort_heatmap(cohort, annot=False)
     assert len(ax.texts) == 0
     assert ax.get_ylabel() == "signup week (Monday)"
+
+
+def test_vendor_event_names_with_dollars_render_literally():
+    """After the notebooks' setup, '$identify vs $merge' is drawn as written, not as mathtext
+    (by default matplotlib typesets the part between the two '$' as mathematics)."""
+    from onboarding_analysis.notebook import setup_notebook
+
+    label = "$identify vs $merge"
+
+    def drawn(text: str):
+        fig, ax = plt.subplots()
+        ax.set_yticks([0, 1], [text, "x"])
+        ax.set_title(text)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        tick, title = ax.get_yticklabels()[0], ax.title
+        # (text drawn, typeset as mathematics?) as the renderer receives them, and the width.
+        out = (
+            [t._preprocess_math(t.get_text()) for t in (tick, title)],
+            tick.get_window_extent(renderer).width,
+        )
+        plt.close(fig)
+        return out
+
+    with matplotlib.rc_context():
+        (before, math_width) = drawn(label)
+        setup_notebook()
+        assert matplotlib.rcParams["text.parse_math"] is False
+        (after, literal_width) = drawn(label)
+    assert before == [(label, True), (label, True)]
+    assert after == [(label, False), (label, False)]
+    assert literal_width > math_width  # 19 characters against 'identify vs ' typeset in italics

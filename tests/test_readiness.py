@@ -78,6 +78,9 @@ def card(tmp_path_factory):
             "segments": [],
             "min_segment_size": 2,
             "readiness_min_eligible": 2,
+            # The logs end long before T (old users only): T is within inactivity_days of the
+            # last event, as observation_end must be. No readiness signal reads inactivity_days.
+            "inactivity_days": 100,
         }
         if personas is not None:
             base |= {"users": str(folder / f"{name}_users.csv"), "segments": ["persona"]}
@@ -220,3 +223,16 @@ def test_metrics_and_plot(card):
     json.dumps(readiness_metrics(table), allow_nan=False)
     ax = plot_readiness(table)
     assert isinstance(ax, Axes) and len(ax.patches) == len(SIGNALS)
+
+
+def test_observation_end_kept_far_after_the_data_is_flagged(card):
+    """observation_end_check: warn lets T run 90.9 days after the last event (2024-01-01 02:00
+    to 2024-04-01 00:00) with inactivity_days 30: data quality is at most 'warn', saying why."""
+    row = card(FOUR_OLD, inactivity_days=30, observation_end_check="warn").loc["data_quality"]
+    assert row["status"] == "warn"
+    assert row["value"] == 0.0
+    assert (
+        "observation_end is 91 days after the last event (more than inactivity_days, 30)"
+        in row["explanation"]
+    )
+    assert card(FOUR_OLD).loc["data_quality", "status"] == "pass"  # inactivity_days 100: T fits

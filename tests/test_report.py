@@ -658,7 +658,7 @@ def test_load_run_params_validates_overrides_and_keeps_the_base_dir(tmp_path):
     params = _project(tmp_path)
     loaded = load_run_params(params, {"client": "x", "filters": {"plan": "pro"}})
     assert (loaded.client, loaded.filters, loaded.segments) == ("x", {"plan": ("pro",)}, ("plan",))
-    assert loaded.base_dir == tmp_path.resolve() and loaded.source == params.resolve()
+    assert loaded.base_dir == tmp_path.resolve() and loaded.params_file == params.resolve()
     assert load_run_params(params) == load_run_params(params, {})
     with pytest.raises(ParamsError, match="key 'client'"):
         load_run_params(params, {"client": "../elsewhere"})

@@ -24,7 +24,7 @@ def _project(tmp_path, write_csv):
     return oa.validate_params(
         {
             "events": write_csv(rows),
-            "observation_end": "2024-06-30",
+            "observation_end": "2024-05-15",  # within inactivity_days (30) of the last event
             "onboarding_steps": ["signed_up", "completed_profile", "created_report"],
             "segments": [],
         },

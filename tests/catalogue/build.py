@@ -221,6 +221,18 @@ def cases() -> dict[str, dict]:
         {"events.csv": HEADER + GOOD},
         observation_end="2023-06-30",
     )
+    case("observation-end-after-data", {"events.csv": HEADER + GOOD}, observation_end="2024-03-31")
+    case(
+        "observation-end-after-data-intended",
+        {"events.csv": HEADER + GOOD},
+        observation_end="2024-03-31",
+        observation_end_check="warn",
+    )
+    case(
+        "observation-end-before-most-data",
+        {"events.csv": HEADER + GOOD},
+        observation_end="2024-01-01T12:00:00",
+    )
 
     # --- users and ids ------------------------------------------------------------------------
     users = "user_id,signup_at,plan\nu1,2024-01-01T00:00:00Z,pro\nu2,2024-01-02T00:00:00Z,free\n"
@@ -283,6 +295,29 @@ def cases() -> dict[str, dict]:
             ),
         },
         users="users.csv",
+    )
+    users_by_id = "id,created,plan\nu1,2024-01-01T00:00:00Z,pro\nu2,2024-01-02T00:00:00Z,free\nu3,2024-01-03T06:00:00Z,free\n"
+    by_distinct_id = "distinct_id,event,timestamp\n" + GOOD
+    case(
+        "users-columns",
+        {"events.csv": by_distinct_id, "users.csv": users_by_id},
+        users="users.csv",
+        columns={"user_id": "distinct_id"},
+        users_columns={"user_id": "id", "signup_at": "created"},
+        segments=["plan"],
+    )
+    case(
+        "users-columns-missing",
+        {"events.csv": by_distinct_id, "users.csv": users_by_id},
+        users="users.csv",
+        columns={"user_id": "distinct_id"},
+    )
+    case(
+        "users-columns-wrong-key",
+        {"events.csv": by_distinct_id, "users.csv": users_by_id},
+        users="users.csv",
+        columns={"user_id": "distinct_id"},
+        users_columns={"userid": "id"},
     )
     case(
         "missing-user-ids",
@@ -348,6 +383,16 @@ def cases() -> dict[str, dict]:
         value_events=[HOSTILE_EVENTS[0], HOSTILE_EVENTS[2]],
         onboarding_steps=["signed_up", HOSTILE_EVENTS[0], [HOSTILE_EVENTS[1], HOSTILE_EVENTS[5]]],
         feature_events=[HOSTILE_EVENTS[3], "$(touch canary)"],
+    )
+    case(
+        "params-vendor-spelling",
+        {
+            "events.csv": HEADER
+            + GOOD.replace("signed_up", "Sign Up").replace("created_report", "Report Created")
+        },
+        signup_event=None,
+        value_events=["created_report"],
+        onboarding_steps=["signed_up", "created_report"],
     )
     case("params-typo-key", {"events.csv": HEADER + GOOD}, retention_dayz=[1, 7])
     case(
