@@ -565,9 +565,8 @@ def check_inputs(params: Params) -> None:
     --------
     >>> check_inputs(load_params("params/demo.yaml"))                  # doctest: +SKIP
     """
-    from .engines import is_remote
-
     from . import sources
+    from .engines import is_remote
 
     cols, user_cols = params.columns, params.user_columns
     wanted = {
