@@ -149,6 +149,8 @@ class Params:
     def conversion_window_label(self) -> str:
         """The funnel window for display: "14 days", "5 minutes"."""
         return window_label(self.conversion_window)
+
+    @property
     def user_columns(self) -> Mapping[str, str]:
         """The column names of the users table: ``users_columns``, else ``columns``."""
         return self.users_columns if self.users_columns is not None else self.columns
@@ -169,12 +171,12 @@ class Params:
         'relative paths start at /x, the folder above params/'
         """
         base = self.base_dir
-        if self.source is not None and base == self.source.parent:
+        if self.params_file is not None and base == self.params_file.parent:
             return f"relative paths start at {base}, the folder of the params file"
         if (
-            self.source is not None
-            and base == self.source.parent.parent
-            and self.source.parent.name == "params"
+            self.params_file is not None
+            and base == self.params_file.parent.parent
+            and self.params_file.parent.name == "params"
         ):
             return f"relative paths start at {base}, the folder above params/"
         return f"relative paths start at {base}"
