@@ -383,7 +383,7 @@ def _drivers_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     }
     if not found:
         text = (
-            f"None of the {tested} most frequent early events in {first_days} is associated with "
+            f"Of the {tested} most frequent early events in {first_days}, not one is associated with "
             f"how long users stay afterwards, after {correction} correction."
         )
         return [Finding("early-behaviours", text, SECTIONS["drivers"], numbers)]

@@ -372,7 +372,7 @@ def test_early_behaviours_none_associated_only_harmful_or_none_tested():
         event["p_adjusted"] = 0.3
     text = _by_id(_with(drivers=drivers))["early-behaviours"].text
     assert text == (
-        "None of the 3 most frequent early events in the first 7 days is associated with how long users "
+        "Of the 3 most frequent early events in the first 7 days, not one is associated with how long users "
         "stay afterwards, after Benjamini-Hochberg correction."
     )
     drivers["events"]["late"] = {
