@@ -6,7 +6,7 @@ the ``parameters`` cell, then the run's parameters assigned after it (papermill'
 cell), then every other code cell in order, each notebook in a fresh namespace (a kernel of its
 own) with the report's ``output_dir``. The code that runs is the notebooks' code, read from the
 notebook files, so a change to a notebook is tested here too. Printing and figures are
-discarded (the Agg backend; ``plt.show()`` is a no-op there).
+discarded (the Agg backend; ``plt.show()`` is a no-op there); what the cells print is kept.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import io
 import json
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,26 +58,36 @@ def _cells(notebook: str) -> tuple[str, list[tuple[int, str]]]:
 _CACHE: dict[str, tuple[str, list[tuple[int, str]]]] = {}
 
 
-def run_notebooks(parameters: Mapping[str, Any], notebooks=REPORT_NOTEBOOKS) -> list[warnings.WarningMessage]:
+@dataclass
+class Run:
+    """What the cells gave: the printed text (notes, tables' text form) and the warnings."""
+
+    text: str
+    warnings: list[warnings.WarningMessage]
+
+
+def run_notebooks(parameters: Mapping[str, Any], notebooks=REPORT_NOTEBOOKS) -> Run:
     """Execute ``notebooks`` with ``parameters`` injected; a failing cell raises :class:`CellError`.
 
     ``parameters`` is what ``run_report`` injects: ``params.as_notebook_parameters()`` plus
-    ``output_dir``. Returns the warnings the cells gave (in a kernel they would be shown, not
-    raised: so they are recorded here whatever pytest's warning filters say).
+    ``output_dir``. Returns the printed text of every cell and the warnings the cells gave (in
+    a kernel they would be shown, not raised: so they are recorded here whatever pytest's
+    warning filters say).
     """
+    printed = io.StringIO()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _run(parameters, notebooks)
-    return caught
+        _run(parameters, notebooks, printed)
+    return Run(printed.getvalue(), caught)
 
 
-def _run(parameters: Mapping[str, Any], notebooks) -> None:
+def _run(parameters: Mapping[str, Any], notebooks, printed: io.StringIO) -> None:
     for notebook in notebooks:
         if notebook not in _CACHE:
             _CACHE[notebook] = _cells(notebook)
         defaults, cells = _CACHE[notebook]
         namespace: dict[str, Any] = {"__name__": "__main__"}
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(printed):
             exec(compile(defaults, f"{notebook}:parameters", "exec"), namespace)
             namespace.update(parameters)
             try:

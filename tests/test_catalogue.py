@@ -135,7 +135,7 @@ def test_report_case(case, tmp_path, monkeypatch):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     params = load_params(CATALOGUE / case["id"] / "params.yaml")
     parameters = params.as_notebook_parameters() | {"output_dir": str(tmp_path)}
-    caught = run_notebooks(parameters)
+    caught = run_notebooks(parameters).warnings
     numeric = [f"{w.filename}:{w.lineno}: {w.message}" for w in caught if issubclass(w.category, RuntimeWarning)]
     assert numeric == []
     json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"), parse_constant=_not_json)

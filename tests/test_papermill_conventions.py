@@ -23,8 +23,9 @@ import yaml
 from nbclient import NotebookClient
 
 from onboarding_analysis.demo import DemoSpec, write_demo
-from onboarding_analysis.metrics_io import read_metrics, record_metrics
+from onboarding_analysis.metrics_io import read_metrics, record_metrics, to_jsonable
 from onboarding_analysis.report import NOTEBOOK_DIR, REPORT_NOTEBOOKS, collect_notes
+from onboarding_analysis.summary import build_summary, summary_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -149,8 +150,11 @@ def test_cli_records_the_same_metrics_as_plain_papermill(small_demo_runs):
     assert set(cli["run"]) - set(plain["run"]) == RUN_ONLY_KEYS
     for key in RUN_ONLY_KEYS:
         del cli["run"][key]
-    # The report run adds the notes its notebooks showed, once each, in report order.
+    # The report run adds the notes its notebooks showed, once each, in report order, and the
+    # "At a glance" summary, a function of the metrics the notebooks recorded (and the notes).
     assert cli.pop("warnings") == collect_notes([project / "plain" / n for n in REPORT_NOTEBOOKS])
+    notes = {"warnings": collect_notes([project / "plain" / n for n in REPORT_NOTEBOOKS])}
+    assert {"summary": cli.pop("summary")} == to_jsonable(summary_metrics(build_summary(plain | notes)))
     assert cli == plain
     assert {"data", "retention", "lifetime", "ttfv", "funnel"} <= set(plain)
 

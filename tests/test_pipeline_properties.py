@@ -175,7 +175,7 @@ def check_client(spec: dict, folder: Path) -> str:
     try:
         # A cache folder of the client's own: the facts are built once, as in a report run.
         with mock.patch.dict(os.environ, {CACHE_ENV: str(folder / "cache")}):
-            caught = run_notebooks(parameters)
+            caught = run_notebooks(parameters).warnings
     except CellError as err:
         # Data that cannot be analysed at all stops in the first step, with the documented error.
         if isinstance(err.error, DataError) and "compute_facts" in err.source_head:
