@@ -96,7 +96,7 @@ HEADER_KEYS = (
 # formatted tables of onboarding_analysis.tables, notes, collapsible detail, header/TOC/appendix.
 REPORT_CSS = """
 html, body { overflow-x: hidden; }
-.oa-header, nav.oa-toc, .oa-appendix {
+.oa-header, .oa-glance, nav.oa-toc, .oa-appendix {
   font-family: var(--jp-content-font-family, system-ui, sans-serif); color: var(--jp-content-font-color1, #222);
   font-size: 15px; line-height: 1.55;
 }
@@ -412,7 +412,15 @@ def _kernel_config(sockets: Path) -> Config:
     return Config({"KernelManager": {"transport": "ipc", "ip": str(ip)}})
 
 
+#: Errors of the package's own input checks: their message names the file or key, the value and
+#: the fix, so a report stopped by one says just that (the cell that called the check is noise).
+INPUT_ERRORS = ("DataError", "ParamsError")
+
+
 def _cell_failure(name: str, index: int | None, source: str, error: str, output_path: Path) -> str:
+    ename, _, evalue = error.partition(": ")
+    if ename in INPUT_ERRORS:
+        return f"{evalue.rstrip('.')}. (The report stopped in {name}; its partial copy is {output_path}.)"
     first_line = next((line.strip() for line in source.splitlines() if line.strip()), "")
     where = f"cell {index}" if index is not None else "a cell"
     if first_line:

@@ -97,6 +97,23 @@ def test_execute_injects_parameters_and_saves(rendered):
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
 
 
+def test_an_input_error_in_a_cell_is_its_own_message_without_the_cell():
+    """A DataError/ParamsError already names the file or key, the value and the fix: the report
+    says that, not the first line of the cell that called the check."""
+    from onboarding_analysis.report import _cell_failure
+
+    evalue = "acme.yaml: key 'observation_end': 2024-12-31 is 115.3 days after the last event. Use null."
+    message = _cell_failure(
+        "segments.ipynb", 4, "import matplotlib.pyplot as plt\n", f"ParamsError: {evalue}", Path("out/acme/segments.ipynb")
+    )
+    assert message == (
+        "acme.yaml: key 'observation_end': 2024-12-31 is 115.3 days after the last event. Use null. "
+        "(The report stopped in segments.ipynb; its partial copy is out/acme/segments.ipynb.)"
+    )
+    other = _cell_failure("a.ipynb", 3, "x = 1 / 0\n", "ZeroDivisionError: division by zero", Path("a.ipynb"))
+    assert "cell 3 ('x = 1 / 0') failed with ZeroDivisionError" in other
+
+
 def test_execute_failure_names_notebook_cell_and_error_and_saves_partial(tmp_path):
     out = tmp_path / "run" / "fails.ipynb"
     with pytest.raises(ReportError) as info:
