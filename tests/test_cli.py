@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,23 +12,14 @@ import pytest
 import onboarding_analysis
 from onboarding_analysis import batch, cli, demo, report
 from onboarding_analysis.errors import DataError
+from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run_module(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``python -m onboarding_analysis ARGS`` in a fresh interpreter, importing this tree."""
-    env = os.environ.copy()
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return subprocess.run(
-        [sys.executable, "-m", "onboarding_analysis", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(*args, cwd=cwd, timeout=120)
 
 
 def test_version(tmp_path):

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +36,7 @@ import pytest
 import yaml
 
 from onboarding_analysis.params import load_params
+from tests.cli_runner import run_cli
 from tests.pipeline_runner import run_notebooks
 
 matplotlib.use("Agg")
@@ -514,16 +513,7 @@ def test_degenerate_case_completes_with_notes(case, tmp_path, monkeypatch):
 
 
 def cli(params_path: Path, out: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "onboarding_analysis", "run", str(params_path), "--out", str(out)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_cli("run", str(params_path), "--out", str(out), cwd=cwd, timeout=600)
 
 
 def grouped_case() -> Case:

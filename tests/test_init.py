@@ -8,9 +8,7 @@ file written for other data.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from onboarding_analysis.errors import DataError, DataWarning
 from onboarding_analysis.init_params import detect_source, init, map_columns
 from onboarding_analysis.params import load_params
 from onboarding_analysis.pipeline import compute_facts
+from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Values of params/demo.yaml that only the demo's params have.
@@ -30,17 +29,7 @@ DEMO_ONLY = ("mrr_changed", "feedback_submitted", "2024-08-31", "2024-04-01", "p
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = os.environ | {"ONBOARDING_ANALYSIS_CACHE": "off"}
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return subprocess.run(
-        [sys.executable, "-m", "onboarding_analysis", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    return run_cli(*args, cwd=cwd, env={"ONBOARDING_ANALYSIS_CACHE": "off"})
 
 
 @pytest.fixture

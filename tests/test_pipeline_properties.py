@@ -20,8 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -40,6 +38,7 @@ from hypothesis import strategies as st
 from onboarding_analysis.cache import CACHE_ENV
 from onboarding_analysis.errors import DataError
 from onboarding_analysis.params import validate_params
+from tests.cli_runner import run_cli
 from tests.pipeline_runner import CellError, run_notebooks
 
 START = dt.datetime(2024, 1, 1)
@@ -236,15 +235,8 @@ def test_drawn_client_through_the_cli(name, tmp_path):
     params_path = tmp_path / "params" / "client.yaml"
     params_path.parent.mkdir()
     params_path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    env = os.environ | {CACHE_ENV: str(tmp_path / "cache")}
-    done = subprocess.run(
-        [sys.executable, "-m", "onboarding_analysis", "run", str(params_path), "--out", str(tmp_path / "out")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    done = run_cli(
+        "run", str(params_path), "--out", str(tmp_path / "out"), cwd=tmp_path, env={CACHE_ENV: str(tmp_path / "cache")}
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
