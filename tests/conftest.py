@@ -51,3 +51,13 @@ def demo_run(tmp_path_factory):
         timeout=900,
     )
     return proc, out / "demo", params_file
+
+
+@pytest.fixture(autouse=True)
+def _fresh_notes():
+    """Each test starts as a fresh kernel would: no note shown yet (notes are shown once per
+    kernel, :func:`onboarding_analysis.notebook.show_note`)."""
+    from onboarding_analysis.notebook import _NOTES_SHOWN
+
+    _NOTES_SHOWN.clear()
+    yield

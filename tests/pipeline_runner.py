@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from onboarding_analysis.notebook import _NOTES_SHOWN as notes_shown  # noqa: E402
 from onboarding_analysis.report import REPORT_NOTEBOOKS  # noqa: E402
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
@@ -83,6 +84,8 @@ def run_notebooks(parameters: Mapping[str, Any], notebooks=REPORT_NOTEBOOKS) -> 
 
 def _run(parameters: Mapping[str, Any], notebooks, printed: io.StringIO) -> None:
     for notebook in notebooks:
+        # A fresh kernel per notebook: the notes shown once per kernel start again.
+        notes_shown.clear()
         if notebook not in _CACHE:
             _CACHE[notebook] = _cells(notebook)
         defaults, cells = _CACHE[notebook]

@@ -69,8 +69,11 @@ def test_window_counts_from_step_one_and_its_end_is_inclusive(facts_of, window, 
     a month 31 x 86,400 s (DATERANGE_MAP)."""
     rows = [ev("edge", "S", 0), ev("edge", "A", 10), ev("edge", "B", 10 + seconds)]
     rows += [ev("late", "S", 0), ev("late", "A", 10), ev("late", "B", 10 + seconds + 1)]
-    end = "2024-03-31" if seconds > 20 * DAY else END  # the month's window must be over by T
-    facts = facts_of(rows, observation_end=end, conversion_window=window)
+    # The month's window must be over by T, 60 days after the last event: inactivity_days is
+    # raised so that this T is not a stale observation end (no figure here reads churn).
+    long = seconds > 20 * DAY
+    end, inactive = ("2024-03-31", 90) if long else (END, 30)
+    facts = facts_of(rows, observation_end=end, conversion_window=window, inactivity_days=inactive)
     result = funnel(facts, ["A", "B"], semantics="posthog", window_days=facts.params.conversion_window_days)
     assert users(result) == [2, 1]  # both did step 1; only "edge" is within the window
     times = by_user(result)

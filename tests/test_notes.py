@@ -19,6 +19,7 @@ def displayed(monkeypatch):
     """What show_note displays, captured; the kernel's memory of shown notes emptied."""
     shown: list[tuple[dict, dict]] = []
     monkeypatch.setattr(notebook, "_NOTES_SHOWN", set())
+    monkeypatch.setattr(notebook, "_in_kernel", lambda: True)  # as in a kernel: displayed, not printed
     import IPython.display
 
     monkeypatch.setattr(
