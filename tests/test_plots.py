@@ -181,6 +181,8 @@ def test_vendor_event_names_with_dollars_render_literally():
         return out
 
     with matplotlib.rc_context():
+        # matplotlib's default, whatever a notebook run earlier in this process set
+        matplotlib.rcParams["text.parse_math"] = True
         (before, math_width) = drawn(label)
         setup_notebook()
         assert matplotlib.rcParams["text.parse_math"] is False
