@@ -59,4 +59,8 @@ clean: ## Remove generated reports and demo data (keeps .venv)
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk $(HELP_AWK)
+
+# Two passes: the description column starts two spaces after the longest target name.
+HELP_AWK := 'BEGIN {FS = ":.*\#\# "} {name[NR] = $$1; text[NR] = $$2; if (length($$1) > w) w = length($$1)} \
+  END {for (i = 1; i <= NR; i++) printf "  make %-" w "s  %s\n", name[i], text[i]}'

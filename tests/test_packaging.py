@@ -36,6 +36,21 @@ def test_make_help_lists_the_documented_targets():
         assert f"make {target}" in out
 
 
+def test_make_help_aligns_its_columns():
+    """Every description starts in one column, two spaces after the longest target name."""
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    targets = re.findall(r"^([a-zA-Z_-]+):.*## ", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
+    assert len(lines) == len(targets) and "params-cells" in targets
+    width = max(len(t) for t in targets)
+    for line in lines:
+        target = line.split()[1]
+        assert line.startswith(f"  make {target} ")
+        description_at = len("  make ") + width + 2
+        assert line[description_at - 1] == " " and line[description_at] != " ", line
+        assert line[len("  make ") + len(target) : description_at].strip() == "", line
+
+
 def test_readme_opens_with_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     first_block = readme.split("```bash", 1)[1].split("```", 1)[0]
