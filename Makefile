@@ -31,7 +31,7 @@ test: $(STAMP) $(DEMO_DATA) ## Set up and run every test: pytest (package) + nbv
 	$(PY) -m pytest
 
 .PHONY: lab
-lab: $(STAMP) $(DEMO_DATA) ## Open JupyterLab on notebooks/ (the demo params are the notebooks' defaults)
+lab: $(STAMP) $(DEMO_DATA) ## Open JupyterLab on notebooks/ (the parameters cells hold the values that run the demo)
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: notebooks
@@ -40,6 +40,10 @@ notebooks: $(STAMP) $(DEMO_DATA) ## Re-execute the notebooks in place on the dem
 	  ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
 	done
+
+.PHONY: params-cells
+params-cells: $(STAMP) ## Rewrite the notebooks' parameters cells from the package (only that cell changes)
+	$(PY) -m onboarding_analysis.parameters_cell notebooks params/demo.yaml
 
 .PHONY: bench
 bench: $(STAMP) ## Benchmarks at 100k, 300k and 1M users (about 30 min; not part of the tests)
@@ -55,4 +59,8 @@ clean: ## Remove generated reports and demo data (keeps .venv)
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk $(HELP_AWK)
+
+# Two passes: the description column starts two spaces after the longest target name.
+HELP_AWK := 'BEGIN {FS = ":.*\#\# "} {name[NR] = $$1; text[NR] = $$2; if (length($$1) > w) w = length($$1)} \
+  END {for (i = 1; i <= NR; i++) printf "  make %-" w "s  %s\n", name[i], text[i]}'

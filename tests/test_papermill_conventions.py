@@ -1,6 +1,6 @@
 """The notebooks are plain papermill notebooks, and runnable as they are in JupyterLab.
 
-- ``papermill --help-notebook`` lists every parameter of the parameters cell with its comment;
+- ``papermill --help-notebook`` lists every parameter of the parameters cell with its type and comment;
 - plain ``papermill NB OUT -k python3 -f params.yaml`` runs each notebook, and records the same
   metrics as ``onboarding-analysis run`` on the same params (the CLI is a thin layer);
 - with no injected parameters, from the notebooks folder (what *Run All* in ``make lab``
@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import io
 import os
+import re
 import subprocess
 import sys
 import tokenize
@@ -42,8 +43,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _declared_parameters(path: Path) -> list[tuple[str, str]]:
-    """(name, comment) of every assignment in the notebook's parameters cell, in order."""
+def _declared_parameters(path: Path) -> list[tuple[str, str, str]]:
+    """(name, type, comment) of every annotated assignment in the notebook's parameters cell, in order."""
     nb = nbformat.read(path, as_version=4)
     (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     comments = {
@@ -53,15 +54,22 @@ def _declared_parameters(path: Path) -> list[tuple[str, str]]:
     }
     declared = []
     for node in ast.parse(cell.source).body:
-        assert isinstance(node, ast.Assign) and len(node.targets) == 1, ast.unparse(node)
+        if isinstance(node, ast.ImportFrom) and node.module == "typing":
+            continue  # the names the annotations use
+        assert isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name), ast.unparse(node)
         comment = comments.get(node.end_lineno, "")
-        assert comment, f"{path.name}: parameter {node.targets[0].id} has no comment on its line"
-        declared.append((node.targets[0].id, comment))
+        assert comment, f"{path.name}: parameter {node.target.id} has no comment on its line"
+        declared.append((node.target.id, ast.unparse(node.annotation), comment))
     return declared
 
 
-def _help_notebook(path: Path) -> list[tuple[str, str]]:
-    """(name, help) pairs printed by ``papermill --help-notebook``."""
+#: One parameter as ``papermill --help-notebook`` prints it: "  name: type (default value)",
+#: then its help on the same line (short definitions) or on the next, indented 34 spaces.
+_HELP_LINE = re.compile(r"^  (?P<name>\w+): (?P<type>.+?) \(default (?P<default>.*)\)(?: +(?P<help>\S.*))?$")
+
+
+def _help_notebook(path: Path) -> list[tuple[str, str, str]]:
+    """(name, type, help) triples printed by ``papermill --help-notebook``."""
     proc = subprocess.run(
         [str(BIN / "papermill"), "--help-notebook", str(path)],
         capture_output=True,
@@ -77,20 +85,23 @@ def _help_notebook(path: Path) -> list[tuple[str, str]]:
     for line in lines[start + 1 :]:
         if not line.strip():
             continue
-        if line.startswith("  ") and not line.startswith("   ") and ":" in line:
-            listed.append([line.strip().split(":", 1)[0], ""])
+        match = _HELP_LINE.match(line) if not line.startswith(34 * " ") else None
+        if match:
+            listed.append([match["name"], match["type"], match["help"] or ""])
         else:
-            assert listed, line
-            listed[-1][1] = (listed[-1][1] + " " + line.strip()).strip()
-    return [(name, text) for name, text in listed]
+            assert listed and line.startswith(34 * " "), line
+            listed[-1][2] = (listed[-1][2] + " " + line.strip()).strip()
+    return [(name, kind, text) for name, kind, text in listed]
 
 
 @pytest.mark.parametrize("name", FOLDER_NOTEBOOKS)
-def test_help_notebook_lists_every_parameter_with_its_comment(name):
+def test_help_notebook_lists_every_parameter_with_its_type_and_comment(name):
     path = NOTEBOOK_DIR / name
     declared = _declared_parameters(path)
-    assert _help_notebook(path) == declared
-    assert ("output_dir", declared[-1][1]) == declared[-1]
+    listed = _help_notebook(path)
+    assert listed == declared
+    assert declared[-1][0] == "output_dir"
+    assert not [kind for _, kind, _ in listed if kind == "Unknown type"]
 
 
 # --------------------------------------------------------------------------------------------
