@@ -50,8 +50,9 @@ bench: $(STAMP) ## Benchmarks at 100k, 300k and 1M users (about 30 min; not part
 	$(PY) benchmarks/run.py --users 100000 300000 1000000
 
 .PHONY: lint
-lint: $(STAMP) ## Ruff on the package and the tests
+lint: $(STAMP) ## Ruff (with numpy-convention docstring rules) and numpydoc's docstring checks
 	$(VENV)/bin/ruff check onboarding_analysis tests benchmarks
+	$(VENV)/bin/numpydoc lint $$(find onboarding_analysis -name '*.py' | sort)
 
 .PHONY: clean
 clean: ## Remove generated reports and demo data (keeps .venv)
