@@ -229,8 +229,50 @@ def test_posthog_batch_export_with_persons_gives_the_canonical_facts(canonical, 
     facts, messages = facts_of(events, source="posthog", users=str(persons))
     assert_same_facts(facts, canonical)
     assert any("3 event rows excluded as 'duplicate event'" in m for m in messages)
-    # t0 is the person's created_at (the users table), equal to the signup event here.
-    assert facts.accounting.users_summary["t0_signup_at"] == 8
+    # t0 is the signup event, as for every source: created_at is only the fallback of persons
+    # without events (there are none here).
+    assert facts.accounting.users_summary["t0_signup_event"] == 8
+    assert facts.accounting.users_summary["t0_signup_at"] == 0
+
+
+def _t0(facts) -> dict:
+    return facts.table.set_index("user_id")["t0"].to_dict()
+
+
+@pytest.mark.parametrize("signup_event", ["signed_up", None], ids=["signup-event", "first-event"])
+def test_posthog_created_at_is_the_signup_fallback_only(canonical, tmp_path, signup_event):
+    """u1's person was created 2 days before its first event, u2's has no created_at, u3 has no
+    persons row: their t0 is still the signup event (or first event), as in the canonical log.
+    p9 (created 2024-03-05, no event) takes its created_at; p10, created before the export's
+    first event and without events, has no signup time (its events lie outside the export)."""
+    events, _ = vx.write_posthog(tmp_path)
+    persons = vx.posthog_persons()
+    first = vx.dataset()["ts"].min()
+    persons.loc[persons.distinct_id == "u1", "created_at"] -= pd.Timedelta(days=2)
+    persons.loc[persons.distinct_id == "u2", "created_at"] = pd.NaT
+    persons = persons[persons.distinct_id != "u3"]
+    lone = pd.DataFrame(
+        {
+            "distinct_id": ["p9", "p10"],
+            "person_id": ["p9", "p10"],
+            "created_at": pd.to_datetime(["2024-03-05T06:00:00Z", "2024-01-02T00:00:00Z"]).astype(
+                "datetime64[us, UTC]"
+            ),
+            "properties": ["{}", "{}"],
+        }
+    )
+    pd.concat([persons, lone]).to_parquet(tmp_path / "persons.parquet", index=False)
+    assert persons.loc[persons.distinct_id == "u1", "created_at"].iloc[0] < first
+    facts, _ = facts_of(events, source="posthog", users=str(tmp_path / "persons.parquet"), signup_event=signup_event)
+    expected, _ = facts_of(vx.write_canonical(tmp_path), signup_event=signup_event)
+    t0 = _t0(facts)
+    for user, when in _t0(expected).items():  # u1..u8, the hand-written log's t0
+        assert t0[user] == when, user
+    assert t0["p9"] == pd.Timestamp("2024-03-05 06:00:00")
+    assert "p10" not in t0
+    assert facts.accounting.users_excluded == {"user without signup time": 1}
+    summary = facts.accounting.users_summary
+    assert summary["t0_signup_at"] == 1  # p9 only
 
 
 def test_posthog_without_persons_keeps_merged_persons_apart(tmp_path):
@@ -263,6 +305,23 @@ def test_segment_warehouse_tables_give_the_canonical_facts(canonical, tmp_path):
     # Without identifies, u7's anonymous rows still link through a tracks row carrying both ids.
     alone, _ = facts_of(tracks, source="segment")
     assert_same_facts(alone, canonical)
+
+
+def test_segment_created_at_trait_is_the_signup_time(canonical, tmp_path):
+    """Unlike PostHog's person created_at, the created_at trait is the app's own account creation
+    date (Segment's reserved trait createdAt): it is t0 ahead of the signup event. u1's account
+    was created 2 days before its first tracked event; u2's identify call has no created_at."""
+    tracks, _ = vx.write_segment(tmp_path)
+    identifies = vx.segment_identifies()
+    created = identifies.loc[identifies.user_id == "u1", "created_at"].iloc[0] - pd.Timedelta(days=2)
+    identifies.loc[identifies.user_id == "u1", "created_at"] = created
+    identifies.loc[identifies.user_id == "u2", "created_at"] = pd.NaT
+    identifies.to_parquet(tmp_path / "identifies.parquet", index=False)
+    facts, _ = facts_of(tracks, source="segment", users=str(tmp_path / "identifies.parquet"))
+    t0, expected = _t0(facts), _t0(canonical)
+    assert t0["u1"] == created.tz_convert(None) != expected["u1"]
+    assert {u: t for u, t in t0.items() if u != "u1"} == {u: t for u, t in expected.items() if u != "u1"}
+    assert facts.accounting.users_summary["t0_signup_at"] == 7  # every user but u2
 
 
 def test_segment_s3_archive_gives_the_canonical_facts(canonical, tmp_path):
