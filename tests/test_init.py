@@ -109,9 +109,15 @@ def test_init_on_each_fixture_writes_params_that_load_and_give_the_facts(project
     assert params.source == source and params.signup_event == "signed_up"
     facts = facts_of(path)
     assert len(facts.table) == 8
-    # plan (pro / free) is the one segment candidate: a user property of every export but
-    # PostHog's, whose plan is a person property (persons export) rather than an event's.
-    assert params.segments == (() if vendor == "posthog" else ("plan",))
+    # plan (pro / free) is a user property of every export (PostHog: of the persons export
+    # only); role (admin / member) is in the users exports only (PostHog persons, Segment
+    # identifies or the archive's identify traits), never in an event. PostHog's $initial_os
+    # and identifies' context_library_name (one value, vendor keys) are no candidates.
+    with_role = vendor in ("posthog", "segment", "segment-archive")
+    assert params.segments == (("plan", "role") if with_role else ("plan",))
+    if with_role:  # the users' roles, from the users export
+        roles = facts.table.set_index("user_id")["role"].to_dict()
+        assert roles == vx.ROLE
     if vendor == "canonical":
         assert params.columns["timestamp"] == "timestamp"
 

@@ -263,7 +263,9 @@ def test_posthog_created_at_is_the_signup_fallback_only(canonical, tmp_path, sig
     )
     pd.concat([persons, lone]).to_parquet(tmp_path / "persons.parquet", index=False)
     assert persons.loc[persons.distinct_id == "u1", "created_at"].iloc[0] < first
-    facts, _ = facts_of(events, source="posthog", users=str(tmp_path / "persons.parquet"), signup_event=signup_event)
+    facts, _ = facts_of(
+        events, source="posthog", users=str(tmp_path / "persons.parquet"), signup_event=signup_event
+    )
     expected, _ = facts_of(vx.write_canonical(tmp_path), signup_event=signup_event)
     t0 = _t0(facts)
     for user, when in _t0(expected).items():  # u1..u8, the hand-written log's t0

@@ -54,6 +54,20 @@ _PLAN = {
 }
 
 
+#: A second user property, in the users exports only (PostHog persons, Segment identifies): a
+#: segment candidate that init must find there (it is in no event).
+ROLE = {
+    "u1": "admin",
+    "u2": "member",
+    "u3": "member",
+    "u4": "admin",
+    "u5": "member",
+    "u6": "member",
+    "u7": "admin",
+    "u8": "member",
+}
+
+
 def dataset() -> pd.DataFrame:
     """The canonical events: ``user_id`` (None: an anonymous device), ``event``, ``ts`` (UTC,
     microseconds), ``value`` (text or None), ``plan``, ``device`` (the device id, for vendors)."""
@@ -254,7 +268,7 @@ def posthog_persons() -> pd.DataFrame:
     signups = data[data["event"] == "signed_up"].set_index("user_id")["ts"]
     rows = []
     for user, created in signups.items():
-        props = json.dumps({"plan": _PLAN[user]})
+        props = json.dumps({"plan": _PLAN[user], "role": ROLE[user], "$initial_os": "Mac OS X"})
         rows.append({"distinct_id": user, "person_id": user, "created_at": created, "properties": props})
     rows.append(
         {"distinct_id": "anon-du7", "person_id": "u7", "created_at": signups["u7"], "properties": "{}"}
@@ -336,6 +350,8 @@ def segment_identifies() -> pd.DataFrame:
             "timestamp": signups["ts"].to_list(),
             "created_at": signups["ts"].to_list(),
             "plan": [_PLAN[u] for u in signups["user_id"]],
+            "role": [ROLE[u] for u in signups["user_id"]],
+            "context_library_name": "analytics.js",
         }
     )
     for c in ("timestamp", "created_at"):
@@ -363,7 +379,7 @@ def write_segment(folder: Path, *, archive: bool = False) -> tuple[Path, Path | 
             "anonymousId": r["anonymous_id"],
             "userId": r["user_id"],
             "timestamp": r["timestamp"].isoformat(),
-            "traits": {"plan": r["plan"]},
+            "traits": {"plan": r["plan"], "role": r["role"]},
         }
         for r in segment_identifies().to_dict("records")
     ]
