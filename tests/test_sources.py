@@ -424,3 +424,151 @@ def test_posthog_csv_export_without_distinct_id_is_an_error(tmp_path):
         DataError, match=r"posthog-export\.csv: missing column '\*\.distinct_id' of PostHog's CSV export"
     ):
         facts_of(path, source="posthog")
+
+
+# --- Row defects named by the vendor's own fields -------------------------------------------
+
+
+def _lines_file(tmp_path, name, lines, gz=False):
+    path = tmp_path / name
+    if gz:
+        path.write_bytes(vx._gzip_lines(lines))
+    else:
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _amplitude(tmp_path):
+    lines = vx.amplitude_lines()
+    lines[5] = dict(lines[5], event_time=None, client_event_time="yesterday")
+    return _lines_file(tmp_path, "1_2024-03-01_0#0.json.gz", lines, gz=True), {"source": "amplitude"}
+
+
+def _mixpanel(tmp_path):
+    lines = vx.mixpanel_lines()
+    lines = lines + [json.loads(json.dumps(line)) for line in lines[:3]]  # overlapping exports
+    lines[5]["properties"]["time"] = "soon"
+    lines.append({"event": "x", "properties": {"time": lines[4]["properties"]["time"]}})
+    return _lines_file(tmp_path, "mixpanel.jsonl", lines), {"source": "mixpanel"}
+
+
+def _posthog_csv(tmp_path):
+    path = vx.write_posthog_csv(tmp_path)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[5, "*.timestamp"] = "not a time"
+    frame.to_csv(path, index=False)
+    return path, {"source": "posthog"}
+
+
+def _posthog_jsonl(tmp_path):
+    events, persons = vx.write_posthog(tmp_path, fmt="jsonl")
+    first = events / "events-0.jsonl"
+    lines = [json.loads(line) for line in first.read_text().splitlines()]
+    lines[5]["timestamp"] = "not a time"
+    _lines_file(events, "events-0.jsonl", lines)
+    return events, {"source": "posthog", "users": str(persons)}
+
+
+def _segment_archive(tmp_path):
+    folder, _ = vx.write_segment(tmp_path, archive=True)
+    path = folder / "0001.gz"
+    lines = [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+    lines[2]["timestamp"] = "never"
+    path.write_bytes(vx._gzip_lines(lines))
+    return folder, {"source": "segment"}
+
+
+def _segment_tracks(tmp_path):
+    tracks, identifies = vx.write_segment(tmp_path)
+    return tracks, {"source": "segment", "users": str(identifies)}
+
+
+def _ga4(tmp_path):
+    folder = vx.write_ga4(tmp_path, fmt="jsonl")
+    path = folder / "events_20240301.json"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[5]["event_timestamp"] = "0x5"
+    _lines_file(folder, "events_20240301.json", lines)
+    return folder, {"source": "ga4"}
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        (
+            _amplitude,
+            [
+                "1 event row excluded as 'unparseable timestamp': event_time is empty or unparseable, "
+                "and so is client_event_time",
+                "1 event row excluded as 'missing user id': user_id is empty and its amplitude_id carries "
+                "no user_id on any other row",
+            ],
+        ),
+        (
+            _mixpanel,
+            [
+                "1 event row excluded as 'unparseable timestamp': properties.time is empty or not Unix "
+                "time in seconds",
+                "2 event rows excluded as 'missing user id': properties.distinct_id is empty (or the "
+                "$device: id of a device that never logs in)",
+                "3 event rows excluded as 'duplicate event': they repeat the event, properties.distinct_id, "
+                "properties.time and properties.$insert_id of an earlier line",
+            ],
+        ),
+        (
+            _posthog_csv,
+            [
+                "1 event row excluded as 'unparseable timestamp': *.timestamp is empty or unparseable",
+                "1 event row excluded as 'missing user id': *.distinct_id is empty and the row has no "
+                "person (*.person_id empty, no persons export given)",
+            ],
+        ),
+        (
+            _posthog_jsonl,
+            [
+                "1 event row excluded as 'unparseable timestamp': timestamp is empty or unparseable",
+                "1 event row excluded as 'missing user id': distinct_id is empty and the row has no "
+                "person (person_id empty, no persons export row)",
+                "3 event rows excluded as 'duplicate event': they repeat the uuid of an earlier row",
+            ],
+        ),
+        (
+            _segment_tracks,
+            [
+                "1 event row excluded as 'missing user id': user_id is empty and its anonymous_id is "
+                "identified with no user_id",
+                "3 event rows excluded as 'duplicate event': they repeat the id of an earlier row",
+            ],
+        ),
+        (
+            _segment_archive,
+            [
+                "1 event row excluded as 'unparseable timestamp': timestamp is empty or unparseable "
+                "(original_timestamp is not read)",
+                "1 event row excluded as 'missing user id': userId is empty and its anonymousId is "
+                "identified with no userId",
+                "they repeat the messageId of an earlier row",
+            ],
+        ),
+        (
+            _ga4,
+            [
+                "1 event row excluded as 'unparseable timestamp': event_timestamp is empty or not "
+                "microseconds since 1970-01-01 UTC",
+                "1 event row excluded as 'missing user id': user_id and user_pseudo_id are empty",
+                "3 event rows excluded as 'duplicate event': they repeat the user_pseudo_id, event_name, "
+                "event_timestamp and event_params of an earlier row",
+            ],
+        ),
+    ],
+    ids=["amplitude", "mixpanel", "posthog-csv", "posthog-jsonl", "segment", "segment-archive", "ga4"],
+)
+def test_row_defects_are_worded_with_the_vendors_fields(tmp_path, shape, expected):
+    """Each export's broken rows (a time that cannot be read, the anonymous device's row without
+    any user id, rows repeated across files) are counted under the canonical reason, and the
+    warning names the vendor's field, never the canonical column ('timestamp', 'user_id')."""
+    events, params = shape(tmp_path)
+    _, messages = facts_of(events, **params)
+    for text in expected:
+        assert any(text in m for m in messages), (text, messages)
+    assert not any("column 'user_id'" in m or "column 'timestamp'" in m for m in messages), messages

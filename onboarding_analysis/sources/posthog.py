@@ -174,7 +174,22 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
         pairs,
         hint=" (PostHog: the events model of a batch export, Parquet or JSON lines.)",
     )
-    return finish(con, "posthog_read", pairs, name, optional=list(optional))
+    return finish(con, "posthog_read", pairs, name, optional=list(optional), defects=_defects(pairs, persons))
+
+
+def _defects(pairs: list[tuple[str, str]], persons: Any) -> dict[str, str]:
+    """The row-level reasons in PostHog's field names (``*.``-prefixed in the UI's CSV)."""
+    p = "*." if pairs[0][0].lower().endswith((".csv", ".csv.gz")) else ""
+    person = "no persons export row" if persons is not None else "no persons export given"
+    return {
+        "missing user id": (
+            f"{p}distinct_id is empty and the row has no person ({p}person_id empty, {person}); fix "
+            f"the export if users should be known"
+        ),
+        "missing event name": f"{p}event is empty",
+        "unparseable timestamp": f"{p}timestamp is empty or unparseable (expected ISO-8601 UTC)",
+        "duplicate event": f"they repeat the {p}uuid of an earlier row (overlapping batch exports)",
+    }
 
 
 def read_users(con: Any, params: Any, notes: list[str]) -> Read:
