@@ -236,10 +236,16 @@ def survey(events: str, *, users: str | None = None, intercom: str | None = None
     )
     skip = [*HOUSEKEEPING_EVENTS, *([signup] if signup else [])]
     listed = ", ".join("'" + s.replace("'", "''") + "'" for s in skip) or "''"
+    # A user's first days from its t0 as a run will take it (the signup event, else the first
+    # event): events before the signup are excluded by the run ('before signup'), so a candidate
+    # seen only there would be a params event that never occurs.
+    start = (
+        f"min(ts) FILTER (WHERE event = '{signup.replace(chr(39), chr(39) * 2)}')" if signup else "min(ts)"
+    )
     early = con.raw_sql(
-        f"WITH firsts AS (SELECT user_id, min(ts) AS t0 {ok} GROUP BY 1) "
+        f"WITH firsts AS (SELECT user_id, coalesce({start}, min(ts)) AS t0 {ok} GROUP BY 1) "
         f"SELECT event, count(DISTINCT e.user_id) AS users FROM {ev} e JOIN firsts USING (user_id) "
-        f"WHERE e.reason IS NULL AND e.ts < t0 + INTERVAL {EARLY_DAYS} DAY AND event NOT IN ({listed}) "
+        f"WHERE e.reason IS NULL AND e.ts >= t0 AND e.ts < t0 + INTERVAL {EARLY_DAYS} DAY AND event NOT IN ({listed}) "
         f"AND NOT regexp_matches(event, '(?i)page.?view|screen|session|pageleave|autocapture|^intercom_') "
         f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"
     ).fetchall()
