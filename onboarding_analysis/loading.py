@@ -692,7 +692,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
 
         files = [*files, *intercom.read(con, params)]
         if "missing user id" in details:
-            details["missing user id"] += "; in the Intercom receipts: user_external_id is empty"
+            details["missing user id"] += " (an Intercom receipt counts here when its user_external_id is empty)"
         con.raw_sql(
             "CREATE OR REPLACE TEMP VIEW parsed_events AS SELECT * FROM log_events"
             " UNION ALL BY NAME SELECT * FROM intercom_events"
