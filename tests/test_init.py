@@ -1,8 +1,8 @@
 """``onboarding-analysis init``: a params file detected from the data that runs unchanged.
 
-The demo data and the amplitude fixture go through the real command line (init, then run, in
-a fresh interpreter); the other fixtures (tests/vendor_exports.py) are initialised in process
-and their params load and give the facts. Nothing of the demo's params may appear in a params
+The demo data goes through the real command line here (init, then run, in a fresh
+interpreter), every vendor fixture in tests/test_init_end_to_end.py; here the fixtures
+(tests/vendor_exports.py) are initialised in process and their params load and give the facts. Nothing of the demo's params may appear in a params
 file written for other data.
 """
 
@@ -69,19 +69,6 @@ def test_init_then_run_on_the_demo_data_through_the_cli(project):
     done = cli("run", "params/acme.yaml", "--out", "reports", cwd=project)
     assert done.returncode == 0, done.stderr
     assert (project / "reports" / "acme" / "report.html").exists()
-
-
-def test_init_then_run_on_an_amplitude_export_through_the_cli(project):
-    vx.write_amplitude(project / "data")
-    done = cli("init", "data/export.zip", cwd=project)
-    assert done.returncode == 0, done.stderr
-    raw = yaml.safe_load((project / "params" / "export.yaml").read_text())
-    assert raw["source"] == "amplitude" and raw["client"] == "export"
-    # The data spans 16 days (2024-03-01 to 03-17): inactivity_days a third of it, 5.
-    assert raw["inactivity_days"] == 5 and str(raw["observation_end"]) == "2024-03-17"
-    done = cli("run", "params/export.yaml", "--out", "reports", cwd=project)
-    assert done.returncode == 0, done.stderr
-    assert (project / "reports" / "export" / "report.html").exists()
 
 
 @pytest.mark.parametrize("vendor", ["mixpanel", "posthog", "segment", "segment-archive", "ga4", "canonical"])
