@@ -572,3 +572,19 @@ def test_row_defects_are_worded_with_the_vendors_fields(tmp_path, shape, expecte
     for text in expected:
         assert any(text in m for m in messages), (text, messages)
     assert not any("column 'user_id'" in m or "column 'timestamp'" in m for m in messages), messages
+
+
+def test_an_intercom_receipt_without_user_external_id_is_named_beside_a_vendor_log(tmp_path):
+    """Beside a Mixpanel export, the missing-user-id warning counts the anonymous device's line
+    and the receipt without user_external_id (2 rows), naming both exports' fields."""
+    receipts = (
+        b"user_external_id,content_type,content_title,received_at\n"
+        b"u1,Product Tour,Welcome tour,1709284500\n,Product Tour,Welcome tour,1709284600\n"
+    )
+    export = vx.zip_of(tmp_path, {"receipts.csv": receipts})
+    _, messages = facts_of(vx.write_mixpanel(tmp_path), source="mixpanel", intercom_export=str(export))
+    assert any(
+        "2 event rows excluded as 'missing user id': properties.distinct_id is empty" in m
+        and "an Intercom receipt counts here when its user_external_id is empty" in m
+        for m in messages
+    ), messages
