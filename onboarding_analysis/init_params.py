@@ -348,9 +348,11 @@ def _vendor_candidates(con: Any, params: Any) -> list[str]:
 
 
 def _users_export_properties(con: Any, params: Any) -> list[tuple[str, int]]:
-    """``(key, distinct values)`` of the user properties of a vendor's users export, read by the
-    loader: PostHog persons ``properties`` (one row per person), Segment ``identifies`` trait
-    columns (each user's latest value)."""
+    """``(key, distinct values)`` of the user properties of a vendor's users export.
+
+    Read from the loader's tables: PostHog persons ``properties`` (``posthog_persons``),
+    Segment ``identifies`` trait columns (``segment_identifies``); none for other sources.
+    """
     tables = _tables(con)
     if params.source == "posthog" and "posthog_persons" in tables:
         return con.raw_sql(

@@ -981,6 +981,28 @@ def defect_message(
     come from another client's rows). ``details``: a vendor export's wording of the reasons,
     naming its own fields (:attr:`Source.defect_details`), used instead of the canonical
     column names.
+
+    Parameters
+    ----------
+    source_name : str
+        The events' name in messages.
+    reason : str
+        A row-level reason (:data:`ROW_REASONS`).
+    n : int
+        Rows excluded under it.
+    cols : dict
+        The canonical role -> column mapping (params ``columns``).
+    example : object, optional
+        A raw timestamp that could not be read.
+    scoped : bool
+        A filtered run's count: no example shown.
+    details : dict, optional
+        A vendor export's wording per reason.
+
+    Returns
+    -------
+    str
+        The warning text.
     """
     if details and reason in details:
         detail = details[reason]
@@ -1052,6 +1074,25 @@ def warn_row_defects(
     ``unparseable_example``: a callable returning one raw timestamp that could not be read (run
     only when there is such a row), by the engine's own query. ``details``: a vendor export's
     wording (:func:`defect_message`); its reasons need no example.
+
+    Parameters
+    ----------
+    defects : dict
+        Rows per row-level reason.
+    implausible : int
+        Rows excluded as ``implausible timestamp``.
+    span : tuple of datetime
+        The first and last plausible event.
+    cols : dict
+        The canonical role -> column mapping.
+    source_name : str
+        The events' name in messages.
+    notes : list of str
+        Where the warnings are kept (they are also issued as :class:`DataWarning`).
+    unparseable_example : callable
+        Returns one raw timestamp that could not be read.
+    details : dict, optional
+        A vendor export's wording per reason.
     """
     for reason, n in defects.items():
         if not n:

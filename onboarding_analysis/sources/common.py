@@ -214,8 +214,27 @@ def finish(
 ) -> Any:
     """Expose ``table`` as ``raw_events``, leaving out the optional columns no row fills.
 
-    ``defects``: the row-level reasons worded with the vendor's field names
-    (:attr:`onboarding_analysis.sources.Read.defects`)."""
+    Parameters
+    ----------
+    con : ibis DuckDB backend
+        The run's connection.
+    table : str
+        The reader's table of canonical rows.
+    pairs : list of (str, str)
+        The export's files: (path on disk, name in the accounting).
+    name : str
+        How messages name the export.
+    optional : list of str
+        Optional columns (``value``, ``client``, ``account_id``) left out when no row fills them.
+    defects : dict, optional
+        The row-level reasons worded with the vendor's field names
+        (:attr:`onboarding_analysis.sources.Read.defects`).
+
+    Returns
+    -------
+    Read
+        The files read, the export's name and ``defects``.
+    """
     if optional:
         counts = con.raw_sql(
             "SELECT "
