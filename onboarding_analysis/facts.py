@@ -547,7 +547,8 @@ def build_facts(source: Source, params: Params) -> Facts:
     notes = _scoped_defect_notes(source, params, excluded) if scoped else []
     issued = list(notes)
     if excluded[DUPLICATE]:
-        issued.append(_duplicates_message(excluded[DUPLICATE], candidates, example=not scoped))
+        vendor = (getattr(source, "defect_details", None) or {}).get(DUPLICATE)
+        issued.append(_duplicates_message(excluded[DUPLICATE], candidates, example=not scoped, vendor=vendor))
     for message in issued:
         warnings.warn(message, DataWarning, stacklevel=2)
     files = dict(source.files)
@@ -649,19 +650,24 @@ def duplicate_table(rows: pd.DataFrame, events):
     return ibis.memtable(rows[list(schema.names)], schema=schema)
 
 
-def _duplicates_message(n: int, candidates: pd.DataFrame, *, example: bool = True) -> str:
+def _duplicates_message(
+    n: int, candidates: pd.DataFrame, *, example: bool = True, vendor: str | None = None
+) -> str:
     """The :class:`DataWarning` text on duplicate rows, with an example event (never a user id).
 
     ``example=False`` (a filtered run): no example, as it could be another client's event.
+    ``vendor``: a vendor export's dedup rule, naming its event id field (e.g. "they repeat the
+    uuid of an earlier row"), said first.
     """
     shown = ""
     repeats = candidates[candidates["reason"] == DUPLICATE].sort_values(["ts", "event"])
     if example and len(repeats):
         shown = f" (e.g. event {repeats['event'].iloc[0]!r} at {repeats['ts'].iloc[0]} UTC)"
     return (
-        f"{n} event row{'' if n == 1 else 's'} excluded as '{DUPLICATE}': they repeat the user, event name, timestamp and "
-        f"value of another row{shown}. The first copy is used; check the export for double "
-        f"delivery."
+        f"{n} event row{'' if n == 1 else 's'} excluded as '{DUPLICATE}': "
+        + (f"{vendor}, or they" if vendor else "they")
+        + f" repeat the user, event name, timestamp and value of another row{shown}. The first copy is "
+        f"used; check the export for double delivery."
     )
 
 
@@ -675,7 +681,14 @@ def _scoped_defect_notes(source: Source, params: Params, excluded: Mapping[str, 
     for reason in ("missing event name", "unparseable timestamp"):
         if excluded.get(reason):
             notes.append(
-                defect_message(source.source_name, reason, excluded[reason], params.columns, scoped=True)
+                defect_message(
+                    source.source_name,
+                    reason,
+                    excluded[reason],
+                    params.columns,
+                    scoped=True,
+                    details=getattr(source, "defect_details", None),
+                )
             )
     if excluded.get("implausible timestamp") and source.span is not None:
         notes.append(implausible_message(source.source_name, excluded["implausible timestamp"], source.span))

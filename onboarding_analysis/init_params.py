@@ -236,10 +236,16 @@ def survey(events: str, *, users: str | None = None, intercom: str | None = None
     )
     skip = [*HOUSEKEEPING_EVENTS, *([signup] if signup else [])]
     listed = ", ".join("'" + s.replace("'", "''") + "'" for s in skip) or "''"
+    # A user's first days from its t0 as a run will take it (the signup event, else the first
+    # event): events before the signup are excluded by the run ('before signup'), so a candidate
+    # seen only there would be a params event that never occurs.
+    start = (
+        f"min(ts) FILTER (WHERE event = '{signup.replace(chr(39), chr(39) * 2)}')" if signup else "min(ts)"
+    )
     early = con.raw_sql(
-        f"WITH firsts AS (SELECT user_id, min(ts) AS t0 {ok} GROUP BY 1) "
+        f"WITH firsts AS (SELECT user_id, coalesce({start}, min(ts)) AS t0 {ok} GROUP BY 1) "
         f"SELECT event, count(DISTINCT e.user_id) AS users FROM {ev} e JOIN firsts USING (user_id) "
-        f"WHERE e.reason IS NULL AND e.ts < t0 + INTERVAL {EARLY_DAYS} DAY AND event NOT IN ({listed}) "
+        f"WHERE e.reason IS NULL AND e.ts >= t0 AND e.ts < t0 + INTERVAL {EARLY_DAYS} DAY AND event NOT IN ({listed}) "
         f"AND NOT regexp_matches(event, '(?i)page.?view|screen|session|pageleave|autocapture|^intercom_') "
         f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"
     ).fetchall()
@@ -290,7 +296,8 @@ def _segment_candidates(con: Any, loaded: Any, columns: dict[str, str], params: 
 def _vendor_candidates(con: Any, params: Any) -> list[str]:
     """User-property keys of a vendor export with 2..MAX values: Amplitude ``user_properties``,
     Mixpanel and PostHog event ``properties``, GA4 ``user_properties`` records, Segment property
-    columns of ``tracks`` or archive ``traits`` (vendor ``$``/``mp_`` keys left out)."""
+    columns of ``tracks`` or archive ``traits``, and the users export's properties (PostHog
+    persons, Segment ``identifies``); vendor ``$``/``mp_`` keys left out."""
     from . import sources
     from .sources.common import export_files, json_lines
 
@@ -327,8 +334,9 @@ def _vendor_candidates(con: Any, params: Any) -> list[str]:
             for c in names
         ]
     else:
-        return []
-    return [
+        rows = []
+    rows = [*rows, *_users_export_properties(con, params)]
+    found = [
         str(k)
         for k, n in rows
         if k
@@ -336,6 +344,37 @@ def _vendor_candidates(con: Any, params: Any) -> list[str]:
         and not str(k).startswith(("$", "mp_"))
         and k not in ("value", "distinct_id", "time", "token", "user_id", "device_id", "ip", "uuid")
     ]
+    return list(dict.fromkeys(found))
+
+
+def _users_export_properties(con: Any, params: Any) -> list[tuple[str, int]]:
+    """``(key, distinct values)`` of the user properties of a vendor's users export.
+
+    Read from the loader's tables: PostHog persons ``properties`` (``posthog_persons``),
+    Segment ``identifies`` trait columns (``segment_identifies``); none for other sources.
+    """
+    tables = _tables(con)
+    if params.source == "posthog" and "posthog_persons" in tables:
+        return con.raw_sql(
+            "WITH p AS (SELECT person_id, CAST(properties AS JSON) AS j FROM posthog_persons),"
+            " k AS (SELECT unnest(json_keys(j)) AS key, person_id, j FROM p WHERE json_type(j) = 'OBJECT')"
+            """ SELECT key, count(DISTINCT json_extract_string(j, '$."' || key || '"')) FROM k GROUP BY key ORDER BY key"""
+        ).fetchall()
+    if params.source == "segment" and "segment_identifies" in tables:
+        standard = {"id", "anonymous_id", "user_id", "timestamp", "__file", "context_library_name"}
+        described = [r[0] for r in con.raw_sql("DESCRIBE segment_identifies").fetchall()]
+        names = [
+            c
+            for c in described
+            if c not in standard
+            and not c.endswith(("_at", "_timestamp", "_ts"))
+            and not c.startswith("context_")
+        ]
+        return [
+            (c, con.raw_sql(f"SELECT count(DISTINCT {quote_ident(c)}) FROM segment_identifies").fetchone()[0])
+            for c in names
+        ]
+    return []
 
 
 def _tables(con: Any) -> set[str]:

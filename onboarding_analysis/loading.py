@@ -132,6 +132,9 @@ class Source:
     #: :func:`onboarding_analysis.facts.build_facts`).
     source_name: str = ""
     span: tuple[dt.datetime, dt.datetime] | None = None
+    #: A vendor export's wording of the row-level reasons, naming its own fields
+    #: (:attr:`onboarding_analysis.sources.Read.defects`); empty for a canonical log.
+    defect_details: dict[str, str] = field(default_factory=dict)
 
 
 def connect(threads: int | None = None) -> Any:
@@ -619,9 +622,13 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     cols = params.columns
     notes: list[str] = []
     repeats = False
+    details: dict[str, str] = {}
     if params.source == "canonical":
         files = expand_files(
-            params.resolve(params.events), what="events", where=params.where, resolved_from=params.resolved_from
+            params.resolve(params.events),
+            what="events",
+            where=params.where,
+            resolved_from=params.resolved_from,
         )
         required = {k: cols[k] for k in ("user_id", "event", "timestamp")}
         _require_columns_per_file(_schemas(con, files), required, "events")
@@ -632,6 +639,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
 
         read = sources.read_events(con, params, notes)
         files, source_name, cols = read.files, read.source_name, dict(DEFAULT_COLUMNS)
+        details = dict(read.defects)
         types = {row[0]: row[1] for row in con.raw_sql("DESCRIBE raw_events").fetchall()}
         repeats = types.pop("__repeat", None) is not None
     ts_sql = timestamp_sql(
@@ -683,6 +691,8 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
         from .sources import intercom
 
         files = [*files, *intercom.read(con, params)]
+        if "missing user id" in details:
+            details["missing user id"] += " (an Intercom receipt counts here when its user_external_id is empty)"
         con.raw_sql(
             "CREATE OR REPLACE TEMP VIEW parsed_events AS SELECT * FROM log_events"
             " UNION ALL BY NAME SELECT * FROM intercom_events"
@@ -708,6 +718,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
             scan=known,
             source_name=source_name,
             span=tuple(dt.datetime.fromisoformat(t) for t in known["span"]),
+            defect_details=details,
         )
     no_event = f"(NOT {no_uid} AND {_missing_sql('event')})"
     no_ts = f"(NOT {no_uid} AND NOT {_missing_sql('event')} AND ts IS NULL)"
@@ -735,7 +746,9 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     if summary.end_note:
         _warn(summary.end_note, notes)
     if not params.filters:  # a filtered run warns about its own users' rows only (build_facts)
-        _warn_defects(con, defects, implausible, (first_ts, last_ts), cols, source_name, ts_sql, notes)
+        _warn_defects(
+            con, defects, implausible, (first_ts, last_ts), cols, source_name, ts_sql, notes, details=details
+        )
     scan = {
         "observation_end": end.isoformat(),
         "range": [lo.isoformat(), hi.isoformat()],
@@ -756,6 +769,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
         scan=scan,
         source_name=source_name,
         span=(first_ts, last_ts),
+        defect_details=details,
     )
 
 
@@ -950,16 +964,49 @@ def _main_block(days: list[dt.date]) -> list[dt.date]:
 
 
 def defect_message(
-    source_name: str, reason: str, n: int, cols: dict[str, str], example: Any = None, *, scoped: bool = False
+    source_name: str,
+    reason: str,
+    n: int,
+    cols: dict[str, str],
+    example: Any = None,
+    *,
+    scoped: bool = False,
+    details: dict[str, str] | None = None,
 ) -> str:
     """The :class:`DataWarning` text for ``n`` rows excluded under a row-level ``reason``.
 
     Shared by every engine's loader so that they warn alike. ``example`` is a raw timestamp
     value (``unparseable timestamp`` only). No identifier ever appears in the text.
     ``scoped``: ``n`` counts a filtered run's own users' rows; no example is shown (it could
-    come from another client's rows).
+    come from another client's rows). ``details``: a vendor export's wording of the reasons,
+    naming its own fields (:attr:`Source.defect_details`), used instead of the canonical
+    column names.
+
+    Parameters
+    ----------
+    source_name : str
+        The events' name in messages.
+    reason : str
+        A row-level reason (:data:`ROW_REASONS`).
+    n : int
+        Rows excluded under it.
+    cols : dict
+        The canonical role -> column mapping (params ``columns``).
+    example : object, optional
+        A raw timestamp that could not be read.
+    scoped : bool
+        A filtered run's count: no example shown.
+    details : dict, optional
+        A vendor export's wording per reason.
+
+    Returns
+    -------
+    str
+        The warning text.
     """
-    if reason == "unparseable timestamp":
+    if details and reason in details:
+        detail = details[reason]
+    elif reason == "unparseable timestamp":
         shown = "" if scoped else f" (e.g. {str(example)!r})" if example is not None else " (empty)"
         detail = (
             f"column '{cols['timestamp']}' cannot be read as a timestamp{shown}; use ISO-8601 such "
@@ -993,6 +1040,8 @@ def _warn_defects(
     source_name: str,
     ts_sql: str,
     notes: list[str],
+    *,
+    details: dict[str, str] | None = None,
 ) -> None:
     """One :class:`DataWarning` per kind of row defect (no identifiers in the messages)."""
 
@@ -1004,7 +1053,9 @@ def _warn_defects(
         ).fetchone()
         return row[0] if row else None
 
-    warn_row_defects(defects, implausible, span, cols, source_name, notes, unparseable_example=example)
+    warn_row_defects(
+        defects, implausible, span, cols, source_name, notes, unparseable_example=example, details=details
+    )
 
 
 def warn_row_defects(
@@ -1016,17 +1067,39 @@ def warn_row_defects(
     notes: list[str],
     *,
     unparseable_example: Any,
+    details: dict[str, str] | None = None,
 ) -> None:
     """The row-defect warnings of every engine's loader, in one order and one wording.
 
     ``unparseable_example``: a callable returning one raw timestamp that could not be read (run
-    only when there is such a row), by the engine's own query.
+    only when there is such a row), by the engine's own query. ``details``: a vendor export's
+    wording (:func:`defect_message`); its reasons need no example.
+
+    Parameters
+    ----------
+    defects : dict
+        Rows per row-level reason.
+    implausible : int
+        Rows excluded as ``implausible timestamp``.
+    span : tuple of datetime
+        The first and last plausible event.
+    cols : dict
+        The canonical role -> column mapping.
+    source_name : str
+        The events' name in messages.
+    notes : list of str
+        Where the warnings are kept (they are also issued as :class:`DataWarning`).
+    unparseable_example : callable
+        Returns one raw timestamp that could not be read.
+    details : dict, optional
+        A vendor export's wording per reason.
     """
     for reason, n in defects.items():
         if not n:
             continue
-        example = unparseable_example() if reason == "unparseable timestamp" else None
-        _warn(defect_message(source_name, reason, n, cols, example), notes)
+        vendor = bool(details) and reason in details
+        example = unparseable_example() if reason == "unparseable timestamp" and not vendor else None
+        _warn(defect_message(source_name, reason, n, cols, example, details=details), notes)
     if implausible:
         _warn(implausible_message(source_name, implausible, span), notes)
 

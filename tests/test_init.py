@@ -1,8 +1,8 @@
 """``onboarding-analysis init``: a params file detected from the data that runs unchanged.
 
-The demo data and the amplitude fixture go through the real command line (init, then run, in
-a fresh interpreter); the other fixtures (tests/vendor_exports.py) are initialised in process
-and their params load and give the facts. Nothing of the demo's params may appear in a params
+The demo data goes through the real command line here (init, then run, in a fresh
+interpreter), every vendor fixture in tests/test_init_end_to_end.py; here the fixtures
+(tests/vendor_exports.py) are initialised in process and their params load and give the facts. Nothing of the demo's params may appear in a params
 file written for other data.
 """
 
@@ -71,19 +71,6 @@ def test_init_then_run_on_the_demo_data_through_the_cli(project):
     assert (project / "reports" / "acme" / "report.html").exists()
 
 
-def test_init_then_run_on_an_amplitude_export_through_the_cli(project):
-    vx.write_amplitude(project / "data")
-    done = cli("init", "data/export.zip", cwd=project)
-    assert done.returncode == 0, done.stderr
-    raw = yaml.safe_load((project / "params" / "export.yaml").read_text())
-    assert raw["source"] == "amplitude" and raw["client"] == "export"
-    # The data spans 16 days (2024-03-01 to 03-17): inactivity_days a third of it, 5.
-    assert raw["inactivity_days"] == 5 and str(raw["observation_end"]) == "2024-03-17"
-    done = cli("run", "params/export.yaml", "--out", "reports", cwd=project)
-    assert done.returncode == 0, done.stderr
-    assert (project / "reports" / "export" / "report.html").exists()
-
-
 @pytest.mark.parametrize("vendor", ["mixpanel", "posthog", "segment", "segment-archive", "ga4", "canonical"])
 def test_init_on_each_fixture_writes_params_that_load_and_give_the_facts(project, vendor):
     data = project / "data"
@@ -109,9 +96,15 @@ def test_init_on_each_fixture_writes_params_that_load_and_give_the_facts(project
     assert params.source == source and params.signup_event == "signed_up"
     facts = facts_of(path)
     assert len(facts.table) == 8
-    # plan (pro / free) is the one segment candidate: a user property of every export but
-    # PostHog's, whose plan is a person property (persons export) rather than an event's.
-    assert params.segments == (() if vendor == "posthog" else ("plan",))
+    # plan (pro / free) is a user property of every export (PostHog: of the persons export
+    # only); role (admin / member) is in the users exports only (PostHog persons, Segment
+    # identifies or the archive's identify traits), never in an event. PostHog's $initial_os
+    # and identifies' context_library_name (one value, vendor keys) are no candidates.
+    with_role = vendor in ("posthog", "segment", "segment-archive")
+    assert params.segments == (("plan", "role") if with_role else ("plan",))
+    if with_role:  # the users' roles, from the users export
+        roles = facts.table.set_index("user_id")["role"].to_dict()
+        assert roles == vx.ROLE
     if vendor == "canonical":
         assert params.columns["timestamp"] == "timestamp"
 

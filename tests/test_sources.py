@@ -229,8 +229,52 @@ def test_posthog_batch_export_with_persons_gives_the_canonical_facts(canonical, 
     facts, messages = facts_of(events, source="posthog", users=str(persons))
     assert_same_facts(facts, canonical)
     assert any("3 event rows excluded as 'duplicate event'" in m for m in messages)
-    # t0 is the person's created_at (the users table), equal to the signup event here.
-    assert facts.accounting.users_summary["t0_signup_at"] == 8
+    # t0 is the signup event, as for every source: created_at is only the fallback of persons
+    # without events (there are none here).
+    assert facts.accounting.users_summary["t0_signup_event"] == 8
+    assert facts.accounting.users_summary["t0_signup_at"] == 0
+
+
+def _t0(facts) -> dict:
+    return facts.table.set_index("user_id")["t0"].to_dict()
+
+
+@pytest.mark.parametrize("signup_event", ["signed_up", None], ids=["signup-event", "first-event"])
+def test_posthog_created_at_is_the_signup_fallback_only(canonical, tmp_path, signup_event):
+    """u1's person was created 2 days before its first event, u2's has no created_at, u3 has no
+    persons row: their t0 is still the signup event (or first event), as in the canonical log.
+    p9 (created 2024-03-05, no event) takes its created_at; p10, created before the export's
+    first event and without events, has no signup time (its events lie outside the export)."""
+    events, _ = vx.write_posthog(tmp_path)
+    persons = vx.posthog_persons()
+    first = vx.dataset()["ts"].min()
+    persons.loc[persons.distinct_id == "u1", "created_at"] -= pd.Timedelta(days=2)
+    persons.loc[persons.distinct_id == "u2", "created_at"] = pd.NaT
+    persons = persons[persons.distinct_id != "u3"]
+    lone = pd.DataFrame(
+        {
+            "distinct_id": ["p9", "p10"],
+            "person_id": ["p9", "p10"],
+            "created_at": pd.to_datetime(["2024-03-05T06:00:00Z", "2024-01-02T00:00:00Z"]).astype(
+                "datetime64[us, UTC]"
+            ),
+            "properties": ["{}", "{}"],
+        }
+    )
+    pd.concat([persons, lone]).to_parquet(tmp_path / "persons.parquet", index=False)
+    assert persons.loc[persons.distinct_id == "u1", "created_at"].iloc[0] < first
+    facts, _ = facts_of(
+        events, source="posthog", users=str(tmp_path / "persons.parquet"), signup_event=signup_event
+    )
+    expected, _ = facts_of(vx.write_canonical(tmp_path), signup_event=signup_event)
+    t0 = _t0(facts)
+    for user, when in _t0(expected).items():  # u1..u8, the hand-written log's t0
+        assert t0[user] == when, user
+    assert t0["p9"] == pd.Timestamp("2024-03-05 06:00:00")
+    assert "p10" not in t0
+    assert facts.accounting.users_excluded == {"user without signup time": 1}
+    summary = facts.accounting.users_summary
+    assert summary["t0_signup_at"] == 1  # p9 only
 
 
 def test_posthog_without_persons_keeps_merged_persons_apart(tmp_path):
@@ -263,6 +307,23 @@ def test_segment_warehouse_tables_give_the_canonical_facts(canonical, tmp_path):
     # Without identifies, u7's anonymous rows still link through a tracks row carrying both ids.
     alone, _ = facts_of(tracks, source="segment")
     assert_same_facts(alone, canonical)
+
+
+def test_segment_created_at_trait_is_the_signup_time(canonical, tmp_path):
+    """Unlike PostHog's person created_at, the created_at trait is the app's own account creation
+    date (Segment's reserved trait createdAt): it is t0 ahead of the signup event. u1's account
+    was created 2 days before its first tracked event; u2's identify call has no created_at."""
+    tracks, _ = vx.write_segment(tmp_path)
+    identifies = vx.segment_identifies()
+    created = identifies.loc[identifies.user_id == "u1", "created_at"].iloc[0] - pd.Timedelta(days=2)
+    identifies.loc[identifies.user_id == "u1", "created_at"] = created
+    identifies.loc[identifies.user_id == "u2", "created_at"] = pd.NaT
+    identifies.to_parquet(tmp_path / "identifies.parquet", index=False)
+    facts, _ = facts_of(tracks, source="segment", users=str(tmp_path / "identifies.parquet"))
+    t0, expected = _t0(facts), _t0(canonical)
+    assert t0["u1"] == created.tz_convert(None) != expected["u1"]
+    assert {u: t for u, t in t0.items() if u != "u1"} == {u: t for u, t in expected.items() if u != "u1"}
+    assert facts.accounting.users_summary["t0_signup_at"] == 7  # every user but u2
 
 
 def test_segment_s3_archive_gives_the_canonical_facts(canonical, tmp_path):
@@ -363,3 +424,167 @@ def test_posthog_csv_export_without_distinct_id_is_an_error(tmp_path):
         DataError, match=r"posthog-export\.csv: missing column '\*\.distinct_id' of PostHog's CSV export"
     ):
         facts_of(path, source="posthog")
+
+
+# --- Row defects named by the vendor's own fields -------------------------------------------
+
+
+def _lines_file(tmp_path, name, lines, gz=False):
+    path = tmp_path / name
+    if gz:
+        path.write_bytes(vx._gzip_lines(lines))
+    else:
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _amplitude(tmp_path):
+    lines = vx.amplitude_lines()
+    lines[5] = dict(lines[5], event_time=None, client_event_time="yesterday")
+    return _lines_file(tmp_path, "1_2024-03-01_0#0.json.gz", lines, gz=True), {"source": "amplitude"}
+
+
+def _mixpanel(tmp_path):
+    lines = vx.mixpanel_lines()
+    lines = lines + [json.loads(json.dumps(line)) for line in lines[:3]]  # overlapping exports
+    lines[5]["properties"]["time"] = "soon"
+    lines.append({"event": "x", "properties": {"time": lines[4]["properties"]["time"]}})
+    return _lines_file(tmp_path, "mixpanel.jsonl", lines), {"source": "mixpanel"}
+
+
+def _posthog_csv(tmp_path):
+    path = vx.write_posthog_csv(tmp_path)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[5, "*.timestamp"] = "not a time"
+    frame.to_csv(path, index=False)
+    return path, {"source": "posthog"}
+
+
+def _posthog_jsonl(tmp_path):
+    events, persons = vx.write_posthog(tmp_path, fmt="jsonl")
+    first = events / "events-0.jsonl"
+    lines = [json.loads(line) for line in first.read_text().splitlines()]
+    lines[5]["timestamp"] = "not a time"
+    _lines_file(events, "events-0.jsonl", lines)
+    return events, {"source": "posthog", "users": str(persons)}
+
+
+def _segment_archive(tmp_path):
+    folder, _ = vx.write_segment(tmp_path, archive=True)
+    path = folder / "0001.gz"
+    lines = [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+    lines[2]["timestamp"] = "never"
+    path.write_bytes(vx._gzip_lines(lines))
+    return folder, {"source": "segment"}
+
+
+def _segment_tracks(tmp_path):
+    tracks, identifies = vx.write_segment(tmp_path)
+    return tracks, {"source": "segment", "users": str(identifies)}
+
+
+def _ga4(tmp_path):
+    folder = vx.write_ga4(tmp_path, fmt="jsonl")
+    path = folder / "events_20240301.json"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[5]["event_timestamp"] = "0x5"
+    _lines_file(folder, "events_20240301.json", lines)
+    return folder, {"source": "ga4"}
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        (
+            _amplitude,
+            [
+                "1 event row excluded as 'unparseable timestamp': event_time is empty or unparseable, "
+                "and so is client_event_time",
+                "1 event row excluded as 'missing user id': user_id is empty and its amplitude_id carries "
+                "no user_id on any other row",
+            ],
+        ),
+        (
+            _mixpanel,
+            [
+                "1 event row excluded as 'unparseable timestamp': properties.time is empty or not Unix "
+                "time in seconds",
+                "2 event rows excluded as 'missing user id': properties.distinct_id is empty (or the "
+                "$device: id of a device that never logs in)",
+                "3 event rows excluded as 'duplicate event': they repeat the event, properties.distinct_id, "
+                "properties.time and properties.$insert_id of an earlier line",
+            ],
+        ),
+        (
+            _posthog_csv,
+            [
+                "1 event row excluded as 'unparseable timestamp': *.timestamp is empty or unparseable",
+                "1 event row excluded as 'missing user id': *.distinct_id is empty and the row has no "
+                "person (*.person_id empty, no persons export given)",
+            ],
+        ),
+        (
+            _posthog_jsonl,
+            [
+                "1 event row excluded as 'unparseable timestamp': timestamp is empty or unparseable",
+                "1 event row excluded as 'missing user id': distinct_id is empty and the row has no "
+                "person (person_id empty, no persons export row)",
+                "3 event rows excluded as 'duplicate event': they repeat the uuid of an earlier row",
+            ],
+        ),
+        (
+            _segment_tracks,
+            [
+                "1 event row excluded as 'missing user id': user_id is empty and its anonymous_id is "
+                "identified with no user_id",
+                "3 event rows excluded as 'duplicate event': they repeat the id of an earlier row",
+            ],
+        ),
+        (
+            _segment_archive,
+            [
+                "1 event row excluded as 'unparseable timestamp': timestamp is empty or unparseable "
+                "(original_timestamp is not read)",
+                "1 event row excluded as 'missing user id': userId is empty and its anonymousId is "
+                "identified with no userId",
+                "they repeat the messageId of an earlier row",
+            ],
+        ),
+        (
+            _ga4,
+            [
+                "1 event row excluded as 'unparseable timestamp': event_timestamp is empty or not "
+                "microseconds since 1970-01-01 UTC",
+                "1 event row excluded as 'missing user id': user_id and user_pseudo_id are empty",
+                "3 event rows excluded as 'duplicate event': they repeat the user_pseudo_id, event_name, "
+                "event_timestamp and event_params of an earlier row",
+            ],
+        ),
+    ],
+    ids=["amplitude", "mixpanel", "posthog-csv", "posthog-jsonl", "segment", "segment-archive", "ga4"],
+)
+def test_row_defects_are_worded_with_the_vendors_fields(tmp_path, shape, expected):
+    """Each export's broken rows (a time that cannot be read, the anonymous device's row without
+    any user id, rows repeated across files) are counted under the canonical reason, and the
+    warning names the vendor's field, never the canonical column ('timestamp', 'user_id')."""
+    events, params = shape(tmp_path)
+    _, messages = facts_of(events, **params)
+    for text in expected:
+        assert any(text in m for m in messages), (text, messages)
+    assert not any("column 'user_id'" in m or "column 'timestamp'" in m for m in messages), messages
+
+
+def test_an_intercom_receipt_without_user_external_id_is_named_beside_a_vendor_log(tmp_path):
+    """Beside a Mixpanel export, the missing-user-id warning counts the anonymous device's line
+    and the receipt without user_external_id (2 rows), naming both exports' fields."""
+    receipts = (
+        b"user_external_id,content_type,content_title,received_at\n"
+        b"u1,Product Tour,Welcome tour,1709284500\n,Product Tour,Welcome tour,1709284600\n"
+    )
+    export = vx.zip_of(tmp_path, {"receipts.csv": receipts})
+    _, messages = facts_of(vx.write_mixpanel(tmp_path), source="mixpanel", intercom_export=str(export))
+    assert any(
+        "2 event rows excluded as 'missing user id': properties.distinct_id is empty" in m
+        and "an Intercom receipt counts here when its user_external_id is empty" in m
+        for m in messages
+    ), messages

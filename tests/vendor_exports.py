@@ -17,6 +17,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import re
 import uuid
 import zipfile
 import zoneinfo
@@ -54,36 +55,70 @@ _PLAN = {
 }
 
 
-def dataset() -> pd.DataFrame:
+#: A second user property, in the users exports only (PostHog persons, Segment identifies): a
+#: segment candidate that init must find there (it is in no event).
+ROLE = {
+    "u1": "admin",
+    "u2": "member",
+    "u3": "member",
+    "u4": "admin",
+    "u5": "member",
+    "u6": "member",
+    "u7": "admin",
+    "u8": "member",
+}
+
+
+#: How many copies of the 8 users :func:`dataset` writes (1: the hand-counted dataset). The
+#: end-to-end init tests (tests/test_init_end_to_end.py) write 12 copies, 96 users, so every
+#: section of a report has users to show.
+COPIES = 1
+
+
+def base_user(user: str) -> str:
+    """The hand-written user a copy's user stands for (``u3c5`` -> ``u3``)."""
+    return re.sub(r"c\d+$", "", user)
+
+
+def dataset(copies: int | None = None) -> pd.DataFrame:
     """The canonical events: ``user_id`` (None: an anonymous device), ``event``, ``ts`` (UTC,
-    microseconds), ``value`` (text or None), ``plan``, ``device`` (the device id, for vendors)."""
+    microseconds), ``value`` (text or None), ``plan``, ``device`` (the device id, for vendors).
+
+    ``copies`` (default :data:`COPIES`): copy ``k >= 1`` adds the 8 users again as ``u1ck``, ...,
+    shifted by ``k % 4`` days and with another user of the copy keeping on (``(i + k) % 7``)."""
     rows: list[tuple] = []
 
     def add(user, device, day, hour, minute, event, value=None, micro=0):
         ts = dt.datetime(2024, 3, day, hour, minute, 0, micro, tzinfo=UTC)
-        rows.append((user, event, ts, value, _PLAN.get(user) if user else None, device))
+        rows.append((user, event, ts, value, _PLAN.get(base_user(user)) if user else None, device))
 
-    for i, user in enumerate(["u1", "u2", "u3", "u4", "u5", "u6", "u8"]):
-        day = 1 + 2 * i
-        dev = f"d{user}"
-        add(user, dev, day, 9, 5, "signed_up", micro=123000)  # ms: Mixpanel time_in_ms
-        add(user, dev, day, 9, 30, "completed_profile")
-        if i % 2 == 0:
-            add(user, dev, day, 11, 0, "created_report", value=str(10 * (i + 1)))
-            add(user, dev, day + 1, 10, 15, "session_start")
-        if i in (0, 1, 4):
-            add(user, dev, day + 3, 8, 45, "session_start")
-            add(user, dev, day + 8, 20, 10, "used_dashboard", value="2.5")
-    # u7: browses anonymously on its device, then signs up; the anonymous rows are u7's.
-    add("u7", "du7", 9, 7, 0, "viewed_pricing")
-    add("u7", "du7", 9, 7, 20, "viewed_pricing")
-    add("u7", "du7", 9, 8, 0, "signed_up")
-    add("u7", "du7", 10, 12, 0, "created_report", value="35")
-    # An anonymous device that never logs in: its row has no user.
-    add(None, "dghost", 12, 13, 0, "viewed_pricing")
+    for k in range(COPIES if copies is None else copies):
+        tag, shift = ("", 0) if k == 0 else (f"c{k}", k % 4)
+        for i, base in enumerate(["u1", "u2", "u3", "u4", "u5", "u6", "u8"]):
+            user, j = base + tag, (i + k) % 7
+            day = 1 + 2 * i + shift
+            dev = f"d{user}"
+            add(user, dev, day, 9, 5, "signed_up", micro=123000)  # ms: Mixpanel time_in_ms
+            add(user, dev, day, 9, 30, "completed_profile")
+            if j % 2 == 0:
+                add(user, dev, day, 11, 0, "created_report", value=str(10 * (i + 1)))
+                add(user, dev, day + 1, 10, 15, "session_start")
+            if j in (0, 1, 4):
+                add(user, dev, day + 3, 8, 45, "session_start")
+                add(user, dev, day + 8, 20, 10, "used_dashboard", value="2.5")
+        # u7: browses anonymously on its device, then signs up; the anonymous rows are u7's.
+        u7 = "u7" + tag
+        add(u7, "d" + u7, 9 + shift, 7, 0, "viewed_pricing")
+        add(u7, "d" + u7, 9 + shift, 7, 20, "viewed_pricing")
+        add(u7, "d" + u7, 9 + shift, 8, 0, "signed_up")
+        add(u7, "d" + u7, 10 + shift, 12, 0, "created_report", value="35")
+        # An anonymous device that never logs in: its row has no user.
+        add(None, "dghost" + tag, 12 + shift, 13, 0, "viewed_pricing")
     frame = pd.DataFrame(rows, columns=["user_id", "event", "ts", "value", "plan", "device"])
     # u7's first two rows happen before login: vendors know them by the device only.
-    frame["before_login"] = (frame["user_id"] == "u7") & (frame["event"] == "viewed_pricing")
+    frame["before_login"] = (frame["user_id"].map(lambda u: u and base_user(u)) == "u7") & (
+        frame["event"] == "viewed_pricing"
+    )
     return frame.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
@@ -225,7 +260,8 @@ def posthog_events() -> pd.DataFrame:
         if row["user_id"] is None:
             distinct, person = "", None
         elif row["before_login"]:
-            distinct, person = f"anon-{row['device']}", "0190a000-0000-7000-8000-00000000a7a7"
+            copy = row["user_id"][len("u7c") :] if row["user_id"] != "u7" else "0"
+            distinct, person = f"anon-{row['device']}", f"0190a000-0000-7000-8000-{int(copy):08d}a7a7"
         else:
             distinct, person = row["user_id"], row["user_id"]
         props = {"$device_id": row["device"]}
@@ -254,11 +290,14 @@ def posthog_persons() -> pd.DataFrame:
     signups = data[data["event"] == "signed_up"].set_index("user_id")["ts"]
     rows = []
     for user, created in signups.items():
-        props = json.dumps({"plan": _PLAN[user]})
+        props = json.dumps(
+            {"plan": _PLAN[base_user(user)], "role": ROLE[base_user(user)], "$initial_os": "Mac OS X"}
+        )
         rows.append({"distinct_id": user, "person_id": user, "created_at": created, "properties": props})
-    rows.append(
-        {"distinct_id": "anon-du7", "person_id": "u7", "created_at": signups["u7"], "properties": "{}"}
-    )
+        if base_user(user) == "u7":
+            rows.append(
+                {"distinct_id": f"anon-d{user}", "person_id": user, "created_at": created, "properties": "{}"}
+            )
     frame = pd.DataFrame(rows)
     frame["created_at"] = pd.to_datetime(frame["created_at"]).astype("datetime64[us, UTC]")
     return frame
@@ -335,7 +374,9 @@ def segment_identifies() -> pd.DataFrame:
             "user_id": signups["user_id"].to_list(),
             "timestamp": signups["ts"].to_list(),
             "created_at": signups["ts"].to_list(),
-            "plan": [_PLAN[u] for u in signups["user_id"]],
+            "plan": [_PLAN[base_user(u)] for u in signups["user_id"]],
+            "role": [ROLE[base_user(u)] for u in signups["user_id"]],
+            "context_library_name": "analytics.js",
         }
     )
     for c in ("timestamp", "created_at"):
@@ -363,7 +404,7 @@ def write_segment(folder: Path, *, archive: bool = False) -> tuple[Path, Path | 
             "anonymousId": r["anonymous_id"],
             "userId": r["user_id"],
             "timestamp": r["timestamp"].isoformat(),
-            "traits": {"plan": r["plan"]},
+            "traits": {"plan": r["plan"], "role": r["role"]},
         }
         for r in segment_identifies().to_dict("records")
     ]

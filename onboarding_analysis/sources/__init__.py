@@ -21,7 +21,7 @@ source of each fact.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ParamsError
@@ -42,6 +42,11 @@ class Read:
     files: list[str]
     #: How messages name the input (the file, the zip or the glob).
     source_name: str
+    #: The row-level reasons (``missing user id``, ``missing event name``, ``unparseable
+    #: timestamp``, ``duplicate event``) worded with the vendor's own field names: what the
+    #: warnings say instead of the canonical column names (e.g. Amplitude: ``event_time and
+    #: client_event_time are empty or unparseable``).
+    defects: dict[str, str] = field(default_factory=dict)
 
 
 def reader(params: Any) -> Any:

@@ -28,6 +28,19 @@ from . import Read
 from .common import JSON_SUFFIXES, export_files, finish, json_lines, json_text, repeat_flag, run, source_name
 
 SUFFIXES = (*JSON_SUFFIXES,)
+#: The row-level reasons in Amplitude's field names (the loader's warnings).
+DEFECTS = {
+    "missing user id": (
+        "user_id is empty and its amplitude_id carries no user_id on any other row (a visitor who "
+        "never logged in); fix the export if users should be known"
+    ),
+    "missing event name": "event_type is empty",
+    "unparseable timestamp": (
+        "event_time is empty or unparseable, and so is client_event_time (expected UTC text such as "
+        "2020-11-24 09:59:55.977000)"
+    ),
+    "duplicate event": "they repeat the uuid (else the $insert_id) of an earlier row (exports overlap)",
+}
 #: The fields read from each line, with their DuckDB types.
 FIELDS = {
     "event_type": "VARCHAR",
@@ -98,7 +111,7 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
         pairs,
         hint=" (Amplitude: the Export API's zip of .json.gz files, one event per line.)",
     )
-    return finish(con, "amplitude_read", pairs, name, optional=list(optional))
+    return finish(con, "amplitude_read", pairs, name, optional=list(optional), defects=DEFECTS)
 
 
-__all__ = ["FIELDS", "input_files", "read_events"]
+__all__ = ["DEFECTS", "FIELDS", "input_files", "read_events"]

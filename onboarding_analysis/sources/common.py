@@ -203,8 +203,38 @@ def attribute_columns(params: Any) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def finish(con: Any, table: str, pairs: list[tuple[str, str]], name: str, *, optional: list[str]) -> Any:
-    """Expose ``table`` as ``raw_events``, leaving out the optional columns no row fills."""
+def finish(
+    con: Any,
+    table: str,
+    pairs: list[tuple[str, str]],
+    name: str,
+    *,
+    optional: list[str],
+    defects: dict[str, str] | None = None,
+) -> Any:
+    """Expose ``table`` as ``raw_events``, leaving out the optional columns no row fills.
+
+    Parameters
+    ----------
+    con : ibis DuckDB backend
+        The run's connection.
+    table : str
+        The reader's table of canonical rows.
+    pairs : list of (str, str)
+        The export's files: (path on disk, name in the accounting).
+    name : str
+        How messages name the export.
+    optional : list of str
+        Optional columns (``value``, ``client``, ``account_id``) left out when no row fills them.
+    defects : dict, optional
+        The row-level reasons worded with the vendor's field names
+        (:attr:`onboarding_analysis.sources.Read.defects`).
+
+    Returns
+    -------
+    Read
+        The files read, the export's name and ``defects``.
+    """
     if optional:
         counts = con.raw_sql(
             "SELECT "
@@ -218,7 +248,7 @@ def finish(con: Any, table: str, pairs: list[tuple[str, str]], name: str, *, opt
     con.raw_sql(f"CREATE OR REPLACE TEMP VIEW raw_events AS SELECT *{drop} FROM {quote_ident(table)}")
     from . import Read
 
-    return Read(files=[n for _, n in pairs], source_name=name)
+    return Read(files=[n for _, n in pairs], source_name=name, defects=dict(defects or {}))
 
 
 __all__ = [

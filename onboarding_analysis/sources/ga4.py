@@ -35,6 +35,16 @@ FIELDS = {
     "event_params": "JSON",
     "user_properties": "JSON",
 }
+#: The row-level reasons in the BigQuery export's field names (the loader's warnings).
+DEFECTS = {
+    "missing user id": "user_id and user_pseudo_id are empty; fix the export if users should be known",
+    "missing event name": "event_name is empty",
+    "unparseable timestamp": "event_timestamp is empty or not microseconds since 1970-01-01 UTC",
+    "duplicate event": (
+        "they repeat the user_pseudo_id, event_name, event_timestamp and event_params of an earlier row "
+        "(GA4 has no event id; re-exported daily tables)"
+    ),
+}
 
 
 def input_files(pattern: str, *, what: str, where: str) -> list[str]:
@@ -117,7 +127,7 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
         pairs,
         hint=" (GA4: the BigQuery events_* export as Parquet or JSON lines.)",
     )
-    return finish(con, "ga4_read", pairs, name, optional=list(optional))
+    return finish(con, "ga4_read", pairs, name, optional=list(optional), defects=DEFECTS)
 
 
-__all__ = ["FIELDS", "input_files", "param_sql", "read_events"]
+__all__ = ["DEFECTS", "FIELDS", "input_files", "param_sql", "read_events"]

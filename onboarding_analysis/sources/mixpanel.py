@@ -98,7 +98,22 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
         pairs,
         hint=hint,
     )
-    return finish(con, "mixpanel_read", pairs, name, optional=list(optional))
+    defects = {
+        "missing user id": (
+            "properties.distinct_id is empty (or the $device: id of a device that never logs in), with "
+            "no properties.$user_id on the line nor on another line of its properties.$device_id; fix "
+            "the export if users should be known"
+        ),
+        "missing event name": "event is empty",
+        "unparseable timestamp": (
+            f"properties.time is empty or not Unix time in {unit[0]} (the unit of this export's median)"
+        ),
+        "duplicate event": (
+            "they repeat the event, properties.distinct_id, properties.time and properties.$insert_id "
+            "of an earlier line (overlapping exports)"
+        ),
+    }
+    return finish(con, "mixpanel_read", pairs, name, optional=list(optional), defects=defects)
 
 
 __all__ = ["FIELDS", "input_files", "read_events"]

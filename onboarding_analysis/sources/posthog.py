@@ -14,8 +14,10 @@ persons model's export (Parquet or JSON lines). Fields read (docs/sources.md cit
 - user: the person of the event's ``distinct_id`` in the persons export (current after
   merges); without one, the event's ``person_id`` (PostHog never updates it after a merge, so
   merged persons stay split without the persons export); else the ``distinct_id``;
-- signup time ``signup_at``: the person's earliest ``created_at`` (users table), which the
-  facts prefer to a signup event (as for any users table);
+- signup time: the ``signup_event`` (else the first event), as for every source; the person's
+  earliest ``created_at`` is only the fallback for a person without any event row in the export
+  (its ``signup_at`` in the users table), and only when it is not before the export's first
+  event (else that person's events lie outside the export: ``user without signup time``);
 - dedup: a row whose ``uuid`` repeats an earlier row's is a ``duplicate event``;
 - segment and filter columns: the key of the event's ``properties`` (``$set`` person
   properties included when sent with the event), and of the person's ``properties`` in the
@@ -172,7 +174,22 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
         pairs,
         hint=" (PostHog: the events model of a batch export, Parquet or JSON lines.)",
     )
-    return finish(con, "posthog_read", pairs, name, optional=list(optional))
+    return finish(con, "posthog_read", pairs, name, optional=list(optional), defects=_defects(pairs, persons))
+
+
+def _defects(pairs: list[tuple[str, str]], persons: Any) -> dict[str, str]:
+    """The row-level reasons in PostHog's field names (``*.``-prefixed in the UI's CSV)."""
+    p = "*." if pairs[0][0].lower().endswith((".csv", ".csv.gz")) else ""
+    person = "no persons export row" if persons is not None else "no persons export given"
+    return {
+        "missing user id": (
+            f"{p}distinct_id is empty and the row has no person ({p}person_id empty, {person}); fix "
+            f"the export if users should be known"
+        ),
+        "missing event name": f"{p}event is empty",
+        "unparseable timestamp": f"{p}timestamp is empty or unparseable (expected ISO-8601 UTC)",
+        "duplicate event": f"they repeat the {p}uuid of an earlier row (overlapping batch exports)",
+    }
 
 
 def read_users(con: Any, params: Any, notes: list[str]) -> Read:
@@ -182,9 +199,24 @@ def read_users(con: Any, params: Any, notes: list[str]) -> Read:
     pairs, name = persons
     attributes = {a: json_text("properties", a) for a in dict.fromkeys((*params.segments, *params.filters))}
     extra = "".join(f", any_value({sql}) AS {quote_ident(a)}" for a, sql in attributes.items())
+    names = "".join(f", {quote_ident(a)}" for a in attributes)
+    # created_at is the signup fallback only (docs/sources.md, PostHog, Signup): the signup time of
+    # a person the events give no time for (no event row with a time in the export), when it is
+    # not before the export's first event (else the person's events lie outside the export).
     con.raw_sql(
-        "CREATE OR REPLACE TEMP VIEW raw_users AS SELECT person_id AS user_id, min(created) AS signup_at"
-        f"{extra} FROM posthog_persons WHERE nullif(trim(person_id), '') IS NOT NULL GROUP BY person_id"
+        f"""CREATE OR REPLACE TEMP VIEW raw_users AS
+        WITH persons AS (
+            SELECT person_id AS user_id, min(created) AS created{extra} FROM posthog_persons
+            WHERE nullif(trim(person_id), '') IS NOT NULL GROUP BY person_id
+        ),
+        seen AS (
+            SELECT DISTINCT user_id FROM raw_events
+            WHERE user_id IS NOT NULL AND timestamp IS NOT NULL AND nullif(trim(event), '') IS NOT NULL
+        ),
+        export AS (SELECT min(timestamp) AS first_event FROM raw_events)
+        SELECT persons.user_id,
+            CASE WHEN seen.user_id IS NULL AND created >= export.first_event THEN created END AS signup_at{names}
+        FROM persons LEFT JOIN seen USING (user_id) CROSS JOIN export"""
     )
     return Read(files=[n for _, n in pairs], source_name=name)
 

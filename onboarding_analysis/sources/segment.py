@@ -178,7 +178,21 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
         pairs,
         hint=" (Segment: the warehouse tracks table as Parquet/CSV, or the S3 archive's JSON lines.)",
     )
-    return finish(con, "segment_read", pairs, name, optional=list(optional))
+    if pairs[0][0].lower().endswith(TABLE_SUFFIXES):
+        uid, anon, mid = "user_id", "anonymous_id", "id"
+        ev = "event_text and event are empty" if "event_text" in have else "event is empty"
+    else:
+        uid, anon, mid, ev = "userId", "anonymousId", "messageId", "event is empty"
+    defects = {
+        "missing user id": (
+            f"{uid} is empty and its {anon} is identified with no {uid} (no identify call, no other row "
+            f"carrying both); fix the export if users should be known"
+        ),
+        "missing event name": ev,
+        "unparseable timestamp": "timestamp is empty or unparseable (original_timestamp is not read)",
+        "duplicate event": f"they repeat the {mid} of an earlier row (Segment delivers at least once)",
+    }
+    return finish(con, "segment_read", pairs, name, optional=list(optional), defects=defects)
 
 
 def read_users(con: Any, params: Any, notes: list[str]) -> Read:
