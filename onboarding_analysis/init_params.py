@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data.loading import csv_header, quote_ident
+from .data.sources import HOUSEKEEPING_EVENTS
 from .errors import DataError, DataWarning
-from .loading import csv_header, quote_ident
 from .names import words
 from .params import DEFAULT_COLUMNS, project_root, validate_params
-from .sources import HOUSEKEEPING_EVENTS
 
 #: Canonical column roles and the names that usually hold them, best first (compared by words).
 COLUMN_CANDIDATES = {
@@ -211,7 +211,7 @@ def survey(events: str, *, users: str | None = None, intercom: str | None = None
     DataError
         The data cannot be read (the loader's errors).
     """
-    from .loading import load
+    from .data.loading import load
 
     source, columns = detect_source(base / events if not Path(events).is_absolute() else events)
     raw: dict[str, Any] = {"events": events, "source": source, "signup_event": None, "value_events": []}
@@ -263,7 +263,7 @@ def survey(events: str, *, users: str | None = None, intercom: str | None = None
 
 
 def _intercom_prompts(con: Any) -> dict[str, dict[str, str]]:
-    from .sources import intercom
+    from .data.sources import intercom
 
     return intercom.prompts(con)
 
@@ -291,8 +291,8 @@ def _vendor_candidates(con: Any, params: Any) -> list[str]:
     """User-property keys of a vendor export with 2..MAX values: Amplitude ``user_properties``,
     Mixpanel and PostHog event ``properties``, GA4 ``user_properties`` records, Segment property
     columns of ``tracks`` or archive ``traits`` (vendor ``$``/``mp_`` keys left out)."""
-    from . import sources
-    from .sources.common import export_files, json_lines
+    from .data import sources
+    from .data.sources.common import export_files, json_lines
 
     module = sources.reader(params)
     pattern = params.resolve(params.events)

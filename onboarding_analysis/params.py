@@ -662,7 +662,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
 
 
 def _sources() -> tuple[str, ...]:
-    from .sources import SOURCES
+    from .data.sources import SOURCES
 
     return SOURCES
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from onboarding_analysis.lifetime import fit_lifetime
+from onboarding_analysis.analyses.lifetime import fit_lifetime
+from onboarding_analysis.analyses.retention import nday_retention
+from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.params import load_params
-from onboarding_analysis.pipeline import compute_facts
-from onboarding_analysis.retention import nday_retention
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,8 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
-from onboarding_analysis.funnel import (  # noqa: E402
+from onboarding_analysis.analyses.funnel import (  # noqa: E402
     ALL_STEPS,
     INCIDENCE_COLUMNS,
     ONBOARDING_TIME_COLUMNS,
@@ -34,10 +33,11 @@ from onboarding_analysis.funnel import (  # noqa: E402
     plot_step_times,
     step_times,
 )
-from onboarding_analysis.intervals import wilson_interval  # noqa: E402
+from onboarding_analysis.analyses.ttfv import aalen_johansen, cif_before  # noqa: E402
+from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
+from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402
-from onboarding_analysis.pipeline import compute_facts  # noqa: E402
-from onboarding_analysis.ttfv import aalen_johansen, cif_before  # noqa: E402
+from onboarding_analysis.stats.intervals import wilson_interval  # noqa: E402
 
 START = pd.Timestamp("2024-01-01")
 # observation_end 2024-01-30 means T = 2024-01-31 00:00: a user signing up at START is 30 days old.

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from onboarding_analysis.funnel import funnel, funnel_metrics, step_column
+from onboarding_analysis.analyses.funnel import funnel, funnel_metrics, step_column
+from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.params import validate_params
-from onboarding_analysis.pipeline import compute_facts
 
 START = pd.Timestamp("2024-01-01")
 END = "2024-01-30"  # T = 2024-01-31 00:00
@@ -393,7 +393,7 @@ def test_engine_matches_posthogs_matcher_on_random_logs(facts_of, mode):
 def test_time_to_convert_table_reads_in_units(facts_of):
     """The notebook's table: 90 s -> "1.5 min" (90 / 60); step 1 has no previous step under
     PostHog's rules; missing -> "n/a"."""
-    from onboarding_analysis.funnel import format_duration, time_to_convert
+    from onboarding_analysis.analyses.funnel import format_duration, time_to_convert
 
     assert [format_duration(s) for s in (0, 45, 90, 7_200, 3 * DAY, math.nan)] == [
         "0 s", "45 s", "1.5 min", "2.0 h", "3.0 days", "n/a",

@@ -8,7 +8,7 @@ import os
 import pandas as pd
 
 import onboarding_analysis as oa
-from onboarding_analysis.notebook import EVENTS_SUFFIX, share_events
+from onboarding_analysis.report.notebook import EVENTS_SUFFIX, share_events
 
 
 def _project(tmp_path, write_csv):
@@ -65,9 +65,9 @@ def test_without_a_cache_folder_the_events_are_held_by_the_engine(tmp_path, writ
 def test_step_times_of_shared_events_are_stored_once_and_read_back(tmp_path, write_csv, monkeypatch):
     import importlib
 
-    funnel_module = importlib.import_module("onboarding_analysis.funnel")
-    from onboarding_analysis.cache import DERIVED_INFIX
-    from onboarding_analysis.segments import completion_flags
+    funnel_module = importlib.import_module("onboarding_analysis.analyses.funnel")
+    from onboarding_analysis.analyses.segments import completion_flags
+    from onboarding_analysis.data.cache import DERIVED_INFIX
 
     params = _project(tmp_path, write_csv)
     cache = tmp_path / "cache"

@@ -16,16 +16,16 @@ import pytest
 from bs4 import BeautifulSoup
 from statsmodels.stats.proportion import proportion_confint
 
-from onboarding_analysis.demo import true_hazard_ratios
-from onboarding_analysis.findings import LEVEL, MAX_FINDINGS, findings
-from onboarding_analysis.summary import (
+from onboarding_analysis.demo.generator import true_hazard_ratios
+from onboarding_analysis.report.findings import LEVEL, MAX_FINDINGS, findings
+from onboarding_analysis.report.summary import (
     SUMMARY_ID,
     build_summary,
     section_anchor,
     summary_html,
     summary_metrics,
 )
-from onboarding_analysis.wording import count, days, p_value, percent, percent_ci, points_ci
+from onboarding_analysis.report.wording import count, days, p_value, percent, percent_ci, points_ci
 
 # --------------------------------------------------------------------------------------------
 # Hand-built metrics

@@ -1,0 +1,1 @@
+"""Layer 3, the demo data: a generated event log with a known ground truth."""
