@@ -14,13 +14,13 @@ from __future__ import annotations
 import sys
 import types
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from .errors import DataError as DataError
 from .errors import OnboardingAnalysisError as OnboardingAnalysisError
 from .errors import ParamsError as ParamsError
 from .errors import StatisticalWarning as StatisticalWarning
+from .version import __version__ as __version__
 
 #: Public name -> submodule. Imported on first use (PEP 562), so the CLI starts fast and
 #: ``import onboarding_analysis`` does not pull in lifelines, ibis and matplotlib at once.
@@ -173,9 +173,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .report.notebook import setup_notebook, show, show_value  # noqa: F401
     from .report.plots import plot_cohort_heatmap, plot_lifetime, plot_retention_curve  # noqa: F401
 
-try:
-    __version__ = version("onboarding-analysis")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
 
 __all__ = sorted({"DataError", "OnboardingAnalysisError", "ParamsError", "StatisticalWarning", *_LAZY})

@@ -274,10 +274,6 @@ def _message(err: BaseException) -> str:
 
 
 def _version() -> str:
-    try:
-        from . import __version__  # already imported with the package: no cost
-    except ImportError:  # a stale install without the package's __init__
-        from .report.execution import package_version
+    from .version import __version__
 
-        return package_version()
     return __version__

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data.loading import csv_header, quote_ident
+from .data.loading import csv_header
 from .data.sources import HOUSEKEEPING_EVENTS
+from .data.sql import quote_ident
 from .errors import DataError, DataWarning
 from .names import words
 from .params import DEFAULT_COLUMNS, project_root, validate_params

@@ -40,6 +40,8 @@ from .errors import ParamsError
 COLUMN_KEYS = ("user_id", "event", "timestamp", "signup_at", "account_id", "client", "value")
 DEFAULT_COLUMNS = {key: key for key in COLUMN_KEYS}
 LIFETIME_CENSORING = ("observable", "observation_end")
+#: The values of params ``source``: ``canonical`` or a vendor reader of :mod:`onboarding_analysis.data.sources`.
+SOURCES = ("canonical", "amplitude", "mixpanel", "posthog", "segment", "ga4")
 FUNNEL_MODES = ("ordered", "strict", "any_order")
 #: Values of params ``funnel_semantics`` (docs/funnels.md).
 FUNNEL_SEMANTICS = ("onboarding", "posthog")
@@ -654,17 +656,11 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "readiness_min_eligible": _whole_at_least(1),
     "users_columns": _optional(_columns),
     "observation_end_check": _choice(OBSERVATION_END_CHECKS),
-    "source": lambda v: _choice(_sources())(v),
+    "source": _choice(SOURCES),
     "account_group": _optional(_string),
     "mixpanel_project_timezone": _optional(_timezone),
     "intercom_export": _optional(_string),
 }
-
-
-def _sources() -> tuple[str, ...]:
-    from .data.sources import SOURCES
-
-    return SOURCES
 
 
 def _closest(key: str, known: Mapping[str, Any]) -> str | None:

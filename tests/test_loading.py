@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from onboarding_analysis.data import columns as C
-from onboarding_analysis.data.loading import csv_header, load, quote_ident, quote_literal
+from onboarding_analysis.data.loading import csv_header, load
 from onboarding_analysis.data.pipeline import compute_facts
+from onboarding_analysis.data.sql import quote_ident, quote_literal
 from onboarding_analysis.errors import DataError, DataWarning, ParamsError
 from onboarding_analysis.params import validate_params
 

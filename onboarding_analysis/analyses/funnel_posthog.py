@@ -62,7 +62,15 @@ from ..data import columns as C
 from ..data.facts import Facts
 from ..errors import DataError
 from ..stats.intervals import wilson_interval
-from .funnel import ELIGIBLE, INCIDENCE_COLUMNS, STEP_COLUMNS, FunnelResult, Steps, step_column, step_label
+from .funnel_steps import (
+    ELIGIBLE,
+    INCIDENCE_COLUMNS,
+    STEP_COLUMNS,
+    FunnelResult,
+    Steps,
+    step_column,
+    step_label,
+)
 
 __all__ = ["posthog_funnel", "posthog_step_offsets", "posthog_steps_table"]
 

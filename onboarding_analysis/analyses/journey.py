@@ -29,8 +29,8 @@ from matplotlib.axes import Axes
 from ..absence import add_note
 from ..data import columns as C
 from ..errors import DataError
-from .funnel import _check_steps as check_steps
-from .funnel import step_column, step_label, step_times
+from .funnel import step_times
+from .funnel_steps import check_steps, step_column, step_label
 
 __all__ = [
     "LAST_EVENTS_COLUMNS",

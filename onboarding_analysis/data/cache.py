@@ -44,7 +44,7 @@ import ibis
 import pandas as pd
 
 from . import columns as C
-from .engines import is_remote
+from .files import is_remote
 from ..errors import DataWarning
 from .facts import Accounting, Facts, duplicate_table, user_facts_expr
 from .loading import Source
@@ -72,6 +72,8 @@ _CODE = (
     "../params.py",
     "columns.py",
     "cache.py",
+    "files.py",
+    "sql.py",
     *(f"sources/{p.name}" for p in sorted((Path(__file__).resolve().parent / "sources").glob("*.py"))),
 )
 _TAIL_BYTES = 65_536

@@ -37,18 +37,17 @@ from .loading import (
     NULL_TOKENS,
     OPTIONAL_EVENT_COLUMNS,
     Source,
-    _format_of,
     _require_columns,
     _require_columns_per_file,
     _warn,
     csv_header,
     epoch_message,
-    expand_files,
     float_id_message,
     load,
     summarise_scan,
     warn_row_defects,
 )
+from .files import expand_files, file_format
 from .loading import connect as connect_duckdb
 from ..params import Params
 
@@ -395,12 +394,6 @@ def load_spark(params: Params, con: Any) -> Source:
     )
 
 
-def is_remote(path: str) -> bool:
-    """True for a URI Spark reads but the local file system does not (``s3a://``, ``hdfs://``...)."""
-    scheme = urllib.parse.urlparse(str(path)).scheme
-    return len(scheme) > 1 and scheme != "file"
-
-
 def spark_files(params: Params, what: str) -> list[str]:
     """The files of params ``what`` (``events``/``users``): expanded locally, or the URI as is."""
     pattern = getattr(params, what)
@@ -437,7 +430,7 @@ def _read(spark: Any, files: list[str], what: str, required: dict[str, str]) -> 
     from pyspark.sql import functions as F
 
     local = [f for f in files if not is_remote(f)]
-    csv = _format_of(files[0]) == "csv"
+    csv = file_format(files[0]) == "csv"
     if local and csv:
         _require_columns_per_file(
             {f: dict.fromkeys(csv_header(f)[1], "VARCHAR") for f in local}, required, what

@@ -68,7 +68,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import columns as C
-from .engines import is_remote
+from .files import is_remote
 from ..errors import DataError, DataWarning
 from .loading import ROW_REASONS, Source, defect_message, implausible_message, users_overlap_message
 from ..names import closest_names

@@ -67,6 +67,8 @@ import ibis
 from ..errors import DataError, DataWarning, ParamsError
 from ..names import words
 from ..params import DEFAULT_COLUMNS, Params, observation_end_timestamp
+from .files import expand_files, file_format
+from .sql import quote_ident, quote_literal
 
 #: Optional event columns carried through when present in the file.
 OPTIONAL_EVENT_COLUMNS = ("client", "account_id", "value")
@@ -86,8 +88,6 @@ _OFFSET_RE = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 # A trailing zone name: " UTC", " GMT", " Europe/Paris".
 _ZONE_RE = r"\s[A-Za-z][A-Za-z_]+(/[A-Za-z_+-]+)*$"
 _NUMBER_RE = r"^[0-9]+(\.[0-9]+)?$"
-_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")
-_PARQUET_SUFFIXES = (".parquet", ".pq")
 _DELIMITERS = (",", "\t", ";", "|")
 _NUMERIC_TYPES = (
     *("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"),
@@ -100,16 +100,6 @@ _EPOCH_UNITS = (
     ("microseconds", "1", 1e14, 1e16),
     ("nanoseconds", "0.001", 1e17, 1e19),
 )
-
-
-def quote_ident(name: str) -> str:
-    """Quote an SQL identifier (column or table name) for DuckDB."""
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def quote_literal(value: str) -> str:
-    """Quote a string literal for DuckDB."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 @dataclass
@@ -141,51 +131,6 @@ def connect(threads: int | None = None) -> Any:
     if threads:
         con.raw_sql(f"SET threads = {int(threads)}")
     return con
-
-
-def expand_files(pattern: str, *, what: str, where: str, resolved_from: str | None = None) -> list[str]:
-    """Expand a path or glob into a sorted list of files, with clear errors.
-
-    ``what`` names the params key (``events``/``users``), ``where`` the params file and
-    ``resolved_from`` says where its relative paths start (:attr:`Params.resolved_from`;
-    default: the working directory, where a relative ``pattern`` is looked up).
-    """
-    if resolved_from is None:
-        resolved_from = f"relative paths start at the working directory, {Path.cwd()}"
-    path = Path(pattern)
-    if path.is_dir():
-        raise DataError(
-            f"{where}: key '{what}': {pattern} is a directory. Give a file or a glob, "
-            f"e.g. {path / '*.parquet'}."
-        )
-    files = sorted(globlib.glob(pattern)) if globlib.has_magic(pattern) else [pattern]
-    files = [f for f in files if not Path(f).is_dir()]
-    if not files:
-        raise DataError(
-            f"{where}: key '{what}': the glob {pattern} matches no file. Check the path and pattern "
-            f"({resolved_from})."
-        )
-    for f in files:
-        if not Path(f).exists():
-            raise DataError(f"{where}: key '{what}': file {f} not found. Check the path ({resolved_from}).")
-        if Path(f).stat().st_size == 0:
-            raise DataError(f"{f}: the file is empty. Remove it from '{what}' or export it again.")
-    formats = {_format_of(f) for f in files}
-    if None in formats:
-        bad = next(f for f in files if _format_of(f) is None)
-        raise DataError(f"{bad}: unknown file type. Use CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet).")
-    if len(formats) > 1:
-        raise DataError(f"{where}: key '{what}': {pattern} mixes CSV and Parquet files; use one format.")
-    return files
-
-
-def _format_of(path: str) -> str | None:
-    name = path.lower()
-    if name.endswith(_CSV_SUFFIXES):
-        return "csv"
-    if name.endswith(_PARQUET_SUFFIXES):
-        return "parquet"
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,7 +188,7 @@ def _csv_reader(files: list[str], delimiter: str, names: list[str]) -> str:
 def _schemas(con: Any, files: list[str]) -> dict[str, dict[str, str]]:
     """Column -> type of every file (CSV: all VARCHAR, from the header)."""
     out: dict[str, dict[str, str]] = {}
-    if _format_of(files[0]) == "csv":
+    if file_format(files[0]) == "csv":
         for f in files:
             out[f] = dict.fromkeys(csv_header(f)[1], "VARCHAR")
         return out
@@ -258,7 +203,7 @@ def _schemas(con: Any, files: list[str]) -> dict[str, dict[str, str]]:
 
 def _create_raw_view(con: Any, view: str, files: list[str]) -> dict[str, str]:
     """Create ``view`` over the files; return its column -> DuckDB type mapping."""
-    if _format_of(files[0]) == "csv":
+    if file_format(files[0]) == "csv":
         groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for f in files:
             delimiter, names = csv_header(f)
@@ -566,7 +511,7 @@ def check_inputs(params: Params) -> None:
     >>> check_inputs(load_params("params/demo.yaml"))                  # doctest: +SKIP
     """
     from . import sources
-    from .engines import is_remote
+    from .files import is_remote
 
     cols, user_cols = params.columns, params.user_columns
     wanted = {

@@ -40,7 +40,7 @@ from typing import Any, TextIO
 
 from ..errors import DataWarning, OnboardingAnalysisError, ParamsError
 from ..params import Params, load_params
-from .execution import ERROR_FILE, failure_summary, run_report, write_error_file
+from .execution import ERROR_FILE, failure_summary, run_report, usable_cores, write_error_file
 
 #: Statuses of a finished run.
 OK, FAILED = "ok", "failed"
@@ -226,7 +226,8 @@ def discover_values(params: Params, column: str) -> list[str]:
     DataError
         The files cannot be read.
     """
-    from ..data.loading import load, quote_ident
+    from ..data.loading import load
+    from ..data.sql import quote_ident
 
     if not column or not isinstance(column, str):
         raise ParamsError(f"--per: expected a column name, got {column!r}.")
@@ -422,14 +423,6 @@ def _result_of(future: Future[RunResult], spec: RunSpec, out_dir: Path) -> RunRe
         return RunResult(spec.name, FAILED, out_dir / spec.name, spec.params_path, error=reason)
 
 
-def usable_cores() -> int:
-    """CPU cores this process may use (its affinity where known), at least 1."""
-    try:
-        return max(len(os.sched_getaffinity(0)), 1)
-    except AttributeError:  # not on Linux
-        return max(os.cpu_count() or 1, 1)
-
-
 # --------------------------------------------------------------------------------------------
 # Progress
 # --------------------------------------------------------------------------------------------
@@ -510,5 +503,4 @@ __all__ = [
     "run_name",
     "run_one",
     "sanitize_name",
-    "usable_cores",
 ]

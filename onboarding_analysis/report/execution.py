@@ -30,7 +30,6 @@ import traceback
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from traitlets.config import Config
 from ..data.loading import check_inputs
 from ..errors import OnboardingAnalysisError, ParamsError
 from ..params import Params, load_params, validate_params
+from ..version import __version__
 from .metrics_io import METRICS_FILE, record_metrics
 from .summary import Summary, build_summary, summary_html, summary_metrics
 
@@ -905,8 +905,6 @@ def run_report(
     )
     parameters = params.as_notebook_parameters() | {"output_dir": str(run_dir.resolve())}
     if notebook_jobs is None:
-        from .batch import usable_cores
-
         notebook_jobs = usable_cores()
     if isinstance(notebook_jobs, bool) or not isinstance(notebook_jobs, int) or notebook_jobs < 1:
         raise ParamsError(f"notebook_jobs must be a whole number >= 1, but was {notebook_jobs!r}")
@@ -1156,15 +1154,16 @@ def _relative_to(path: Path, root: Path) -> str:
 
 
 def package_version() -> str:
-    """The package version: ``onboarding_analysis.__version__``, else the installed metadata."""
-    try:
-        from .. import __version__
-    except ImportError:  # imported without the package's __init__ (e.g. a stale editable install)
-        try:
-            return metadata.version("onboarding-analysis")
-        except metadata.PackageNotFoundError:
-            return "unknown"
+    """The package version (:data:`onboarding_analysis.version.__version__`)."""
     return __version__
+
+
+def usable_cores() -> int:
+    """CPU cores this process may use (its affinity where known), at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return max(os.cpu_count() or 1, 1)
 
 
 __all__ = [
@@ -1181,5 +1180,7 @@ __all__ = [
     "project_root_for",
     "render_html",
     "run_report",
+    "usable_cores",
     "write_error_file",
 ]
+

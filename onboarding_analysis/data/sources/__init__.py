@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ParamsError
+from ...params import SOURCES
 
-#: The values of params ``source``, each a module of this package (but ``canonical``).
-SOURCES = ("canonical", "amplitude", "mixpanel", "posthog", "segment", "ga4")
 #: Vendor housekeeping events: identity and flag bookkeeping, not user activity. They count as
 #: activity only when params ``active_events`` lists them.
 HOUSEKEEPING_EVENTS = ("$identify", "$create_alias", "$merge", "$groupidentify", "$feature_flag_called")
@@ -62,7 +61,7 @@ def input_files(params: Any, what: str) -> list[str]:
     module = reader(params)
     pattern = params.resolve(getattr(params, what))
     if module is None or (what == "users" and not hasattr(module, "read_users")):
-        from ..loading import expand_files
+        from ..files import expand_files
 
         return expand_files(pattern, what=what, where=params.where, resolved_from=params.resolved_from)
     return module.input_files(pattern, what=what, where=params.where)

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from ...errors import DataError
-from ..loading import quote_ident, quote_literal
+from ..sql import quote_ident, quote_literal
 
 #: Suffixes of JSON-lines files (optionally gzipped).
 JSON_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..loading import quote_literal
+from ..sql import quote_literal
 from .common import export_files, run, source_name
 
 SUFFIXES = (".csv", ".csv.gz")

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import DataError
-from ..loading import quote_ident, quote_literal
+from ..sql import quote_ident, quote_literal
 from . import Read
 from .common import JSON_SUFFIXES, export_files, finish, json_lines, json_text, repeat_flag, run, source_name
 
