@@ -1,18 +1,32 @@
 """onboarding-analysis: is our onboarding working?
 
-The public surface used by the notebooks. Every function takes the user-facts table (one row
-per user, :mod:`onboarding_analysis.columns`) or a result built from it.
+The public surface the notebooks use, ``oa.<name>``. Every analysis takes the user facts
+(:class:`~onboarding_analysis.data.facts.Facts`, from :func:`compute_facts`) or a result
+built from them.
 
 >>> import onboarding_analysis as oa                               # doctest: +SKIP
 >>> params = oa.load_params("params/demo.yaml")                    # doctest: +SKIP
 >>> facts = oa.compute_facts(params)                               # doctest: +SKIP
 >>> oa.nday_retention(facts.table, params.retention_days)          # doctest: +SKIP
+
+Layout (a module imports only from its own layer or a lower one, never in a circle; held by
+``tests/test_architecture.py``):
+
+====  ===========================================================================================
+0-1   ``errors``, ``version``; ``absence`` (figures that cannot be computed), ``names`` (name hints)
+2     ``params``: the params file, its keys and defaults
+3     ``data/`` (columns contract, DuckDB and Spark loading, vendor ``sources/``, facts, cache,
+      pipeline), ``stats/`` (intervals, weights and the Efron Cox fit, Cox checks),
+      ``display/`` (figure style, HTML tables), ``demo/`` (generator and its ground truth)
+4     ``analyses/``: one module per report section
+5     ``report/``: notebook execution and HTML, batches and their index, the notebooks'
+      helpers, summary, findings, wording, definitions, ``metrics.json``
+6     ``cli``, ``init_params``, ``__main__``; this package's own ``__init__`` is above all
+====  ===========================================================================================
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from importlib import import_module
 from typing import TYPE_CHECKING
 
@@ -22,123 +36,90 @@ from .errors import ParamsError as ParamsError
 from .errors import StatisticalWarning as StatisticalWarning
 from .version import __version__ as __version__
 
-#: Public name -> submodule. Imported on first use (PEP 562), so the CLI starts fast and
-#: ``import onboarding_analysis`` does not pull in lifelines, ibis and matplotlib at once.
-_LAZY = {
-    "Accounting": "data.facts",
-    "Facts": "data.facts",
-    "build_facts": "data.facts",
-    "LifetimeResult": "analyses.lifetime",
-    "fit_lifetime": "analyses.lifetime",
-    "lifetime_metrics": "analyses.lifetime",
-    "load": "data.loading",
-    "read_metrics": "report.metrics_io",
-    "record_metrics": "report.metrics_io",
-    "setup_notebook": "report.notebook",
-    "show": "report.notebook",
-    "show_value": "report.notebook",
-    "Params": "params",
-    "load_params": "params",
-    "params_from_namespace": "params",
-    "validate_params": "params",
-    "compute_facts": "data.pipeline",
-    "data_summary": "data.pipeline",
-    "run_metrics": "data.pipeline",
-    "plot_cohort_heatmap": "report.plots",
-    "plot_lifetime": "report.plots",
-    "plot_retention_curve": "report.plots",
-    "CohortTable": "analyses.retention",
-    "bracket_retention": "analyses.retention",
-    "cohort_table": "analyses.retention",
-    "nday_retention": "analyses.retention",
-    "retention_curve": "analyses.retention",
-    "retention_metrics": "analyses.retention",
-    "unbounded_retention": "analyses.retention",
-    "configured": "report.notebook",
-    "churn_delay_days": "params",
-    "fit_ttfv": "analyses.ttfv",
-    "TTFVResult": "analyses.ttfv",
-    "ttfv_metrics": "analyses.ttfv",
-    "ttfv_summary": "analyses.ttfv",
-    "plot_ttfv": "analyses.ttfv",
-    "aalen_johansen": "analyses.ttfv",
-    "FunnelResult": "analyses.funnel",
-    "funnel": "analyses.funnel",
-    "funnel_metrics": "analyses.funnel",
-    "step_times": "analyses.funnel",
-    "onboarding_time": "analyses.funnel",
-    "checklist_completion": "analyses.funnel",
-    "plot_funnel": "analyses.funnel",
-    "plot_step_times": "analyses.funnel",
-    "time_to_convert": "analyses.funnel",
-    "format_duration": "analyses.funnel",
-    "prompt_rates": "analyses.engagement",
-    "feature_adoption": "analyses.engagement",
-    "stickiness": "analyses.engagement",
-    "stickiness_summary": "analyses.engagement",
-    "dau_mau": "analyses.engagement",
-    "lifecycle": "analyses.engagement",
-    "engagement_metrics": "analyses.engagement",
-    "plot_feature_adoption": "analyses.engagement",
-    "plot_stickiness": "analyses.engagement",
-    "plot_dau_mau": "analyses.engagement",
-    "plot_lifecycle": "analyses.engagement",
-    "last_step_reached": "analyses.journey",
-    "last_events": "analyses.journey",
-    "plot_where_users_stop": "analyses.journey",
-    "show_segments": "report.notebook",
-    "show_notes": "report.notebook",
-    "computable": "report.notebook",
-    "NotComputable": "absence",
-    "share_moment_identifiers": "report.notebook",
-    "share_events": "report.notebook",
-    "quality_report": "analyses.quality",
-    "quality_metrics": "analyses.quality",
-    "plot_events_per_day": "analyses.quality",
-    "readiness": "analyses.readiness",
-    "readiness_metrics": "analyses.readiness",
-    "plot_readiness": "analyses.readiness",
-    "compare_segments": "analyses.segments",
-    "compare_all": "analyses.segments",
-    "segment_summary": "analyses.segments",
-    "segments_metrics": "analyses.segments",
-    "plot_segment_survival": "analyses.segments",
-    "plot_hazard_ratios": "analyses.segments",
-    "plot_segment_retention": "analyses.segments",
-    "compare_change": "analyses.change",
-    "change_summary": "analyses.change",
-    "change_metrics": "analyses.change",
-    "plot_cohort_trend": "analyses.change",
-    "early_behaviours": "analyses.drivers",
-    "drivers_metrics": "analyses.drivers",
-    "plot_early_behaviours": "analyses.drivers",
-    "moments_of_truth": "analyses.moments",
-    "moments_metrics": "analyses.moments",
-    "plot_moments": "analyses.moments",
-    "revenue_churn": "analyses.revenue",
-    "revenue_metrics": "analyses.revenue",
-    "plot_revenue_projection": "analyses.revenue",
-    "plot_net_churn": "analyses.revenue",
-    "feedback_summary": "analyses.feedback",
-    "feedback_metrics": "analyses.feedback",
-    "plot_feedback": "analyses.feedback",
-    "with_nps_groups": "analyses.feedback",
+#: The re-exports: defining module -> public names. Imported on first use (PEP 562), so the
+#: command line starts fast and ``import onboarding_analysis`` does not pull in lifelines, ibis
+#: and matplotlib at once.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "data.facts": ("Accounting", "Facts", "build_facts"),
+    "data.loading": ("load",),
+    "data.pipeline": ("compute_facts", "data_summary", "run_metrics"),
+    "analyses.change": ("change_metrics", "change_summary", "compare_change", "plot_cohort_trend"),
+    "analyses.drivers": ("drivers_metrics", "early_behaviours", "plot_early_behaviours"),
+    "analyses.engagement": (
+        "dau_mau",
+        "engagement_metrics",
+        "feature_adoption",
+        "lifecycle",
+        "plot_dau_mau",
+        "plot_feature_adoption",
+        "plot_lifecycle",
+        "plot_stickiness",
+        "prompt_rates",
+        "stickiness",
+        "stickiness_summary",
+    ),
+    "analyses.feedback": ("feedback_metrics", "feedback_summary", "plot_feedback", "with_nps_groups"),
+    "analyses.funnel": (
+        "FunnelResult",
+        "checklist_completion",
+        "compute_funnel",
+        "format_duration",
+        "funnel_metrics",
+        "onboarding_time",
+        "plot_funnel",
+        "plot_step_times",
+        "step_times",
+        "time_to_convert",
+    ),
+    "analyses.journey": ("last_events", "last_step_reached", "plot_where_users_stop"),
+    "analyses.lifetime": ("LifetimeResult", "fit_lifetime", "lifetime_metrics"),
+    "analyses.moments": ("moments_metrics", "moments_of_truth", "plot_moments"),
+    "analyses.quality": ("plot_events_per_day", "quality_metrics", "quality_report"),
+    "analyses.readiness": ("plot_readiness", "readiness_metrics", "readiness_scorecard"),
+    "analyses.retention": (
+        "CohortTable",
+        "bracket_retention",
+        "cohort_table",
+        "nday_retention",
+        "retention_curve",
+        "retention_metrics",
+        "unbounded_retention",
+    ),
+    "analyses.revenue": ("plot_net_churn", "plot_revenue_projection", "revenue_churn", "revenue_metrics"),
+    "analyses.segments": (
+        "compare_all",
+        "compare_segments",
+        "plot_hazard_ratios",
+        "plot_segment_retention",
+        "plot_segment_survival",
+        "segment_summary",
+        "segments_metrics",
+    ),
+    "analyses.ttfv": (
+        "TTFVResult",
+        "aalen_johansen",
+        "fit_ttfv",
+        "plot_ttfv",
+        "ttfv_metrics",
+        "ttfv_summary",
+    ),
+    "report.metrics_io": ("read_metrics", "record_metrics"),
+    "report.notebook": (
+        "computable",
+        "configured",
+        "setup_notebook",
+        "share_events",
+        "share_moment_identifiers",
+        "show",
+        "show_notes",
+        "show_segments",
+        "show_value",
+    ),
+    "report.plots": ("plot_cohort_heatmap", "plot_lifetime", "plot_retention_curve"),
+    "absence": ("NotComputable",),
+    "params": ("Params", "churn_delay_days", "load_params", "params_from_namespace", "validate_params"),
 }
-
-
-class _PublicSurface(types.ModuleType):
-    """The package module: a submodule named like a public function (``funnel``, ``readiness``)
-    must not replace the function when Python binds the imported submodule on the package."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
-            if name not in self.__dict__:  # keep the function; the module stays in sys.modules
-                super().__setattr__(name, getattr(value, name))
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _PublicSurface
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
 def __getattr__(name: str):
@@ -155,7 +136,50 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .absence import NotComputable  # noqa: F401
+    from .analyses.change import (  # noqa: F401
+        change_metrics,
+        change_summary,
+        compare_change,
+        plot_cohort_trend,
+    )
+    from .analyses.drivers import drivers_metrics, early_behaviours, plot_early_behaviours  # noqa: F401
+    from .analyses.engagement import (  # noqa: F401
+        dau_mau,
+        engagement_metrics,
+        feature_adoption,
+        lifecycle,
+        plot_dau_mau,
+        plot_feature_adoption,
+        plot_lifecycle,
+        plot_stickiness,
+        prompt_rates,
+        stickiness,
+        stickiness_summary,
+    )
+    from .analyses.feedback import (  # noqa: F401
+        feedback_metrics,
+        feedback_summary,
+        plot_feedback,
+        with_nps_groups,
+    )
+    from .analyses.funnel import (  # noqa: F401
+        FunnelResult,
+        checklist_completion,
+        compute_funnel,
+        format_duration,
+        funnel_metrics,
+        onboarding_time,
+        plot_funnel,
+        plot_step_times,
+        step_times,
+        time_to_convert,
+    )
+    from .analyses.journey import last_events, last_step_reached, plot_where_users_stop  # noqa: F401
     from .analyses.lifetime import LifetimeResult, fit_lifetime, lifetime_metrics  # noqa: F401
+    from .analyses.moments import moments_metrics, moments_of_truth, plot_moments  # noqa: F401
+    from .analyses.quality import plot_events_per_day, quality_metrics, quality_report  # noqa: F401
+    from .analyses.readiness import plot_readiness, readiness_metrics, readiness_scorecard  # noqa: F401
     from .analyses.retention import (  # noqa: F401
         CohortTable,
         bracket_retention,
@@ -165,13 +189,53 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         retention_metrics,
         unbounded_retention,
     )
+    from .analyses.revenue import (  # noqa: F401
+        plot_net_churn,
+        plot_revenue_projection,
+        revenue_churn,
+        revenue_metrics,
+    )
+    from .analyses.segments import (  # noqa: F401
+        compare_all,
+        compare_segments,
+        plot_hazard_ratios,
+        plot_segment_retention,
+        plot_segment_survival,
+        segment_summary,
+        segments_metrics,
+    )
+    from .analyses.ttfv import (  # noqa: F401
+        TTFVResult,
+        aalen_johansen,
+        fit_ttfv,
+        plot_ttfv,
+        ttfv_metrics,
+        ttfv_summary,
+    )
     from .data.facts import Accounting, Facts, build_facts  # noqa: F401
     from .data.loading import load  # noqa: F401
     from .data.pipeline import compute_facts, data_summary, run_metrics  # noqa: F401
-    from .params import Params, load_params, params_from_namespace, validate_params  # noqa: F401
+    from .params import (  # noqa: F401
+        Params,
+        churn_delay_days,
+        load_params,
+        params_from_namespace,
+        validate_params,
+    )
     from .report.metrics_io import read_metrics, record_metrics  # noqa: F401
-    from .report.notebook import setup_notebook, show, show_value  # noqa: F401
+    from .report.notebook import (  # noqa: F401
+        computable,
+        configured,
+        setup_notebook,
+        share_events,
+        share_moment_identifiers,
+        show,
+        show_notes,
+        show_segments,
+        show_value,
+    )
     from .report.plots import plot_cohort_heatmap, plot_lifetime, plot_retention_curve  # noqa: F401
 
-
-__all__ = sorted({"DataError", "OnboardingAnalysisError", "ParamsError", "StatisticalWarning", *_LAZY})
+__all__ = sorted(
+    {"DataError", "OnboardingAnalysisError", "ParamsError", "StatisticalWarning", "__version__", *_LAZY}
+)

@@ -357,7 +357,7 @@ def _reconcile_window(values: dict[str, Any], where: str) -> None:
 
 def check_value(key: str, value: Any) -> Any:
     """Validate and normalise one params value as ``validate_params`` would (for options given
-    directly to an analysis function, e.g. ``funnel(facts, steps=[...])``).
+    directly to an analysis function, e.g. ``compute_funnel(facts, steps=[...])``).
 
     Raises :class:`ParamsError` naming the key, the value and what is expected.
     """

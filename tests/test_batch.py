@@ -17,6 +17,7 @@ from bs4 import BeautifulSoup
 from onboarding_analysis.demo.generator import DemoSpec, write_demo
 from onboarding_analysis.errors import DataError, ParamsError
 from onboarding_analysis.params import load_params, validate_params
+from onboarding_analysis.report import batch
 from onboarding_analysis.report.batch import (
     FAILED,
     OK,
@@ -31,7 +32,7 @@ from onboarding_analysis.report.batch import (
     run_one,
     sanitize_name,
 )
-from onboarding_analysis.report.execution import ReportError, batch
+from onboarding_analysis.report.execution import ReportError
 from onboarding_analysis.report.metrics_io import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import warnings
 import pandas as pd
 import pytest
 
-from onboarding_analysis.analyses.funnel import funnel
+from onboarding_analysis.analyses.funnel import compute_funnel
 from onboarding_analysis.data import cache as facts_cache
 from onboarding_analysis.data import pipeline
 from onboarding_analysis.data.pipeline import compute_facts
@@ -60,7 +60,7 @@ def test_hit_gives_identical_facts_and_working_events(demo, builds):
     # Only the aggregation is skipped: the event table is there, lazy, on a fresh source.
     assert second.source is not first.source
     assert second.events.count().execute() == first.accounting.events_used
-    pd.testing.assert_frame_equal(funnel(second).steps, funnel(first).steps)
+    pd.testing.assert_frame_equal(compute_funnel(second).steps, compute_funnel(first).steps)
 
 
 def test_changed_param_is_a_miss(demo, builds):

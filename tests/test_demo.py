@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from onboarding_analysis.demo import generator as demo
 from onboarding_analysis.demo.generator import (
     DAY_US,
     EVENT_COLUMNS,
@@ -29,7 +30,6 @@ from onboarding_analysis.demo.generator import (
     true_lifetime_survival,
     write_demo,
 )
-from onboarding_analysis.demo.generator import generator as demo
 from onboarding_analysis.errors import ParamsError
 
 SPEC = DemoSpec()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from onboarding_analysis.analyses.funnel import funnel
+from onboarding_analysis.analyses.funnel import compute_funnel
 from onboarding_analysis.analyses.lifetime import fit_lifetime
 from onboarding_analysis.analyses.ttfv import fit_ttfv
 from onboarding_analysis.data import columns as C
@@ -105,7 +105,7 @@ def test_ttfv_recovers_the_demo_truth(demo_run):
 def test_funnel_counts_equal_the_demo_truth(demo_run):
     raw, truth = demo_run
     params = validate_params(raw)
-    result = funnel(compute_facts(params))
+    result = compute_funnel(compute_facts(params))
     window = params.conversion_window_days
     eligible = truth[truth["age_days"] >= window]
     assert result.eligible == len(eligible)

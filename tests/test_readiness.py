@@ -18,8 +18,8 @@ from onboarding_analysis.analyses.readiness import (  # noqa: E402
     COLUMNS,
     SIGNALS,
     plot_readiness,
-    readiness,
     readiness_metrics,
+    readiness_scorecard,
 )
 from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402
@@ -97,7 +97,7 @@ def card(tmp_path_factory):
                 {**base, "events": facts.params.events, "users": facts.params.users} | params
             ),
         )
-        return readiness(facts, quality=quality).set_index("signal")
+        return readiness_scorecard(facts, quality=quality).set_index("signal")
 
     return build
 

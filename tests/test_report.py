@@ -20,6 +20,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from onboarding_analysis.errors import OnboardingAnalysisError, ParamsError
+from onboarding_analysis.report import execution as report_module
 from onboarding_analysis.report.execution import (
     ERROR_FILE,
     NOTEBOOK_DIR,
@@ -34,7 +35,6 @@ from onboarding_analysis.report.execution import (
     run_report,
     write_error_file,
 )
-from onboarding_analysis.report.execution import execution as report_module
 from onboarding_analysis.report.metrics_io import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent

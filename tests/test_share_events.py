@@ -44,7 +44,7 @@ def test_shared_events_give_the_same_results(tmp_path, write_csv):
     pd.testing.assert_frame_equal(oa.dau_mau(shared), oa.dau_mau(facts))
     pd.testing.assert_frame_equal(oa.lifecycle(shared), oa.lifecycle(facts))
     pd.testing.assert_frame_equal(oa.last_events(shared), oa.last_events(facts))
-    assert oa.funnel(shared).steps.equals(oa.funnel(facts).steps)
+    assert oa.compute_funnel(shared).steps.equals(oa.compute_funnel(facts).steps)
     # A second notebook reads the same file; each process reads it through its own link.
     again = share_events(oa.compute_facts(params, cache=cache), cache=cache)
     assert list(cache.glob(f"*{EVENTS_SUFFIX}")) == files
@@ -73,7 +73,7 @@ def test_step_times_of_shared_events_are_stored_once_and_read_back(tmp_path, wri
     cache = tmp_path / "cache"
     facts = oa.compute_facts(params, cache=cache)
     expected = oa.step_times(facts)  # on the lazy used events: never stored
-    expected_steps = oa.funnel(facts).steps
+    expected_steps = oa.compute_funnel(facts).steps
     assert not list(cache.glob(f"*{DERIVED_INFIX}*"))
     shared = share_events(facts, cache=cache)
     pd.testing.assert_frame_equal(oa.step_times(shared), expected)
@@ -86,7 +86,7 @@ def test_step_times_of_shared_events_are_stored_once_and_read_back(tmp_path, wri
     monkeypatch.setattr(funnel_module, "_step_times_expr", lambda *a: calls.append(a) or real(*a))
     again = share_events(oa.compute_facts(params, cache=cache), cache=cache)
     pd.testing.assert_frame_equal(oa.step_times(again), expected)
-    assert oa.funnel(again).steps.equals(expected_steps)
+    assert oa.compute_funnel(again).steps.equals(expected_steps)
     assert calls == []
     # Other options are another file; events filtered from the shared ones are never stored.
     oa.step_times(again, window_days=3)

@@ -5,7 +5,7 @@ METRICS.md, "Onboarding funnel" and "Onboarding engagement". The steps are param
 ``conversion_window`` (``conversion_window_days`` in days) and the mode ``funnel_mode``.
 
 These are the rules of ``funnel_semantics: onboarding`` (the default), described below. Under
-``funnel_semantics: posthog``, :func:`funnel` applies PostHog's rules instead
+``funnel_semantics: posthog``, :func:`compute_funnel` applies PostHog's rules instead
 (:mod:`onboarding_analysis.funnel_posthog`; docs/funnels.md compares the two).
 
 Step times are computed in the query engine over :attr:`Facts.events
@@ -39,7 +39,7 @@ An event name accepted by two steps serves both: in ``ordered`` mode a single su
 reach two consecutive steps at once, and in ``strict`` mode it is never an interruption of a
 step that accepts it.
 
-Conversion (:func:`funnel`) counts *eligible* users only, ``age_days >= window_days``: younger
+Conversion (:func:`compute_funnel`) counts *eligible* users only, ``age_days >= window_days``: younger
 users have not had the whole window yet and leave every denominator. The censoring-aware
 cumulative incidence per step uses *all* users instead (Aalen-Johansen, churn before the step
 as the competing event, :mod:`onboarding_analysis.ttfv`).
@@ -82,7 +82,7 @@ __all__ = [
     "FunnelResult",
     "checklist_completion",
     "format_duration",
-    "funnel",
+    "compute_funnel",
     "funnel_metrics",
     "onboarding_time",
     "plot_funnel",
@@ -379,7 +379,7 @@ def _incidence(
     return row | {"cif": float(cif), "ci_low": float(lo), "ci_high": float(hi)}
 
 
-def funnel(
+def compute_funnel(
     facts: Facts,
     steps: Sequence[str | Sequence[str]] | None = None,
     *,
@@ -434,7 +434,7 @@ def funnel(
     --------
     >>> import onboarding_analysis as oa                                  # doctest: +SKIP
     >>> facts = oa.compute_facts(oa.load_params("params/demo.yaml"))      # doctest: +SKIP
-    >>> result = funnel(facts)                                            # doctest: +SKIP
+    >>> result = compute_funnel(facts)                                            # doctest: +SKIP
     >>> result.steps[["step", "users", "from_start", "from_previous"]]    # doctest: +SKIP
     """
     alpha = check_alpha(alpha)
@@ -697,7 +697,7 @@ def plot_funnel(result: FunnelResult, *, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     result : FunnelResult
-        Output of :func:`funnel`.
+        Output of :func:`compute_funnel`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure by default.
 
@@ -760,7 +760,7 @@ def plot_step_times(result: FunnelResult, *, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     result : FunnelResult
-        Output of :func:`funnel`.
+        Output of :func:`compute_funnel`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure by default.
 

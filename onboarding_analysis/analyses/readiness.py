@@ -38,7 +38,7 @@ means ``age >= N + 1``; value "by day 30" needs 30 observed days).
 Examples
 --------
 >>> import onboarding_analysis as oa                                  # doctest: +SKIP
->>> readiness(oa.compute_facts(oa.load_params("params/demo.yaml")))    # doctest: +SKIP
+>>> readiness_scorecard(oa.compute_facts(oa.load_params("params/demo.yaml")))    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ from ..data.facts import Facts
 from ..errors import DataError, OnboardingAnalysisError
 from ..params import window_adjective
 
-__all__ = ["COLUMNS", "SIGNALS", "STATUSES", "plot_readiness", "readiness", "readiness_metrics"]
+__all__ = ["COLUMNS", "SIGNALS", "STATUSES", "plot_readiness", "readiness_metrics", "readiness_scorecard"]
 
-#: Columns of :func:`readiness`.
+#: Columns of :func:`readiness_scorecard`.
 COLUMNS = ["signal", "status", "value", "explanation"]
 #: The signals, in report order.
 SIGNALS = ("segments", "journey", "feedback", "baseline", "data_quality")
@@ -249,7 +249,7 @@ def _end_after_data(facts: Facts) -> str | None:
     )
 
 
-def readiness(facts: Facts, *, quality: Any = None) -> pd.DataFrame:
+def readiness_scorecard(facts: Facts, *, quality: Any = None) -> pd.DataFrame:
     """The readiness scorecard of one run (see the module docstring for each rule).
 
     Parameters
@@ -270,7 +270,7 @@ def readiness(facts: Facts, *, quality: Any = None) -> pd.DataFrame:
     Examples
     --------
     >>> import onboarding_analysis as oa                                  # doctest: +SKIP
-    >>> readiness(oa.compute_facts(oa.load_params("params/demo.yaml")))    # doctest: +SKIP
+    >>> readiness_scorecard(oa.compute_facts(oa.load_params("params/demo.yaml")))    # doctest: +SKIP
     """
     if not isinstance(facts, Facts) or facts.events is None:
         raise TypeError(f"readiness needs the Facts object of compute_facts(params), but got {type(facts)!r}")

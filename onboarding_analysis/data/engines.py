@@ -47,7 +47,7 @@ from .loading import (
     summarise_scan,
     warn_row_defects,
 )
-from .files import expand_files, file_format
+from .files import expand_files, file_format, is_remote
 from .loading import connect as connect_duckdb
 from ..params import Params
 
@@ -710,7 +710,6 @@ __all__ = [
     "connect_engine",
     "connect_spark",
     "find_java_home",
-    "is_remote",
     "load_spark",
     "load_with",
     "spark_files",

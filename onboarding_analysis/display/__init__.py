@@ -1,2 +1,7 @@
 """Layer 3, display helpers shared by the analyses and the report: the figure theme and
 palette, and the formatted HTML tables."""
+
+from .style import PALETTE, apply_theme, group_colors, plot_km
+from .tables import Table, format_value
+
+__all__ = ["PALETTE", "Table", "apply_theme", "format_value", "group_colors", "plot_km"]

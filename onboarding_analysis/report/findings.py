@@ -1,6 +1,6 @@
 """Findings: plain sentences written from a run's ``metrics.json``, each with the numbers behind it.
 
-:func:`findings` reads the final metrics of a run (a dict, nothing else) and returns at most
+:func:`build_findings` reads the final metrics of a run (a dict, nothing else) and returns at most
 :data:`MAX_FINDINGS` :class:`Finding` objects, most important first. Each rule looks at one
 part of the metrics and says nothing when that part is absent (no ``change_date``, no
 ``segments``, no funnel): an absent input is never a crash or a "None" in a sentence.
@@ -34,7 +34,7 @@ id                           when                                           says
 
 Examples
 --------
->>> [f.id for f in findings({"moments": {"crisis": 3, "unit": "account",
+>>> [f.id for f in build_findings({"moments": {"crisis": 3, "unit": "account",
 ...                                      "eligible": {"crisis": 120}}})]
 ['accounts-in-crisis']
 """
@@ -60,7 +60,7 @@ from .wording import (
     points_ci,
 )
 
-__all__ = ["LEVEL", "MAX_FINDINGS", "SECTIONS", "Finding", "findings"]
+__all__ = ["LEVEL", "MAX_FINDINGS", "SECTIONS", "Finding", "build_findings"]
 
 #: Level below which a corrected p-value counts as a difference (the 95% intervals' level).
 LEVEL = 0.05
@@ -495,7 +495,7 @@ def _ttfv_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     return [Finding("time-to-value", text + ".", SECTIONS["ttfv"], numbers)]
 
 
-#: The rules, in the order their findings are shown (see :func:`findings` for data-limits).
+#: The rules, in the order their findings are shown (see :func:`build_findings` for data-limits).
 RULES: tuple[Callable[[Mapping[str, Any]], list[Finding]], ...] = (
     _change_finding,
     _funnel_finding,
@@ -507,7 +507,7 @@ RULES: tuple[Callable[[Mapping[str, Any]], list[Finding]], ...] = (
 )
 
 
-def findings(metrics: Mapping[str, Any], *, limit: int = MAX_FINDINGS) -> list[Finding]:
+def build_findings(metrics: Mapping[str, Any], *, limit: int = MAX_FINDINGS) -> list[Finding]:
     """The findings of a run, most important first.
 
     Parameters
@@ -526,7 +526,7 @@ def findings(metrics: Mapping[str, Any], *, limit: int = MAX_FINDINGS) -> list[F
 
     Examples
     --------
-    >>> findings({})
+    >>> build_findings({})
     []
     """
     out = [finding for rule in RULES for finding in rule(metrics)]

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..stats.intervals import wilson_interval
-from .findings import Finding, findings
+from .findings import Finding, build_findings
 from .wording import NOT_ESTIMABLE, count, days, days_ci, duration, is_number, percent, percent_ci
 
 __all__ = ["SUMMARY_ID", "Figure", "Summary", "build_summary", "summary_html", "summary_metrics"]
@@ -300,7 +300,7 @@ def build_summary(metrics: Mapping[str, Any]) -> Summary:
         + _funnel_figure(metrics)
         + _lifetime_figure(metrics)
     )
-    return Summary(headline=tuple(figures), findings=tuple(findings(metrics)))
+    return Summary(headline=tuple(figures), findings=tuple(build_findings(metrics)))
 
 
 def summary_metrics(summary: Summary) -> dict[str, Any]:
