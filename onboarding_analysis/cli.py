@@ -5,7 +5,7 @@ A thin layer: it parses arguments, calls package functions and turns user errors
 ``error: <message>`` on stderr and exit status 2, without a traceback (``--debug`` shows it).
 
 ``run`` with one params file runs one report and prints its path. With several files, or
-``--per COLUMN``, it runs a batch (:mod:`onboarding_analysis.batch`): the runs execute in
+``--per COLUMN``, it runs a batch (:mod:`onboarding_analysis.report.batch`): the runs execute in
 parallel, a failing run never stops the others, ``OUT/index.html`` lists them all (its path is
 printed on stdout), progress and a summary go to stderr; the exit status is 1 when a run
 failed.

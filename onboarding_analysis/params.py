@@ -129,7 +129,7 @@ class Params:
     # Inputs: the users table's own column names, the observation-end check.
     users_columns: Mapping[str, str] | None = None
     observation_end_check: str = "error"
-    # The shape of the inputs: canonical columns or a vendor export (onboarding_analysis.sources).
+    # The shape of the inputs: canonical columns or a vendor export (onboarding_analysis.data.sources).
     source: str = "canonical"
     account_group: str | None = None
     mixpanel_project_timezone: str | None = None

@@ -8,7 +8,7 @@ censored at the longest follow-up the after group can have had**, separately for
 of duration, because they are observed with different delays:
 
 * **TTFV** is censored at the user's age (a value event is in the data as soon as it happens,
-  :func:`onboarding_analysis.ttfv.competing_risks_data`). The longest TTFV follow-up of the
+  :func:`onboarding_analysis.analyses.ttfv.competing_risks_data`). The longest TTFV follow-up of the
   after group is its oldest user's age, ``tau_v = max(age | after)``. Every user's age is capped
   at ``tau_v`` and value later than ``tau_v`` is not counted.
 * **Lifetime**, under the inactivity rule with ``lifetime_censoring: observable`` (the default),
@@ -20,7 +20,7 @@ of duration, because they are observed with different delays:
 
 Figures read before the cap (TTFV by day 7, day-30 retention) are unchanged by it; it matters
 for the log-rank test, the Cox model and the RMST, which use the whole curve. Then the same
-comparison as for segments runs on the two groups (:func:`onboarding_analysis.segments`,
+comparison as for segments runs on the two groups (:func:`onboarding_analysis.analyses.segments`,
 reference *before*), plus the two differences the change is judged by:
 
 * **reached value by day 7**: after minus before, the difference of two Aalen-Johansen
@@ -31,7 +31,7 @@ reference *before*), plus the two differences the change is judged by:
   ``method="newcomb"``), which stays inside [-1, 1] and behaves with small counts.
 
 Lifetime: log-rank p and the Cox hazard ratio *after vs before* among users active after signup
-(see :mod:`onboarding_analysis.segments` for that estimand), adjusted by default for the params
+(see :mod:`onboarding_analysis.analyses.segments` for that estimand), adjusted by default for the params
 ``segments`` (a change in the mix of personas or plans over time would otherwise pass for an
 effect of the change). A before/after comparison is not an experiment: anything else that
 changed at the same time (season, marketing, pricing) is mixed into the difference. The cohort
@@ -125,7 +125,7 @@ class ChangeComparison:
         Cox hazard ratio of churn, after vs before (NaN when not estimable).
     hr_note : str
         "not estimable: <reason>" when the Cox model has no estimate (e.g. a monotone
-        likelihood, :mod:`onboarding_analysis.cox_checks`), else empty.
+        likelihood, :mod:`onboarding_analysis.stats.cox_checks`), else empty.
     ph_warning : str
         Non-empty if the proportional-hazards check failed.
     comparison : SegmentComparison
@@ -261,7 +261,7 @@ def compare_change(
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts`.
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`.
     change_date : date or ISO string, optional
         Default params ``change_date``.
     alpha : float, default 0.05
@@ -501,7 +501,7 @@ def change_summary(result: ChangeComparison) -> pd.DataFrame:
         ),
     ]
     table = pd.DataFrame(rows, columns=["what", "before", "after", "difference", "ci_low", "ci_high", "p"])
-    # How the report formats each row (onboarding_analysis.tables): users, two shares, a ratio.
+    # How the report formats each row (onboarding_analysis.display.tables): users, two shares, a ratio.
     table.attrs["row_formats"] = {
         rows[0][0]: "count",
         rows[1][0]: "percent",

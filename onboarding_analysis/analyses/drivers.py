@@ -22,7 +22,7 @@ by fixing the covariate *before* the outcome is counted:
    the ``signup_event``.
 3. **Outcome**: lifetime after the landmark, ``lifetime_days - L``, churned or censored as in
    the user-facts table.
-4. **Model**: one Cox model per event (Efron ties, :func:`~onboarding_analysis.compression.efron_cox`:
+4. **Model**: one Cox model per event (Efron ties, :func:`~onboarding_analysis.stats.compression.efron_cox`:
    lifelines' estimates, vectorised; the proportional-hazards check on every row), optionally adjusted for segments
    (``adjust_for``: persona, plan, ...), hazard ratio did vs did not with its interval; the
    p-values of all events form one family, adjusted by Benjamini-Hochberg by default.
@@ -162,7 +162,7 @@ def early_behaviours(
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts`.
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`.
     landmark_days : int, optional
         The landmark ``L``; default params ``landmark_days``.
     top : int, optional
@@ -188,7 +188,7 @@ def early_behaviours(
         then the larger distance of the ratio from 1): :data:`DRIVER_COLUMNS`. ``association``
         reads the adjusted p-value: "lower churn" / "higher churn" / "no clear association";
         ``note`` says why a ratio is missing ("not estimable: <reason>" when the model has
-        no estimate, e.g. a monotone likelihood: :mod:`onboarding_analysis.cox_checks`). ``attrs`` hold ``label`` ("associations, not
+        no estimate, e.g. a monotone likelihood: :mod:`onboarding_analysis.stats.cox_checks`). ``attrs`` hold ``label`` ("associations, not
         causes"), ``landmark_days``, ``users`` (landmark users), ``min_age_days``,
         ``adjusted_for`` and ``p_adjust``.
 

@@ -1,6 +1,6 @@
 """Onboarding engagement: prompts, feature adoption, stickiness, DAU/MAU and lifecycle.
 
-METRICS.md, "Onboarding engagement". Every function takes a :class:`~onboarding_analysis.facts.Facts`
+METRICS.md, "Onboarding engagement". Every function takes a :class:`~onboarding_analysis.data.facts.Facts`
 object. Aggregation over events runs in the query engine as ibis expressions over
 ``facts.events`` (the used events, ``t0 <= ts <= T``); only small results reach pandas: one row
 per user, per day or per period.

@@ -22,7 +22,7 @@ Rules
   clipped to [-1, 1], times 100. The point estimate is the plain NPS.
   B. Rocks, "Interval estimation for the 'Net Promoter Score'", *The American Statistician*
   70(4), 365-372 (2016).
-- **CSAT interval**: Wilson score interval (:func:`onboarding_analysis.intervals.wilson_interval`).
+- **CSAT interval**: Wilson score interval (:func:`onboarding_analysis.stats.intervals.wilson_interval`).
 - **By segment**: the responders of each group of a users-table segment column; groups with fewer
   than ``min_segment_size`` responders are pooled into ``other`` (METRICS.md, "Segment
   comparisons"), users without a value form the group ``(missing)``.
@@ -300,7 +300,7 @@ def feedback_summary(facts: Facts, *, alpha: float = 0.05) -> FeedbackResult:
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts` with params
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts` with params
         ``feedback_event`` (and ``score_scale``) set.
     alpha : float, default 0.05
 

@@ -6,10 +6,10 @@ METRICS.md, "Onboarding funnel" and "Onboarding engagement". The steps are param
 
 These are the rules of ``funnel_semantics: onboarding`` (the default), described below. Under
 ``funnel_semantics: posthog``, :func:`compute_funnel` applies PostHog's rules instead
-(:mod:`onboarding_analysis.funnel_posthog`; docs/funnels.md compares the two).
+(:mod:`onboarding_analysis.analyses.funnel_posthog`; docs/funnels.md compares the two).
 
 Step times are computed in the query engine over :attr:`Facts.events
-<onboarding_analysis.facts.Facts.events>` (the used events, ``t0 <= ts <= T``), one ibis join
+<onboarding_analysis.data.facts.Facts.events>` (the used events, ``t0 <= ts <= T``), one ibis join
 per step; only one row per user reaches pandas. A step counts only if it is reached *within
 the window*: duration since ``t0`` strictly below ``window_days`` ("within N days" means a
 duration ``< N``, METRICS.md "Time base"), so an event at exactly ``window_days`` is outside.
@@ -42,7 +42,7 @@ step that accepts it.
 Conversion (:func:`compute_funnel`) counts *eligible* users only, ``age_days >= window_days``: younger
 users have not had the whole window yet and leave every denominator. The censoring-aware
 cumulative incidence per step uses *all* users instead (Aalen-Johansen, churn before the step
-as the competing event, :mod:`onboarding_analysis.ttfv`).
+as the competing event, :mod:`onboarding_analysis.analyses.ttfv`).
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def step_times(
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts`; its ``events`` (an ibis
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`; its ``events`` (an ibis
         table of the used events) is where the steps are found.
     steps : sequence, optional
         The steps in order, each an event name or a sequence of accepted event names. Default:
@@ -273,8 +273,8 @@ def _engine_step_times(events, steps: Steps, mode: str, window: float) -> pd.Dat
     itself is kept with its result, so the key (its ``id``) cannot be reused by another one.
 
     When ``events`` are the shared used events of a report run
-    (:func:`onboarding_analysis.notebook.share_events`), the result is also stored next to
-    them (:func:`onboarding_analysis.cache.derived_path`): the first notebook of the run that
+    (:func:`onboarding_analysis.report.notebook.share_events`), the result is also stored next to
+    them (:func:`onboarding_analysis.data.cache.derived_path`): the first notebook of the run that
     needs the step times computes them, the others (funnel, segments, moments) read them.
     """
     key = (id(events), tuple(tuple(s) for s in steps), mode, float(window))
@@ -393,14 +393,14 @@ def compute_funnel(
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts`.
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`.
     steps, mode, window_days
         As in :func:`step_times`; defaults from ``facts.params``.
     alpha : float, default 0.05
         For the ``1 - alpha`` Wilson and Aalen-Johansen intervals.
     semantics : {"onboarding", "posthog"}, optional
         Default: params ``funnel_semantics``. ``posthog`` applies PostHog's rules
-        (:mod:`onboarding_analysis.funnel_posthog`): the population is every user with a step-1
+        (:mod:`onboarding_analysis.analyses.funnel_posthog`): the population is every user with a step-1
         event, eligible once the window of their first step-1 event is over; ``times`` then
         holds each user's chain in days since signup, and ``incidence`` is empty (it is defined
         from signup; ``notes`` says so).
@@ -425,7 +425,7 @@ def compute_funnel(
     with duration = the step time if reached; otherwise the churn time if the user churned
     (``churned``, ``lifetime_days``) before ``window_days`` (competing event); otherwise
     censored at ``min(age_days, window_days)``. It is read just before ``window_days``. As in
-    :func:`onboarding_analysis.ttfv.competing_risks_data`, a step reached only *after* an
+    :func:`onboarding_analysis.analyses.ttfv.competing_risks_data`, a step reached only *after* an
     observed churn (possible with ``churn_event``, or with step events that are not active
     events) counts as churned first in the incidence, while the conversion figures count it
     as reached.

@@ -3,7 +3,7 @@
 The rules are those of PostHog's funnel matcher, ``funnel-udf/src/steps.rs`` (ordered and strict)
 and ``funnel-udf/src/unordered_steps.rs`` (unordered), fed by
 ``posthog/hogql_queries/insights/funnels/funnel_udf.py``; docs/funnels.md sets them beside the
-default ``onboarding`` rules of :mod:`onboarding_analysis.funnel`. "Step 1" below is the first
+default ``onboarding`` rules of :mod:`onboarding_analysis.analyses.funnel`. "Step 1" below is the first
 step (``step_0_days`` in the tables).
 
 - The window is measured from the chain's step-1 event, never from signup, and its end is
@@ -43,7 +43,7 @@ step (``step_0_days`` in the tables).
   values as :func:`numpy.median` does, exactly up to 8,192 values).
 
 The population is every user with a step-1 event (any step event for ``any_order``) among the
-used events (:attr:`Facts.events <onboarding_analysis.facts.Facts.events>`), signup or not. One
+used events (:attr:`Facts.events <onboarding_analysis.data.facts.Facts.events>`), signup or not. One
 departure from PostHog, kept on purpose: users whose window, from their first step-1 event, is
 not over at the observation end (``T - first start < window``) are left out of the rates (not
 *eligible*), as under the onboarding rules; PostHog counts them as not (yet) converted.
@@ -247,7 +247,7 @@ def _median(values: np.ndarray) -> float:
 def posthog_steps_table(
     offsets: np.ndarray, eligible: np.ndarray, labels, alpha: float
 ) -> list[dict[str, Any]]:
-    """The rows of :attr:`FunnelResult.steps <onboarding_analysis.funnel.FunnelResult.steps>`
+    """The rows of :attr:`FunnelResult.steps <onboarding_analysis.analyses.funnel.FunnelResult.steps>`
     under PostHog's rules.
 
     Parameters
@@ -321,14 +321,14 @@ def _unordered_label(j: int) -> str:
 
 
 def posthog_funnel(facts: Facts, steps: Steps, mode: str, window: float, alpha: float) -> FunnelResult:
-    """:func:`onboarding_analysis.funnel.funnel` under ``funnel_semantics: posthog``: the
-    :class:`~onboarding_analysis.funnel.FunnelResult` of the rules above (its ``incidence`` is
+    """:func:`onboarding_analysis.analyses.funnel.compute_funnel` under ``funnel_semantics: posthog``: the
+    :class:`~onboarding_analysis.analyses.funnel.FunnelResult` of the rules above (its ``incidence`` is
     empty: it is defined from signup; ``notes`` say so and name what is left out).
 
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts`.
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`.
     steps : tuple of tuple of str
         The normalised steps.
     mode : {"ordered", "strict", "any_order"}

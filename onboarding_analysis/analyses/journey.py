@@ -8,7 +8,7 @@ they are left out rather than counted as stuck.
 Event-level work runs in the query engine (ibis over ``facts.events``); one row per user
 reaches pandas, where it is matched with the stuck group from the user-facts table.
 
-Steps are the ordered funnel's (:func:`onboarding_analysis.funnel.step_times`, mode
+Steps are the ordered funnel's (:func:`onboarding_analysis.analyses.funnel.step_times`, mode
 ``ordered``): step 0 is reached at the first step-0 event, step j at the first step-j event at
 or after the time step j-1 was reached (a tie counts), all within the conversion window
 (durations ``< conversion_window_days``), as in METRICS.md.
@@ -106,7 +106,7 @@ def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = 
 
     Notes
     -----
-    Ordered steps of :func:`onboarding_analysis.funnel.step_times` (ties count, so one event
+    Ordered steps of :func:`onboarding_analysis.analyses.funnel.step_times` (ties count, so one event
     accepted by two consecutive steps reaches both), durations ``< conversion_window_days``.
 
     Examples

@@ -97,7 +97,7 @@ def _check_inputs(
     if missing:
         raise DataError(
             f"fit_lifetime needs the user-facts column(s) {missing}, which are missing; "
-            f"build the table with onboarding_analysis.facts"
+            f"build the table with onboarding_analysis.data.facts"
         )
     durations = pd.to_numeric(facts[C.LIFETIME], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isfinite(durations) | (durations < 0)

@@ -20,7 +20,7 @@ When the used events carry an ``account_id`` (at least one non-null value) the u
   any user has an active event then);
 - value = the first value event of any of its users;
 - onboarding completed = the first time any of its users reached the last onboarding step
-  (the funnel's rule: :func:`onboarding_analysis.funnel.step_times` with params
+  (the funnel's rule: :func:`onboarding_analysis.analyses.funnel.step_times` with params
   ``onboarding_steps``, ``funnel_mode`` and ``conversion_window_days`` counted from that
   user's own signup);
 - features used in the first week = distinct ``feature_events`` of any user at durations
@@ -342,7 +342,7 @@ def moments_of_truth(facts: Facts, *, alpha: float = 0.05) -> MomentsResult:
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts`; its ``events`` are
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`; its ``events`` are
         aggregated in the query engine, only one row per unit reaches pandas.
     alpha : float, default 0.05
         The shares' Wilson intervals are ``1 - alpha`` intervals.

@@ -1,6 +1,6 @@
 """Data quality: where every input row went, and what looks wrong in the event log.
 
-:func:`quality_report` turns a :class:`~onboarding_analysis.facts.Facts` into a
+:func:`quality_report` turns a :class:`~onboarding_analysis.data.facts.Facts` into a
 :class:`QualityReport`, a frozen dataclass of small tables for the report's *Data* section;
 :func:`quality_metrics` gives its ``data_quality`` section of ``metrics.json`` and
 :func:`plot_events_per_day` its plot.
@@ -8,7 +8,7 @@
 What it reports
 ---------------
 - **Rows** (``rows``): rows read, rows used, and every excluded row under its reason
-  (:data:`~onboarding_analysis.facts.EVENT_REASONS`, all listed, zeros included). They add up:
+  (:data:`~onboarding_analysis.data.facts.EVENT_REASONS`, all listed, zeros included). They add up:
   ``used + sum(excluded) == read``, always (:attr:`QualityReport.adds_up`).
 - **Files** (``files``): rows read and used per input file.
 - **Users** (``users``): users analysed and excluded per reason, users-table rows, analysed
@@ -34,7 +34,7 @@ What it reports
   them.
 
 Privacy between clients: everything except the row counts is computed from the run's own
-used events (:attr:`Facts.events <onboarding_analysis.facts.Facts.events>`: the users kept by
+used events (:attr:`Facts.events <onboarding_analysis.data.facts.Facts.events>`: the users kept by
 params ``filters``), so a report never shows another client's event names or activity. The
 counts of rows and users excluded by the filter are totals only.
 
@@ -198,7 +198,7 @@ def quality_report(
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts`.
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`.
     top : int, default 15
         Event names listed by frequency; the rest are counted in one row.
     low_fraction : float, default 0.2
@@ -320,7 +320,7 @@ def _files_table(facts: Facts, used_per_file: pd.Series) -> pd.DataFrame:
 def _users_tables(facts: Facts) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Users accounting and t0 sources.
 
-    From the accounting's per-user summary (:attr:`~onboarding_analysis.facts.Accounting.
+    From the accounting's per-user summary (:attr:`~onboarding_analysis.data.facts.Accounting.
     users_summary`, counted by ``build_facts`` from its per-user status) when it has one; an
     accounting made by hand has none, and the counts are then read off the events.
     """
@@ -360,7 +360,7 @@ def _users_tables(facts: Facts) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
 
 
 def _users_summary(facts: Facts) -> dict[str, int]:
-    """:func:`~onboarding_analysis.facts.summarise_users` of per-user engine results over the
+    """:func:`~onboarding_analysis.data.facts.summarise_users` of per-user engine results over the
     events joined in pandas (for an accounting without a summary)."""
     params, source = facts.params, facts.source
     analysed = facts.table[[C.USER_ID]].copy()

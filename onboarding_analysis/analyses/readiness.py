@@ -255,9 +255,9 @@ def readiness_scorecard(facts: Facts, *, quality: Any = None) -> pd.DataFrame:
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts`.
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`.
     quality : QualityReport or mapping, optional
-        Where the row counts come from: a :class:`onboarding_analysis.quality.QualityReport`
+        Where the row counts come from: a :class:`onboarding_analysis.analyses.quality.QualityReport`
         (its ``rows`` table), a mapping or object with ``events_read`` and ``events_used``;
         default ``facts.accounting``.
 
@@ -288,7 +288,7 @@ def readiness_scorecard(facts: Facts, *, quality: Any = None) -> pd.DataFrame:
             rows.append(_row(signal, "fail", None, str(err)))
     # object dtype keeps counts as ints and missing values as None
     table = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
-    # How the report formats the values (onboarding_analysis.tables): two shares, counts.
+    # How the report formats the values (onboarding_analysis.display.tables): two shares, counts.
     table.attrs["row_formats"] = {"feedback": "percent", "data_quality": "percent"}
     return table
 

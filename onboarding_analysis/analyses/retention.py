@@ -1,7 +1,7 @@
 """Retention: N-day, unbounded, bracket, curve and cohort tables (METRICS.md, "Retention").
 
 Every function takes the user-facts table (one row per user, see
-:mod:`onboarding_analysis.columns`) and returns a tidy DataFrame or a small frozen dataclass.
+:mod:`onboarding_analysis.data.columns`) and returns a tidy DataFrame or a small frozen dataclass.
 
 Censoring is handled by eligibility, never by counting as a failure: a user enters a day-N
 figure only if ``age_days >= N + 1`` (day N is complete). Users who are not eligible leave the
@@ -51,7 +51,7 @@ def _require_columns(facts: pd.DataFrame, needed: Iterable[str], what: str) -> N
     if missing:
         raise DataError(
             f"{what} needs the user-facts column(s) {missing}, which are missing; "
-            f"build the table with onboarding_analysis.facts (columns present: {list(facts.columns)})"
+            f"build the table with onboarding_analysis.data.facts (columns present: {list(facts.columns)})"
         )
 
 
@@ -389,7 +389,7 @@ class CohortTable:
 
         Either no user is old enough for the first period (``P`` days), or every cell has
         fewer than ``min_cell_users`` eligible users; the heatmap is then left out of the
-        report with this note (:func:`onboarding_analysis.notebook.computable`).
+        report with this note (:func:`onboarding_analysis.report.notebook.computable`).
 
         Examples
         --------

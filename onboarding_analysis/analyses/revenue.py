@@ -267,7 +267,7 @@ def revenue_churn(facts: Facts, *, n_boot: int = 2000, seed: int = 0, alpha: flo
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts` with params
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts` with params
         ``revenue_event`` set.
     n_boot : int, default 2000
         Bootstrap resamples of accounts (0: no interval).

@@ -23,7 +23,7 @@ Which users enter which figure
   ``lifetime_days > 0``. A user censored at 0 (under the inactivity rule: younger than
   ``inactivity_days``) was never observed for any time; kept, they would sit in the risk set
   at time 0 and count as surviving the churns at 0. They are left out, exactly as
-  :func:`onboarding_analysis.lifetime.fit_lifetime` does, and counted per group
+  :func:`onboarding_analysis.analyses.lifetime.fit_lifetime` does, and counted per group
   (``users - lifetime_users``).
 * **Never-active share** (the atom at 0): among those users, the share churned at duration 0
   (never active after signup), with a Wilson interval. It is ``1 - S(0+)`` of the curve.
@@ -34,7 +34,7 @@ Which users enter which figure
   Cox model over all users mixes the two into one number that estimates neither. Splitting
   the two (a two-part model) gives two interpretable numbers: the never-active share per
   group, and the hazard ratio of churn among users who did come back. On the demo data the
-  second is exactly the generator's ratio (:func:`onboarding_analysis.demo.true_hazard_ratios`),
+  second is exactly the generator's ratio (:func:`onboarding_analysis.demo.generator.true_hazard_ratios`),
   which tests/test_segments.py recovers. ``adjust_for`` adds other columns to the model (the
   ratio is then conditional on them; numeric columns enter linearly, others as dummies).
 * **Retention, TTFV, completion**: their own eligibility rules (METRICS.md): age for N-day
@@ -43,17 +43,17 @@ Which users enter which figure
 Scale
 -----
 Every figure is computed exactly on a million users in seconds: the Cox model and its
-proportional-hazards check are a vectorised Newton-Raphson (:func:`onboarding_analysis.compression.efron_cox`,
-:func:`~onboarding_analysis.compression.efron_ph_test`; lifelines' ``CoxPHFitter`` loops over rows
+proportional-hazards check are a vectorised Newton-Raphson (:func:`onboarding_analysis.stats.compression.efron_cox`,
+:func:`~onboarding_analysis.stats.compression.efron_ph_test`; lifelines' ``CoxPHFitter`` loops over rows
 in Python), the log-rank tests are computed from one risk table per comparison (lifelines'
 ``multivariate_logrank_test`` statistic, to ~1e-12), and the groups are handled as integer codes.
 With ``compress=True`` (default) the fits run on unique rows with frequency weights
-(:mod:`onboarding_analysis.compression`); this is lossless: Kaplan-Meier, log-rank,
+(:mod:`onboarding_analysis.stats.compression`); this is lossless: Kaplan-Meier, log-rank,
 Aalen-Johansen, Cox and the PH check equal the uncompressed figures (tests/test_segments.py
 checks to 1e-9). Exact durations hardly repeat, so there compression is skipped (it would only
 cost time); on params ``compression_grid_hours`` it shrinks a million users to tens of thousands
 of rows. The grid itself is an approximation (durations rounded down, see
-:mod:`onboarding_analysis.compression`), so it stays opt-in. Measured on 2 (shared) cores,
+:mod:`onboarding_analysis.stats.compression`), so it stays opt-in. Measured on 2 (shared) cores,
 benchmarks/stages.py ``stats`` (4 columns + a before/after split, 1M users, ``segments_5``):
 1 h grid 14.9 s before the vectorised fits, 2.6 s after; exact durations (the default) 284 s
 before, 12.9 s after, 7.6 s once each table is sorted by duration once (shared by
@@ -183,8 +183,8 @@ class SegmentComparison:
         Kaplan-Meier fit per group (for plots).
     incidence : dict of str to pandas.DataFrame
         Aalen-Johansen table of reaching value per group.
-    cox : onboarding_analysis.compression.CoxFit or None
-        The fitted Cox model (:func:`onboarding_analysis.compression.efron_cox`; ``params_``,
+    cox : onboarding_analysis.stats.compression.CoxFit or None
+        The fitted Cox model (:func:`onboarding_analysis.stats.compression.efron_cox`; ``params_``,
         ``standard_errors_``, ``variance_matrix_``, ``summary`` as in lifelines' ``CoxPHFitter``),
         None without two groups with churn.
     adjust_for : tuple of str
@@ -512,13 +512,13 @@ def cox_hazard_ratios(
 ) -> tuple[pd.DataFrame, CoxFit | None, tuple[str, ...]]:
     """Cox hazard ratios of churn of each group against ``reference``, with a PH check.
 
-    A Cox model (Efron ties, :func:`onboarding_analysis.compression.efron_cox`: lifelines'
+    A Cox model (Efron ties, :func:`onboarding_analysis.stats.compression.efron_cox`: lifelines'
     ``CoxPHFitter`` estimate on the users, computed vectorised with exact frequency weights)
     with one 0/1 column per non-reference group plus the ``adjust_for`` covariates
-    (:func:`onboarding_analysis.compression.covariate_columns`). The proportional-hazards check
-    is :func:`onboarding_analysis.compression.efron_ph_test`, on every row.
+    (:func:`onboarding_analysis.stats.compression.covariate_columns`). The proportional-hazards check
+    is :func:`onboarding_analysis.stats.compression.efron_ph_test`, on every row.
     A group without churn, or in which the likelihood is monotone (separation:
-    :mod:`onboarding_analysis.cox_checks`), has no finite ratio: it is "not estimable" (NaN, and
+    :mod:`onboarding_analysis.stats.cox_checks`), has no finite ratio: it is "not estimable" (NaN, and
     the reason in ``hr_note``), its users are left out and the model is fitted again for the
     other groups. When the model as a whole has no estimate (the reference without churn, an
     adjustment covariate that separates, no convergence), every ratio is not estimable. The
@@ -723,7 +723,7 @@ def completion_flags(facts: Facts) -> pd.Series | None:
 def cif_se_before(table: pd.DataFrame, t: float) -> tuple[float, float, float, float]:
     """``(cif, se, ci_low, ci_high)`` of an Aalen-Johansen table just before ``t``.
 
-    The same row as :func:`onboarding_analysis.ttfv.cif_before` ("reached by day N" is a
+    The same row as :func:`onboarding_analysis.analyses.ttfv.cif_before` ("reached by day N" is a
     duration ``< N``), with the standard error that ``cif_before`` does not return.
     """
     times = table["time"].to_numpy(dtype=float)
@@ -1220,7 +1220,7 @@ def compare_segments(
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.pipeline.compute_facts`.
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`.
     column : str
         A column of ``facts.table`` (a segment, or any per-user attribute).
     reference : str, optional
@@ -1232,7 +1232,7 @@ def compare_segments(
     alpha : float, default 0.05
         ``1 - alpha`` intervals; level of the proportional-hazards warnings.
     compress : bool, default True
-        Fit on unique rows with frequency weights (:mod:`onboarding_analysis.compression`):
+        Fit on unique rows with frequency weights (:mod:`onboarding_analysis.stats.compression`):
         the same figures, faster (skipped where durations hardly repeat).
     adjust_for : sequence of str
         Columns the Cox model adjusts for (e.g. ``["plan"]`` when comparing personas).
@@ -1447,9 +1447,9 @@ def _axes(ax: Axes | None) -> Axes:
 def plot_segment_survival(comparison: SegmentComparison, *, ax: Axes | None = None, ci: bool = True) -> Axes:
     """Kaplan-Meier lifetime curves per group, with confidence bands.
 
-    Each group has its colour of :func:`onboarding_analysis.style.group_colors` (the same in
+    Each group has its colour of :func:`onboarding_analysis.display.style.group_colors` (the same in
     :func:`plot_segment_retention`); a curve goes on grey and dashed where fewer than
-    :data:`~onboarding_analysis.style.MIN_AT_RISK` of its users are at risk.
+    :data:`~onboarding_analysis.display.style.MIN_AT_RISK` of its users are at risk.
 
     Examples
     --------

@@ -380,7 +380,7 @@ def competing_risks_data(facts: pd.DataFrame) -> pd.DataFrame:
     delay: a value event at ``v <= T`` is in the data, so the value status of every user is
     known on ``[0, age]``. Churn is not, under the inactivity rule: a user whose last activity
     ``L`` is less than ``inactivity_days`` before ``T`` is not (yet) churned, although ``L`` may
-    turn out to be the churn time. That is why :mod:`onboarding_analysis.facts` censors the
+    turn out to be the churn time. That is why :mod:`onboarding_analysis.data.facts` censors the
     *lifetime* of such users at ``max(age - inactivity_days, 0)`` by default: censoring at
     ``age`` would count them as surviving to ``T``. Here they are censored at ``age``:
 
@@ -430,7 +430,7 @@ def competing_risks_data(facts: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise DataError(
             f"TTFV needs the user-facts column(s) {missing}, which are missing; "
-            f"build the table with onboarding_analysis.facts"
+            f"build the table with onboarding_analysis.data.facts"
         )
     churned_col = facts[C.CHURNED]
     if churned_col.isna().any() or not churned_col.isin([True, False]).all():
@@ -722,7 +722,7 @@ def ttfv_summary(result: TTFVResult) -> pd.DataFrame:
         )
     )
     table = pd.DataFrame(rows, columns=["what", "estimate", "ci_low", "ci_high", "note"])
-    # How the report formats each row (onboarding_analysis.tables): a share, then days.
+    # How the report formats each row (onboarding_analysis.display.tables): a share, then days.
     table.attrs["row_formats"] = {rows[0][0]: "percent"} | {row[0]: "number" for row in rows[1:]}
     return table
 

@@ -22,7 +22,7 @@ cache (``compute_facts(params, cache=False)`` does the same for one call).
 
 Examples
 --------
->>> from onboarding_analysis.cache import cache_key              # doctest: +SKIP
+>>> from onboarding_analysis.data.cache import cache_key              # doctest: +SKIP
 >>> cache_key(params)                                             # doctest: +SKIP
 '3f5c0a...'
 """
@@ -55,7 +55,7 @@ CACHE_ENV = "ONBOARDING_ANALYSIS_CACHE"
 #: Default cache folder, relative to the params' base directory (the project root).
 DEFAULT_DIR = Path(".cache") / "facts"
 #: Suffix of an entry's shared used-events file (written by
-#: :func:`onboarding_analysis.notebook.share_events`; pruned with its entry).
+#: :func:`onboarding_analysis.report.notebook.share_events`; pruned with its entry).
 EVENTS_SUFFIX = ".events.parquet"
 #: Infix of an entry's derived tables (:func:`derived_path`, e.g. the funnel's step times;
 #: pruned with the entry).
@@ -82,15 +82,15 @@ _OFF = {"off", "0", "false", "no", "none", ""}
 
 @dataclass(frozen=True)
 class CachedFacts:
-    """What a cache entry holds besides what :func:`onboarding_analysis.loading.load` gives back."""
+    """What a cache entry holds besides what :func:`onboarding_analysis.data.loading.load` gives back."""
 
     table: pd.DataFrame
     observation_end: dt.datetime
     accounting: dict[str, Any]
-    #: The candidate duplicate rows, when :class:`~onboarding_analysis.facts.Facts` gives them
+    #: The candidate duplicate rows, when :class:`~onboarding_analysis.data.facts.Facts` gives them
     #: (``Facts.duplicates``): with them a hit rebuilds ``Facts.events`` without a pass to find them.
     duplicates: pd.DataFrame | None = None
-    #: The loader's scan (:attr:`onboarding_analysis.loading.Source.scan`): a hit opens the
+    #: The loader's scan (:attr:`onboarding_analysis.data.loading.Source.scan`): a hit opens the
     #: inputs without scanning them again.
     scan: dict[str, Any] | None = None
     #: ``Facts.notes`` and ``Facts.issued``: a hit warns as the build did.
@@ -123,7 +123,7 @@ def cache_key(params: Params) -> str:
     Raises
     ------
     DataError
-        An input file is missing or empty (as :func:`onboarding_analysis.loading.load`).
+        An input file is missing or empty (as :func:`onboarding_analysis.data.loading.load`).
     """
     from .sources import input_files
 
@@ -250,7 +250,7 @@ def prune(directory: Path, keep: int = KEEP) -> None:
 
 
 def entry_of(facts: Facts) -> CachedFacts:
-    """The cache entry of a freshly built :class:`~onboarding_analysis.facts.Facts`."""
+    """The cache entry of a freshly built :class:`~onboarding_analysis.data.facts.Facts`."""
     acc = facts.accounting
     accounting = {
         "events_read": acc.events_read,
@@ -275,12 +275,12 @@ def entry_of(facts: Facts) -> CachedFacts:
 
 
 def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
-    """:class:`~onboarding_analysis.facts.Facts` from a cache entry and a fresh (lazy) ``source``.
+    """:class:`~onboarding_analysis.data.facts.Facts` from a cache entry and a fresh (lazy) ``source``.
 
     Only the aggregation is skipped: ``events`` is the same lazy ibis table of used events as
-    :func:`~onboarding_analysis.facts.build_facts` gives, so engine-side analyses still work.
+    :func:`~onboarding_analysis.data.facts.build_facts` gives, so engine-side analyses still work.
     The cached included users and candidate duplicate rows are passed to
-    :func:`~onboarding_analysis.facts.user_facts_expr`, so queries on ``events`` do not redo
+    :func:`~onboarding_analysis.data.facts.user_facts_expr`, so queries on ``events`` do not redo
     the per-user aggregation and the duplicate search underneath.
     """
     options: dict[str, Any] = {}
@@ -306,7 +306,7 @@ def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
     )
 
 
-#: The used-events tables of :func:`onboarding_analysis.notebook.share_events`, by ``id``, with
+#: The used-events tables of :func:`onboarding_analysis.report.notebook.share_events`, by ``id``, with
 #: the table itself (so an ``id`` reused by another object never matches) and its shared file.
 _SHARED: dict[int, tuple[Any, Path]] = {}
 

@@ -1,6 +1,6 @@
 """Column names of the user-facts table: the one place they are spelled out.
 
-The user-facts table (built by :mod:`onboarding_analysis.facts`) has one row per user.
+The user-facts table (built by :mod:`onboarding_analysis.data.facts`) has one row per user.
 Durations are fractional days since the user's signup ``t0``; day indices are
 ``floor((ts - t0) / 24h)`` (METRICS.md, "Time base").
 

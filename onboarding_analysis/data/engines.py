@@ -1,8 +1,8 @@
 """Engines of the user-facts step: DuckDB in process (default) or Apache Spark, through ibis.
 
-The user facts (:func:`onboarding_analysis.facts.user_facts_expr`) are one ibis expression
-over two canonical tables, ``events`` and ``users`` (schemas in :mod:`onboarding_analysis.loading`).
-:mod:`~onboarding_analysis.loading` builds them in DuckDB; :func:`load_spark` builds the same
+The user facts (:func:`onboarding_analysis.data.facts.user_facts_expr`) are one ibis expression
+over two canonical tables, ``events`` and ``users`` (schemas in :mod:`onboarding_analysis.data.loading`).
+:mod:`~onboarding_analysis.data.loading` builds them in DuckDB; :func:`load_spark` builds the same
 tables, with the same types and the same row-level rules (UTC timestamps, the ``reason`` of an
 unusable row, the data-contract errors), in a Spark session. The facts expression then runs
 unchanged on either engine; only the result, one row per user, comes back to the driver.
@@ -15,7 +15,7 @@ unchanged on either engine; only the result, one row per user, comes back to the
 
 Examples
 --------
->>> from onboarding_analysis.engines import connect_engine       # doctest: +SKIP
+>>> from onboarding_analysis.data.engines import connect_engine       # doctest: +SKIP
 >>> con = connect_engine("spark")                                 # doctest: +SKIP
 >>> facts = compute_facts(params, con=con)                        # doctest: +SKIP
 """
@@ -227,10 +227,10 @@ def _spill_dir() -> str:
 def load_with(params: Params, con: Any | None = None, known: dict | None = None) -> Source:
     """Load the canonical tables with the engine of ``con`` (default: params ``engine``).
 
-    DuckDB connections use :func:`onboarding_analysis.loading.load`, pyspark connections
-    :func:`load_spark`. ``known``: see :func:`~onboarding_analysis.loading.load` (DuckDB only;
+    DuckDB connections use :func:`onboarding_analysis.data.loading.load`, pyspark connections
+    :func:`load_spark`. ``known``: see :func:`~onboarding_analysis.data.loading.load` (DuckDB only;
     Spark loads rescan). Other ibis backends raise :class:`ParamsError`: load the files there
-    yourself and build a :class:`~onboarding_analysis.loading.Source` with the canonical tables.
+    yourself and build a :class:`~onboarding_analysis.data.loading.Source` with the canonical tables.
     """
     if con is None:
         con = connect_engine(params.engine)
@@ -241,7 +241,7 @@ def load_with(params: Params, con: Any | None = None, known: dict | None = None)
         return load_spark(params, _with_bit_aggregates(con))
     raise ParamsError(
         f"compute_facts: no loader for the ibis backend {name!r}. Use DuckDB or Spark, or build a "
-        f"Source with the canonical events/users tables (see onboarding_analysis.loading) and call "
+        f"Source with the canonical events/users tables (see onboarding_analysis.data.loading) and call "
         f"build_facts(source, params)."
     )
 
@@ -261,7 +261,7 @@ _SPARK_NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "de
 def load_spark(params: Params, con: Any) -> Source:
     """Open the events (and users) of a run as canonical ibis tables in a Spark session.
 
-    The contract of :func:`onboarding_analysis.loading.load`: the same columns and types
+    The contract of :func:`onboarding_analysis.data.loading.load`: the same columns and types
     (``ts`` is a UTC ``TIMESTAMP_NTZ``), the same ``reason`` per row, the same errors and
     :class:`~onboarding_analysis.errors.DataWarning` messages. Paths may be local (globs
     allowed) or URIs Spark reads (``s3a://``, ``hdfs://``, ``abfss://``, ...); the per-file
@@ -272,7 +272,7 @@ def load_spark(params: Params, con: Any) -> Source:
     Raises
     ------
     DataError, ParamsError
-        As :func:`onboarding_analysis.loading.load`.
+        As :func:`onboarding_analysis.data.loading.load`.
     """
     from pyspark.sql import functions as F
 

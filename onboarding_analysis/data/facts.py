@@ -1,9 +1,9 @@
 """User facts: one row per user, computed in the query engine (never pandas over raw events).
 
 The whole computation is one ibis expression over the canonical tables of
-:mod:`onboarding_analysis.loading`, so the same code runs on DuckDB (default) or any backend
+:mod:`onboarding_analysis.data.loading`, so the same code runs on DuckDB (default) or any backend
 ibis supports (Spark, warehouses). Only the result, one row per user, reaches pandas. The
-columns are documented in :mod:`onboarding_analysis.columns`; the definitions are METRICS.md's:
+columns are documented in :mod:`onboarding_analysis.data.columns`; the definitions are METRICS.md's:
 
 - ``t0``: the users table's ``signup_at``; else the first ``signup_event``; else the first event.
 - day index ``floor((ts - t0) / 24h)``, computed on microseconds, so an event exactly 24 h after
@@ -26,7 +26,7 @@ columns are documented in :mod:`onboarding_analysis.columns`; the definitions ar
 Row accounting. Every event row read is either used or counted under exactly one reason of
 :data:`EVENT_REASONS`, the first that applies, in this order:
 
-1. the row-level reasons of :mod:`onboarding_analysis.loading` (:data:`~onboarding_analysis.
+1. the row-level reasons of :mod:`onboarding_analysis.data.loading` (:data:`~onboarding_analysis.
    loading.ROW_REASONS`: missing user id, missing event name, unparseable timestamp,
    implausible timestamp, after observation end);
 2. ``duplicate event``: a usable row with the same user id, event name, timestamp (to the
@@ -249,7 +249,7 @@ def mark_duplicates(events, candidates=None):
 
 def _active(table, params: Params):
     """Whether an event row counts as activity: params ``active_events``, else every event but
-    ``signup_event`` and the vendor housekeeping events (:data:`~onboarding_analysis.sources.
+    ``signup_event`` and the vendor housekeeping events (:data:`~onboarding_analysis.data.sources.
     HOUSEKEEPING_EVENTS`: ``$identify``, ``$merge``, ...)."""
     if params.active_events is not None:
         return table.event.isin(list(params.active_events))

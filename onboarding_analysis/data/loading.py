@@ -1,7 +1,7 @@
 """Read the event log and the users table into DuckDB, in process, with the data contract checked.
 
 Events and users come from CSV or Parquet files (a path, a glob, or a list of files of one
-format), or from a vendor export (params ``source``): :mod:`onboarding_analysis.sources` turns it
+format), or from a vendor export (params ``source``): :mod:`onboarding_analysis.data.sources` turns it
 into the same raw view, then everything below applies alike. DuckDB reads them lazily: nothing here materialises the event log in pandas. The
 result is a :class:`Source` holding an ibis connection and two canonical tables:
 
@@ -119,7 +119,7 @@ class Source:
     scan: dict | None = None
     #: The events' name in messages (the file, or the glob) and the span of the plausible
     #: events: a filtered run words its own row-defect warnings with them (see
-    #: :func:`onboarding_analysis.facts.build_facts`).
+    #: :func:`onboarding_analysis.data.facts.build_facts`).
     source_name: str = ""
     span: tuple[dt.datetime, dt.datetime] | None = None
 
@@ -550,7 +550,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
         A file is missing, empty, unreadable, not UTF-8, has a line with the wrong number of
         fields, lacks a mapped column (in any file of a glob) or mixes timestamp forms. (Ids
         written differently in the users table and the events, ``007`` vs ``7``, are an error
-        of :func:`onboarding_analysis.facts.build_facts`, read off its per-user status.)
+        of :func:`onboarding_analysis.data.facts.build_facts`, read off its per-user status.)
     ParamsError
         ``observation_end`` is before the first event, or a segment/filter column exists nowhere.
 
@@ -572,7 +572,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
         _require_columns_per_file(_schemas(con, files), required, "events")
         types = _create_raw_view(con, "raw_events", files)
         source_name = files[0] if len(files) == 1 else params.events
-    else:  # a vendor export, read into the raw canonical view (onboarding_analysis.sources)
+    else:  # a vendor export, read into the raw canonical view (onboarding_analysis.data.sources)
         from . import sources
 
         read = sources.read_events(con, params, notes)

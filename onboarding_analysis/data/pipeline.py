@@ -32,9 +32,9 @@ def compute_facts(
         ``con`` is not given.
     con
         An ibis connection to run on instead: DuckDB, or pyspark (a local or cluster session,
-        see :mod:`onboarding_analysis.engines`). The result is the same on every engine.
+        see :mod:`onboarding_analysis.data.engines`). The result is the same on every engine.
     cache
-        None (default): use the facts cache of :mod:`onboarding_analysis.cache` unless the
+        None (default): use the facts cache of :mod:`onboarding_analysis.data.cache` unless the
         environment variable ``ONBOARDING_ANALYSIS_CACHE`` is ``off``; False: compute anew
         and store nothing; True or a folder: use that cache. A hit skips the aggregation only:
         the inputs are still opened (lazily), so ``facts.events`` works as after a miss.

@@ -174,7 +174,7 @@ How the truth relates to METRICS.md
   a user is churned at ``T`` iff ``T - (t0 + L) >= inactivity_days``, and then the measured
   lifetime ``last - t0`` equals ``L`` exactly; otherwise the user is censored. The truth
   frame states this outcome per user: ``churn_observed`` and the duration under both
-  censoring rules of :mod:`onboarding_analysis.facts` (params ``lifetime_censoring``):
+  censoring rules of :mod:`onboarding_analysis.data.facts` (params ``lifetime_censoring``):
   ``duration_observation_end_days`` (censored at ``T - t0``, METRICS.md's literal rule) and
   ``duration_observable_days`` (censored at ``max(T - t0 - inactivity_days, 0)``). A correct
   user-facts builder reproduces them exactly (to the microsecond).
@@ -1476,7 +1476,7 @@ def true_hazard_ratios(spec: DemoSpec = DemoSpec()) -> dict:
     }
 
 
-#: Columns of :func:`true_revenue_months` (the MRR flows of :mod:`onboarding_analysis.revenue`).
+#: Columns of :func:`true_revenue_months` (the MRR flows of :mod:`onboarding_analysis.analyses.revenue`).
 REVENUE_MONTH_COLUMNS = (
     "month",
     "accounts",
@@ -1502,7 +1502,7 @@ def true_revenue_months(truth: pd.DataFrame, spec: DemoSpec = DemoSpec()) -> pd.
     seat_start_days`` and removes it at ``signup_at + lifetime_days``. An account's MRR at a
     month start ``b`` counts the seats started before ``b`` and not ended before ``b`` (the
     revenue events strictly before ``b``). The definitions are those of
-    :mod:`onboarding_analysis.revenue`: over the accounts paying at the month's start,
+    :mod:`onboarding_analysis.analyses.revenue`: over the accounts paying at the month's start,
     ``net_churn = 1 - sum(MRR at the end) / sum(MRR at the start)``; new business (accounts
     paying nothing at the start) is ``new_mrr``, outside the rate.
 
@@ -1565,7 +1565,7 @@ def true_monthly_net_churn(truth: pd.DataFrame, spec: DemoSpec = DemoSpec()) -> 
     """The true pooled monthly net revenue churn before ``T``: ``1 - sum(kept) / sum(start)``.
 
     Pooled over the months of :func:`true_revenue_months` (the starting-MRR-weighted mean of
-    their ``net_churn``): what :func:`onboarding_analysis.revenue.revenue_churn` must report on
+    their ``net_churn``): what :func:`onboarding_analysis.analyses.revenue.revenue_churn` must report on
     the demo log, exactly.
 
     Examples

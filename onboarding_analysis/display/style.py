@@ -1,7 +1,7 @@
 """The house style of the report's figures: one seaborn theme, one colour per group, and curves
 stopped where too few users are left to estimate them.
 
-:func:`apply_theme` is called once, by :func:`onboarding_analysis.notebook.setup_notebook`:
+:func:`apply_theme` is called once, by :func:`onboarding_analysis.report.notebook.setup_notebook`:
 nothing else in the package changes matplotlib's global state. Plot functions take colours from
 :func:`group_colors` (the same group gets the same colour in every plot of a comparison) and
 draw Kaplan-Meier curves with :func:`plot_km`, which stops the estimate where fewer than

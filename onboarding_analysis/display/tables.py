@@ -1,6 +1,6 @@
 """Tables for reading: each cell formatted by what its column means, as HTML and as plain text.
 
-:class:`Table` is what :func:`onboarding_analysis.notebook.show` displays. It carries two
+:class:`Table` is what :func:`onboarding_analysis.report.notebook.show` displays. It carries two
 representations of the same numbers:
 
 - ``text/plain``: pandas' fixed-width text with floats rounded to ``digits`` (what the

@@ -1,11 +1,11 @@
 """Batch runs: several params files, or one fanned out over a column's values, in parallel.
 
 A batch is a list of :class:`RunSpec` (:func:`plan_runs`), executed by :func:`run_batch`: each
-run is one :func:`~onboarding_analysis.report.run_report` (its own papermill kernels) in a
+run is one :func:`~onboarding_analysis.report.execution.run_report` (its own papermill kernels) in a
 worker of a process pool, into ``<out_dir>/<run name>/``. A failing run (bad params or data, a
 notebook error) never stops the others: its folder keeps the partially executed notebook and
 ``error.txt``, and its :class:`RunResult` says why in one line. At the end the batch writes
-``<out_dir>/index.html`` (:mod:`onboarding_analysis.index`) linking every run.
+``<out_dir>/index.html`` (:mod:`onboarding_analysis.report.index`) linking every run.
 
 Fanning out (``per=``): the values of the column are read from the data with DuckDB (the
 users table's column when it has one, else the events' column, as for segments); each value
@@ -15,7 +15,7 @@ a folder name (:func:`run_name`).
 
 Examples
 --------
->>> from onboarding_analysis.batch import plan_runs, run_batch
+>>> from onboarding_analysis.report.batch import plan_runs, run_batch
 >>> batch = run_batch(plan_runs(["params/demo.yaml"], per="client"), out_dir="reports")  # doctest: +SKIP
 >>> [(run.name, run.status) for run in batch.runs]                                     # doctest: +SKIP
 [('acme', 'ok'), ('globex', 'ok'), ('initech', 'ok')]
@@ -300,7 +300,7 @@ def _unique(name: str, taken: set[str]) -> str:
 def run_one(spec: RunSpec, out_dir: str | os.PathLike[str], **options: Any) -> RunResult:
     """Execute one run; never raises for a failing run (except ``KeyboardInterrupt``).
 
-    ``options`` go to :func:`~onboarding_analysis.report.run_report` (``notebooks``,
+    ``options`` go to :func:`~onboarding_analysis.report.execution.run_report` (``notebooks``,
     ``notebook_dir``, ``timeout``). A failed run's folder holds ``error.txt`` and the partial
     notebook; ``RunResult.error`` is the one-line reason.
     """
@@ -343,7 +343,7 @@ def run_batch(
     progress : Progress, optional
         Told when runs start and finish (default: silent).
     **options
-        Passed to :func:`~onboarding_analysis.report.run_report` (``notebooks``,
+        Passed to :func:`~onboarding_analysis.report.execution.run_report` (``notebooks``,
         ``notebook_dir``, ``timeout``).
 
     Returns

@@ -2,16 +2,16 @@
 
 A run (:func:`run_report`) executes every notebook of :data:`REPORT_NOTEBOOKS` with papermill
 into ``<out_dir>/<client>/``, records the run's identity in ``metrics.json`` (the notebooks add
-the analysis keys themselves, see :mod:`onboarding_analysis.metrics_io`), then the summary
+the analysis keys themselves, see :mod:`onboarding_analysis.report.metrics_io`), then the summary
 written from the final metrics (``summary.headline``, ``summary.findings``, see
-:mod:`onboarding_analysis.summary`), and renders the executed notebooks into one
+:mod:`onboarding_analysis.report.summary`), and renders the executed notebooks into one
 self-contained ``report.html`` (:func:`render_html`): no code, no prompts, no parameter cells,
 a header with the run's params and data period, the "At a glance" block, a table of contents,
 images embedded, readable on a phone.
 
 Examples
 --------
->>> from onboarding_analysis.report import run_report
+>>> from onboarding_analysis.report.execution import run_report
 >>> run_report("params/demo.yaml", out_dir="reports")            # doctest: +SKIP
 PosixPath('reports/demo/report.html')
 """
@@ -93,7 +93,7 @@ HEADER_KEYS = (
 )
 
 # Extra CSS: phone-width reading (images shrink, wide tables scroll in their own box), the
-# formatted tables of onboarding_analysis.tables, notes, collapsible detail, header/TOC/appendix.
+# formatted tables of onboarding_analysis.display.tables, notes, collapsible detail, header/TOC/appendix.
 REPORT_CSS = """
 html, body { overflow-x: hidden; }
 .oa-header, .oa-glance, nav.oa-toc, .oa-appendix {
@@ -502,7 +502,7 @@ def render_html(
         from and embedded; default: the folder of the first notebook file. Files outside it
         are not embedded (nbconvert's rule); prefer cell attachments, always embedded.
     summary : Summary, optional
-        The run's "At a glance" block (:func:`onboarding_analysis.summary.build_summary`),
+        The run's "At a glance" block (:func:`onboarding_analysis.report.summary.build_summary`),
         placed under the header, before the table of contents and every section; its figures
         and findings link to the sections' headings.
     params : Mapping, optional
@@ -609,7 +609,7 @@ def _note_of(output: Mapping[str, Any]) -> str | None:
 
 
 def collect_notes(notebooks: Sequence[str | os.PathLike[str] | nbformat.NotebookNode]) -> list[str]:
-    """The notes (:func:`onboarding_analysis.notebook.show_note`: data and statistical
+    """The notes (:func:`onboarding_analysis.report.notebook.show_note`: data and statistical
     warnings) shown by executed notebooks, each once, in report order.
 
     Parameters
@@ -656,12 +656,12 @@ def _assemble_page(
     """The report page from its parts, top to bottom.
 
     1. the title block (:func:`_header_html`: title and data period);
-    2. the "At a glance" summary (:func:`onboarding_analysis.summary.summary_html`), the first
+    2. the "At a glance" summary (:func:`onboarding_analysis.report.summary.summary_html`), the first
        section of the report; its figures and findings link to the sections' headings;
     3. the table of contents (:func:`_toc_html`), collapsed to one line;
     4. the notebooks' sections (``page``, nbconvert's HTML);
     5. the appendix: "How to read this report", "Definitions" (both from
-       :mod:`onboarding_analysis.definitions`, adapted to ``params``) and "About this report"
+       :mod:`onboarding_analysis.report.definitions`, adapted to ``params``) and "About this report"
        (``header``: the run's params, data period and package version).
 
     Every ``h1``/``h2`` gets a unique id (see :func:`render_html`, Notes), images get alt text,
@@ -839,7 +839,7 @@ def run_report(
         Notebooks executed at a time, each in its own kernel (default: the usable cores, at
         most the number of notebooks; a batch divides the cores between its runs). The facts
         are still computed once: the first notebook builds them, the others wait for the
-        cache entry (:func:`onboarding_analysis.cache.building`). Each running kernel holds
+        cache entry (:func:`onboarding_analysis.data.cache.building`). Each running kernel holds
         its own copy of the facts table: memory grows with ``notebook_jobs``.
 
     Returns
@@ -853,7 +853,7 @@ def run_report(
         The params file is missing or invalid.
     DataError
         An input file is missing or lacks a mapped column
-        (:func:`onboarding_analysis.loading.check_inputs`): raised before the run folder is
+        (:func:`onboarding_analysis.data.loading.check_inputs`): raised before the run folder is
         created and any kernel starts.
     ReportError
         A notebook is missing or failed; its partial executed copy is in the run folder.

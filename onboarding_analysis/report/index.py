@@ -48,7 +48,7 @@ COLUMNS = {
 
 
 class RunLike(Protocol):
-    """What the index needs of a run (:class:`onboarding_analysis.batch.RunResult` has it)."""
+    """What the index needs of a run (:class:`onboarding_analysis.report.batch.RunResult` has it)."""
 
     name: str
     status: str
@@ -71,7 +71,7 @@ def headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
         ``{label, unit, value, ci_low, ci_high, n, n_label, text, note}``) and
         ``first_finding`` (the text of ``summary.findings[0]``, or None). For metrics
         without a ``summary`` (recorded before it existed) it is computed from the metrics
-        (:func:`onboarding_analysis.summary.build_summary`). Odd shapes never raise.
+        (:func:`onboarding_analysis.report.summary.build_summary`). Odd shapes never raise.
     """
     summary = _get(metrics, "summary")
     if not isinstance(summary, Mapping):

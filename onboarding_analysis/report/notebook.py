@@ -47,7 +47,7 @@ def setup_notebook() -> None:
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_columns", 40)
     pd.set_option("display.width", 120)
-    apply_theme()  # the report's one seaborn theme (onboarding_analysis.style)
+    apply_theme()  # the report's one seaborn theme (onboarding_analysis.display.style)
     mpl.rcParams["figure.dpi"] = 96
     # Event names are data: `$pageview` or `$identify vs $merge` must show as written, never as
     # mathtext (a label with two `$` would render as mathematics). Every report figure is drawn
@@ -226,7 +226,7 @@ def show(
     """Display ``table`` as a formatted HTML table, with a plain-text copy for nbval.
 
     The plain text is pandas' text with floats rounded to ``digits`` (what the notebook tests
-    compare); the HTML formats each column by what it means (:mod:`onboarding_analysis.tables`:
+    compare); the HTML formats each column by what it means (:mod:`onboarding_analysis.display.tables`:
     shares in percent with their interval, p-values, counts, dates, money).
 
     Parameters
@@ -368,7 +368,7 @@ def computable(result, *, quiet: bool = False) -> bool:
     The counterpart of :func:`configured` for sections and figures that are configured but
     do not fit this client's data: ``result`` is a
     :class:`~onboarding_analysis.absence.NotComputable` (or carries one as ``absence``, as a
-    :class:`~onboarding_analysis.retention.CohortTable` does). ``quiet=True`` for the later cells
+    :class:`~onboarding_analysis.analyses.retention.CohortTable` does). ``quiet=True`` for the later cells
     of a section, so the note is printed once.
 
     Parameters
@@ -403,8 +403,8 @@ def show_segments(comparisons) -> None:
     """Show segment comparisons in a notebook: per column, the summary table, the tests, and the
     three plots (KM curves per group, hazard-ratio forest plot, retention by group).
 
-    ``comparisons`` maps a column to the :class:`~onboarding_analysis.segments.SegmentComparison`
-    of :func:`~onboarding_analysis.segments.compare_all` (or one ``compare_segments`` result).
+    ``comparisons`` maps a column to the :class:`~onboarding_analysis.analyses.segments.SegmentComparison`
+    of :func:`~onboarding_analysis.analyses.segments.compare_all` (or one ``compare_segments`` result).
     """
     import matplotlib.pyplot as plt
 
@@ -493,7 +493,7 @@ def share_events(facts, *, cache=None):
     join the users' signup times): every analysis that aggregates events repeats that work.
     The first notebook of a run that calls this writes the used events (the columns of
     :data:`SHARED_EVENT_COLUMNS` present) once to ``<key>.events.parquet`` next to the facts
-    cache entry (:mod:`onboarding_analysis.cache`, same key: same params and input files); the
+    cache entry (:mod:`onboarding_analysis.data.cache`, same key: same params and input files); the
     others, and every later query, read that file. The rows are the same, so every result is
     the same. Without a cache folder (cache off) the events are held in a temporary engine
     table for the life of the returned object instead; on an engine other than DuckDB the

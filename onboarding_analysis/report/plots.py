@@ -1,7 +1,7 @@
 """Plots of the retention and lifetime results.
 
-Each function takes a result of :mod:`onboarding_analysis.retention` or
-:mod:`onboarding_analysis.lifetime`, draws on ``ax`` (a new figure's axes if None) and returns
+Each function takes a result of :mod:`onboarding_analysis.analyses.retention` or
+:mod:`onboarding_analysis.analyses.lifetime`, draws on ``ax`` (a new figure's axes if None) and returns
 ``ax``. Nothing here calls ``plt.show()`` or changes matplotlib's global style.
 """
 
@@ -34,7 +34,7 @@ def plot_lifetime(result: LifetimeResult, *, ax: Axes | None = None, at_risk: bo
     """Kaplan-Meier lifetime curve with its confidence band.
 
     Dotted vertical lines mark the retention days of ``result.survival``, each with a dot at
-    ``P(lifetime >= N)``; where fewer than :data:`~onboarding_analysis.style.MIN_AT_RISK`
+    ``P(lifetime >= N)``; where fewer than :data:`~onboarding_analysis.display.style.MIN_AT_RISK`
     users are at risk the curve goes on grey and dashed, without its band (said in the
     legend), and the dots are grey; with ``at_risk`` the at-risk, censored and churned counts are printed
     under the axis (lifelines' ``add_at_risk_counts``).
@@ -42,7 +42,7 @@ def plot_lifetime(result: LifetimeResult, *, ax: Axes | None = None, at_risk: bo
     Parameters
     ----------
     result : LifetimeResult
-        Output of :func:`onboarding_analysis.lifetime.fit_lifetime`.
+        Output of :func:`onboarding_analysis.analyses.lifetime.fit_lifetime`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure by default.
     at_risk : bool, default True
@@ -57,7 +57,7 @@ def plot_lifetime(result: LifetimeResult, *, ax: Axes | None = None, at_risk: bo
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import pandas as pd
-    >>> from onboarding_analysis.lifetime import fit_lifetime
+    >>> from onboarding_analysis.analyses.lifetime import fit_lifetime
     >>> facts = pd.DataFrame({"lifetime_days": [1.0, 2.5, 4.0, 9.0], "churned": [True, True, False, True]})
     >>> ax = plot_lifetime(fit_lifetime(facts, days=[1, 7], horizon_days=9))
     >>> ax.get_xlabel()
@@ -87,11 +87,11 @@ def plot_cohort_heatmap(cohort: CohortTable, *, ax: Axes | None = None, annot: b
     Parameters
     ----------
     cohort : CohortTable
-        Output of :func:`onboarding_analysis.retention.cohort_table`.
+        Output of :func:`onboarding_analysis.analyses.retention.cohort_table`.
     ax : matplotlib.axes.Axes, optional
         Where to draw; by default a new figure sized to the table (about half an inch per
         period and a third of an inch per cohort). For long histories, pass ``max_periods``
-        to :func:`~onboarding_analysis.retention.cohort_table` to keep the table readable.
+        to :func:`~onboarding_analysis.analyses.retention.cohort_table` to keep the table readable.
     annot : bool, default True
         Print the percentage in each non-empty cell.
 
@@ -107,7 +107,7 @@ def plot_cohort_heatmap(cohort: CohortTable, *, ax: Axes | None = None, annot: b
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import pandas as pd
-    >>> from onboarding_analysis.retention import cohort_table
+    >>> from onboarding_analysis.analyses.retention import cohort_table
     >>> facts = pd.DataFrame({
     ...     "t0": pd.to_datetime(["2024-01-03", "2024-01-10"]),
     ...     "age_days": [15.0, 8.0],
@@ -159,14 +159,14 @@ def plot_cohort_heatmap(cohort: CohortTable, *, ax: Axes | None = None, annot: b
 def plot_retention_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """N-day retention by day since signup, with its confidence band.
 
-    Days with fewer than :data:`~onboarding_analysis.style.MIN_AT_RISK` eligible users are
+    Days with fewer than :data:`~onboarding_analysis.display.style.MIN_AT_RISK` eligible users are
     drawn as grey dots, without a band.
 
     Parameters
     ----------
     curve : pandas.DataFrame
-        Output of :func:`onboarding_analysis.retention.retention_curve` (or
-        :func:`~onboarding_analysis.retention.nday_retention`).
+        Output of :func:`onboarding_analysis.analyses.retention.retention_curve` (or
+        :func:`~onboarding_analysis.analyses.retention.nday_retention`).
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure by default.
 
@@ -179,7 +179,7 @@ def plot_retention_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import pandas as pd
-    >>> from onboarding_analysis.retention import retention_curve
+    >>> from onboarding_analysis.analyses.retention import retention_curve
     >>> facts = pd.DataFrame({"age_days": [5.0, 3.0], "active_days_mask": [0b10011, 0b101]})
     >>> ax = plot_retention_curve(retention_curve(facts, max_day=4))
     >>> ax.get_xlabel()

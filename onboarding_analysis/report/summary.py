@@ -3,7 +3,7 @@
 :func:`build_summary` is a pure function of a run's final metrics (a dict in, a
 :class:`Summary` out): the headline figures (day-N retention, value reached by day 7, funnel
 completion, median lifetime), each with its 95% interval and the users it is based on, and the
-findings of :mod:`onboarding_analysis.findings`. :func:`summary_metrics` is what a report run
+findings of :mod:`onboarding_analysis.report.findings`. :func:`summary_metrics` is what a report run
 records in ``metrics.json`` (``summary.headline``, ``summary.findings[]``), and
 :func:`summary_html` the block placed at the top of ``report.html``, before anything else.
 
@@ -286,7 +286,7 @@ def build_summary(metrics: Mapping[str, Any]) -> Summary:
     -------
     Summary
         Figures in the order of the module table (retention days in increasing order) and the
-        findings of :func:`onboarding_analysis.findings.findings`. Sections absent from
+        findings of :func:`onboarding_analysis.report.findings.build_findings`. Sections absent from
         ``metrics`` give no figure and no finding; nothing here raises on odd shapes.
 
     Examples

@@ -1,7 +1,7 @@
 """Numbers written for people: percents with one decimal and their interval, thousands
 separators, p-values, days and differences in percentage points.
 
-Used by the report's "At a glance" block and the batch index (:mod:`onboarding_analysis.summary`).
+Used by the report's "At a glance" block and the batch index (:mod:`onboarding_analysis.report.summary`).
 Every function accepts ``None`` (a figure that could not be estimated) and then returns the
 text given as ``missing``, never ``"None"`` or ``"nan"``.
 

@@ -11,7 +11,7 @@ What is exact and what is not
   ``logrank_test`` / ``multivariate_logrank_test`` sum the weights into the same at-risk and
   event counts as the replicated rows: survival, its confidence band, the log-rank statistic and
   p-value are identical (tests/test_compression.py checks equality on tied data, waltons
-  included). The Aalen-Johansen estimator of :mod:`onboarding_analysis.ttfv` is exact too.
+  included). The Aalen-Johansen estimator of :mod:`onboarding_analysis.analyses.ttfv` is exact too.
 * **Cox with** :func:`efron_cox` **(what the segment comparisons use): exact.** A vectorised
   Newton-Raphson of the Efron partial likelihood in which a row of weight ``w`` counts as ``w``
   users, also in the Efron steps of tied deaths: the estimate, standard errors, Wald p-values and
@@ -233,7 +233,7 @@ def compress_codes(
     ``unique.assign(weight=np.bincount(codes))`` is ``compress(frame, columns, duration=...,
     grid_hours=...)`` (same rows, same order). With :func:`compress_flagged`, tables that share
     ``columns`` and differ by one 0/1 column (one Cox fit per flag, as in
-    :func:`onboarding_analysis.drivers.early_behaviours`) are compressed from one grouping
+    :func:`onboarding_analysis.analyses.drivers.early_behaviours`) are compressed from one grouping
     instead of one each.
 
     Returns
@@ -732,11 +732,11 @@ def efron_cox(
 
     Raises
     ------
-    onboarding_analysis.cox_checks.NotEstimable
+    onboarding_analysis.stats.cox_checks.NotEstimable
         (a lifelines ``ConvergenceError``) The model has no estimate: no events, a covariate in
         which the likelihood is monotone (separation) or that is constant among the rows at
         risk, singular information (collinear covariates), no convergence, or a coefficient that
-        ran off (:mod:`onboarding_analysis.cox_checks`). ``covariates`` names the coefficients
+        ran off (:mod:`onboarding_analysis.stats.cox_checks`). ``covariates`` names the coefficients
         responsible where they are known.
 
     Examples

@@ -9,7 +9,7 @@ vanishes, and the fit "converges" at a log hazard ratio of about 40 with a stand
 ``1e7`` (whose interval then overflows ``math.exp``), or it stops on a singular information
 matrix, or after its maximum number of steps. None of these is an estimate.
 
-:func:`onboarding_analysis.compression.efron_cox` therefore raises :class:`NotEstimable` (a
+:func:`onboarding_analysis.stats.compression.efron_cox` therefore raises :class:`NotEstimable` (a
 subclass of lifelines' ``ConvergenceError``) whenever it has no estimate, with a reason and,
 where it can tell, the coefficients responsible:
 
@@ -37,7 +37,7 @@ where it can tell, the coefficients responsible:
 The callers (segment hazard ratios, the onboarding change, early behaviours) report the ratio as
 "not estimable: <reason>" (``null`` in ``metrics.json``) and keep every other figure. Where the
 culprit is one group of a segment comparison, that group is not estimable and the other groups'
-ratios come from the model without its users (:func:`onboarding_analysis.segments.cox_hazard_ratios`).
+ratios come from the model without its users (:func:`onboarding_analysis.analyses.segments.cox_hazard_ratios`).
 
 Firth's penalised likelihood (Heinze & Schemper 2001) would give a finite, shrunken ratio here.
 It is not used: a ratio "beyond any data" is better reported as not estimable, next to the

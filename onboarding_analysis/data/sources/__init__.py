@@ -2,7 +2,7 @@
 
 Params ``source`` names the shape of ``events`` (and ``users``): ``canonical`` (the default: a
 CSV or Parquet log with the columns of params ``columns``, read by
-:mod:`onboarding_analysis.loading`) or a vendor export. A vendor reader turns the export into
+:mod:`onboarding_analysis.data.loading`) or a vendor export. A vendor reader turns the export into
 the *raw canonical view* that the loader then checks and accounts for exactly as a canonical
 log: DuckDB tables ``raw_events`` (``user_id``, ``event``, ``timestamp`` as ``TIMESTAMPTZ``,
 ``__file``, ``__repeat`` and the optional ``account_id``, ``value``, ``client`` and attribute
@@ -91,7 +91,7 @@ def read_users(con: Any, params: Any, notes: list[str]) -> Read | None:
 
     Returns None for a vendor without a users export of its own (Amplitude, Mixpanel, GA4):
     params ``users`` is then a canonical users table (CSV or Parquet, ``users_columns``), e.g.
-    from a CRM, read by :mod:`onboarding_analysis.loading`.
+    from a CRM, read by :mod:`onboarding_analysis.data.loading`.
     """
     module = reader(params)
     if module is None or not hasattr(module, "read_users"):
