@@ -60,6 +60,7 @@ from ..data import columns as C
 from ..data.facts import Facts
 from ..errors import DataError, ParamsError
 from ..params import Params, churn_delay_days
+from ..stats.finite import finite_or_none
 from ..stats.intervals import check_alpha
 from .retention import nday_retention
 from .segments import SegmentComparison, cif_se_before, compare_table, completion_flags
@@ -516,13 +517,6 @@ def change_summary(result: ChangeComparison) -> pd.DataFrame:
     return table
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def change_metrics(
     result: ChangeComparison | NotComputable, *, ttfv_day: int = 7, retention_day: int = 30
 ) -> dict:
@@ -589,19 +583,19 @@ def change_metrics(
             "not_computable": None,
             "before_users": int(result.before_users),
             "after_users": int(result.after_users),
-            f"ttfv_day_{d}_diff": _num(result.ttfv_diff),
-            f"ttfv_day_{d}_diff_ci_low": _num(result.ttfv_diff_ci_low),
-            f"ttfv_day_{d}_diff_ci_high": _num(result.ttfv_diff_ci_high),
-            f"retention_day_{n}_diff": _num(result.retention_diff),
-            f"retention_day_{n}_diff_ci_low": _num(result.retention_diff_ci_low),
-            f"retention_day_{n}_diff_ci_high": _num(result.retention_diff_ci_high),
-            "logrank_p": _num(result.logrank_p),
-            "hazard_ratio": _num(result.hazard_ratio),
-            "hr_ci_low": _num(result.hr_ci_low),
-            "hr_ci_high": _num(result.hr_ci_high),
-            "hr_p": _num(result.hr_p),
-            "lifetime_follow_up_days": _num(result.lifetime_follow_up_days),
-            "ttfv_follow_up_days": _num(result.ttfv_follow_up_days),
+            f"ttfv_day_{d}_diff": finite_or_none(result.ttfv_diff),
+            f"ttfv_day_{d}_diff_ci_low": finite_or_none(result.ttfv_diff_ci_low),
+            f"ttfv_day_{d}_diff_ci_high": finite_or_none(result.ttfv_diff_ci_high),
+            f"retention_day_{n}_diff": finite_or_none(result.retention_diff),
+            f"retention_day_{n}_diff_ci_low": finite_or_none(result.retention_diff_ci_low),
+            f"retention_day_{n}_diff_ci_high": finite_or_none(result.retention_diff_ci_high),
+            "logrank_p": finite_or_none(result.logrank_p),
+            "hazard_ratio": finite_or_none(result.hazard_ratio),
+            "hr_ci_low": finite_or_none(result.hr_ci_low),
+            "hr_ci_high": finite_or_none(result.hr_ci_high),
+            "hr_p": finite_or_none(result.hr_p),
+            "lifetime_follow_up_days": finite_or_none(result.lifetime_follow_up_days),
+            "ttfv_follow_up_days": finite_or_none(result.ttfv_follow_up_days),
         }
     }
 

@@ -60,6 +60,7 @@ from ..stats.compression import (
     efron_ph_test,
 )
 from ..stats.cox_checks import NotEstimable, hazard_ratio_interval
+from ..stats.finite import finite_or_none
 from ..stats.intervals import check_alpha
 from .segments import adjust_pvalues, forest
 
@@ -336,13 +337,6 @@ def _note_absence(out: pd.DataFrame, facts: Facts, landmark: int, mask: np.ndarr
         add_note(out, f"not computable: the landmark users have no event in days 0-{landmark - 1}")
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def drivers_metrics(table: pd.DataFrame) -> dict:
     """The early-behaviours table as a JSON-ready dict.
 
@@ -358,12 +352,12 @@ def drivers_metrics(table: pd.DataFrame) -> dict:
         str(row["event"]): {
             "rank": int(row["rank"]),
             "users_did": int(row["users_did"]),
-            "share_did": _num(row["share_did"]),
-            "hazard_ratio": _num(row["hazard_ratio"]),
-            "hr_ci_low": _num(row["hr_ci_low"]),
-            "hr_ci_high": _num(row["hr_ci_high"]),
-            "p_raw": _num(row["p_raw"]),
-            "p_adjusted": _num(row["p_adjusted"]),
+            "share_did": finite_or_none(row["share_did"]),
+            "hazard_ratio": finite_or_none(row["hazard_ratio"]),
+            "hr_ci_low": finite_or_none(row["hr_ci_low"]),
+            "hr_ci_high": finite_or_none(row["hr_ci_high"]),
+            "p_raw": finite_or_none(row["p_raw"]),
+            "p_adjusted": finite_or_none(row["p_adjusted"]),
         }
         for row in table.to_dict("records")
     }

@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 import ibis
 import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -38,6 +37,7 @@ from matplotlib.patches import Patch
 
 from ..absence import add_note
 from ..data import columns as C
+from ..display.figures import axes_or_new
 from ..errors import DataError
 from ..params import check_value
 from ..stats.intervals import check_alpha, wilson_interval
@@ -614,12 +614,6 @@ def engagement_metrics(
 # --- plots -------------------------------------------------------------------------------------
 
 
-def _axes(ax: Axes | None) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots()
-    return ax
-
-
 def _require(table: pd.DataFrame, columns: Iterable[str], source: str) -> None:
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"expected a DataFrame from {source}, but got {type(table)!r}")
@@ -655,7 +649,7 @@ def plot_feature_adoption(table: pd.DataFrame, *, ax: Axes | None = None) -> Axe
     [50]
     """
     _require(table, ADOPTION_COLUMNS, "feature_adoption")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     rate = table["rate"].to_numpy(dtype=float) * 100
     low = table["ci_low"].to_numpy(dtype=float) * 100
     high = table["ci_high"].to_numpy(dtype=float) * 100
@@ -705,7 +699,7 @@ def plot_stickiness(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     [50.0, 0.0, 50.0, 0.0]
     """
     _require(table, ["active_days"], "stickiness")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     counts = table["active_days"].to_numpy(dtype=np.int64)
     days = int(table.attrs.get("days", counts.max() if len(counts) else 0))
     values = np.bincount(counts, minlength=days + 1)[: days + 1] if len(counts) else np.zeros(days + 1)
@@ -745,7 +739,7 @@ def plot_dau_mau(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ['DAU/MAU']
     """
     _require(table, DAU_MAU_COLUMNS, "dau_mau")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     dates = pd.to_datetime(table["date"]).to_numpy()
     ratio = table["ratio"].to_numpy(dtype=float) * 100
     partial = table["partial"].to_numpy(dtype=bool)
@@ -814,7 +808,7 @@ def plot_lifecycle(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     [0.0, -1.0]
     """
     _require(table, LIFECYCLE_COLUMNS, "lifecycle")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     x = np.arange(len(table))
     partial = table["partial"].to_numpy(dtype=bool)
     alpha = np.where(partial, 0.4, 1.0)

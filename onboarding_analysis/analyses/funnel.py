@@ -53,7 +53,6 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -62,6 +61,7 @@ from matplotlib.axes import Axes
 from ..absence import add_note
 from ..data import columns as C
 from ..data.facts import Facts
+from ..display.figures import axes_or_new
 from ..errors import DataError, ParamsError
 from ..params import FUNNEL_MODES, FUNNEL_SEMANTICS, window_label
 from ..stats.intervals import check_alpha, wilson_interval
@@ -685,12 +685,6 @@ def funnel_metrics(result: FunnelResult) -> dict[str, Any]:
 # --- plots ------------------------------------------------------------------------------------------
 
 
-def _axes(ax: Axes | None) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots()
-    return ax
-
-
 def plot_funnel(result: FunnelResult, *, ax: Axes | None = None) -> Axes:
     """Bars of the conversion from the start per step, with Wilson error bars and user counts.
 
@@ -709,7 +703,7 @@ def plot_funnel(result: FunnelResult, *, ax: Axes | None = None) -> Axes:
     --------
     >>> ax = plot_funnel(result)                                          # doctest: +SKIP
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     table = result.steps
     x = np.arange(len(table))
     rate = table["from_start"].to_numpy(dtype=float) * 100
@@ -772,7 +766,7 @@ def plot_step_times(result: FunnelResult, *, ax: Axes | None = None) -> Axes:
     --------
     >>> ax = plot_step_times(result)                                      # doctest: +SKIP
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     times = result.times
     eligible = times[ELIGIBLE].to_numpy(dtype=bool)
     names = [f"{j}. {label}" + (" (from signup)" if j == 0 else "") for j, label in enumerate(result.labels)]

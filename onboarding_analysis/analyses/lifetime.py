@@ -32,6 +32,7 @@ from numpy.typing import ArrayLike
 from ..absence import NotComputable
 from ..data import columns as C
 from ..errors import DataError, StatisticalWarning
+from ..stats.finite import finite_or_none
 from ..stats.intervals import check_alpha
 
 __all__ = ["LifetimeResult", "fit_lifetime", "lifetime_metrics"]
@@ -81,11 +82,6 @@ class LifetimeResult:
     censored: int
     users: int
     unobservable: int = 0
-
-
-def _finite_or_none(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _check_inputs(
@@ -308,9 +304,9 @@ def fit_lifetime(
     return LifetimeResult(
         kmf=kmf,
         survival=survival,
-        median_days=_finite_or_none(kmf.median_survival_time_),
-        median_ci_low=_finite_or_none(median_ci[low_col].iloc[0]),
-        median_ci_high=_finite_or_none(median_ci[high_col].iloc[0]),
+        median_days=finite_or_none(kmf.median_survival_time_),
+        median_ci_low=finite_or_none(median_ci[low_col].iloc[0]),
+        median_ci_high=finite_or_none(median_ci[high_col].iloc[0]),
         rmst_days=rmst,
         rmst_se=_rmst_se(kmf, horizon),
         horizon_days=horizon,
@@ -354,7 +350,7 @@ def lifetime_metrics(result: LifetimeResult) -> dict[str, dict]:
             "lifetime": {
                 "not_computable": result.reason,
                 **dict.fromkeys(("median_days", "median_ci_low", "median_ci_high", "rmst_days", "rmst_se")),
-                "horizon_days": _finite_or_none(known.get("horizon_days")),
+                "horizon_days": finite_or_none(known.get("horizon_days")),
                 "churned": 0,
                 "censored": 0,
                 "not_yet_observable": int(known.get("not_yet_observable", 0)),
@@ -369,17 +365,17 @@ def lifetime_metrics(result: LifetimeResult) -> dict[str, dict]:
             "median_days": result.median_days,
             "median_ci_low": result.median_ci_low,
             "median_ci_high": result.median_ci_high,
-            "rmst_days": _finite_or_none(result.rmst_days),
-            "rmst_se": _finite_or_none(result.rmst_se),
-            "horizon_days": _finite_or_none(result.horizon_days),
+            "rmst_days": finite_or_none(result.rmst_days),
+            "rmst_se": finite_or_none(result.rmst_se),
+            "horizon_days": finite_or_none(result.horizon_days),
             "churned": int(result.churned),
             "censored": int(result.censored),
             "not_yet_observable": int(result.unobservable),
             "survival": {
-                f"day_{int(row.day)}": _finite_or_none(row.survival) for row in survival.itertuples()
+                f"day_{int(row.day)}": finite_or_none(row.survival) for row in survival.itertuples()
             },
             "survival_ci": {
-                f"day_{int(row.day)}": [_finite_or_none(row.ci_low), _finite_or_none(row.ci_high)]
+                f"day_{int(row.day)}": [finite_or_none(row.ci_low), finite_or_none(row.ci_high)]
                 for row in survival.itertuples()
             },
         }

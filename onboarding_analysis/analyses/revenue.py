@@ -51,13 +51,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
 from ..absence import add_note
 from ..data.facts import Facts
+from ..display.figures import axes_or_new
 from ..errors import DataError, ParamsError
 from ..stats.intervals import check_alpha
 
@@ -450,19 +450,13 @@ def revenue_metrics(result: RevenueResult) -> dict[str, dict]:
     }
 
 
-def _axes(ax: Axes | None) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots()
-    return ax
-
-
 def plot_revenue_projection(result: RevenueResult, *, ax: Axes | None = None, months: int = 24) -> Axes:
     """Monthly revenue ``R (1 - c)^k`` over ``months`` months, one line per churn rate.
 
     The measured churn is drawn with its interval as a band; the first year is shaded, and the
     legend gives each line's one-year revenue.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     k = np.arange(months)
     R = result.current_mrr
     for i, row in enumerate(result.projection.itertuples(index=False)):
@@ -491,7 +485,7 @@ def plot_revenue_projection(result: RevenueResult, *, ax: Axes | None = None, mo
 
 def plot_net_churn(result: RevenueResult, *, ax: Axes | None = None) -> Axes:
     """Monthly net revenue churn per complete month with its bootstrap interval."""
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     table = result.months.dropna(subset=["net_churn"])
     if table.empty:
         ax.text(0.5, 0.5, "no complete month with paying accounts", transform=ax.transAxes, ha="center")

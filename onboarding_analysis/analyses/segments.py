@@ -71,7 +71,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -81,6 +80,7 @@ from statsmodels.stats.multitest import multipletests
 
 from ..data import columns as C
 from ..data.facts import Facts
+from ..display.figures import axes_or_new
 from ..errors import DataError, ParamsError, StatisticalWarning
 from ..params import P_ADJUST, Params
 from ..stats.compression import (
@@ -94,6 +94,7 @@ from ..stats.compression import (
     round_durations,
 )
 from ..stats.cox_checks import NotEstimable, hazard_ratio_interval
+from ..stats.finite import finite_or_none
 from ..stats.intervals import check_alpha, wilson_interval
 from .lifetime import LifetimeResult, fit_lifetime
 from .retention import nday_retention
@@ -1388,13 +1389,6 @@ def segment_summary(comparison: SegmentComparison) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _num(value: Any) -> float | None:
-    if value is None or value is pd.NA:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def segments_metrics(comparisons: Mapping[str, SegmentComparison] | Iterable[SegmentComparison]) -> dict:
     """Headline numbers of segment comparisons as a JSON-ready dict.
 
@@ -1415,33 +1409,27 @@ def segments_metrics(comparisons: Mapping[str, SegmentComparison] | Iterable[Seg
         for g in comp.groups.to_dict("records"):
             entry = {"users": int(g["users"])}
             for d in comp.retention_days:
-                entry[f"retention_day_{d}"] = _num(g[f"retention_day_{d}"])
+                entry[f"retention_day_{d}"] = finite_or_none(g[f"retention_day_{d}"])
             entry.update(
-                median_days=_num(g["median_days"]),
-                rmst_days=_num(g["rmst_days"]),
-                hazard_ratio=_num(g["hazard_ratio"]),
-                hr_ci_low=_num(g["hr_ci_low"]),
-                hr_ci_high=_num(g["hr_ci_high"]),
-                p_raw=_num(g["hr_p_raw"]),
-                p_adjusted=_num(g["hr_p_adjusted"]),
+                median_days=finite_or_none(g["median_days"]),
+                rmst_days=finite_or_none(g["rmst_days"]),
+                hazard_ratio=finite_or_none(g["hazard_ratio"]),
+                hr_ci_low=finite_or_none(g["hr_ci_low"]),
+                hr_ci_high=finite_or_none(g["hr_ci_high"]),
+                p_raw=finite_or_none(g["hr_p_raw"]),
+                p_adjusted=finite_or_none(g["hr_p_adjusted"]),
                 ph_warning=bool(g["ph_warning"]),
             )
             groups[str(g[GROUP])] = entry
-        section: dict[str, Any] = {"reference": comp.reference, "logrank_p": _num(comp.logrank_p)}
+        section: dict[str, Any] = {"reference": comp.reference, "logrank_p": finite_or_none(comp.logrank_p)}
         if comp.logrank_p_adjusted is not None:
-            section["logrank_p_adjusted"] = _num(comp.logrank_p_adjusted)
+            section["logrank_p_adjusted"] = finite_or_none(comp.logrank_p_adjusted)
         section.update(p_adjust=comp.p_adjust, pooled=list(comp.pooled), groups=groups)
         out[comp.column] = section
     return {"segments": out}
 
 
 # --- plots ------------------------------------------------------------------------------------
-
-
-def _axes(ax: Axes | None) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots()
-    return ax
 
 
 def plot_segment_survival(comparison: SegmentComparison, *, ax: Axes | None = None, ci: bool = True) -> Axes:
@@ -1457,7 +1445,7 @@ def plot_segment_survival(comparison: SegmentComparison, *, ax: Axes | None = No
     """
     from ..display.style import group_colors, note_cutoff, plot_km
 
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     level = round(100 * (1 - comparison.alpha))
     colors = group_colors(comparison.groups[GROUP])
     cutoffs = []
@@ -1487,7 +1475,7 @@ def forest(
     flag_label: str = "",
 ) -> Axes:
     """A forest plot of ratios with intervals on a log axis, reference line at 1."""
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     ratio, low, high = (np.asarray(a, dtype=float) for a in (ratio, low, high))
     flagged = np.zeros(len(labels), dtype=bool) if flagged is None else np.asarray(flagged, dtype=bool)
     y = np.arange(len(labels))[::-1]
@@ -1576,7 +1564,7 @@ def plot_segment_retention(
     """
     from ..display.style import group_colors
 
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     days = list(comparison.retention_days if days is None else days)
     groups = comparison.groups
     colors = group_colors(groups[GROUP])

@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 
 from ..analyses.lifetime import LifetimeResult
 from ..analyses.retention import RETENTION_COLUMNS, CohortTable
+from ..display.figures import axes_or_new
 from ..display.style import GREY, MIN_AT_RISK, PALETTE, note_cutoff, plot_km
 
 __all__ = ["plot_cohort_heatmap", "plot_lifetime", "plot_retention_curve"]
@@ -22,12 +23,6 @@ __all__ = ["plot_cohort_heatmap", "plot_lifetime", "plot_retention_curve"]
 _PERIOD_LABEL = {"week": "weeks since signup", "month": "30-day periods since signup"}
 _COHORT_LABEL = {"week": "signup week (Monday)", "month": "signup month"}
 _COHORT_FORMAT = {"week": "%Y-%m-%d", "month": "%Y-%m"}
-
-
-def _axes(ax: Axes | None) -> Axes:
-    if ax is None:
-        _, ax = plt.subplots()
-    return ax
 
 
 def plot_lifetime(result: LifetimeResult, *, ax: Axes | None = None, at_risk: bool = True) -> Axes:
@@ -63,7 +58,7 @@ def plot_lifetime(result: LifetimeResult, *, ax: Axes | None = None, at_risk: bo
     >>> ax.get_xlabel()
     'days since signup'
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     level = round(100 * (1 - result.alpha))
     color = sns.color_palette(PALETTE)[0]
     cutoff = plot_km(result.kmf, ax, label=f"Kaplan-Meier ({level}% CI)", color=color)
@@ -119,7 +114,7 @@ def plot_cohort_heatmap(cohort: CohortTable, *, ax: Axes | None = None, annot: b
     """
     rates = cohort.rates
     if rates.size == 0:  # shown as not estimable, with the reason (never an exception)
-        ax = _axes(ax)
+        ax = axes_or_new(ax)
         ax.text(
             0.5,
             0.5,
@@ -188,7 +183,7 @@ def plot_retention_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes
     missing = [col for col in RETENTION_COLUMNS if col not in curve.columns]
     if missing:
         raise ValueError(f"expected a table from retention_curve, but columns {missing} are missing")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     color = sns.color_palette(PALETTE)[0]
     few = curve["eligible"].to_numpy(dtype=float) < MIN_AT_RISK if "eligible" in curve.columns else None
     if few is not None and few.any():
