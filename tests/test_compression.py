@@ -23,7 +23,7 @@ from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import multivariate_logrank_test, proportional_hazard_test
 
 from onboarding_analysis.analyses.lifetime import fit_lifetime
-from onboarding_analysis.analyses.segments import compare_segments, logrank_tests
+from onboarding_analysis.analyses.segments import compare_segments
 from onboarding_analysis.data import columns as C
 from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.demo.generator import write_demo
@@ -40,6 +40,7 @@ from onboarding_analysis.stats.compression import (
     efron_ph_test,
     round_durations,
 )
+from onboarding_analysis.stats.hypothesis import logrank_tests
 from tests.lifelines_cox import expand, fit_cox, ph_test, split_tied_deaths
 
 ROOT = Path(__file__).resolve().parent.parent

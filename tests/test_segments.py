@@ -25,7 +25,6 @@ from statsmodels.stats.multitest import multipletests
 from onboarding_analysis.analyses.lifetime import fit_lifetime
 from onboarding_analysis.analyses.segments import (
     FAMILIES,
-    adjust_pvalues,
     compare_all,
     compare_segments,
     compare_table,
@@ -43,6 +42,7 @@ from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.demo.generator import DemoSpec, true_hazard_ratios, write_demo
 from onboarding_analysis.errors import DataError, ParamsError, StatisticalWarning
 from onboarding_analysis.params import load_params, validate_params
+from onboarding_analysis.stats.hypothesis import adjust_pvalues
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parent.parent

@@ -61,8 +61,9 @@ from ..stats.compression import (
 )
 from ..stats.cox_checks import NotEstimable, hazard_ratio_interval
 from ..stats.finite import finite_or_none
+from ..stats.hypothesis import adjust_pvalues
 from ..stats.intervals import check_alpha
-from .segments import adjust_pvalues, forest
+from .segments import forest
 
 __all__ = ["LABEL", "drivers_metrics", "early_behaviours", "landmark_users", "plot_early_behaviours"]
 
