@@ -5,13 +5,13 @@ Not a test. Run it once from the project root::
     .venv/bin/python benchmarks/bench_segments.py            # 1,000,000 users
     .venv/bin/python benchmarks/bench_segments.py 200000     # fewer users
 
-The user-facts rows are synthetic and follow the demo's story (onboarding_analysis.demo):
+The user-facts rows are synthetic and follow the demo's story (onboarding_analysis.demo.generator):
 exponential lifetimes with proportional hazards by persona and plan, a never-active share by
 persona, signups uniform over 240 days, the inactivity rule (30 days) with observable censoring,
 a time to value and day-N activity flags. Five segment columns: persona (3 groups), plan (3),
 channel (4, no effect), client (3, no effect) and country (8, no effect).
 
-Three runs of :func:`onboarding_analysis.segments.compare_table` per segment:
+Three runs of :func:`onboarding_analysis.analyses.segments.compare_table` per segment:
 
 * ``compressed, 1 h grid``: unique rows with frequency weights, durations rounded down to the
   hour (params ``compression_grid_hours: 1``);
@@ -20,7 +20,7 @@ Three runs of :func:`onboarding_analysis.segments.compare_table` per segment:
 * ``not compressed``: one row per user, exact durations.
 
 The two exact runs give the same figures (compression is lossless, the Cox fit honours
-frequency weights exactly); the grid moves them slightly (see onboarding_analysis.compression).
+frequency weights exactly); the grid moves them slightly (see onboarding_analysis.stats.compression).
 Each run prints its time and the hazard ratio of the first non-reference group, so the runs can
 be compared for agreement too; ``--check`` also asserts that the two exact runs agree to 1e-9.
 Measured (2 shared cores) before the vectorised Cox / log-rank, 1,000,000 users: 1 h grid 17 s
@@ -37,10 +37,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from onboarding_analysis import columns as C
+from onboarding_analysis.analyses.segments import compare_table
+from onboarding_analysis.data import columns as C
 from onboarding_analysis.errors import StatisticalWarning
 from onboarding_analysis.params import validate_params
-from onboarding_analysis.segments import compare_table
 
 SEGMENTS = {
     "persona": (

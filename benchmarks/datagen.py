@@ -1,6 +1,6 @@
 """Demo-shaped event logs at benchmark scale, written in chunks (bounded memory).
 
-The package's generator (:func:`onboarding_analysis.demo.generate`) builds the whole log in
+The package's generator (:func:`onboarding_analysis.demo.generator.generate`) builds the whole log in
 pandas: a million users take about 7.5 GB. Here it runs on chunks of ``CHUNK_USERS`` users with
 one seed per chunk, so memory stays at one chunk (~0.5 GB) whatever the scale, and every chunk
 is appended to one Parquet file (row groups of one chunk) and one users CSV. Ids are made
@@ -77,8 +77,8 @@ def ensure_dataset(n_users: int, data_dir: Path = DATA, *, log=print) -> dict[st
 
 def generate(n_users: int, events_path: Path, users_path: Path, *, log=print) -> int:
     """Write ``n_users`` demo users in chunks; return the number of events written."""
-    from onboarding_analysis.demo import DemoSpec
-    from onboarding_analysis.demo import generate as demo_generate
+    from onboarding_analysis.demo.generator import DemoSpec
+    from onboarding_analysis.demo.generator import generate as demo_generate
 
     n_events = 0
     tmp_events = events_path.with_suffix(".parquet.tmp")

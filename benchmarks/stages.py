@@ -150,9 +150,9 @@ def stage_dedup_floor(params_path: str, repeat: int) -> dict:
 
 
 def stage_facts(params_path: str, repeat: int) -> dict:
-    from onboarding_analysis import cache as facts_cache
-    from onboarding_analysis.engines import load_with
-    from onboarding_analysis.facts import build_facts
+    from onboarding_analysis.data import cache as facts_cache
+    from onboarding_analysis.data.engines import load_with
+    from onboarding_analysis.data.facts import build_facts
 
     params = _params(params_path)
     holder = {}
@@ -183,7 +183,7 @@ def stage_facts(params_path: str, repeat: int) -> dict:
 
 
 def stage_facts_cached(params_path: str, repeat: int) -> dict:
-    from onboarding_analysis.pipeline import compute_facts
+    from onboarding_analysis.data.pipeline import compute_facts
 
     params = _params(params_path)
     directory = _cache_dir(params_path)
@@ -199,7 +199,7 @@ def stage_pandas(params_path: str, repeat: int) -> dict:
     import numpy as np
     import pandas as pd
 
-    from onboarding_analysis import columns as C
+    from onboarding_analysis.data import columns as C
     from onboarding_analysis.params import observation_end_timestamp
 
     params = _params(params_path)
@@ -259,8 +259,8 @@ def _check_against_engine(frame, params) -> str:
     """Compare the pandas facts with the engine's (cached) facts: proves the baseline does the work."""
     import numpy as np
 
-    from onboarding_analysis import cache as facts_cache
-    from onboarding_analysis import columns as C
+    from onboarding_analysis.data import cache as facts_cache
+    from onboarding_analysis.data import columns as C
 
     entry = facts_cache.read(_cache_dir(params.source), facts_cache.cache_key(params))
     if entry is None:
@@ -289,9 +289,9 @@ def stage_stats(params_path: str, repeat: int) -> dict:
     import pandas as pd
 
     import onboarding_analysis as oa
-    from onboarding_analysis import columns as C
-    from onboarding_analysis.compression import WEIGHT, compress, round_durations
-    from onboarding_analysis.pipeline import compute_facts
+    from onboarding_analysis.data import columns as C
+    from onboarding_analysis.data.pipeline import compute_facts
+    from onboarding_analysis.stats.compression import WEIGHT, compress, round_durations
 
     params = _params(params_path)
     with warnings.catch_warnings():
@@ -302,7 +302,7 @@ def stage_stats(params_path: str, repeat: int) -> dict:
     table["after_change"] = np.where(table[C.T0] >= change, "after", "before")
     facts = dataclasses.replace(facts, table=table)
 
-    from onboarding_analysis.segments import compare_all, compare_segments, completion_flags
+    from onboarding_analysis.analyses.segments import compare_all, compare_segments, completion_flags
 
     t = time.perf_counter()
     completion = completion_flags(facts)
@@ -372,7 +372,7 @@ def stage_stats(params_path: str, repeat: int) -> dict:
 
 
 def stage_report(params_path: str, repeat: int) -> dict:
-    from onboarding_analysis.report import run_report
+    from onboarding_analysis.report.execution import run_report
 
     out = {}
 
@@ -429,7 +429,7 @@ KERNEL_NOTEBOOK = {
 
 
 def stage_kernel(params_path: str, repeat: int) -> dict:
-    from onboarding_analysis.report import execute_notebook
+    from onboarding_analysis.report.execution import execute_notebook
 
     with tempfile.TemporaryDirectory(prefix="oa-kernel-") as tmp:
         nb = Path(tmp) / "trivial.ipynb"

@@ -1,144 +1,125 @@
 """onboarding-analysis: is our onboarding working?
 
-The public surface used by the notebooks. Every function takes the user-facts table (one row
-per user, :mod:`onboarding_analysis.columns`) or a result built from it.
+The public surface the notebooks use, ``oa.<name>``. Every analysis takes the user facts
+(:class:`~onboarding_analysis.data.facts.Facts`, from :func:`compute_facts`) or a result
+built from them.
 
 >>> import onboarding_analysis as oa                               # doctest: +SKIP
 >>> params = oa.load_params("params/demo.yaml")                    # doctest: +SKIP
 >>> facts = oa.compute_facts(params)                               # doctest: +SKIP
 >>> oa.nday_retention(facts.table, params.retention_days)          # doctest: +SKIP
+
+Layout (a module imports only from its own layer or a lower one, never in a circle; held by
+``tests/test_architecture.py``):
+
+====  ===========================================================================================
+0-1   ``errors``, ``version``; ``absence`` (figures that cannot be computed), ``names`` (name hints)
+2     ``params``: the params file, its keys and defaults
+3     ``data/`` (columns contract, DuckDB and Spark loading, vendor ``sources/``, facts, cache,
+      pipeline), ``stats/`` (intervals, weights and the Efron Cox fit, Cox checks),
+      ``display/`` (figure style, HTML tables), ``demo/`` (generator and its ground truth)
+4     ``analyses/``: one module per report section
+5     ``report/``: notebook execution and HTML, batches and their index, the notebooks'
+      helpers, summary, findings, wording, definitions, ``metrics.json``
+6     ``cli``, ``init_params``, ``__main__``; this package's own ``__init__`` is above all
+====  ===========================================================================================
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from .errors import DataError as DataError
 from .errors import OnboardingAnalysisError as OnboardingAnalysisError
 from .errors import ParamsError as ParamsError
 from .errors import StatisticalWarning as StatisticalWarning
+from .version import __version__ as __version__
 
-#: Public name -> submodule. Imported on first use (PEP 562), so the CLI starts fast and
-#: ``import onboarding_analysis`` does not pull in lifelines, ibis and matplotlib at once.
-_LAZY = {
-    "Accounting": "facts",
-    "Facts": "facts",
-    "build_facts": "facts",
-    "LifetimeResult": "lifetime",
-    "fit_lifetime": "lifetime",
-    "lifetime_metrics": "lifetime",
-    "load": "loading",
-    "read_metrics": "metrics_io",
-    "record_metrics": "metrics_io",
-    "setup_notebook": "notebook",
-    "show": "notebook",
-    "show_value": "notebook",
-    "Params": "params",
-    "load_params": "params",
-    "params_from_namespace": "params",
-    "validate_params": "params",
-    "compute_facts": "pipeline",
-    "data_summary": "pipeline",
-    "run_metrics": "pipeline",
-    "plot_cohort_heatmap": "plots",
-    "plot_lifetime": "plots",
-    "plot_retention_curve": "plots",
-    "CohortTable": "retention",
-    "bracket_retention": "retention",
-    "cohort_table": "retention",
-    "nday_retention": "retention",
-    "retention_curve": "retention",
-    "retention_metrics": "retention",
-    "unbounded_retention": "retention",
-    "configured": "notebook",
-    "churn_delay_days": "params",
-    "fit_ttfv": "ttfv",
-    "TTFVResult": "ttfv",
-    "ttfv_metrics": "ttfv",
-    "ttfv_summary": "ttfv",
-    "plot_ttfv": "ttfv",
-    "aalen_johansen": "ttfv",
-    "FunnelResult": "funnel",
-    "funnel": "funnel",
-    "funnel_metrics": "funnel",
-    "step_times": "funnel",
-    "onboarding_time": "funnel",
-    "checklist_completion": "funnel",
-    "plot_funnel": "funnel",
-    "plot_step_times": "funnel",
-    "time_to_convert": "funnel",
-    "format_duration": "funnel",
-    "prompt_rates": "engagement",
-    "feature_adoption": "engagement",
-    "stickiness": "engagement",
-    "stickiness_summary": "engagement",
-    "dau_mau": "engagement",
-    "lifecycle": "engagement",
-    "engagement_metrics": "engagement",
-    "plot_feature_adoption": "engagement",
-    "plot_stickiness": "engagement",
-    "plot_dau_mau": "engagement",
-    "plot_lifecycle": "engagement",
-    "last_step_reached": "journey",
-    "last_events": "journey",
-    "plot_where_users_stop": "journey",
-    "show_segments": "notebook",
-    "show_notes": "notebook",
-    "computable": "notebook",
-    "NotComputable": "absence",
-    "share_moment_identifiers": "notebook",
-    "share_events": "notebook",
-    "quality_report": "quality",
-    "quality_metrics": "quality",
-    "plot_events_per_day": "quality",
-    "readiness": "readiness",
-    "readiness_metrics": "readiness",
-    "plot_readiness": "readiness",
-    "compare_segments": "segments",
-    "compare_all": "segments",
-    "segment_summary": "segments",
-    "segments_metrics": "segments",
-    "plot_segment_survival": "segments",
-    "plot_hazard_ratios": "segments",
-    "plot_segment_retention": "segments",
-    "compare_change": "change",
-    "change_summary": "change",
-    "change_metrics": "change",
-    "plot_cohort_trend": "change",
-    "early_behaviours": "drivers",
-    "drivers_metrics": "drivers",
-    "plot_early_behaviours": "drivers",
-    "moments_of_truth": "moments",
-    "moments_metrics": "moments",
-    "plot_moments": "moments",
-    "revenue_churn": "revenue",
-    "revenue_metrics": "revenue",
-    "plot_revenue_projection": "revenue",
-    "plot_net_churn": "revenue",
-    "feedback_summary": "feedback",
-    "feedback_metrics": "feedback",
-    "plot_feedback": "feedback",
-    "with_nps_groups": "feedback",
+#: The re-exports: defining module -> public names. Imported on first use (PEP 562), so the
+#: command line starts fast and ``import onboarding_analysis`` does not pull in lifelines, ibis
+#: and matplotlib at once.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "data.facts": ("Accounting", "Facts", "build_facts"),
+    "data.loading": ("load",),
+    "data.pipeline": ("compute_facts", "data_summary", "run_metrics"),
+    "analyses.change": ("change_metrics", "change_summary", "compare_change", "plot_cohort_trend"),
+    "analyses.drivers": ("drivers_metrics", "early_behaviours", "plot_early_behaviours"),
+    "analyses.engagement": (
+        "dau_mau",
+        "engagement_metrics",
+        "feature_adoption",
+        "lifecycle",
+        "plot_dau_mau",
+        "plot_feature_adoption",
+        "plot_lifecycle",
+        "plot_stickiness",
+        "prompt_rates",
+        "stickiness",
+        "stickiness_summary",
+    ),
+    "analyses.feedback": ("feedback_metrics", "feedback_summary", "plot_feedback", "with_nps_groups"),
+    "analyses.funnel": (
+        "FunnelResult",
+        "checklist_completion",
+        "compute_funnel",
+        "format_duration",
+        "funnel_metrics",
+        "onboarding_time",
+        "plot_funnel",
+        "plot_step_times",
+        "step_times",
+        "time_to_convert",
+    ),
+    "analyses.journey": ("last_events", "last_step_reached", "plot_where_users_stop"),
+    "analyses.lifetime": ("LifetimeResult", "fit_lifetime", "lifetime_metrics"),
+    "analyses.moments": ("moments_metrics", "moments_of_truth", "plot_moments"),
+    "analyses.quality": ("plot_events_per_day", "quality_metrics", "quality_report"),
+    "analyses.readiness": ("plot_readiness", "readiness_metrics", "readiness_scorecard"),
+    "analyses.retention": (
+        "CohortTable",
+        "bracket_retention",
+        "cohort_table",
+        "nday_retention",
+        "retention_curve",
+        "retention_metrics",
+        "unbounded_retention",
+    ),
+    "analyses.revenue": ("plot_net_churn", "plot_revenue_projection", "revenue_churn", "revenue_metrics"),
+    "analyses.segments": (
+        "compare_all",
+        "compare_segments",
+        "plot_hazard_ratios",
+        "plot_segment_retention",
+        "plot_segment_survival",
+        "segment_summary",
+        "segments_metrics",
+    ),
+    "analyses.ttfv": (
+        "TTFVResult",
+        "aalen_johansen",
+        "fit_ttfv",
+        "plot_ttfv",
+        "ttfv_metrics",
+        "ttfv_summary",
+    ),
+    "report.metrics_io": ("read_metrics", "record_metrics"),
+    "report.notebook": (
+        "computable",
+        "configured",
+        "setup_notebook",
+        "share_events",
+        "share_moment_identifiers",
+        "show",
+        "show_notes",
+        "show_segments",
+        "show_value",
+    ),
+    "report.plots": ("plot_cohort_heatmap", "plot_lifetime", "plot_retention_curve"),
+    "absence": ("NotComputable",),
+    "params": ("Params", "churn_delay_days", "load_params", "params_from_namespace", "validate_params"),
 }
-
-
-class _PublicSurface(types.ModuleType):
-    """The package module: a submodule named like a public function (``funnel``, ``readiness``)
-    must not replace the function when Python binds the imported submodule on the package."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
-            if name not in self.__dict__:  # keep the function; the module stays in sys.modules
-                super().__setattr__(name, getattr(value, name))
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _PublicSurface
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
 def __getattr__(name: str):
@@ -155,15 +136,51 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .facts import Accounting, Facts, build_facts  # noqa: F401
-    from .lifetime import LifetimeResult, fit_lifetime, lifetime_metrics  # noqa: F401
-    from .loading import load  # noqa: F401
-    from .metrics_io import read_metrics, record_metrics  # noqa: F401
-    from .notebook import setup_notebook, show, show_value  # noqa: F401
-    from .params import Params, load_params, params_from_namespace, validate_params  # noqa: F401
-    from .pipeline import compute_facts, data_summary, run_metrics  # noqa: F401
-    from .plots import plot_cohort_heatmap, plot_lifetime, plot_retention_curve  # noqa: F401
-    from .retention import (  # noqa: F401
+    from .absence import NotComputable  # noqa: F401
+    from .analyses.change import (  # noqa: F401
+        change_metrics,
+        change_summary,
+        compare_change,
+        plot_cohort_trend,
+    )
+    from .analyses.drivers import drivers_metrics, early_behaviours, plot_early_behaviours  # noqa: F401
+    from .analyses.engagement import (  # noqa: F401
+        dau_mau,
+        engagement_metrics,
+        feature_adoption,
+        lifecycle,
+        plot_dau_mau,
+        plot_feature_adoption,
+        plot_lifecycle,
+        plot_stickiness,
+        prompt_rates,
+        stickiness,
+        stickiness_summary,
+    )
+    from .analyses.feedback import (  # noqa: F401
+        feedback_metrics,
+        feedback_summary,
+        plot_feedback,
+        with_nps_groups,
+    )
+    from .analyses.funnel import (  # noqa: F401
+        FunnelResult,
+        checklist_completion,
+        compute_funnel,
+        format_duration,
+        funnel_metrics,
+        onboarding_time,
+        plot_funnel,
+        plot_step_times,
+        step_times,
+        time_to_convert,
+    )
+    from .analyses.journey import last_events, last_step_reached, plot_where_users_stop  # noqa: F401
+    from .analyses.lifetime import LifetimeResult, fit_lifetime, lifetime_metrics  # noqa: F401
+    from .analyses.moments import moments_metrics, moments_of_truth, plot_moments  # noqa: F401
+    from .analyses.quality import plot_events_per_day, quality_metrics, quality_report  # noqa: F401
+    from .analyses.readiness import plot_readiness, readiness_metrics, readiness_scorecard  # noqa: F401
+    from .analyses.retention import (  # noqa: F401
         CohortTable,
         bracket_retention,
         cohort_table,
@@ -172,10 +189,53 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         retention_metrics,
         unbounded_retention,
     )
+    from .analyses.revenue import (  # noqa: F401
+        plot_net_churn,
+        plot_revenue_projection,
+        revenue_churn,
+        revenue_metrics,
+    )
+    from .analyses.segments import (  # noqa: F401
+        compare_all,
+        compare_segments,
+        plot_hazard_ratios,
+        plot_segment_retention,
+        plot_segment_survival,
+        segment_summary,
+        segments_metrics,
+    )
+    from .analyses.ttfv import (  # noqa: F401
+        TTFVResult,
+        aalen_johansen,
+        fit_ttfv,
+        plot_ttfv,
+        ttfv_metrics,
+        ttfv_summary,
+    )
+    from .data.facts import Accounting, Facts, build_facts  # noqa: F401
+    from .data.loading import load  # noqa: F401
+    from .data.pipeline import compute_facts, data_summary, run_metrics  # noqa: F401
+    from .params import (  # noqa: F401
+        Params,
+        churn_delay_days,
+        load_params,
+        params_from_namespace,
+        validate_params,
+    )
+    from .report.metrics_io import read_metrics, record_metrics  # noqa: F401
+    from .report.notebook import (  # noqa: F401
+        computable,
+        configured,
+        setup_notebook,
+        share_events,
+        share_moment_identifiers,
+        show,
+        show_notes,
+        show_segments,
+        show_value,
+    )
+    from .report.plots import plot_cohort_heatmap, plot_lifetime, plot_retention_curve  # noqa: F401
 
-try:
-    __version__ = version("onboarding-analysis")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
-
-__all__ = sorted({"DataError", "OnboardingAnalysisError", "ParamsError", "StatisticalWarning", *_LAZY})
+__all__ = sorted(
+    {"DataError", "OnboardingAnalysisError", "ParamsError", "StatisticalWarning", "__version__", *_LAZY}
+)

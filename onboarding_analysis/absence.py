@@ -4,7 +4,7 @@ A report never stops because one figure does not fit the data (a change date bef
 signup, no cohort old enough for its first week, ...): the figure is left out and a one-line
 note says why. The package function returns a :class:`NotComputable` instead of a result (or
 exposes the reason as an ``absence`` attribute), the notebook asks
-:func:`onboarding_analysis.notebook.computable` whether to go on, which prints the note, and the
+:func:`onboarding_analysis.report.notebook.computable` whether to go on, which prints the note, and the
 section's metrics function writes ``null`` figures and the reason under ``not_computable`` in
 ``metrics.json``.
 
@@ -65,7 +65,7 @@ def absence_of(result: Any) -> NotComputable | None:
     """The :class:`NotComputable` behind ``result``, or None when it was computed.
 
     ``result`` is a :class:`NotComputable` itself, or any result with an ``absence`` attribute
-    holding one (or None), such as :class:`onboarding_analysis.retention.CohortTable`.
+    holding one (or None), such as :class:`onboarding_analysis.analyses.retention.CohortTable`.
 
     Examples
     --------
@@ -87,7 +87,7 @@ NOTES = "notes"
 def add_note(table: pd.DataFrame, note: str) -> pd.DataFrame:
     """Attach a one-line note on a missing figure of ``table`` (in place; returns ``table``).
 
-    :func:`onboarding_analysis.notebook.show` prints the notes under the table, so every blank
+    :func:`onboarding_analysis.report.notebook.show` prints the notes under the table, so every blank
     cell of a report table is explained (the reason, not just an empty cell).
 
     Parameters

@@ -5,7 +5,7 @@ A thin layer: it parses arguments, calls package functions and turns user errors
 ``error: <message>`` on stderr and exit status 2, without a traceback (``--debug`` shows it).
 
 ``run`` with one params file runs one report and prints its path. With several files, or
-``--per COLUMN``, it runs a batch (:mod:`onboarding_analysis.batch`): the runs execute in
+``--per COLUMN``, it runs a batch (:mod:`onboarding_analysis.report.batch`): the runs execute in
 parallel, a failing run never stops the others, ``OUT/index.html`` lists them all (its path is
 printed on stdout), progress and a summary go to stderr; the exit status is 1 when a run
 failed.
@@ -157,14 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     check_out_dir(args.out)
     if len(args.params) == 1 and args.per is None:
-        from . import report  # papermill and nbconvert are slow to import
+        from .report import execution as report  # papermill and nbconvert are slow to import
 
         html = report.run_report(args.params[0], out_dir=args.out)
         for note in _notes(Path(html).parent):
             print(f"note: {note}", file=sys.stderr)
         print(html)
         return 0
-    from . import batch
+    from .report import batch
 
     specs = batch.plan_runs(args.params, per=args.per)
     progress = batch.Progress(None if args.quiet else sys.stderr)
@@ -215,8 +215,9 @@ def check_out_dir(out: Path) -> None:
 
 def _notes(run_dir: Path) -> list[str]:
     """The notes a run's report shows (metrics.json ``warnings``: data and statistical caveats),
-    to print once on the console; none if the run recorded no metrics."""
-    from .metrics_io import read_metrics
+    to print once on the console; none if the run recorded no metrics.
+    """
+    from .report.metrics_io import read_metrics
 
     try:
         notes = read_metrics(run_dir).get("warnings") or []
@@ -234,7 +235,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from .demo import DemoSpec, write_demo
+    from .demo.generator import DemoSpec, write_demo
 
     options: dict[str, Any] = {}
     if args.users is not None:
@@ -274,10 +275,6 @@ def _message(err: BaseException) -> str:
 
 
 def _version() -> str:
-    try:
-        from . import __version__  # already imported with the package: no cost
-    except ImportError:  # a stale install without the package's __init__
-        from .report import package_version
+    from .version import __version__
 
-        return package_version()
     return __version__

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .data.loading import csv_header
+from .data.sources import HOUSEKEEPING_EVENTS
+from .data.sql import quote_ident
 from .errors import DataError, DataWarning
-from .loading import csv_header, quote_ident
 from .names import words
 from .params import DEFAULT_COLUMNS, project_root, validate_params
-from .sources import HOUSEKEEPING_EVENTS
 
 #: Canonical column roles and the names that usually hold them, best first (compared by words).
 COLUMN_CANDIDATES = {
@@ -211,7 +212,7 @@ def survey(events: str, *, users: str | None = None, intercom: str | None = None
     DataError
         The data cannot be read (the loader's errors).
     """
-    from .loading import load
+    from .data.loading import load
 
     source, columns = detect_source(base / events if not Path(events).is_absolute() else events)
     raw: dict[str, Any] = {"events": events, "source": source, "signup_event": None, "value_events": []}
@@ -269,7 +270,7 @@ def survey(events: str, *, users: str | None = None, intercom: str | None = None
 
 
 def _intercom_prompts(con: Any) -> dict[str, dict[str, str]]:
-    from .sources import intercom
+    from .data.sources import intercom
 
     return intercom.prompts(con)
 
@@ -297,9 +298,10 @@ def _vendor_candidates(con: Any, params: Any) -> list[str]:
     """User-property keys of a vendor export with 2..MAX values: Amplitude ``user_properties``,
     Mixpanel and PostHog event ``properties``, GA4 ``user_properties`` records, Segment property
     columns of ``tracks`` or archive ``traits``, and the users export's properties (PostHog
-    persons, Segment ``identifies``); vendor ``$``/``mp_`` keys left out."""
-    from . import sources
-    from .sources.common import export_files, json_lines
+    persons, Segment ``identifies``); vendor ``$``/``mp_`` keys left out.
+    """
+    from .data import sources
+    from .data.sources.common import export_files, json_lines
 
     module = sources.reader(params)
     pattern = params.resolve(params.events)
@@ -397,7 +399,7 @@ def render(found: Survey, *, events: str, users: str | None, client: str, interc
         f"# ({found.users:,} users, {found.events:,} usable events, {found.first:%Y-%m-%d} to "
         f"{found.last:%Y-%m-%d} UTC). Check every line marked GUESS, then run:",
         f"#   onboarding-analysis run params/{client}.yaml",
-        "# Every key: README.md, Params. Vendor exports: docs/sources.md.",
+        "# Every key: docs/params.md. Vendor exports: docs/sources.md.",
         f"client: {_yaml(client)}",
         f"events: {_yaml(events)}",
     ]
@@ -435,7 +437,8 @@ def render(found: Survey, *, events: str, users: str | None, client: str, interc
 
 def _inactivity(found: Survey) -> list[str]:
     """``inactivity_days`` for data shorter than :data:`SHORT_DATA_DAYS` (the default 30 would
-    leave no churn observable), else nothing (the default)."""
+    leave no churn observable), else nothing (the default).
+    """
     span = (found.last - found.first).days
     if span >= SHORT_DATA_DAYS:
         return []

@@ -40,6 +40,8 @@ from .errors import ParamsError
 COLUMN_KEYS = ("user_id", "event", "timestamp", "signup_at", "account_id", "client", "value")
 DEFAULT_COLUMNS = {key: key for key in COLUMN_KEYS}
 LIFETIME_CENSORING = ("observable", "observation_end")
+#: The values of params ``source``: ``canonical`` or a vendor reader of :mod:`onboarding_analysis.data.sources`.
+SOURCES = ("canonical", "amplitude", "mixpanel", "posthog", "segment", "ga4")
 FUNNEL_MODES = ("ordered", "strict", "any_order")
 #: Values of params ``funnel_semantics`` (docs/funnels.md).
 FUNNEL_SEMANTICS = ("onboarding", "posthog")
@@ -127,7 +129,7 @@ class Params:
     # Inputs: the users table's own column names, the observation-end check.
     users_columns: Mapping[str, str] | None = None
     observation_end_check: str = "error"
-    # The shape of the inputs: canonical columns or a vendor export (onboarding_analysis.sources).
+    # The shape of the inputs: canonical columns or a vendor export (onboarding_analysis.data.sources).
     source: str = "canonical"
     account_group: str | None = None
     mixpanel_project_timezone: str | None = None
@@ -334,7 +336,8 @@ def _window_parts(value: Any) -> tuple[float, str]:
 
 def _reconcile_window(values: dict[str, Any], where: str) -> None:
     """Set both window keys from whichever was given (``conversion_window_days`` is the older
-    name of ``conversion_window`` in days). Given both, they must name the same length."""
+    name of ``conversion_window`` in days). Given both, they must name the same length.
+    """
     window, days = values.get("conversion_window"), values.get("conversion_window_days")
     if window is None and days is None:
         values.pop("conversion_window", None)
@@ -355,7 +358,7 @@ def _reconcile_window(values: dict[str, Any], where: str) -> None:
 
 def check_value(key: str, value: Any) -> Any:
     """Validate and normalise one params value as ``validate_params`` would (for options given
-    directly to an analysis function, e.g. ``funnel(facts, steps=[...])``).
+    directly to an analysis function, e.g. ``compute_funnel(facts, steps=[...])``).
 
     Raises :class:`ParamsError` naming the key, the value and what is expected.
     """
@@ -654,17 +657,11 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "readiness_min_eligible": _whole_at_least(1),
     "users_columns": _optional(_columns),
     "observation_end_check": _choice(OBSERVATION_END_CHECKS),
-    "source": lambda v: _choice(_sources())(v),
+    "source": _choice(SOURCES),
     "account_group": _optional(_string),
     "mixpanel_project_timezone": _optional(_timezone),
     "intercom_export": _optional(_string),
 }
-
-
-def _sources() -> tuple[str, ...]:
-    from .sources import SOURCES
-
-    return SOURCES
 
 
 def _closest(key: str, known: Mapping[str, Any]) -> str | None:
@@ -689,7 +686,8 @@ def _to_yaml_native(value: Any) -> Any:
 def churn_delay_days(params: Params) -> float | None:
     """How long after it happens a churn becomes visible: ``inactivity_days`` under the
     inactivity rule with ``lifetime_censoring: observable``, else None (``churn_event`` is seen
-    at once; ``observation_end`` is METRICS.md's literal rule, which ignores the delay)."""
+    at once; ``observation_end`` is METRICS.md's literal rule, which ignores the delay).
+    """
     if params.churn_event is None and params.lifetime_censoring == "observable":
         return float(params.inactivity_days)
     return None

@@ -34,7 +34,7 @@ def demo_run(tmp_path_factory):
     """
     import yaml
 
-    from onboarding_analysis.demo import write_demo
+    from onboarding_analysis.demo.generator import write_demo
 
     project = tmp_path_factory.mktemp("project")
     write_demo(project / "data" / "demo")
@@ -56,8 +56,8 @@ def demo_run(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _fresh_notes():
     """Each test starts as a fresh kernel would: no note shown yet (notes are shown once per
-    kernel, :func:`onboarding_analysis.notebook.show_note`)."""
-    from onboarding_analysis.notebook import _NOTES_SHOWN
+    kernel, :func:`onboarding_analysis.report.notebook.show_note`)."""
+    from onboarding_analysis.report.notebook import _NOTES_SHOWN
 
     _NOTES_SHOWN.clear()
     yield

@@ -26,8 +26,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from onboarding_analysis.notebook import _NOTES_SHOWN as notes_shown  # noqa: E402
-from onboarding_analysis.report import REPORT_NOTEBOOKS  # noqa: E402
+from onboarding_analysis.report.execution import REPORT_NOTEBOOKS  # noqa: E402
+from onboarding_analysis.report.notebook import _NOTES_SHOWN as notes_shown  # noqa: E402
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 

@@ -14,8 +14,11 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from onboarding_analysis import batch
-from onboarding_analysis.batch import (
+from onboarding_analysis.demo.generator import DemoSpec, write_demo
+from onboarding_analysis.errors import DataError, ParamsError
+from onboarding_analysis.params import load_params, validate_params
+from onboarding_analysis.report import batch
+from onboarding_analysis.report.batch import (
     FAILED,
     OK,
     BatchResult,
@@ -29,11 +32,8 @@ from onboarding_analysis.batch import (
     run_one,
     sanitize_name,
 )
-from onboarding_analysis.demo import DemoSpec, write_demo
-from onboarding_analysis.errors import DataError, ParamsError
-from onboarding_analysis.metrics_io import read_metrics
-from onboarding_analysis.params import load_params, validate_params
-from onboarding_analysis.report import ReportError
+from onboarding_analysis.report.execution import ReportError
+from onboarding_analysis.report.metrics_io import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -389,7 +389,7 @@ def _tiny_notebooks(folder: Path) -> Path:
     for name, body in [
         (
             "first.ipynb",
-            "from onboarding_analysis.metrics_io import record_metrics\n"
+            "from onboarding_analysis.report.metrics_io import record_metrics\n"
             "record_metrics(output_dir, {'data': {'users': len(client)}, 'retention': {'day_7': "
             "{'rate': 0.5}}, 'ttfv': {'days_to_50pct': None}, 'funnel': {'steps': [{'from_start': 0.25}]}})",
         ),

@@ -8,13 +8,13 @@ import warnings
 import pandas as pd
 import pytest
 
-from onboarding_analysis import cache as facts_cache
-from onboarding_analysis import pipeline
-from onboarding_analysis.demo import DemoSpec, write_demo
+from onboarding_analysis.analyses.funnel import compute_funnel
+from onboarding_analysis.data import cache as facts_cache
+from onboarding_analysis.data import pipeline
+from onboarding_analysis.data.pipeline import compute_facts
+from onboarding_analysis.demo.generator import DemoSpec, write_demo
 from onboarding_analysis.errors import DataWarning
-from onboarding_analysis.funnel import funnel
 from onboarding_analysis.params import validate_params
-from onboarding_analysis.pipeline import compute_facts
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_hit_gives_identical_facts_and_working_events(demo, builds):
     # Only the aggregation is skipped: the event table is there, lazy, on a fresh source.
     assert second.source is not first.source
     assert second.events.count().execute() == first.accounting.events_used
-    pd.testing.assert_frame_equal(funnel(second).steps, funnel(first).steps)
+    pd.testing.assert_frame_equal(compute_funnel(second).steps, compute_funnel(first).steps)
 
 
 def test_changed_param_is_a_miss(demo, builds):
@@ -146,7 +146,7 @@ def test_remote_inputs_are_not_cached():
 
 def test_duckdb_memory_cap_from_environment(monkeypatch):
     # compute_facts' default DuckDB connection (engines.connect_engine) honours the cap.
-    from onboarding_analysis.engines import DUCKDB_MEMORY_ENV, connect_engine
+    from onboarding_analysis.data.engines import DUCKDB_MEMORY_ENV, connect_engine
     from onboarding_analysis.errors import ParamsError
 
     monkeypatch.setenv(DUCKDB_MEMORY_ENV, "512MB")
@@ -199,7 +199,7 @@ def test_hit_excludes_the_same_duplicate_rows(tmp_path, builds):
 
 
 def test_hit_skips_the_scan_and_warns_as_the_miss(tmp_path, builds, monkeypatch):
-    from onboarding_analysis import loading
+    from onboarding_analysis.data import loading
 
     header = "user_id,event,timestamp\n"
     (tmp_path / "events.csv").write_text(

@@ -23,18 +23,18 @@ import pandas as pd
 import pytest
 import yaml
 
+from onboarding_analysis.analyses.quality import quality_metrics, quality_report
+from onboarding_analysis.data.facts import EVENT_REASONS
+from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.errors import DataWarning, OnboardingAnalysisError
-from onboarding_analysis.facts import EVENT_REASONS
 from onboarding_analysis.params import load_params
-from onboarding_analysis.pipeline import compute_facts
-from onboarding_analysis.quality import quality_metrics, quality_report
 from tests.pipeline_runner import run_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = Path(__file__).resolve().parent / "catalogue"
 CASES = yaml.safe_load((CATALOGUE / "cases.yaml").read_text(encoding="utf-8"))
 BY_ID = {case["id"]: case for case in CASES}
-#: The facts cache (onboarding_analysis.cache) must not write into the catalogue folders.
+#: The facts cache (onboarding_analysis.data.cache) must not write into the catalogue folders.
 CACHE_ENV = "ONBOARDING_ANALYSIS_CACHE"
 
 
@@ -231,7 +231,7 @@ def _hostile_names(canary: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     """The demo log with hostile event names, column names and params; one real CLI run on it."""
-    from onboarding_analysis.demo import DemoSpec, write_demo
+    from onboarding_analysis.demo.generator import DemoSpec, write_demo
 
     root = tmp_path_factory.mktemp("hostile")
     canary = root / "canary"
@@ -327,7 +327,7 @@ def test_hostile_names_run_end_to_end_as_data(hostile):
 def test_hostile_names_round_trip_in_process(hostile, monkeypatch):
     """Every hostile name comes back byte for byte from the engine; the views survive."""
     monkeypatch.setenv(CACHE_ENV, "off")
-    from onboarding_analysis.funnel import step_times
+    from onboarding_analysis.analyses.funnel import step_times
 
     params = load_params(hostile["root"] / "params.yaml")
     facts = compute_facts(params)

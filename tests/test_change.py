@@ -22,8 +22,7 @@ import pytest
 from matplotlib.axes import Axes
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from onboarding_analysis import columns as C
-from onboarding_analysis.change import (
+from onboarding_analysis.analyses.change import (
     AFTER,
     BEFORE,
     capped_table,
@@ -32,11 +31,12 @@ from onboarding_analysis.change import (
     compare_change,
     plot_cohort_trend,
 )
-from onboarding_analysis.demo import DAY_US, DemoSpec, generate, true_hazard_ratios, write_demo
+from onboarding_analysis.data import columns as C
+from onboarding_analysis.data.facts import Accounting, Facts
+from onboarding_analysis.data.pipeline import compute_facts
+from onboarding_analysis.demo.generator import DAY_US, DemoSpec, generate, true_hazard_ratios, write_demo
 from onboarding_analysis.errors import DataError, ParamsError
-from onboarding_analysis.facts import Accounting, Facts
 from onboarding_analysis.params import load_params, validate_params
-from onboarding_analysis.pipeline import compute_facts
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 import onboarding_analysis
-from onboarding_analysis import batch, cli, demo, report
+from onboarding_analysis import cli
+from onboarding_analysis.demo import generator as demo
 from onboarding_analysis.errors import DataError
+from onboarding_analysis.report import batch
+from onboarding_analysis.report import execution as report
 from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,8 +22,14 @@ from lifelines.datasets import load_rossi, load_waltons
 from lifelines.exceptions import ConvergenceError
 from lifelines.statistics import multivariate_logrank_test, proportional_hazard_test
 
-from onboarding_analysis import columns as C
-from onboarding_analysis.compression import (
+from onboarding_analysis.analyses.lifetime import fit_lifetime
+from onboarding_analysis.analyses.segments import compare_segments
+from onboarding_analysis.data import columns as C
+from onboarding_analysis.data.pipeline import compute_facts
+from onboarding_analysis.demo.generator import write_demo
+from onboarding_analysis.errors import ParamsError
+from onboarding_analysis.params import load_params, validate_params
+from onboarding_analysis.stats.compression import (
     WEIGHT,
     check_grid_hours,
     compress,
@@ -32,18 +38,10 @@ from onboarding_analysis.compression import (
     covariate_columns,
     efron_cox,
     efron_ph_test,
-    expand,
-    fit_cox,
-    ph_test,
     round_durations,
-    split_tied_deaths,
 )
-from onboarding_analysis.demo import write_demo
-from onboarding_analysis.errors import ParamsError
-from onboarding_analysis.lifetime import fit_lifetime
-from onboarding_analysis.params import load_params, validate_params
-from onboarding_analysis.pipeline import compute_facts
-from onboarding_analysis.segments import compare_segments, logrank_tests
+from onboarding_analysis.stats.hypothesis import logrank_tests
+from tests.lifelines_cox import expand, fit_cox, ph_test, split_tied_deaths
 
 ROOT = Path(__file__).resolve().parent.parent
 # Fox & Weisberg's appendix, coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio).
@@ -377,7 +375,7 @@ def test_efron_cox_on_compressed_rows_equals_the_replicated_rows_exactly(tied):
 
 
 def test_efron_cox_on_compresses_losslessly_and_rounds_only_on_a_grid(tied):
-    from onboarding_analysis.compression import efron_cox_on
+    from onboarding_analysis.stats.compression import efron_cox_on
 
     design = covariate_columns(tied, ["group"])
     cols = list(design.columns)

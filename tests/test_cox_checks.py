@@ -19,8 +19,8 @@ import pytest
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 
-from onboarding_analysis.compression import efron_cox
-from onboarding_analysis.cox_checks import (
+from onboarding_analysis.stats.compression import efron_cox
+from onboarding_analysis.stats.cox_checks import (
     CONSTANT,
     MAX_EXP,
     NO_EVENTS,
@@ -169,7 +169,7 @@ def test_exp_of_a_coefficient_cannot_overflow():
 def test_docstring_examples_run():
     import doctest
 
-    from onboarding_analysis import cox_checks
+    from onboarding_analysis.stats import cox_checks
 
     result = doctest.testmod(cox_checks)
     assert result.failed == 0 and result.attempted >= 8
@@ -178,7 +178,7 @@ def test_docstring_examples_run():
 def test_risk_set_extremes_by_pattern_equal_the_rows_and_the_risk_table():
     """The pattern fit's running extremes (patterns sorted by last time) equal the max / min over
     the patterns with weight at risk, and lead to the same verdicts as the fit on rows."""
-    from onboarding_analysis.compression import _EfronData, _PatternData, _patterns
+    from onboarding_analysis.stats.compression import _EfronData, _PatternData, _patterns
 
     rng = np.random.default_rng(0)
     for trial in range(200):

@@ -596,7 +596,7 @@ def test_a_change_date_that_is_not_a_date_stays_a_params_error(tmp_path):
 @pytest.fixture
 def ten_users_facts(tmp_path, monkeypatch):
     """The facts of :func:`default_log` (10 users signing up 2024-01-01 .. 2024-01-28)."""
-    from onboarding_analysis.pipeline import compute_facts
+    from onboarding_analysis.data.pipeline import compute_facts
 
     monkeypatch.setenv("ONBOARDING_ANALYSIS_CACHE", "off")
     case = CASES["change_date_before_every_signup"]
@@ -606,7 +606,7 @@ def ten_users_facts(tmp_path, monkeypatch):
 @pytest.mark.parametrize(("date", "side"), [("2023-12-01", "before"), ("2024-04-01", "after")])
 def test_compare_change_says_why_it_cannot_compare(ten_users_facts, date, side):
     from onboarding_analysis.absence import NotComputable
-    from onboarding_analysis.change import change_metrics, compare_change
+    from onboarding_analysis.analyses.change import change_metrics, compare_change
     from onboarding_analysis.errors import DataError
 
     with pytest.raises(
@@ -631,7 +631,7 @@ def test_compare_change_says_why_it_cannot_compare(ten_users_facts, date, side):
 
 
 def test_a_change_date_that_is_not_a_date_is_still_an_error(ten_users_facts):
-    from onboarding_analysis.change import compare_change
+    from onboarding_analysis.analyses.change import compare_change
     from onboarding_analysis.errors import ParamsError
 
     with pytest.raises(ParamsError, match="change_date must be a date"):
@@ -639,8 +639,8 @@ def test_a_change_date_that_is_not_a_date_is_still_an_error(ten_users_facts):
 
 
 def test_fit_lifetime_without_observable_users():
+    from onboarding_analysis.analyses.lifetime import fit_lifetime, lifetime_metrics
     from onboarding_analysis.errors import DataError
-    from onboarding_analysis.lifetime import fit_lifetime, lifetime_metrics
 
     young = pd.DataFrame({"lifetime_days": [0.0, 0.0, 0.0], "churned": [False, False, False]})
     with pytest.raises(DataError, match="all 3 users are censored at 0"):
@@ -653,7 +653,7 @@ def test_fit_lifetime_without_observable_users():
 
 
 def test_cohort_table_absence():
-    from onboarding_analysis.retention import cohort_table
+    from onboarding_analysis.analyses.retention import cohort_table
 
     t0 = pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-09"])
     old = pd.DataFrame(
@@ -678,7 +678,7 @@ def test_cohort_table_absence():
 
 def test_computable_prints_the_note_once(capsys):
     from onboarding_analysis.absence import NotComputable
-    from onboarding_analysis.notebook import computable
+    from onboarding_analysis.report.notebook import computable
 
     gap = NotComputable("no user signed up after the change date 2025-01-01")
     assert computable(gap) is False
@@ -690,8 +690,8 @@ def test_computable_prints_the_note_once(capsys):
 
 
 def test_show_prints_the_notes_of_a_table(capsys):
-    from onboarding_analysis.notebook import show
-    from onboarding_analysis.retention import nday_retention
+    from onboarding_analysis.analyses.retention import nday_retention
+    from onboarding_analysis.report.notebook import show
 
     facts = pd.DataFrame({"age_days": [3.5, 2.0], "active_days_mask": [0b11, 0b1]})
     table = nday_retention(facts, [1, 7, 30])

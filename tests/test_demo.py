@@ -1,4 +1,4 @@
-"""Tests of :mod:`onboarding_analysis.demo`: determinism, schema, and that the data obey the truth.
+"""Tests of :mod:`onboarding_analysis.demo.generator`: determinism, schema, and that the data obey the truth.
 
 Statistical checks compare a count with its exact expectation computed from the spec and use a
 tolerance of ``Z`` binomial standard errors; the seed is fixed, so they cannot flake.
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from onboarding_analysis import demo
-from onboarding_analysis.demo import (
+from onboarding_analysis.demo import generator as demo
+from onboarding_analysis.demo.generator import (
     DAY_US,
     EVENT_COLUMNS,
     FEATURES,

@@ -1,6 +1,6 @@
 """End to end on the demo data: the facts equal the simulated truth, estimators recover it.
 
-The demo generator (onboarding_analysis.demo) knows every user's true lifetime L and what the
+The demo generator (onboarding_analysis.demo.generator) knows every user's true lifetime L and what the
 inactivity rule must yield under both censoring rules; these tests run the real pipeline
 (DuckDB loading -> ibis facts -> lifelines) on the written files.
 """
@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from onboarding_analysis import columns as C
-from onboarding_analysis.demo import DemoSpec, true_lifetime_survival, write_demo
-from onboarding_analysis.funnel import funnel
-from onboarding_analysis.lifetime import fit_lifetime
+from onboarding_analysis.analyses.funnel import compute_funnel
+from onboarding_analysis.analyses.lifetime import fit_lifetime
+from onboarding_analysis.analyses.ttfv import fit_ttfv
+from onboarding_analysis.data import columns as C
+from onboarding_analysis.data.pipeline import compute_facts
+from onboarding_analysis.demo.generator import DemoSpec, true_lifetime_survival, write_demo
 from onboarding_analysis.params import churn_delay_days, load_params, validate_params
-from onboarding_analysis.pipeline import compute_facts
-from onboarding_analysis.ttfv import fit_ttfv
 
 SEED = 20240101
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def test_ttfv_recovers_the_demo_truth(demo_run):
 def test_funnel_counts_equal_the_demo_truth(demo_run):
     raw, truth = demo_run
     params = validate_params(raw)
-    result = funnel(compute_facts(params))
+    result = compute_funnel(compute_facts(params))
     window = params.conversion_window_days
     eligible = truth[truth["age_days"] >= window]
     assert result.eligible == len(eligible)

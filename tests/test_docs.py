@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from onboarding_analysis.definitions import DEFINITIONS
 from onboarding_analysis.errors import ParamsError
 from onboarding_analysis.params import Params, validate_params
+from onboarding_analysis.report.definitions import DEFINITIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -64,7 +64,7 @@ def test_metrics_md_names_the_params_and_numbers_of_each_definition():
 
 
 def test_the_censoring_paragraph_of_the_report_matches_metrics_md():
-    from onboarding_analysis.definitions import _DEFAULTS, CENSORING
+    from onboarding_analysis.report.definitions import _DEFAULTS, CENSORING
 
     shared = _sections(_read("metrics.md"))["Conventions shared by every figure"]
     assert f"fewer than {_DEFAULTS['min_at_risk']} users are\nstill at risk" in shared

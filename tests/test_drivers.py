@@ -18,17 +18,17 @@ from lifelines import CoxPHFitter
 from matplotlib.axes import Axes
 from statsmodels.stats.multitest import multipletests
 
-from onboarding_analysis import columns as C
-from onboarding_analysis.drivers import (
+from onboarding_analysis.analyses.drivers import (
     LABEL,
     drivers_metrics,
     early_behaviours,
     landmark_users,
     plot_early_behaviours,
 )
-from onboarding_analysis.facts import Accounting, Facts
+from onboarding_analysis.data import columns as C
+from onboarding_analysis.data.facts import Accounting, Facts
+from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.params import load_params, validate_params
-from onboarding_analysis.pipeline import compute_facts
 
 matplotlib.use("Agg")
 END = dt.datetime(2024, 9, 1)

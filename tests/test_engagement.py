@@ -17,10 +17,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
-from onboarding_analysis import engagement as E  # noqa: E402
-from onboarding_analysis.intervals import wilson_interval  # noqa: E402
+from onboarding_analysis.analyses import engagement as E  # noqa: E402
+from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402
-from onboarding_analysis.pipeline import compute_facts  # noqa: E402
+from onboarding_analysis.stats.intervals import wilson_interval  # noqa: E402
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 
-from onboarding_analysis import columns as C
+from onboarding_analysis.data import columns as C
+from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.params import validate_params
-from onboarding_analysis.pipeline import compute_facts
 
 EVENTS = [
     # u1: signs up at midnight; day boundaries at exactly 24 h and 7 x 24 h.
@@ -329,7 +329,7 @@ def test_duplicates_are_same_user_event_time_and_value(tmp_path):
 def test_mark_duplicates_on_any_ibis_table():
     import ibis
 
-    from onboarding_analysis.facts import DUPLICATE, mark_duplicates
+    from onboarding_analysis.data.facts import DUPLICATE, mark_duplicates
 
     t = ibis.memtable(
         {
@@ -350,7 +350,7 @@ def test_duplicate_candidates_are_checked_exactly(monkeypatch):
     # row is a candidate and the exact check must still mark only a's second copy.
     import ibis
 
-    from onboarding_analysis import facts as F
+    from onboarding_analysis.data import facts as F
 
     frame = pd.DataFrame(
         {
@@ -374,8 +374,8 @@ def test_duplicate_candidates_are_checked_exactly(monkeypatch):
 
 
 def test_event_reasons_order():
-    from onboarding_analysis.facts import EVENT_REASONS
-    from onboarding_analysis.loading import ROW_REASONS
+    from onboarding_analysis.data.facts import EVENT_REASONS
+    from onboarding_analysis.data.loading import ROW_REASONS
 
     assert EVENT_REASONS == (
         *ROW_REASONS,

@@ -17,9 +17,7 @@ import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from onboarding_analysis.demo import DemoSpec, write_demo  # noqa: E402
-from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
-from onboarding_analysis.feedback import (  # noqa: E402
+from onboarding_analysis.analyses.feedback import (  # noqa: E402
     NPS_GROUP,
     SUMMARY_COLUMNS,
     feedback_by_month,
@@ -31,9 +29,11 @@ from onboarding_analysis.feedback import (  # noqa: E402
     plot_feedback,
     with_nps_groups,
 )
-from onboarding_analysis.intervals import wilson_interval  # noqa: E402
+from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
+from onboarding_analysis.demo.generator import DemoSpec, write_demo  # noqa: E402
+from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402
-from onboarding_analysis.pipeline import compute_facts  # noqa: E402
+from onboarding_analysis.stats.intervals import wilson_interval  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -269,7 +269,7 @@ def test_demo_nps_interval_covers_the_model_nps(demo):
 
 def test_demo_nps_groups_with_compare_segments(demo):
     """segments.compare_segments works on the nps_group column like on any segment."""
-    from onboarding_analysis.segments import compare_segments
+    from onboarding_analysis.analyses.segments import compare_segments
 
     facts, _, _ = demo
     grouped = with_nps_groups(facts, responders_only=True)
@@ -283,7 +283,7 @@ def test_demo_nps_groups_with_compare_segments(demo):
 
 def test_a_feedback_event_that_never_occurs_names_the_param(facts_of, capsys):
     """The report's feedback section says which param left it empty (never 'no users')."""
-    from onboarding_analysis.notebook import configured
+    from onboarding_analysis.report.notebook import configured
 
     events, _ = log()
     facts = facts_of(events, feedback_event="Survey Answered")

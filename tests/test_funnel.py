@@ -19,25 +19,25 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
-from onboarding_analysis.funnel import (  # noqa: E402
+from onboarding_analysis.analyses.funnel import (  # noqa: E402
     ALL_STEPS,
     INCIDENCE_COLUMNS,
     ONBOARDING_TIME_COLUMNS,
     STEP_COLUMNS,
     FunnelResult,
     checklist_completion,
-    funnel,
+    compute_funnel,
     funnel_metrics,
     onboarding_time,
     plot_funnel,
     plot_step_times,
     step_times,
 )
-from onboarding_analysis.intervals import wilson_interval  # noqa: E402
+from onboarding_analysis.analyses.ttfv import aalen_johansen, cif_before  # noqa: E402
+from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
+from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402
-from onboarding_analysis.pipeline import compute_facts  # noqa: E402
-from onboarding_analysis.ttfv import aalen_johansen, cif_before  # noqa: E402
+from onboarding_analysis.stats.intervals import wilson_interval  # noqa: E402
 
 START = pd.Timestamp("2024-01-01")
 # observation_end 2024-01-30 means T = 2024-01-31 00:00: a user signing up at START is 30 days old.
@@ -242,7 +242,7 @@ def test_several_accepted_names(facts_of):
         times_by_user(times),
         {"m1": [0, 2 * H, 3 * H], "m2": [0, 1 * H, 5 * H], "m3": [0, 2 * H, NAN]},
     )
-    result = funnel(facts, steps, mode="ordered", window_days=7)
+    result = compute_funnel(facts, steps, mode="ordered", window_days=7)
     assert list(result.steps["step"]) == ["signed_up", "connected_csv | connected_db", "created_report"]
     assert list(result.steps["users"]) == [3, 3, 2]
 
@@ -258,7 +258,7 @@ def test_defaults_come_from_params(facts_of):
     facts = facts_of(STRICT_ROWS, onboarding_steps=STEPS4, funnel_mode="strict", conversion_window_days=7)
     explicit = step_times(facts, STEPS4, mode="strict", window_days=7)
     pd.testing.assert_frame_equal(step_times(facts), explicit)
-    result = funnel(facts)
+    result = compute_funnel(facts)
     assert result.mode == "strict" and result.window_days == 7
     # strict: users reaching step 2 are s2, s3, s4, s5 (s1 stopped): 4 of 5.
     assert list(result.steps["users"]) == [5, 5, 4, 2]
@@ -282,7 +282,7 @@ def test_bad_options(facts_of, kwargs, match):
 
 def test_no_steps_configured(facts_of):
     with pytest.raises(ParamsError, match="set params onboarding_steps"):
-        funnel(facts_of(ORDER_ROWS))
+        compute_funnel(facts_of(ORDER_ROWS))
 
 
 def test_needs_facts_with_events(facts_of):
@@ -312,7 +312,7 @@ STEPS_F = ["signed_up", "profile", "report"]
 def result(facts_of) -> FunnelResult:
     # inactivity_days 60 > every age: nobody has churned, everyone is censored.
     facts = facts_of(FUNNEL_ROWS, inactivity_days=60)
-    return funnel(facts, STEPS_F, mode="ordered", window_days=7)
+    return compute_funnel(facts, STEPS_F, mode="ordered", window_days=7)
 
 
 def test_funnel_counts_and_rates(result):
@@ -371,14 +371,14 @@ def test_eligibility_edge(facts_of):
         ev("edge", "signed_up", 0, T - pd.Timedelta(days=7)),
         ev("young", "signed_up", 0, T - pd.Timedelta(days=7) + pd.Timedelta(seconds=1)),
     ]
-    result = funnel(facts_of(rows), ["signed_up"], window_days=7)
+    result = compute_funnel(facts_of(rows), ["signed_up"], window_days=7)
     assert result.eligible == 1
     assert result.steps["users"].tolist() == [1]
 
 
 def test_no_eligible_user(facts_of):
     rows = [ev("young", "signed_up", 0, YOUNG), ev("young", "profile", 1, YOUNG)]
-    result = funnel(facts_of(rows), STEPS_F, window_days=7)
+    result = compute_funnel(facts_of(rows), STEPS_F, window_days=7)
     assert result.eligible == 0
     assert result.steps["users"].tolist() == [0, 0, 0]
     assert result.steps["from_start"].isna().all() and result.steps["from_previous"].isna().all()
@@ -440,7 +440,7 @@ def test_incidence_with_churn_and_young_users(facts_of):
         ev("p6", "signed_up", 0, young), ev("p6", "report", 12, young),  # age 1.5, report at 0.5
     ]  # fmt: skip
     facts = facts_of(rows, churn_event="cancelled")
-    result = funnel(facts, ["signed_up", "report"], mode="ordered", window_days=7)
+    result = compute_funnel(facts, ["signed_up", "report"], mode="ordered", window_days=7)
     inc = result.incidence.set_index("step")
     # Durations (days, event): p6 (0.5, reached), p1 (1, reached), p2 (2, churned), p3 (3, censored),
     # p4 (4, reached), p5 (7, censored: its churn at 8 is after the window).
@@ -484,7 +484,7 @@ def test_metrics_are_json_safe(result, facts_of):
     for step in f["steps"]:
         assert type(step["users"]) is int and type(step["from_start"]) is float
 
-    empty = funnel(facts_of([ev("young", "signed_up", 0, YOUNG)]), STEPS_F, window_days=7)
+    empty = compute_funnel(facts_of([ev("young", "signed_up", 0, YOUNG)]), STEPS_F, window_days=7)
     steps = funnel_metrics(empty)["funnel"]["steps"]
     assert steps[0]["from_start"] is None and steps[2]["median_hours_from_previous"] is None
     json.dumps(funnel_metrics(empty), allow_nan=False)
@@ -506,7 +506,7 @@ def test_plots(result):
 
 
 def test_plots_without_eligible_users(facts_of):
-    empty = funnel(facts_of([ev("young", "signed_up", 0, YOUNG)]), STEPS_F, window_days=7)
+    empty = compute_funnel(facts_of([ev("young", "signed_up", 0, YOUNG)]), STEPS_F, window_days=7)
     assert len(plot_funnel(empty).patches) == 0
     assert plot_step_times(empty).texts[0].get_text() == "no eligible converters yet"
     plt.close("all")
@@ -516,7 +516,7 @@ def test_plot_funnel_at_100_percent(facts_of):
     # 7 of 7: the Wilson upper bound computes a few ulps below 1, which must not make a
     # negative error bar.
     rows = [ev(f"w{i}", "signed_up", 0) for i in range(7)]
-    result = funnel(facts_of(rows), ["signed_up"], window_days=7)
+    result = compute_funnel(facts_of(rows), ["signed_up"], window_days=7)
     assert result.steps["from_start"].tolist() == [1.0]
     assert len(plot_funnel(result).patches) == 1
     plt.close("all")
@@ -527,7 +527,7 @@ def test_step_after_churn_is_churned_first_in_the_incidence(facts_of):
         ev("q1", "signed_up", 0), ev("q1", "cancelled", 24), ev("q1", "report", 48),
         ev("q2", "signed_up", 0), ev("q2", "report", 72),
     ]  # fmt: skip
-    result = funnel(facts_of(rows, churn_event="cancelled"), ["signed_up", "report"], window_days=7)
+    result = compute_funnel(facts_of(rows, churn_event="cancelled"), ["signed_up", "report"], window_days=7)
     # Conversion counts both (2 of 2 eligible). Incidence: q1 churned at day 1 before its report
     # (day 2): competing at 1; q2 reached at 3. t=1: n=2, churn -> S = 1/2; t=3: n=1 -> CIF 1/2.
     assert result.steps["from_start"].tolist() == [1.0, 1.0]

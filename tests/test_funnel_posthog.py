@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from onboarding_analysis.funnel import funnel, funnel_metrics, step_column
+from onboarding_analysis.analyses.funnel import compute_funnel, funnel_metrics, step_column
+from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.params import validate_params
-from onboarding_analysis.pipeline import compute_facts
 
 START = pd.Timestamp("2024-01-01")
 END = "2024-01-30"  # T = 2024-01-31 00:00
@@ -74,7 +74,7 @@ def test_window_counts_from_step_one_and_its_end_is_inclusive(facts_of, window, 
     long = seconds > 20 * DAY
     end, inactive = ("2024-03-31", 90) if long else (END, 30)
     facts = facts_of(rows, observation_end=end, conversion_window=window, inactivity_days=inactive)
-    result = funnel(facts, ["A", "B"], semantics="posthog", window_days=facts.params.conversion_window_days)
+    result = compute_funnel(facts, ["A", "B"], semantics="posthog", window_days=facts.params.conversion_window_days)
     assert users(result) == [2, 1]  # both did step 1; only "edge" is within the window
     times = by_user(result)
     assert times["edge"] == pytest.approx([10, 10 + seconds])  # timed from A (10 s), not from signup
@@ -87,8 +87,8 @@ def test_window_in_params_units_and_onboarding_window_is_from_signup(facts_of):
     from signup (the first event, S at 0) and exclude the end (duration < window), PostHog's
     count from A and include it."""
     rows = [ev("u", "S", 0), ev("u", "A", 100), ev("u", "B", 400)]  # B is 300 s after A, 400 s after S
-    onboarding = funnel(facts_of(rows, conversion_window="5 minutes"), ["A", "B"])
-    posthog = funnel(facts_of(rows, conversion_window="5 minutes", funnel_semantics="posthog"), ["A", "B"])
+    onboarding = compute_funnel(facts_of(rows, conversion_window="5 minutes"), ["A", "B"])
+    posthog = compute_funnel(facts_of(rows, conversion_window="5 minutes", funnel_semantics="posthog"), ["A", "B"])
     assert (users(onboarding), users(posthog)) == ([1, 0], [1, 1])
     assert (onboarding.semantics, posthog.semantics) == ("onboarding", "posthog")
 
@@ -106,7 +106,7 @@ def test_daylight_saving_does_not_change_a_day(write_csv):
     ]
     raw = {"events": write_csv(rows), "observation_end": "2024-04-10", "timezone": "Europe/Paris"}
     raw |= {"signup_event": None, "retention_days": [1], "conversion_window": "1 day"}
-    result = funnel(compute_facts(validate_params(raw)), ["A", "B"], semantics="posthog")
+    result = compute_funnel(compute_facts(validate_params(raw)), ["A", "B"], semantics="posthog")
     assert users(result) == [2, 1]
     assert result.steps["median_seconds_from_previous"].iloc[1] == pytest.approx(86_400)
 
@@ -120,7 +120,7 @@ def test_every_step_one_starts_a_chain_and_a_second_attempt_converts(facts_of):
     "latest": A at 0 and 600, B at 1,200: timed from the latest A before B (600 s, not 1,200)."""
     rows = [ev("retry", "A", 0), ev("retry", "A", 7_200), ev("retry", "B", 7_800), ev("retry", "C", 8_400)]
     rows += [ev("latest", "A", 0), ev("latest", "A", 600), ev("latest", "B", 1_200)]
-    result = funnel(facts_of(rows), ["A", "B", "C"], window_days=1 / 24, semantics="posthog")
+    result = compute_funnel(facts_of(rows), ["A", "B", "C"], window_days=1 / 24, semantics="posthog")
     times = by_user(result)
     assert times["retry"] == pytest.approx([7_200, 7_800, 8_400])
     assert times["latest"][:2] == pytest.approx([600, 1_200]) and math.isnan(times["latest"][2])
@@ -134,7 +134,7 @@ def test_the_first_chain_to_reach_the_furthest_step_is_kept(facts_of):
     the chain that reached it first (max_step changes only on a further step), gap 600 s, not
     the later chain's 300 s."""
     rows = [ev("u", "A", 0), ev("u", "B", 600), ev("u", "A", 1_800), ev("u", "B", 2_100)]
-    result = funnel(facts_of(rows), ["A", "B", "C"], window_days=1 / 24, semantics="posthog")
+    result = compute_funnel(facts_of(rows), ["A", "B", "C"], window_days=1 / 24, semantics="posthog")
     assert by_user(result)["u"][:2] == pytest.approx([0, 600])
     assert result.steps["median_seconds_from_previous"].iloc[1] == pytest.approx(600)
 
@@ -143,7 +143,7 @@ def test_events_at_one_timestamp_are_taken_in_step_order(facts_of, write_csv):
     """B written before A in the file, both at 60 s: sorted by step, A then B, so the user
     converts, with a 0 s conversion (left out of the time to convert: NaN, no other user)."""
     rows = [ev("u", "S", 0), ev("u", "B", 60), ev("u", "A", 60)]
-    result = funnel(facts_of(rows), ["A", "B"], window_days=1, semantics="posthog")
+    result = compute_funnel(facts_of(rows), ["A", "B"], window_days=1, semantics="posthog")
     assert users(result) == [1, 1]
     assert by_user(result)["u"] == pytest.approx([60, 60])
     assert math.isnan(result.steps["mean_seconds_from_previous"].iloc[1])
@@ -170,13 +170,13 @@ def test_strict_is_broken_by_any_event_but_not_by_events_at_a_step_timestamp(fac
     rows += [ev("repeat", "A", 0), ev("repeat", "B", 60), ev("repeat", "B", 90), ev("repeat", "C", 120)]
     rows += [ev("skip", "A", 0), ev("skip", "C", 60), ev("skip", "B", 120)]
     facts = facts_of(rows)
-    result = funnel(facts, ["A", "B", "C"], mode="strict", window_days=1, semantics="posthog")
+    result = compute_funnel(facts, ["A", "B", "C"], mode="strict", window_days=1, semantics="posthog")
     got = {user: depth(t) for user, t in by_user(result).items()}
     assert got == {"other": 1, "same_a": 2, "same_b": 2, "retry": 2, "repeat": 3, "skip": 1}
     assert by_user(result)["retry"][:2] == pytest.approx([60, 120])
     assert by_user(result)["repeat"] == pytest.approx([0, 60, 120])
     # The onboarding strict mode looks at step events only: X never interrupts there.
-    onboarding = funnel(facts, ["A", "B", "C"], mode="strict", window_days=1)
+    onboarding = compute_funnel(facts, ["A", "B", "C"], mode="strict", window_days=1)
     assert depth(by_user(onboarding)["other"]) == 2
 
 
@@ -198,7 +198,7 @@ def test_unordered_counts_completed_steps_within_one_window(facts_of):
     rows = [ev("one", "C", 0), ev("two", "B", 0), ev("two", "A", 600)]
     rows += [ev("three", "C", 0), ev("three", "A", 1_800), ev("three", "B", 3_000)]
     rows += [ev("apart", "A", 0), ev("apart", "B", 7_200), ev("nostep", "X", 0)]
-    result = funnel(
+    result = compute_funnel(
         facts_of(rows), ["A", "B", "C"], mode="any_order", window_days=1 / 24, semantics="posthog"
     )
     assert users(result) == [4, 2, 1]
@@ -218,8 +218,8 @@ def test_time_to_convert_leaves_out_zero_second_conversions(facts_of):
     mean (0 + 60 + 120 + 600) / 4 = 195, median (60 + 120) / 2 = 90."""
     rows = [ev(f"u{g}", "A", 0) for g in (0, 60, 120, 600)] + [ev(f"u{g}", "B", g) for g in (0, 60, 120, 600)]
     facts = facts_of(rows)
-    posthog = funnel(facts, ["A", "B"], window_days=1, semantics="posthog").steps.iloc[1]
-    onboarding = funnel(facts, ["A", "B"], window_days=1).steps.iloc[1]
+    posthog = compute_funnel(facts, ["A", "B"], window_days=1, semantics="posthog").steps.iloc[1]
+    onboarding = compute_funnel(facts, ["A", "B"], window_days=1).steps.iloc[1]
     assert (posthog["mean_seconds_from_previous"], posthog["median_seconds_from_previous"]) == pytest.approx(
         (260, 120)
     )
@@ -238,8 +238,8 @@ def test_population_is_users_with_step_one_and_open_windows_are_left_out(facts_o
     1 day); PostHog a only."""
     rows = [ev("a", "A", 0), ev("a", "B", 60), ev("b", "S", 0), ev("b", "B", 60), ev("late", "A", 2_548_800)]
     facts = facts_of(rows)
-    posthog = funnel(facts, ["A", "B"], window_days=1, semantics="posthog")
-    onboarding = funnel(facts, ["A", "B"], window_days=1)
+    posthog = compute_funnel(facts, ["A", "B"], window_days=1, semantics="posthog")
+    onboarding = compute_funnel(facts, ["A", "B"], window_days=1)
     assert (posthog.eligible, users(posthog)) == (1, [1, 1])
     assert (onboarding.eligible, users(onboarding)) == (2, [1, 1])
     assert posthog.times.set_index("user_id")["eligible"].to_dict() == {"a": True, "b": False, "late": False}
@@ -249,7 +249,7 @@ def test_population_is_users_with_step_one_and_open_windows_are_left_out(facts_o
 
 def test_metrics_carry_semantics_and_seconds(facts_of):
     rows = [ev("u", "A", 0), ev("u", "B", 90), ev("v", "A", 0)]
-    result = funnel(facts_of(rows), ["A", "B"], window_days=1, semantics="posthog")
+    result = compute_funnel(facts_of(rows), ["A", "B"], window_days=1, semantics="posthog")
     metrics = funnel_metrics(result)
     json.dumps(metrics, allow_nan=False)
     f = metrics["funnel"]
@@ -277,8 +277,8 @@ def test_both_semantics_agree_when_step_one_is_signup_without_repeats(facts_of):
                 rows.append(ev(user, name, t0 + float(rng.uniform(1, 4 * DAY))))
     facts = facts_of(rows, signup_event="signed_up")
     steps = ["signed_up", "B", "C"]
-    onboarding = funnel(facts, steps, window_days=2)
-    posthog = funnel(facts, steps, window_days=2, semantics="posthog")
+    onboarding = compute_funnel(facts, steps, window_days=2)
+    posthog = compute_funnel(facts, steps, window_days=2, semantics="posthog")
     assert onboarding.eligible == posthog.eligible > 50
     assert users(onboarding) == users(posthog)
     assert users(posthog)[2] > 10  # a real test: some users convert, some do not
@@ -370,7 +370,7 @@ def test_engine_matches_posthogs_matcher_on_random_logs(facts_of, mode):
         rows += [ev(user, name, t) for t, name in events]
         logs[user] = events
     facts = facts_of(rows, observation_end="2024-01-02")
-    result = funnel(facts, steps, mode=mode, window_days=300 / DAY, semantics="posthog")
+    result = compute_funnel(facts, steps, mode=mode, window_days=300 / DAY, semantics="posthog")
     got = by_user(result)
     order = {"ordered": "ordered", "strict": "strict", "any_order": "unordered"}[mode]
     mismatches, reached = [], 0
@@ -393,13 +393,13 @@ def test_engine_matches_posthogs_matcher_on_random_logs(facts_of, mode):
 def test_time_to_convert_table_reads_in_units(facts_of):
     """The notebook's table: 90 s -> "1.5 min" (90 / 60); step 1 has no previous step under
     PostHog's rules; missing -> "n/a"."""
-    from onboarding_analysis.funnel import format_duration, time_to_convert
+    from onboarding_analysis.analyses.funnel import format_duration, time_to_convert
 
     assert [format_duration(s) for s in (0, 45, 90, 7_200, 3 * DAY, math.nan)] == [
         "0 s", "45 s", "1.5 min", "2.0 h", "3.0 days", "n/a",
     ]  # fmt: skip
     rows = [ev("u", "A", 0), ev("u", "B", 90), ev("v", "A", 0)]
-    table = time_to_convert(funnel(facts_of(rows), ["A", "B", "C"], window_days=1, semantics="posthog"))
+    table = time_to_convert(compute_funnel(facts_of(rows), ["A", "B", "C"], window_days=1, semantics="posthog"))
     assert table.to_dict("list") == {
         "step": ["A", "B", "C"],
         "from": ["no previous step", "A", "B"],

@@ -10,7 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 from statsmodels.stats.proportion import proportion_confint
 
-from onboarding_analysis.index import INDEX_FILE, NOT_REACHED, headline, write_index
+from onboarding_analysis.report.index import INDEX_FILE, NOT_REACHED, headline, write_index
 
 
 @dataclass

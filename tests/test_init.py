@@ -16,11 +16,11 @@ import pytest
 import vendor_exports as vx
 import yaml
 
-from onboarding_analysis.demo import DemoSpec, write_demo
+from onboarding_analysis.data.pipeline import compute_facts
+from onboarding_analysis.demo.generator import DemoSpec, write_demo
 from onboarding_analysis.errors import DataError, DataWarning
 from onboarding_analysis.init_params import detect_source, init, map_columns
 from onboarding_analysis.params import load_params
-from onboarding_analysis.pipeline import compute_facts
 from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +153,7 @@ def test_init_with_an_intercom_export_writes_its_prompts(project):
             "engaged": "intercom_product_tour_completed: Welcome tour",
         },
     }
-    from onboarding_analysis.engagement import prompt_rates
+    from onboarding_analysis.analyses.engagement import prompt_rates
 
     rates = prompt_rates(facts_of(path)).set_index("prompt")
     # Welcome tour: shown to u1, u2, u3; completed by u1 and u3 (hand-written receipts).

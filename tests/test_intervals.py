@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from onboarding_analysis.intervals import check_alpha, wilson_interval
+from onboarding_analysis.stats.intervals import check_alpha, wilson_interval
 
 
 def wilson_by_hand(k: int, n: int, alpha: float) -> tuple[float, float]:
@@ -85,7 +85,7 @@ def test_bad_alpha_is_rejected(alpha):
 
 
 def test_bounds_are_exact_at_zero_and_all_successes():
-    from onboarding_analysis.intervals import wilson_interval as wi
+    from onboarding_analysis.stats.intervals import wilson_interval as wi
 
     for n in (1, 7, 13, 1000):
         assert wi(n, n)[1] == 1.0 and wi(0, n)[0] == 0.0

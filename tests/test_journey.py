@@ -14,9 +14,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
-from onboarding_analysis import journey as J  # noqa: E402
+from onboarding_analysis.analyses import journey as J  # noqa: E402
+from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402
-from onboarding_analysis.pipeline import compute_facts  # noqa: E402
 
 STEPS = ["signed_up", "completed_profile", ["connected_data", "imported_csv"], "created_report"]
 

@@ -13,9 +13,14 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 from scipy.stats import norm
 
-from onboarding_analysis import columns as C
+from onboarding_analysis.analyses.lifetime import (
+    SURVIVAL_COLUMNS,
+    LifetimeResult,
+    fit_lifetime,
+    lifetime_metrics,
+)
+from onboarding_analysis.data import columns as C
 from onboarding_analysis.errors import DataError, StatisticalWarning
-from onboarding_analysis.lifetime import SURVIVAL_COLUMNS, LifetimeResult, fit_lifetime, lifetime_metrics
 
 
 def make_facts(lifetimes, churned) -> pd.DataFrame:
@@ -226,7 +231,7 @@ def loop_rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
 def test_vectorised_rmst_se_equals_the_loop_implementation(granular, horizon):
     # Ties (day-granular durations, zeros), censoring, horizons on, between, before and beyond
     # the event times; also with frequency weights (the compressed path).
-    from onboarding_analysis.lifetime import _rmst_se
+    from onboarding_analysis.analyses.lifetime import _rmst_se
 
     rng = np.random.default_rng(11 if granular else 12)
     n = 4000
@@ -258,7 +263,7 @@ def test_vectorised_rmst_se_equals_the_loop_implementation(granular, horizon):
 
 def test_rmst_se_is_zero_without_usable_event_times():
     # All events after the horizon, or every user dying at once: no Greenwood term, SE 0.
-    from onboarding_analysis.lifetime import _rmst_se
+    from onboarding_analysis.analyses.lifetime import _rmst_se
 
     late = KaplanMeierFitter().fit([5.0, 6.0, 7.0], [True, False, True])
     assert _rmst_se(late, 2.0) == loop_rmst_se(late, 2.0) == 0.0

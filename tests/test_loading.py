@@ -10,11 +10,12 @@ import warnings
 import pandas as pd
 import pytest
 
-from onboarding_analysis import columns as C
+from onboarding_analysis.data import columns as C
+from onboarding_analysis.data.loading import csv_header, load
+from onboarding_analysis.data.pipeline import compute_facts
+from onboarding_analysis.data.sql import quote_ident, quote_literal
 from onboarding_analysis.errors import DataError, DataWarning, ParamsError
-from onboarding_analysis.loading import csv_header, load, quote_ident, quote_literal
 from onboarding_analysis.params import validate_params
-from onboarding_analysis.pipeline import compute_facts
 
 ROWS = [
     {"uid": "001", "name": "signed_up", "when": "2024-01-01 01:00:00"},
@@ -277,7 +278,7 @@ def test_implausible_dates_never_set_the_observation_end(write_csv):
 def test_main_block_is_the_longest_run_of_days():
     import datetime as dt
 
-    from onboarding_analysis.loading import IMPLAUSIBLE_GAP_DAYS, _main_block
+    from onboarding_analysis.data.loading import IMPLAUSIBLE_GAP_DAYS, _main_block
 
     day = dt.date(2024, 1, 1)
     days = [dt.date(1970, 1, 1), day, day + dt.timedelta(days=1), day + dt.timedelta(days=400)]

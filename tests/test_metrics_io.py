@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from onboarding_analysis.errors import OnboardingAnalysisError
-from onboarding_analysis.metrics_io import (
+from onboarding_analysis.report.metrics_io import (
     METRICS_FILE,
     MetricsError,
     read_metrics,

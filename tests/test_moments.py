@@ -20,9 +20,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
-from onboarding_analysis.demo import MOMENT_KINDS, write_demo  # noqa: E402
-from onboarding_analysis.errors import ParamsError  # noqa: E402
-from onboarding_analysis.moments import (  # noqa: E402
+from onboarding_analysis.analyses.moments import (  # noqa: E402
     COUNT_COLUMNS,
     MOMENTS,
     UNIT_COLUMNS,
@@ -33,8 +31,10 @@ from onboarding_analysis.moments import (  # noqa: E402
     plot_moments,
     write_moments_csv,
 )
+from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
+from onboarding_analysis.demo.generator import MOMENT_KINDS, write_demo  # noqa: E402
+from onboarding_analysis.errors import ParamsError  # noqa: E402
 from onboarding_analysis.params import load_params, validate_params  # noqa: E402
-from onboarding_analysis.pipeline import compute_facts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.filterwarnings(

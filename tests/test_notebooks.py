@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from onboarding_analysis.params import _CHECKS, validate_params
-from onboarding_analysis.report import REPORT_NOTEBOOKS
+from onboarding_analysis.report.execution import REPORT_NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

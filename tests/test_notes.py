@@ -8,10 +8,10 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from onboarding_analysis import notebook
 from onboarding_analysis.errors import DataWarning, StatisticalWarning
-from onboarding_analysis.notebook import NOTE_METADATA, strip_machine_paths
-from onboarding_analysis.report import collect_notes, render_html
+from onboarding_analysis.report import notebook
+from onboarding_analysis.report.execution import collect_notes, render_html
+from onboarding_analysis.report.notebook import NOTE_METADATA, strip_machine_paths
 
 
 @pytest.fixture

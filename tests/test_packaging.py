@@ -48,7 +48,7 @@ def test_every_subpackage_is_installed():
     on_disk = {
         ".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "onboarding_analysis").rglob("__init__.py")
     }
-    assert found == on_disk and "onboarding_analysis.sources" in on_disk
+    assert found == on_disk and "onboarding_analysis.data.sources" in on_disk
 
 
 def test_make_help_lists_the_documented_targets():

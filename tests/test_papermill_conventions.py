@@ -23,10 +23,10 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
-from onboarding_analysis.demo import DemoSpec, write_demo
-from onboarding_analysis.metrics_io import read_metrics, record_metrics, to_jsonable
-from onboarding_analysis.report import NOTEBOOK_DIR, REPORT_NOTEBOOKS, collect_notes
-from onboarding_analysis.summary import build_summary, summary_metrics
+from onboarding_analysis.demo.generator import DemoSpec, write_demo
+from onboarding_analysis.report.execution import NOTEBOOK_DIR, REPORT_NOTEBOOKS, collect_notes
+from onboarding_analysis.report.metrics_io import read_metrics, record_metrics, to_jsonable
+from onboarding_analysis.report.summary import build_summary, summary_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -35,7 +35,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from onboarding_analysis.cache import CACHE_ENV
+from onboarding_analysis.data.cache import CACHE_ENV
 from onboarding_analysis.errors import DataError
 from onboarding_analysis.params import validate_params
 from tests.cli_runner import run_cli

@@ -16,11 +16,11 @@ import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.collections import PolyCollection, QuadMesh  # noqa: E402
 
-from onboarding_analysis import columns as C  # noqa: E402
-from onboarding_analysis.lifetime import fit_lifetime  # noqa: E402
-from onboarding_analysis.plots import plot_cohort_heatmap, plot_lifetime, plot_retention_curve  # noqa: E402
-from onboarding_analysis.retention import cohort_table, retention_curve  # noqa: E402
-from onboarding_analysis.style import GREY, MIN_AT_RISK  # noqa: E402
+from onboarding_analysis.analyses.lifetime import fit_lifetime  # noqa: E402
+from onboarding_analysis.analyses.retention import cohort_table, retention_curve  # noqa: E402
+from onboarding_analysis.data import columns as C  # noqa: E402
+from onboarding_analysis.display.style import GREY, MIN_AT_RISK  # noqa: E402
+from onboarding_analysis.report.plots import plot_cohort_heatmap, plot_lifetime, plot_retention_curve  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -161,7 +161,7 @@ def test_plot_cohort_heatmap_without_annotations(cohort, no_warnings_and_same_st
 def test_vendor_event_names_with_dollars_render_literally():
     """After the notebooks' setup, '$identify vs $merge' is drawn as written, not as mathtext
     (by default matplotlib typesets the part between the two '$' as mathematics)."""
-    from onboarding_analysis.notebook import setup_notebook
+    from onboarding_analysis.report.notebook import setup_notebook
 
     label = "$identify vs $merge"
 

@@ -31,12 +31,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from onboarding_analysis import columns as C
+from onboarding_analysis.analyses.funnel import step_column, step_times
+from onboarding_analysis.analyses.retention import nday_retention, unbounded_retention
+from onboarding_analysis.data import columns as C
+from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.errors import DataWarning, ParamsError
-from onboarding_analysis.funnel import step_column, step_times
 from onboarding_analysis.params import validate_params
-from onboarding_analysis.pipeline import compute_facts
-from onboarding_analysis.retention import nday_retention, unbounded_retention
 
 START = dt.datetime(2024, 1, 1)
 GRID = dt.timedelta(hours=6)

@@ -14,12 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from onboarding_analysis.errors import DataError, DataWarning, ParamsError  # noqa: E402
-from onboarding_analysis.facts import EVENT_REASONS  # noqa: E402
-from onboarding_analysis.metrics_io import record_metrics  # noqa: E402
-from onboarding_analysis.params import validate_params  # noqa: E402
-from onboarding_analysis.pipeline import compute_facts  # noqa: E402
-from onboarding_analysis.quality import (  # noqa: E402
+from onboarding_analysis.analyses.quality import (  # noqa: E402
     LOW,
     NO_EVENTS,
     configured_events,
@@ -27,6 +22,11 @@ from onboarding_analysis.quality import (  # noqa: E402
     quality_metrics,
     quality_report,
 )
+from onboarding_analysis.data.facts import EVENT_REASONS  # noqa: E402
+from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
+from onboarding_analysis.errors import DataError, DataWarning, ParamsError  # noqa: E402
+from onboarding_analysis.params import validate_params  # noqa: E402
+from onboarding_analysis.report.metrics_io import record_metrics  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

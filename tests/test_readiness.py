@@ -14,15 +14,15 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
-from onboarding_analysis.params import validate_params  # noqa: E402
-from onboarding_analysis.pipeline import compute_facts  # noqa: E402
-from onboarding_analysis.readiness import (  # noqa: E402
+from onboarding_analysis.analyses.readiness import (  # noqa: E402
     COLUMNS,
     SIGNALS,
     plot_readiness,
-    readiness,
     readiness_metrics,
+    readiness_scorecard,
 )
+from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
+from onboarding_analysis.params import validate_params  # noqa: E402
 
 END = "2024-03-31"  # T = 2024-04-01 00:00
 STEPS = ["signed_up", "created_report"]
@@ -97,7 +97,7 @@ def card(tmp_path_factory):
                 {**base, "events": facts.params.events, "users": facts.params.users} | params
             ),
         )
-        return readiness(facts, quality=quality).set_index("signal")
+        return readiness_scorecard(facts, quality=quality).set_index("signal")
 
     return build
 

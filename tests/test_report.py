@@ -19,10 +19,9 @@ from bs4 import BeautifulSoup
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
-from onboarding_analysis import report as report_module
 from onboarding_analysis.errors import OnboardingAnalysisError, ParamsError
-from onboarding_analysis.metrics_io import read_metrics
-from onboarding_analysis.report import (
+from onboarding_analysis.report import execution as report_module
+from onboarding_analysis.report.execution import (
     ERROR_FILE,
     NOTEBOOK_DIR,
     REPORT_NOTEBOOKS,
@@ -36,6 +35,7 @@ from onboarding_analysis.report import (
     run_report,
     write_error_file,
 )
+from onboarding_analysis.report.metrics_io import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
@@ -100,7 +100,7 @@ def test_execute_injects_parameters_and_saves(rendered):
 def test_an_input_error_in_a_cell_is_its_own_message_without_the_cell():
     """A DataError/ParamsError already names the file or key, the value and the fix: the report
     says that, not the first line of the cell that called the check."""
-    from onboarding_analysis.report import _cell_failure
+    from onboarding_analysis.report.execution import _cell_failure
 
     evalue = "acme.yaml: key 'observation_end': 2024-12-31 is 115.3 days after the last event. Use null."
     message = _cell_failure(
@@ -599,7 +599,7 @@ def test_notebooks_run_in_parallel_and_the_first_failure_in_report_order_is_rais
 
 
 def test_parallel_runs_start_the_longest_notebooks_first():
-    from onboarding_analysis.report import REPORT_NOTEBOOKS, start_order
+    from onboarding_analysis.report.execution import REPORT_NOTEBOOKS, start_order
 
     order = [REPORT_NOTEBOOKS[i] for i in start_order(REPORT_NOTEBOOKS)]
     assert order[:2] == ["segments.ipynb", "moments.ipynb"]

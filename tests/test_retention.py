@@ -9,10 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from onboarding_analysis import columns as C
-from onboarding_analysis.errors import DataError
-from onboarding_analysis.intervals import wilson_interval
-from onboarding_analysis.retention import (
+from onboarding_analysis.analyses.retention import (
     BRACKET_COLUMNS,
     RETENTION_COLUMNS,
     CohortTable,
@@ -23,6 +20,9 @@ from onboarding_analysis.retention import (
     retention_metrics,
     unbounded_retention,
 )
+from onboarding_analysis.data import columns as C
+from onboarding_analysis.errors import DataError
+from onboarding_analysis.stats.intervals import wilson_interval
 
 EPS = 1e-9
 

@@ -15,11 +15,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
-from onboarding_analysis.demo import DemoSpec, true_monthly_net_churn, true_revenue_months, write_demo  # noqa: E402
-from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
-from onboarding_analysis.params import validate_params  # noqa: E402
-from onboarding_analysis.pipeline import compute_facts  # noqa: E402
-from onboarding_analysis.revenue import (  # noqa: E402
+from onboarding_analysis.analyses.revenue import (  # noqa: E402
     MONTH_COLUMNS,
     PROJECTION_COLUMNS,
     plot_net_churn,
@@ -29,6 +25,15 @@ from onboarding_analysis.revenue import (  # noqa: E402
     revenue_churn,
     revenue_metrics,
 )
+from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
+from onboarding_analysis.demo.generator import (  # noqa: E402
+    DemoSpec,
+    true_monthly_net_churn,
+    true_revenue_months,
+    write_demo,
+)
+from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
+from onboarding_analysis.params import validate_params  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -289,7 +294,7 @@ def test_pooled_rows_bootstrap_has_the_per_account_distribution():
     while a pooling that ignored the counts (each distinct row equally likely) is rejected."""
     from scipy.stats import ks_2samp
 
-    from onboarding_analysis.revenue import _bootstrap
+    from onboarding_analysis.analyses.revenue import _bootstrap
 
     start, kept = _tied_accounts()
     assert len(np.unique(np.hstack([start, kept]), axis=0)) < len(start) / 4  # heavy ties

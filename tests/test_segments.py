@@ -22,16 +22,9 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test, propor
 from matplotlib.axes import Axes
 from statsmodels.stats.multitest import multipletests
 
-from onboarding_analysis import columns as C
-from onboarding_analysis.demo import DemoSpec, true_hazard_ratios, write_demo
-from onboarding_analysis.errors import DataError, ParamsError, StatisticalWarning
-from onboarding_analysis.facts import Accounting, Facts
-from onboarding_analysis.lifetime import fit_lifetime
-from onboarding_analysis.params import load_params, validate_params
-from onboarding_analysis.pipeline import compute_facts
-from onboarding_analysis.segments import (
+from onboarding_analysis.analyses.lifetime import fit_lifetime
+from onboarding_analysis.analyses.segments import (
     FAMILIES,
-    adjust_pvalues,
     compare_all,
     compare_segments,
     compare_table,
@@ -43,6 +36,13 @@ from onboarding_analysis.segments import (
     segment_summary,
     segments_metrics,
 )
+from onboarding_analysis.data import columns as C
+from onboarding_analysis.data.facts import Accounting, Facts
+from onboarding_analysis.data.pipeline import compute_facts
+from onboarding_analysis.demo.generator import DemoSpec, true_hazard_ratios, write_demo
+from onboarding_analysis.errors import DataError, ParamsError, StatisticalWarning
+from onboarding_analysis.params import load_params, validate_params
+from onboarding_analysis.stats.hypothesis import adjust_pvalues
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parent.parent

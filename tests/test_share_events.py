@@ -8,7 +8,7 @@ import os
 import pandas as pd
 
 import onboarding_analysis as oa
-from onboarding_analysis.notebook import EVENTS_SUFFIX, share_events
+from onboarding_analysis.report.notebook import EVENTS_SUFFIX, share_events
 
 
 def _project(tmp_path, write_csv):
@@ -44,7 +44,7 @@ def test_shared_events_give_the_same_results(tmp_path, write_csv):
     pd.testing.assert_frame_equal(oa.dau_mau(shared), oa.dau_mau(facts))
     pd.testing.assert_frame_equal(oa.lifecycle(shared), oa.lifecycle(facts))
     pd.testing.assert_frame_equal(oa.last_events(shared), oa.last_events(facts))
-    assert oa.funnel(shared).steps.equals(oa.funnel(facts).steps)
+    assert oa.compute_funnel(shared).steps.equals(oa.compute_funnel(facts).steps)
     # A second notebook reads the same file; each process reads it through its own link.
     again = share_events(oa.compute_facts(params, cache=cache), cache=cache)
     assert list(cache.glob(f"*{EVENTS_SUFFIX}")) == files
@@ -65,15 +65,15 @@ def test_without_a_cache_folder_the_events_are_held_by_the_engine(tmp_path, writ
 def test_step_times_of_shared_events_are_stored_once_and_read_back(tmp_path, write_csv, monkeypatch):
     import importlib
 
-    funnel_module = importlib.import_module("onboarding_analysis.funnel")
-    from onboarding_analysis.cache import DERIVED_INFIX
-    from onboarding_analysis.segments import completion_flags
+    funnel_module = importlib.import_module("onboarding_analysis.analyses.funnel")
+    from onboarding_analysis.analyses.segments import completion_flags
+    from onboarding_analysis.data.cache import DERIVED_INFIX
 
     params = _project(tmp_path, write_csv)
     cache = tmp_path / "cache"
     facts = oa.compute_facts(params, cache=cache)
     expected = oa.step_times(facts)  # on the lazy used events: never stored
-    expected_steps = oa.funnel(facts).steps
+    expected_steps = oa.compute_funnel(facts).steps
     assert not list(cache.glob(f"*{DERIVED_INFIX}*"))
     shared = share_events(facts, cache=cache)
     pd.testing.assert_frame_equal(oa.step_times(shared), expected)
@@ -86,7 +86,7 @@ def test_step_times_of_shared_events_are_stored_once_and_read_back(tmp_path, wri
     monkeypatch.setattr(funnel_module, "_step_times_expr", lambda *a: calls.append(a) or real(*a))
     again = share_events(oa.compute_facts(params, cache=cache), cache=cache)
     pd.testing.assert_frame_equal(oa.step_times(again), expected)
-    assert oa.funnel(again).steps.equals(expected_steps)
+    assert oa.compute_funnel(again).steps.equals(expected_steps)
     assert calls == []
     # Other options are another file; events filtered from the shared ones are never stored.
     oa.step_times(again, window_days=3)

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import vendor_exports as vx
 
+from onboarding_analysis.analyses.retention import nday_retention
+from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.errors import DataError, DataWarning, ParamsError
 from onboarding_analysis.params import validate_params
-from onboarding_analysis.pipeline import compute_facts
-from onboarding_analysis.retention import nday_retention
 
 
 @pytest.fixture(autouse=True)

@@ -15,12 +15,12 @@ import pytest
 
 pytest.importorskip("pyspark", reason="pyspark is not installed: pip install -e '.[dev]'")
 
-from onboarding_analysis import engines  # noqa: E402
-from onboarding_analysis.demo import DemoSpec, write_demo  # noqa: E402
+from onboarding_analysis.analyses.funnel import compute_funnel  # noqa: E402
+from onboarding_analysis.data import engines  # noqa: E402
+from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
+from onboarding_analysis.demo.generator import DemoSpec, write_demo  # noqa: E402
 from onboarding_analysis.errors import DataError, DataWarning  # noqa: E402
-from onboarding_analysis.funnel import funnel  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402
-from onboarding_analysis.pipeline import compute_facts  # noqa: E402
 
 # pyspark leaves the local socket of every collect() unclosed (its ResourceWarning is raised when
 # the socket is freed, right after the collect); nothing to fix on our side.
@@ -87,7 +87,7 @@ def test_demo_facts_equal_duckdb(demo, con):
     assert len(duck.table) == 1500 and duck.accounting.excluded  # events after T are counted
     _assert_same(duck, spark)
     # Engine-side analyses run on the Spark event table too.
-    pd.testing.assert_frame_equal(funnel(spark).steps, funnel(duck).steps)
+    pd.testing.assert_frame_equal(compute_funnel(spark).steps, compute_funnel(duck).steps)
 
 
 def test_events_only_filters_and_churn_event_equal_duckdb(demo, con):

@@ -16,16 +16,16 @@ import pytest
 from bs4 import BeautifulSoup
 from statsmodels.stats.proportion import proportion_confint
 
-from onboarding_analysis.demo import true_hazard_ratios
-from onboarding_analysis.findings import LEVEL, MAX_FINDINGS, findings
-from onboarding_analysis.summary import (
+from onboarding_analysis.demo.generator import true_hazard_ratios
+from onboarding_analysis.report.findings import LEVEL, MAX_FINDINGS, build_findings
+from onboarding_analysis.report.summary import (
     SUMMARY_ID,
     build_summary,
     section_anchor,
     summary_html,
     summary_metrics,
 )
-from onboarding_analysis.wording import count, days, p_value, percent, percent_ci, points_ci
+from onboarding_analysis.report.wording import count, days, p_value, percent, percent_ci, points_ci
 
 # --------------------------------------------------------------------------------------------
 # Hand-built metrics
@@ -149,7 +149,7 @@ def _with(**changes):
 
 
 def _by_id(metrics):
-    return {f.id: f for f in findings(metrics)}
+    return {f.id: f for f in build_findings(metrics)}
 
 
 def _texts(summary):
@@ -164,7 +164,7 @@ FORBIDDEN = re.compile(r"\b(None|nan|NaN|inf|Infinity|null|significant(ly)?)\b")
 
 
 def test_full_metrics_give_every_kind_of_finding_in_order():
-    ids = [f.id for f in findings(FULL)]
+    ids = [f.id for f in build_findings(FULL)]
     assert ids == [
         "change-effect",
         "funnel-drop-off",
@@ -296,10 +296,10 @@ def test_segment_wording_for_medians_not_reached_and_many_groups():
 def test_segments_not_compared_give_no_finding_and_at_most_three_columns_differ():
     single = {"plan": _segment(None, {"free": _group(100, 10.0)})}
     assert not {"segment-plan", "segments-no-difference"} & set(_by_id(_with(segments=single)))
-    assert not [f for f in findings(_with(segments=None)) if f.id.startswith("segment")]
-    assert not [f for f in findings(_with(segments={"plan": {"groups": {}}})) if f.id.startswith("segment")]
+    assert not [f for f in build_findings(_with(segments=None)) if f.id.startswith("segment")]
+    assert not [f for f in build_findings(_with(segments={"plan": {"groups": {}}})) if f.id.startswith("segment")]
     many = {f"c{i}": _segment(0.01 / (i + 1), {"x": _group(9, 1.0), "y": _group(9, 2.0)}) for i in range(5)}
-    ids = [f.id for f in findings(_with(segments=many), limit=20) if f.id.startswith("segment")]
+    ids = [f.id for f in build_findings(_with(segments=many), limit=20) if f.id.startswith("segment")]
     assert ids == ["segment-c4", "segment-c3", "segment-c2"]  # smallest corrected p first
 
 
@@ -425,7 +425,7 @@ def test_data_limits_only_when_something_limits_the_reading():
     assert finding.text == (
         "What limits this reading: readiness fails on feedback (no feedback event, or scores off the scale)."
     )
-    assert [f.id for f in findings(_with(readiness=readiness), limit=20)][-2:] == [
+    assert [f.id for f in build_findings(_with(readiness=readiness), limit=20)][-2:] == [
         "data-limits",
         "time-to-value",
     ]
@@ -444,7 +444,7 @@ def test_data_limits_come_first_when_data_quality_fails():
         warnings=["a", "b"],
         data_quality={"warnings": 5, "params_events_not_seen": {"feedback_given": ["feedback"]}},
     )
-    first = findings(metrics)[0]
+    first = build_findings(metrics)[0]
     assert first.id == "data-limits"
     assert first.text == (
         "What limits this reading: 25.0% of 2,000 event rows were excluded, most for missing user id "
@@ -464,10 +464,10 @@ def test_time_to_value_fills_when_there_is_room():
 def test_findings_are_capped_and_missing_sections_give_none():
     many = {f"c{i}": _segment(0.001, {"x": _group(9, 1.0), "y": _group(9, 2.0)}) for i in range(3)}
     many["channel"] = FULL["segments"]["channel"]
-    out = findings(_with(segments=many))
+    out = build_findings(_with(segments=many))
     assert len(out) == MAX_FINDINGS
     assert "time-to-value" not in [f.id for f in out]  # the last in order is dropped
-    assert findings({}) == [] and build_summary({}).headline == ()
+    assert build_findings({}) == [] and build_summary({}).headline == ()
     odd = {
         "funnel": {"steps": "x"},
         "segments": [],
@@ -574,7 +574,7 @@ def test_summary_metrics_are_strict_json_without_nan():
     assert back["headline"]["retention_day_7"]["value"] is None
     assert back["headline"]["retention_day_7"]["ci_low"] is None
     assert back["headline"]["median_lifetime"]["ci_high"] is None
-    assert [f["id"] for f in back["findings"]] == [f.id for f in findings(metrics)]
+    assert [f["id"] for f in back["findings"]] == [f.id for f in build_findings(metrics)]
     assert set(back["findings"][0]) == {"id", "text", "section", "numbers"}
 
 
@@ -595,7 +595,7 @@ def test_summary_html_links_to_sections_that_exist_and_escapes():
     hrefs = {a["href"] for a in section.find_all("a")}
     assert hrefs == {"#day-n-retention", "#onboarding-funnel", "#seg"}  # nothing dangling
     items = section.select("ol.oa-findings li")
-    assert [li["data-id"] for li in items] == [f.id for f in findings(metrics)]
+    assert [li["data-id"] for li in items] == [f.id for f in build_findings(metrics)]
     assert "Lifetime differs by <b>" in section.get_text() and "<b>" not in str(section.ol).replace(
         "&lt;b&gt;", ""
     )

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from onboarding_analysis.tables import Table, column_kind, format_value
+from onboarding_analysis.display.tables import Table, column_kind, format_value
 
 
 def _cells(table: Table) -> list[list[str]]:
@@ -182,7 +182,7 @@ def test_html_is_escaped_right_aligned_and_can_collapse():
 def test_show_displays_both_representations(capsys):
     from IPython.core.formatters import DisplayFormatter
 
-    from onboarding_analysis.tables import Table as T
+    from onboarding_analysis.display.tables import Table as T
 
     data, _ = DisplayFormatter().format(T(pd.DataFrame({"rate": [0.5]})))
     assert data["text/plain"] == " rate\n0.500"
@@ -192,7 +192,7 @@ def test_show_displays_both_representations(capsys):
 def test_show_value_keeps_the_text_and_writes_the_number_for_reading(monkeypatch):
     import IPython.display
 
-    from onboarding_analysis.notebook import show_value
+    from onboarding_analysis.report.notebook import show_value
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda data, **kwargs: shown.append(data))
