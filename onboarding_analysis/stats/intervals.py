@@ -15,7 +15,23 @@ __all__ = ["check_alpha", "wilson_interval"]
 
 
 def check_alpha(alpha: float) -> float:
-    """Return ``alpha`` as a float, or raise ``ValueError`` if it is not in ``(0, 1)``."""
+    """Return ``alpha`` as a float, or raise ``ValueError`` if it is not in ``(0, 1)``.
+
+    Parameters
+    ----------
+    alpha : float
+        A significance level.
+
+    Returns
+    -------
+    float
+        ``alpha``.
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is not a number strictly between 0 and 1.
+    """
     try:
         value = float(alpha)
     except (TypeError, ValueError) as err:
