@@ -26,7 +26,7 @@ from onboarding_analysis.analyses.lifetime import fit_lifetime
 from onboarding_analysis.analyses.segments import compare_segments
 from onboarding_analysis.data import columns as C
 from onboarding_analysis.data.pipeline import compute_facts
-from onboarding_analysis.demo.generator import write_demo
+from onboarding_analysis.demo import write_demo
 from onboarding_analysis.errors import ParamsError
 from onboarding_analysis.params import load_params, validate_params
 from onboarding_analysis.stats.compression import (

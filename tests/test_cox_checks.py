@@ -19,7 +19,6 @@ import pytest
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 
-from onboarding_analysis.stats.efron_cox import efron_cox
 from onboarding_analysis.stats.cox_checks import (
     CONSTANT,
     MAX_EXP,
@@ -32,6 +31,7 @@ from onboarding_analysis.stats.cox_checks import (
     runaway_columns,
     safe_exp,
 )
+from onboarding_analysis.stats.efron_cox import efron_cox
 
 
 def partial_loglik(t, e, X, beta) -> float:
