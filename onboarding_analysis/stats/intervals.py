@@ -2,7 +2,7 @@
 
 Every share the package reports (retention, conversion, adoption) comes with a Wilson score
 interval: it stays inside ``[0, 1]`` and keeps close to nominal coverage for small groups and
-rates near 0 or 1, where the normal ("Wald") interval fails (METRICS.md, "Retention").
+rates near 0 or 1, where the normal ("Wald") interval fails (``docs/metrics.md``, "Day-N retention").
 """
 
 from __future__ import annotations
