@@ -235,7 +235,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _demo_data(args: argparse.Namespace) -> int:
-    from .demo.generator import DemoSpec, write_demo
+    from .demo.generator import write_demo
+    from .demo.spec import DemoSpec
 
     options: dict[str, Any] = {}
     if args.users is not None:

@@ -34,7 +34,7 @@ def demo_run(tmp_path_factory):
     """
     import yaml
 
-    from onboarding_analysis.demo.generator import write_demo
+    from onboarding_analysis.demo import write_demo
 
     project = tmp_path_factory.mktemp("project")
     write_demo(project / "data" / "demo")

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from onboarding_analysis.demo.generator import DemoSpec, write_demo
+from onboarding_analysis.demo import DemoSpec, write_demo
 from onboarding_analysis.errors import DataError, ParamsError
 from onboarding_analysis.params import load_params, validate_params
 from onboarding_analysis.report import batch

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from onboarding_analysis.demo.generator import DemoSpec, write_demo
+from onboarding_analysis.demo import DemoSpec, write_demo
 from onboarding_analysis.report.batch import plan_runs, run_batch
 
 ROOT = Path(__file__).resolve().parent.parent

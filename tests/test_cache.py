@@ -12,7 +12,7 @@ from onboarding_analysis.analyses.funnel import compute_funnel
 from onboarding_analysis.data import cache as facts_cache
 from onboarding_analysis.data import pipeline
 from onboarding_analysis.data.pipeline import compute_facts
-from onboarding_analysis.demo.generator import DemoSpec, write_demo
+from onboarding_analysis.demo import DemoSpec, write_demo
 from onboarding_analysis.errors import DataWarning
 from onboarding_analysis.params import validate_params
 

@@ -231,7 +231,7 @@ def _hostile_names(canary: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     """The demo log with hostile event names, column names and params; one real CLI run on it."""
-    from onboarding_analysis.demo.generator import DemoSpec, write_demo
+    from onboarding_analysis.demo import DemoSpec, write_demo
 
     root = tmp_path_factory.mktemp("hostile")
     canary = root / "canary"

@@ -34,7 +34,8 @@ from onboarding_analysis.analyses.change import (
 from onboarding_analysis.data import columns as C
 from onboarding_analysis.data.facts import Accounting, Facts
 from onboarding_analysis.data.pipeline import compute_facts
-from onboarding_analysis.demo.generator import DAY_US, DemoSpec, generate, true_hazard_ratios, write_demo
+from onboarding_analysis.demo import DemoSpec, generate, true_hazard_ratios, write_demo
+from onboarding_analysis.demo.events import DAY_US
 from onboarding_analysis.errors import DataError, ParamsError
 from onboarding_analysis.params import load_params, validate_params
 

@@ -26,7 +26,7 @@ from onboarding_analysis.analyses.lifetime import fit_lifetime
 from onboarding_analysis.analyses.segments import compare_segments
 from onboarding_analysis.data import columns as C
 from onboarding_analysis.data.pipeline import compute_facts
-from onboarding_analysis.demo.generator import write_demo
+from onboarding_analysis.demo import write_demo
 from onboarding_analysis.errors import ParamsError
 from onboarding_analysis.params import load_params, validate_params
 from onboarding_analysis.stats.compression import (
@@ -35,11 +35,9 @@ from onboarding_analysis.stats.compression import (
     compress,
     compress_codes,
     compress_flagged,
-    covariate_columns,
-    efron_cox,
-    efron_ph_test,
     round_durations,
 )
+from onboarding_analysis.stats.efron_cox import covariate_columns, efron_cox, efron_ph_test
 from onboarding_analysis.stats.hypothesis import logrank_tests
 from tests.lifelines_cox import expand, fit_cox, ph_test, split_tied_deaths
 
@@ -375,7 +373,7 @@ def test_efron_cox_on_compressed_rows_equals_the_replicated_rows_exactly(tied):
 
 
 def test_efron_cox_on_compresses_losslessly_and_rounds_only_on_a_grid(tied):
-    from onboarding_analysis.stats.compression import efron_cox_on
+    from onboarding_analysis.stats.efron_cox import efron_cox_on
 
     design = covariate_columns(tied, ["group"])
     cols = list(design.columns)
@@ -422,7 +420,7 @@ def test_efron_cox_by_covariate_pattern_equals_the_fit_on_rows(tied):
     cols = list(design.columns)
     patterns = efron_cox(tied[C.LIFETIME], tied[C.CHURNED], design)
     rows = efron_cox(tied[C.LIFETIME], tied[C.CHURNED], design, by_pattern=False)
-    assert type(patterns._data).__name__ == "_PatternData" and type(rows._data).__name__ == "_EfronData"
+    assert type(patterns._data).__name__ == "EfronPatterns" and type(rows._data).__name__ == "EfronRows"
     np.testing.assert_allclose(patterns.params_, rows.params_, rtol=1e-10)
     np.testing.assert_allclose(patterns.variance_matrix_, rows.variance_matrix_, rtol=1e-10)
     assert patterns.log_likelihood_ == pytest.approx(rows.log_likelihood_, rel=1e-13)
@@ -439,6 +437,15 @@ def test_eight_groups_are_eight_patterns_not_two_to_the_seventh(tied):
     assert eight.shape[1] == 7
     by_pattern = efron_cox(tied[C.LIFETIME], tied[C.CHURNED], eight)
     by_rows = efron_cox(tied[C.LIFETIME], tied[C.CHURNED], eight, by_pattern=False)
-    assert type(by_pattern._data).__name__ == "_PatternData" and by_pattern._data.P.shape == (8, 7)
+    assert type(by_pattern._data).__name__ == "EfronPatterns" and by_pattern._data.P.shape == (8, 7)
     np.testing.assert_allclose(by_pattern.params_, by_rows.params_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(by_pattern.standard_errors_, by_rows.standard_errors_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("module", ["compression", "efron_cox", "hypothesis"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"onboarding_analysis.stats.{module}"))
+    assert result.failed == 0 and result.attempted > 0

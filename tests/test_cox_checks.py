@@ -19,7 +19,6 @@ import pytest
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 
-from onboarding_analysis.stats.compression import efron_cox
 from onboarding_analysis.stats.cox_checks import (
     CONSTANT,
     MAX_EXP,
@@ -32,6 +31,7 @@ from onboarding_analysis.stats.cox_checks import (
     runaway_columns,
     safe_exp,
 )
+from onboarding_analysis.stats.efron_cox import efron_cox
 
 
 def partial_loglik(t, e, X, beta) -> float:
@@ -178,7 +178,7 @@ def test_docstring_examples_run():
 def test_risk_set_extremes_by_pattern_equal_the_rows_and_the_risk_table():
     """The pattern fit's running extremes (patterns sorted by last time) equal the max / min over
     the patterns with weight at risk, and lead to the same verdicts as the fit on rows."""
-    from onboarding_analysis.stats.compression import _EfronData, _PatternData, _patterns
+    from onboarding_analysis.stats.efron_sums import EfronPatterns, EfronRows, find_patterns
 
     rng = np.random.default_rng(0)
     for trial in range(200):
@@ -189,13 +189,13 @@ def test_risk_set_extremes_by_pattern_equal_the_rows_and_the_risk_table():
             continue
         X = np.column_stack([rng.integers(0, 2, n), rng.integers(0, 3, n)]).astype(float)
         w = rng.integers(1, 4, n).astype(float)
-        by_pattern = _PatternData(t, e, X, w, *_patterns(X))
+        by_pattern = EfronPatterns(t, e, X, w, *find_patterns(X))
         dead, high, low, when = by_pattern.extremes()
         at_risk = by_pattern.N > 0
         for c, v in enumerate(by_pattern.P.T):
             np.testing.assert_array_equal(high[:, c], np.where(at_risk, v, -np.inf).max(axis=1))
             np.testing.assert_array_equal(low[:, c], np.where(at_risk, v, np.inf).min(axis=1))
-        dead_r, high_r, low_r, when_r = _EfronData(t, e, X, w).extremes()
+        dead_r, high_r, low_r, when_r = EfronRows(t, e, X, w).extremes()
         for c in range(2):
             assert (dead[:, c] >= high[when, c]).all() == (dead_r[:, c] >= high_r[when_r, c]).all()
             assert (dead[:, c] <= low[when, c]).all() == (dead_r[:, c] <= low_r[when_r, c]).all()

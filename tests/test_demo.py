@@ -1,4 +1,4 @@
-"""Tests of :mod:`onboarding_analysis.demo.generator`: determinism, schema, and that the data obey the truth.
+"""Tests of :mod:`onboarding_analysis.demo`: determinism, schema, and that the data obey the truth.
 
 Statistical checks compare a count with its exact expectation computed from the spec and use a
 tolerance of ``Z`` binomial standard errors; the seed is fixed, so they cannot flake.
@@ -8,29 +8,37 @@ from __future__ import annotations
 
 import dataclasses
 import doctest
+import importlib
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from onboarding_analysis.demo import generator as demo
-from onboarding_analysis.demo.generator import (
-    DAY_US,
-    EVENT_COLUMNS,
-    FEATURES,
-    SIGNUP_EVENT,
-    STEPS,
-    TIMED_EVENTS,
-    USER_COLUMNS,
+from onboarding_analysis import demo
+from onboarding_analysis.demo import (
     DemoSpec,
     generate,
     true_hazard_ratios,
     true_lifetime_survival,
     write_demo,
 )
-from onboarding_analysis.errors import ParamsError
+from onboarding_analysis.demo.events import (
+    DAY_US,
+    EVENT_COLUMNS,
+    EVENT_NAMES,
+    FEATURES,
+    FEEDBACK,
+    MOMENT_KINDS,
+    REVENUE_EVENT,
+    SIGNUP_EVENT,
+    STEPS,
+    TIMED_EVENTS,
+    USER_COLUMNS,
+)
+from onboarding_analysis.errors import DataError, ParamsError
 
 SPEC = DemoSpec()
 SEED = 20240101
@@ -104,7 +112,7 @@ def test_events_schema(data):
     assert str(events["timestamp"].dtype.tz) == "UTC"
     assert events["value"].dtype == np.float64
     assert events["timestamp"].is_monotonic_increasing
-    assert set(events["event"]) == set(demo.EVENT_NAMES)
+    assert set(events["event"]) == set(EVENT_NAMES)
 
 
 def test_users_schema(data):
@@ -242,9 +250,9 @@ def test_onboarding_steps_are_ordered_and_ttfv_is_the_value_step(data):
 
 def test_feedback_scores_are_values_of_feedback_events(data):
     events = data.events
-    is_feedback = events["event"] == demo.FEEDBACK
+    is_feedback = events["event"] == FEEDBACK
     # Only feedback scores and (step 10 of the story) revenue events carry a value.
-    is_revenue = events["event"] == demo.REVENUE_EVENT
+    is_revenue = events["event"] == REVENUE_EVENT
     assert events.loc[~is_feedback & ~is_revenue, "value"].isna().all()
     scores = events.loc[is_feedback].set_index("user_id")["value"]
     assert scores.between(0, 10).all() and scores.eq(scores.round()).all()
@@ -411,7 +419,7 @@ def test_true_hazard_ratios_document_the_defaults():
 
 def test_true_survival_rejects_unknown_persona(data):
     bad = data.truth.head(3).assign(persona="astronaut")
-    with pytest.raises(demo.DataError, match="astronaut"):
+    with pytest.raises(DataError, match="astronaut"):
         true_lifetime_survival(1.0, bad, SPEC)
 
 
@@ -469,20 +477,24 @@ def test_spec_is_hashable_and_equal_by_value():
 
 
 def test_every_spec_parameter_is_in_the_ground_truth_table():
-    doc = demo.__doc__
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "demo.md").read_text(encoding="utf-8")
+    table = doc[doc.index("Ground truth: the `DemoSpec` defaults") :]
     for f in dataclasses.fields(DemoSpec):
         if f.name != "personas":
-            assert f"``{f.name}``" in doc, f.name
+            assert f"`{f.name}`" in table, f.name
     for f in dataclasses.fields(demo.PersonaSpec):
-        assert f"``personas.*.{f.name}``" in doc, f.name
+        assert f"`personas.*.{f.name}`" in table, f.name
     for f in dataclasses.fields(demo.ClientSpec):
         if f.name != "weight":  # the weights are in the ``clients`` row
-            assert f"``clients[*].{f.name}``" in doc, f.name
+            assert f"`clients[*].{f.name}`" in table, f.name
 
 
-def test_docstring_examples_run():
-    result = doctest.testmod(demo, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0
+@pytest.mark.parametrize("module", ["events", "spec", "draws", "sessions", "planting", "generator", "truth"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(f"onboarding_analysis.demo.{module}"), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    if module in ("events", "spec", "generator", "truth"):  # the modules with examples
+        assert result.attempted > 0
 
 
 # --------------------------------------------------------------------------- planted moments, revenue
@@ -492,7 +504,7 @@ def test_planted_accounts_are_documented_in_the_truth(data):
     truth = data.truth
     planted = truth[truth["planted_moment"].notna()]
     counts = planted.groupby(["planted_moment", "planted_near_miss"]).size()
-    for kind in demo.MOMENT_KINDS:
+    for kind in MOMENT_KINDS:
         assert counts[(kind, False)] == SPEC.planted_per_kind
         assert counts[(kind, True)] == SPEC.near_misses_per_kind
     assert not truth.loc[truth["planted_moment"].isna(), "planted_near_miss"].any()
@@ -510,7 +522,7 @@ def test_planting_leaves_every_other_user_as_in_the_unplanted_story(data):
     planted = set(data.truth.loc[data.truth["planted_moment"].notna(), "user_id"])
 
     def ordinary(events):
-        keep = ~events["user_id"].isin(planted) & (events["event"] != demo.REVENUE_EVENT)
+        keep = ~events["user_id"].isin(planted) & (events["event"] != REVENUE_EVENT)
         return events[keep].reset_index(drop=True)
 
     pd.testing.assert_frame_equal(ordinary(data.events), ordinary(plain.events))
@@ -550,7 +562,7 @@ def test_planted_stories_hold_in_the_log(data, t0):
 
 def test_revenue_events_follow_the_seats(data, t0):
     events = data.events
-    revenue = events[events["event"] == demo.REVENUE_EVENT].merge(
+    revenue = events[events["event"] == REVENUE_EVENT].merge(
         data.truth[["user_id", "plan", "lifetime_days", "seat_start_days", "seat_price"]], on="user_id"
     )
     assert len(revenue) > 0

@@ -18,7 +18,7 @@ from onboarding_analysis.analyses.lifetime import fit_lifetime
 from onboarding_analysis.analyses.ttfv import fit_ttfv
 from onboarding_analysis.data import columns as C
 from onboarding_analysis.data.pipeline import compute_facts
-from onboarding_analysis.demo.generator import DemoSpec, true_lifetime_survival, write_demo
+from onboarding_analysis.demo import DemoSpec, true_lifetime_survival, write_demo
 from onboarding_analysis.params import churn_delay_days, load_params, validate_params
 
 SEED = 20240101

@@ -30,7 +30,7 @@ from onboarding_analysis.analyses.feedback import (  # noqa: E402
     with_nps_groups,
 )
 from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
-from onboarding_analysis.demo.generator import DemoSpec, write_demo  # noqa: E402
+from onboarding_analysis.demo import DemoSpec, write_demo  # noqa: E402
 from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402
 from onboarding_analysis.stats.intervals import wilson_interval  # noqa: E402

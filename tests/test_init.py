@@ -17,7 +17,7 @@ import vendor_exports as vx
 import yaml
 
 from onboarding_analysis.data.pipeline import compute_facts
-from onboarding_analysis.demo.generator import DemoSpec, write_demo
+from onboarding_analysis.demo import DemoSpec, write_demo
 from onboarding_analysis.errors import DataError, DataWarning
 from onboarding_analysis.init_params import detect_source, init, map_columns
 from onboarding_analysis.params import load_params

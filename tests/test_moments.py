@@ -32,7 +32,8 @@ from onboarding_analysis.analyses.moments import (  # noqa: E402
     write_moments_csv,
 )
 from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
-from onboarding_analysis.demo.generator import MOMENT_KINDS, write_demo  # noqa: E402
+from onboarding_analysis.demo import write_demo  # noqa: E402
+from onboarding_analysis.demo.events import MOMENT_KINDS  # noqa: E402
 from onboarding_analysis.errors import ParamsError  # noqa: E402
 from onboarding_analysis.params import load_params, validate_params  # noqa: E402
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from onboarding_analysis.demo.generator import DemoSpec, write_demo
+from onboarding_analysis.demo import DemoSpec, write_demo
 from onboarding_analysis.report.execution import REPORT_NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parent.parent

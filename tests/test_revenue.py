@@ -26,7 +26,7 @@ from onboarding_analysis.analyses.revenue import (  # noqa: E402
     revenue_metrics,
 )
 from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
-from onboarding_analysis.demo.generator import (  # noqa: E402
+from onboarding_analysis.demo import (  # noqa: E402
     DemoSpec,
     true_monthly_net_churn,
     true_revenue_months,

@@ -39,7 +39,7 @@ from onboarding_analysis.analyses.segments import (
 from onboarding_analysis.data import columns as C
 from onboarding_analysis.data.facts import Accounting, Facts
 from onboarding_analysis.data.pipeline import compute_facts
-from onboarding_analysis.demo.generator import DemoSpec, true_hazard_ratios, write_demo
+from onboarding_analysis.demo import DemoSpec, true_hazard_ratios, write_demo
 from onboarding_analysis.errors import DataError, ParamsError, StatisticalWarning
 from onboarding_analysis.params import load_params, validate_params
 from onboarding_analysis.stats.hypothesis import adjust_pvalues

@@ -18,7 +18,7 @@ pytest.importorskip("pyspark", reason="pyspark is not installed: pip install -e 
 from onboarding_analysis.analyses.funnel import compute_funnel  # noqa: E402
 from onboarding_analysis.data import engines  # noqa: E402
 from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
-from onboarding_analysis.demo.generator import DemoSpec, write_demo  # noqa: E402
+from onboarding_analysis.demo import DemoSpec, write_demo  # noqa: E402
 from onboarding_analysis.errors import DataError, DataWarning  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402
 

@@ -16,7 +16,7 @@ import pytest
 from bs4 import BeautifulSoup
 from statsmodels.stats.proportion import proportion_confint
 
-from onboarding_analysis.demo.generator import true_hazard_ratios
+from onboarding_analysis.demo import true_hazard_ratios
 from onboarding_analysis.report.findings import LEVEL, MAX_FINDINGS, build_findings
 from onboarding_analysis.report.summary import (
     SUMMARY_ID,

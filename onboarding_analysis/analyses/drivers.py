@@ -50,16 +50,9 @@ from ..absence import add_note
 from ..data import columns as C
 from ..data.facts import Facts
 from ..errors import DataError
-from ..stats.compression import (
-    WEIGHT,
-    compress_codes,
-    compress_flagged,
-    covariate_columns,
-    efron_cox,
-    efron_cox_on,
-    efron_ph_test,
-)
+from ..stats.compression import WEIGHT, compress_codes, compress_flagged
 from ..stats.cox_checks import NotEstimable, hazard_ratio_interval
+from ..stats.efron_cox import covariate_columns, efron_cox, efron_cox_on, efron_ph_test
 from ..stats.finite import finite_or_none
 from ..stats.hypothesis import adjust_pvalues
 from ..stats.intervals import check_alpha

@@ -81,17 +81,9 @@ from ..data.facts import Facts
 from ..display.figures import axes_or_new
 from ..errors import DataError, ParamsError, StatisticalWarning
 from ..params import P_ADJUST, Params
-from ..stats.compression import (
-    WEIGHT,
-    CoxFit,
-    check_grid_hours,
-    compress,
-    covariate_columns,
-    efron_cox_on,
-    efron_ph_test,
-    round_durations,
-)
+from ..stats.compression import WEIGHT, check_grid_hours, compress, round_durations
 from ..stats.cox_checks import NotEstimable, hazard_ratio_interval
+from ..stats.efron_cox import CoxFit, covariate_columns, efron_cox_on, efron_ph_test
 from ..stats.finite import finite_or_none
 from ..stats.hypothesis import GROUP, adjust_pvalues, chi_square, group_codes, logrank_tests
 from ..stats.intervals import check_alpha, wilson_interval

@@ -9,7 +9,7 @@ vanishes, and the fit "converges" at a log hazard ratio of about 40 with a stand
 ``1e7`` (whose interval then overflows ``math.exp``), or it stops on a singular information
 matrix, or after its maximum number of steps. None of these is an estimate.
 
-:func:`onboarding_analysis.stats.compression.efron_cox` therefore raises :class:`NotEstimable` (a
+:func:`onboarding_analysis.stats.efron_cox.efron_cox` therefore raises :class:`NotEstimable` (a
 subclass of lifelines' ``ConvergenceError``) whenever it has no estimate, with a reason and,
 where it can tell, the coefficients responsible:
 
@@ -99,6 +99,16 @@ class NotEstimable(ConvergenceError):
 def safe_exp(x: float | None) -> float | None:
     """``math.exp(x)``, or None when ``x`` is missing, not finite or beyond ``±MAX_EXP``.
 
+    Parameters
+    ----------
+    x : float or None
+        The exponent.
+
+    Returns
+    -------
+    float or None
+        ``exp(x)``, or None where it would overflow or is undefined.
+
     Examples
     --------
     >>> safe_exp(0.0), safe_exp(4500.0), safe_exp(float("nan"))
@@ -115,6 +125,16 @@ def safe_exp(x: float | None) -> float | None:
 def exp_or_nan(x: np.ndarray) -> np.ndarray:
     """Elementwise :func:`safe_exp` for arrays: NaN where ``x`` is not finite or beyond ``±MAX_EXP``.
 
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The exponents.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``exp(x)`` as floats, NaN where it would overflow or is undefined.
+
     Examples
     --------
     >>> exp_or_nan(np.array([0.0, 4500.0])).tolist()
@@ -127,6 +147,19 @@ def exp_or_nan(x: np.ndarray) -> np.ndarray:
 
 def hazard_ratio_interval(coef: float, se: float, z: float) -> tuple[float, float, float] | None:
     """``(exp(coef), exp(coef - z se), exp(coef + z se))``, or None if any is out of range.
+
+    Parameters
+    ----------
+    coef, se : float
+        A log hazard ratio and its standard error.
+    z : float
+        The normal quantile of the interval (1.96 for 95%).
+
+    Returns
+    -------
+    tuple of float or None
+        The hazard ratio and its Wald interval, or None when any of them is not a finite
+        number within :func:`safe_exp`'s range (the ratio cannot be estimated).
 
     Examples
     --------
@@ -218,6 +251,20 @@ def runaway_columns(
     ``spread`` is each covariate's range (largest minus smallest value); a coefficient is flagged
     when it or its standard error is not finite, or ``|beta| * spread`` or ``se * spread``
     exceeds :data:`MAX_LOG_EFFECT`.
+
+    Parameters
+    ----------
+    beta, se : numpy.ndarray
+        The estimate and its standard errors.
+    spread : numpy.ndarray
+        Each covariate's range.
+    names : sequence of str
+        The covariates.
+
+    Returns
+    -------
+    dict of str to str
+        The covariates that ran off, each with the reason (empty: none did).
 
     Examples
     --------

@@ -1,5 +1,7 @@
-"""Hypothesis tests shared by the comparisons: log-rank tests from one weighted risk table, the
-chi-square test of retained shares, and the correction of a family of p-values.
+"""Hypothesis tests shared by the comparisons.
+
+Log-rank tests from one weighted risk table, the chi-square test of retained shares, and the
+correction of a family of p-values.
 """
 
 from __future__ import annotations
@@ -179,6 +181,18 @@ def group_codes(labels: pd.Series) -> tuple[np.ndarray, list[str]]:
 
     A categorical column (how :func:`compare_table` passes groups) is read off its codes;
     anything else is hashed once. Values whose strings coincide share a code.
+
+    Parameters
+    ----------
+    labels : pandas.Series
+        The group of each row (missing values form their own group, ``"nan"``).
+
+    Returns
+    -------
+    codes : numpy.ndarray of int64
+        Per row, the position of its group in ``names``.
+    names : list of str
+        The groups' strings, in order of first appearance (categories: in category order).
     """
     if isinstance(labels.dtype, pd.CategoricalDtype):
         codes = labels.cat.codes.to_numpy().astype(np.int64)
@@ -198,6 +212,29 @@ def group_codes(labels: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 
 def chi_square(retained: np.ndarray, eligible: np.ndarray) -> tuple[float, float, float]:
+    """Pearson's chi-square test that the retained share is the same in every group.
+
+    scipy's ``chi2_contingency`` (no continuity correction) of the groups x (retained, not
+    retained) table, over the groups with eligible users.
+
+    Parameters
+    ----------
+    retained, eligible : numpy.ndarray
+        Per group, the retained and the eligible users.
+
+    Returns
+    -------
+    tuple of float
+        ``(statistic, degrees of freedom, p)``; all NaN when fewer than two groups have eligible
+        users or no group has a retained (or a not retained) user, so the test is undefined.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> stat, dof, p = chi_square(np.array([30, 10]), np.array([50, 50]))
+    >>> round(stat, 3), dof
+    (16.667, 1.0)
+    """
     ok = eligible > 0
     table = np.column_stack([retained[ok], eligible[ok] - retained[ok]])
     if table.shape[0] < 2 or (table.sum(axis=0) == 0).any():

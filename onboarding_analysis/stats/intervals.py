@@ -2,7 +2,7 @@
 
 Every share the package reports (retention, conversion, adoption) comes with a Wilson score
 interval: it stays inside ``[0, 1]`` and keeps close to nominal coverage for small groups and
-rates near 0 or 1, where the normal ("Wald") interval fails (METRICS.md, "Retention").
+rates near 0 or 1, where the normal ("Wald") interval fails (``docs/metrics.md``, "Day-N retention").
 """
 
 from __future__ import annotations
@@ -15,7 +15,23 @@ __all__ = ["check_alpha", "wilson_interval"]
 
 
 def check_alpha(alpha: float) -> float:
-    """Return ``alpha`` as a float, or raise ``ValueError`` if it is not in ``(0, 1)``."""
+    """Return ``alpha`` as a float, or raise ``ValueError`` if it is not in ``(0, 1)``.
+
+    Parameters
+    ----------
+    alpha : float
+        A significance level.
+
+    Returns
+    -------
+    float
+        ``alpha``.
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is not a number strictly between 0 and 1.
+    """
     try:
         value = float(alpha)
     except (TypeError, ValueError) as err:
