@@ -63,7 +63,7 @@ from ..stats.cox_checks import NotEstimable, hazard_ratio_interval
 from ..stats.finite import finite_or_none
 from ..stats.hypothesis import adjust_pvalues
 from ..stats.intervals import check_alpha
-from .segments import forest
+from .hazard_forest import hazard_ratio_forest
 
 __all__ = ["LABEL", "drivers_metrics", "early_behaviours", "landmark_users", "plot_early_behaviours"]
 
@@ -382,13 +382,7 @@ def plot_early_behaviours(table: pd.DataFrame, *, ax: Axes | None = None) -> Axe
     >>> ax = plot_early_behaviours(early_behaviours(facts))                # doctest: +SKIP
     """
     labels = [f"{e} ({100 * s:.0f}% did)" for e, s in zip(table["event"], table["share_did"], strict=True)]
-    ax = forest(
-        labels,
-        table["hazard_ratio"].to_numpy(dtype=float),
-        table["hr_ci_low"].to_numpy(dtype=float),
-        table["hr_ci_high"].to_numpy(dtype=float),
-        ax=ax,
-    )
+    ax = hazard_ratio_forest(table, labels, ax=ax)
     landmark = table.attrs.get("landmark_days", "L")
     ax.set_xlabel(
         f"hazard ratio of churn after day {landmark}, did vs did not in days 0-{landmark}; < 1: stay longer"
