@@ -1,6 +1,6 @@
 """Early behaviours that go with staying longer ("aha" candidates), by landmark analysis.
 
-METRICS.md, "Early behaviours": which events done in a user's first ``L`` days (params
+``docs/metrics.md``, "Early behaviours (landmark analysis)": which events done in a user's first ``L`` days (params
 ``landmark_days``, default 7) go with a lower churn hazard *afterwards*? The comparison that
 first comes to mind, users who ever did the event against users who never did, is biased by
 **immortal time**: a user who stays longer has more time to do anything, so every common event
@@ -22,7 +22,7 @@ by fixing the covariate *before* the outcome is counted:
    the ``signup_event``.
 3. **Outcome**: lifetime after the landmark, ``lifetime_days - L``, churned or censored as in
    the user-facts table.
-4. **Model**: one Cox model per event (Efron ties, :func:`~onboarding_analysis.stats.compression.efron_cox`:
+4. **Model**: one Cox model per event (Efron ties, :func:`~onboarding_analysis.stats.efron_cox.efron_cox`:
    lifelines' estimates, vectorised; the proportional-hazards check on every row), optionally adjusted for segments
    (``adjust_for``: persona, plan, ...), hazard ratio did vs did not with its interval; the
    p-values of all events form one family, adjusted by Benjamini-Hochberg by default.
@@ -56,12 +56,11 @@ from ..stats.efron_cox import covariate_columns, efron_cox, efron_cox_on, efron_
 from ..stats.finite import finite_or_none
 from ..stats.hypothesis import adjust_pvalues
 from ..stats.intervals import check_alpha
-from .segments import forest
+from .hazard_forest import hazard_ratio_forest
+from .segment_cox import NOT_ESTIMABLE
 
 __all__ = ["LABEL", "drivers_metrics", "early_behaviours", "landmark_users", "plot_early_behaviours"]
 
-#: Prefix of the note of a hazard ratio without estimate.
-NOT_ESTIMABLE = "not estimable: "
 #: How the table must be read.
 LABEL = "associations, not causes"
 #: Columns of :func:`early_behaviours`.
@@ -99,6 +98,18 @@ def landmark_users(facts: Facts, landmark_days: float) -> np.ndarray:
 
     ``age_days >= L + delay`` (delay = ``inactivity_days`` under the inactivity rule, 0 with
     ``churn_event``) and ``lifetime_days >= L`` (not churned before ``L``).
+
+    Parameters
+    ----------
+    facts : Facts
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`.
+    landmark_days : float
+        The landmark ``L``.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        One entry per row of ``facts.table``.
     """
     table = facts.table
     age = table[C.AGE].to_numpy(dtype=float)
@@ -187,6 +198,15 @@ def early_behaviours(
         causes"), ``landmark_days``, ``users`` (landmark users), ``min_age_days``,
         ``adjusted_for`` and ``p_adjust``.
 
+    Raises
+    ------
+    TypeError
+        ``facts`` is not a :class:`~onboarding_analysis.data.facts.Facts`.
+    ValueError
+        ``landmark_days``, ``top`` or ``min_count`` is not a whole number >= 1.
+    DataError
+        ``facts`` has no events table.
+
     Examples
     --------
     >>> import onboarding_analysis as oa                                    # doctest: +SKIP
@@ -205,31 +225,59 @@ def early_behaviours(
     for name, value in (("landmark_days", landmark), ("top", top), ("min_count", min_count)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{name} must be a whole number >= 1, but was {value!r}")
-    table = facts.table
     mask = landmark_users(facts, landmark)
-    users = table[mask]
+    users = facts.table[mask]
     names, counts = _event_counts(facts, float(landmark), int(top), events)
     flags = users[[C.USER_ID]].merge(counts, on=C.USER_ID, how="left").fillna(dict.fromkeys(names, 0))
-    adjusters = covariate_columns(users, adjust_for)
-    base = pd.DataFrame(
-        {
-            "duration": users[C.LIFETIME].to_numpy(dtype=float) - landmark,
-            "event": users[C.CHURNED].to_numpy(dtype=bool),
-        },
-        index=users.index,
+    models = _LandmarkModels(users, landmark, adjust_for, compress, params.compression_grid_hours, alpha)
+    rows = [models.row(name, flags[name].to_numpy(dtype=float) >= min_count) for name in names]
+    out = _ranked(rows, p_adjust, alpha)
+    out.attrs.update(
+        label=LABEL,
+        landmark_days=int(landmark),
+        users=int(mask.sum()),
+        min_age_days=float(landmark + _delay(facts)),
+        adjusted_for=list(adjust_for),
+        p_adjust=p_adjust,
+        min_count=int(min_count),
     )
-    z = norm.ppf(1 - alpha / 2)
-    covariates = ["did", *adjusters.columns]
-    if compress:
-        # The rows of every event's model differ only in "did": group them once, then each
-        # model's compressed rows are one bincount (compress_flagged), not a grouping of its own.
-        keys = pd.concat([base, adjusters], axis=1)
-        codes, unique = compress_codes(
-            keys, list(keys.columns), duration="duration", grid_hours=params.compression_grid_hours
+    _note_absence(out, facts, landmark, mask, names)
+    return out
+
+
+class _LandmarkModels:
+    """The landmark users' outcome and covariates, and one Cox model per event on them."""
+
+    def __init__(
+        self,
+        users: pd.DataFrame,
+        landmark: int,
+        adjust_for: Sequence[str],
+        compress: bool,
+        grid_hours: float | None,
+        alpha: float,
+    ) -> None:
+        self.adjusters = covariate_columns(users, adjust_for)
+        self.base = pd.DataFrame(
+            {
+                "duration": users[C.LIFETIME].to_numpy(dtype=float) - landmark,
+                "event": users[C.CHURNED].to_numpy(dtype=bool),
+            },
+            index=users.index,
         )
-    rows = []
-    for name in names:
-        did = flags[name].to_numpy(dtype=float) >= min_count
+        self.compress, self.grid_hours, self.alpha = compress, grid_hours, alpha
+        self.z = norm.ppf(1 - alpha / 2)
+        self.covariates = ["did", *self.adjusters.columns]
+        if compress:
+            # The rows of every event's model differ only in "did": group them once, then each
+            # model's compressed rows are one bincount (compress_flagged), not a grouping of its own.
+            keys = pd.concat([self.base, self.adjusters], axis=1)
+            self.codes, self.unique = compress_codes(
+                keys, list(keys.columns), duration="duration", grid_hours=grid_hours
+            )
+
+    def row(self, name: str, did: np.ndarray) -> dict[str, Any]:
+        """The table row of one event: counts, and the hazard ratio did vs did not (or why none)."""
         row: dict[str, Any] = {
             "event": name,
             "users_did": int(did.sum()),
@@ -237,47 +285,56 @@ def early_behaviours(
             "share_did": float(did.mean()) if len(did) else math.nan,
             "note": "",
         }
+        churn = self.base["event"].to_numpy()
         if did.all() or not did.any():
             row["note"] = "no contrast: every landmark user did it, or none did"
-        elif not base["event"].to_numpy()[did].any() or not base["event"].to_numpy()[~did].any():
-            side = "did it" if not base["event"].to_numpy()[did].any() else "did not"
+        elif not churn[did].any() or not churn[~did].any():
+            side = "did it" if not churn[did].any() else "did not"
             row["note"] = f"{NOT_ESTIMABLE}no churn after the landmark among the users who {side}"
         else:
-            try:
-                if compress:
-                    weighted = compress_flagged(codes, unique, did, "did")
-                    cph = efron_cox(
-                        weighted["duration"],
-                        weighted["event"],
-                        weighted[covariates],
-                        weights=weighted[WEIGHT].to_numpy(),
-                        alpha=alpha,
-                    )
-                else:
-                    cph = efron_cox_on(
-                        pd.concat([base, adjusters], axis=1).assign(did=did.astype(float)),
-                        covariates,
-                        compress_rows=False,
-                        grid_hours=params.compression_grid_hours,
-                        alpha=alpha,
-                    )
-            except NotEstimable as err:
-                row["note"] = NOT_ESTIMABLE + _reason(err)
+            row.update(self._hazard_ratio(did))
+        return row
+
+    def _hazard_ratio(self, did: np.ndarray) -> dict[str, Any]:
+        """The Cox model of one event: its ratio, interval, p-value and PH check, or the note."""
+        try:
+            if self.compress:
+                weighted = compress_flagged(self.codes, self.unique, did, "did")
+                cph = efron_cox(
+                    weighted["duration"],
+                    weighted["event"],
+                    weighted[self.covariates],
+                    weights=weighted[WEIGHT].to_numpy(),
+                    alpha=self.alpha,
+                )
             else:
-                coef, se = float(cph.params_["did"]), float(cph.standard_errors_["did"])
-                ratio = hazard_ratio_interval(coef, se, z)
-                if ratio is None:
-                    row["note"] = f"{NOT_ESTIMABLE}the hazard ratio or its interval is out of range"
-                else:
-                    row.update(
-                        hazard_ratio=ratio[0],
-                        hr_ci_low=ratio[1],
-                        hr_ci_high=ratio[2],
-                        p_raw=float(cph.summary.loc["did", "p"]),
-                        ph_p=float(efron_ph_test(cph).loc["did", "p"]),
-                    )
-                cph.release()
-        rows.append(row)
+                cph = efron_cox_on(
+                    pd.concat([self.base, self.adjusters], axis=1).assign(did=did.astype(float)),
+                    self.covariates,
+                    compress_rows=False,
+                    grid_hours=self.grid_hours,
+                    alpha=self.alpha,
+                )
+        except NotEstimable as err:
+            return {"note": NOT_ESTIMABLE + _reason(err)}
+        coef, se = float(cph.params_["did"]), float(cph.standard_errors_["did"])
+        ratio = hazard_ratio_interval(coef, se, self.z)
+        if ratio is None:
+            out = {"note": f"{NOT_ESTIMABLE}the hazard ratio or its interval is out of range"}
+        else:
+            out = dict(
+                hazard_ratio=ratio[0],
+                hr_ci_low=ratio[1],
+                hr_ci_high=ratio[2],
+                p_raw=float(cph.summary.loc["did", "p"]),
+                ph_p=float(efron_ph_test(cph).loc["did", "p"]),
+            )
+        cph.release()
+        return out
+
+
+def _ranked(rows: list[dict[str, Any]], p_adjust: str, alpha: float) -> pd.DataFrame:
+    """The event rows as the ranked table of :func:`early_behaviours`, p-values adjusted."""
     out = pd.DataFrame(
         rows, columns=[c for c in DRIVER_COLUMNS if c not in ("rank", "association", "p_adjusted")]
     )
@@ -304,18 +361,7 @@ def early_behaviours(
         else "higher churn"
         for p, hr in zip(out["p_adjusted"], out["hazard_ratio"], strict=True)
     ]
-    out = out[DRIVER_COLUMNS]
-    out.attrs.update(
-        label=LABEL,
-        landmark_days=int(landmark),
-        users=int(mask.sum()),
-        min_age_days=float(landmark + _delay(facts)),
-        adjusted_for=list(adjust_for),
-        p_adjust=p_adjust,
-        min_count=int(min_count),
-    )
-    _note_absence(out, facts, landmark, mask, names)
-    return out
+    return out[DRIVER_COLUMNS]
 
 
 def _note_absence(out: pd.DataFrame, facts: Facts, landmark: int, mask: np.ndarray, names: list) -> None:
@@ -333,6 +379,11 @@ def _note_absence(out: pd.DataFrame, facts: Facts, landmark: int, mask: np.ndarr
 
 def drivers_metrics(table: pd.DataFrame) -> dict:
     """The early-behaviours table as a JSON-ready dict.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`early_behaviours` (its ``attrs`` included).
 
     Returns
     -------
@@ -370,18 +421,24 @@ def drivers_metrics(table: pd.DataFrame) -> dict:
 def plot_early_behaviours(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """Forest plot of the landmark hazard ratios (log scale, line at 1), in rank order.
 
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`early_behaviours`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw the forest plot; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes with one ratio per event ("not estimable" where there is none).
+
     Examples
     --------
     >>> ax = plot_early_behaviours(early_behaviours(facts))                # doctest: +SKIP
     """
     labels = [f"{e} ({100 * s:.0f}% did)" for e, s in zip(table["event"], table["share_did"], strict=True)]
-    ax = forest(
-        labels,
-        table["hazard_ratio"].to_numpy(dtype=float),
-        table["hr_ci_low"].to_numpy(dtype=float),
-        table["hr_ci_high"].to_numpy(dtype=float),
-        ax=ax,
-    )
+    ax = hazard_ratio_forest(table, labels, ax=ax)
     landmark = table.attrs.get("landmark_days", "L")
     ax.set_xlabel(
         f"hazard ratio of churn after day {landmark}, did vs did not in days 0-{landmark}; < 1: stay longer"
