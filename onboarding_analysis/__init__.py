@@ -95,14 +95,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "segment_summary",
         "segments_metrics",
     ),
-    "analyses.ttfv": (
-        "TTFVResult",
-        "aalen_johansen",
-        "fit_ttfv",
-        "plot_ttfv",
-        "ttfv_metrics",
-        "ttfv_summary",
-    ),
+    "analyses.incidence": ("aalen_johansen",),
+    "analyses.ttfv": ("TTFVResult", "fit_ttfv", "plot_ttfv"),
+    "analyses.ttfv_tables": ("ttfv_metrics", "ttfv_summary"),
     "report.metrics_io": ("read_metrics", "record_metrics"),
     "report.notebook": (
         "computable",
@@ -175,6 +170,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         step_times,
         time_to_convert,
     )
+    from .analyses.incidence import aalen_johansen  # noqa: F401
     from .analyses.journey import last_events, last_step_reached, plot_where_users_stop  # noqa: F401
     from .analyses.lifetime import LifetimeResult, fit_lifetime, lifetime_metrics  # noqa: F401
     from .analyses.moments import moments_metrics, moments_of_truth, plot_moments  # noqa: F401
@@ -204,14 +200,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         segment_summary,
         segments_metrics,
     )
-    from .analyses.ttfv import (  # noqa: F401
-        TTFVResult,
-        aalen_johansen,
-        fit_ttfv,
-        plot_ttfv,
-        ttfv_metrics,
-        ttfv_summary,
-    )
+    from .analyses.ttfv import TTFVResult, fit_ttfv, plot_ttfv  # noqa: F401
+    from .analyses.ttfv_tables import ttfv_metrics, ttfv_summary  # noqa: F401
     from .data.facts import Accounting, Facts, build_facts  # noqa: F401
     from .data.loading import load  # noqa: F401
     from .data.pipeline import compute_facts, data_summary, run_metrics  # noqa: F401

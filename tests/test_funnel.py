@@ -33,7 +33,7 @@ from onboarding_analysis.analyses.funnel import (  # noqa: E402
     plot_step_times,
     step_times,
 )
-from onboarding_analysis.analyses.ttfv import aalen_johansen, cif_before  # noqa: E402
+from onboarding_analysis.analyses.incidence import aalen_johansen, cif_before  # noqa: E402
 from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
 from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402

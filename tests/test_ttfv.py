@@ -23,17 +23,19 @@ from scipy import integrate, optimize, stats  # noqa: E402
 # scikit-survival is GPL-3: a test-only reference, never imported by the package.
 from sksurv.nonparametric import cumulative_incidence_competing_risks  # noqa: E402
 
-from onboarding_analysis.analyses.ttfv import (  # noqa: E402
+from onboarding_analysis.analyses.incidence import (  # noqa: E402
     INCIDENCE_COLUMNS,
-    TTFVResult,
     aalen_johansen,
     cif_before,
     cif_quantile,
+)
+from onboarding_analysis.analyses.ttfv import (  # noqa: E402
+    TTFVResult,
     competing_risks_data,
     fit_ttfv,
     plot_ttfv,
-    ttfv_metrics,
 )
+from onboarding_analysis.analyses.ttfv_tables import ttfv_metrics  # noqa: E402
 from onboarding_analysis.data import columns as C  # noqa: E402
 from onboarding_analysis.errors import DataError, StatisticalWarning  # noqa: E402
 
@@ -129,7 +131,7 @@ def test_interval_near_one_reaches_its_limits_without_overflow():
     # F = 1 - 1e-15 with se = 0.1: the spread z se / (F |log F|) is about 2e14, so exp(spread)
     # overflows; the log(-log) bounds are then their limits F ** inf = 0 and F ** 0 = 1 (found by
     # the whole-pipeline property test: 80 users all reaching value on the same few days).
-    from onboarding_analysis.analyses.ttfv import _log_log_interval
+    from onboarding_analysis.analyses.incidence import _log_log_interval
 
     cif, se = np.array([1 - 1e-15, 0.5]), np.array([0.1, math.sqrt(1 / 24)])
     with warnings.catch_warnings():

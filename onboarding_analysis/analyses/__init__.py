@@ -30,6 +30,7 @@ from .funnel import (
     step_times,
     time_to_convert,
 )
+from .incidence import aalen_johansen
 from .journey import last_events, last_step_reached, plot_where_users_stop
 from .lifetime import LifetimeResult, fit_lifetime, lifetime_metrics
 from .moments import moments_metrics, moments_of_truth, plot_moments
@@ -54,7 +55,8 @@ from .segments import (
     segment_summary,
     segments_metrics,
 )
-from .ttfv import TTFVResult, aalen_johansen, fit_ttfv, plot_ttfv, ttfv_metrics, ttfv_summary
+from .ttfv import TTFVResult, fit_ttfv, plot_ttfv
+from .ttfv_tables import ttfv_metrics, ttfv_summary
 
 __all__ = [
     "CohortTable",

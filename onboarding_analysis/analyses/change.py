@@ -62,9 +62,10 @@ from ..errors import DataError, ParamsError
 from ..params import Params, churn_delay_days
 from ..stats.finite import finite_or_none
 from ..stats.intervals import check_alpha
+from .incidence import aalen_johansen
 from .retention import nday_retention
 from .segments import SegmentComparison, cif_se_before, compare_table, completion_flags
-from .ttfv import VALUE_CAUSE, aalen_johansen, competing_risks_data
+from .ttfv import VALUE_CAUSE, competing_risks_data
 
 __all__ = [
     "ChangeComparison",

@@ -76,7 +76,7 @@ from .funnel_steps import (
     step_column,
     step_label,
 )
-from .ttfv import aalen_johansen, cif_before
+from .incidence import aalen_johansen, cif_before
 
 __all__ = [
     "FunnelResult",

@@ -95,9 +95,10 @@ from ..stats.cox_checks import NotEstimable, hazard_ratio_interval
 from ..stats.finite import finite_or_none
 from ..stats.hypothesis import GROUP, adjust_pvalues, chi_square, group_codes, logrank_tests
 from ..stats.intervals import check_alpha, wilson_interval
+from .incidence import aalen_johansen
 from .lifetime import LifetimeResult, fit_lifetime
 from .retention import nday_retention
-from .ttfv import DURATION, EVENT, VALUE_CAUSE, aalen_johansen, competing_risks_data
+from .ttfv import DURATION, EVENT, VALUE_CAUSE, competing_risks_data
 
 __all__ = [
     "MISSING",
