@@ -60,17 +60,16 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "analyses.feedback": ("feedback_metrics", "feedback_summary", "plot_feedback", "with_nps_groups"),
     "analyses.funnel": (
-        "FunnelResult",
         "checklist_completion",
         "compute_funnel",
         "format_duration",
         "funnel_metrics",
         "onboarding_time",
-        "plot_funnel",
-        "plot_step_times",
-        "step_times",
         "time_to_convert",
     ),
+    "analyses.funnel_plots": ("plot_funnel", "plot_step_times"),
+    "analyses.funnel_steps": ("FunnelResult",),
+    "analyses.funnel_times": ("step_times",),
     "analyses.journey": ("last_events", "last_step_reached", "plot_where_users_stop"),
     "analyses.lifetime": ("LifetimeResult", "fit_lifetime", "lifetime_metrics"),
     "analyses.moments": ("moments_metrics", "moments_of_truth", "plot_moments"),
@@ -159,17 +158,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         with_nps_groups,
     )
     from .analyses.funnel import (  # noqa: F401
-        FunnelResult,
         checklist_completion,
         compute_funnel,
         format_duration,
         funnel_metrics,
         onboarding_time,
-        plot_funnel,
-        plot_step_times,
-        step_times,
         time_to_convert,
     )
+    from .analyses.funnel_plots import plot_funnel, plot_step_times  # noqa: F401
+    from .analyses.funnel_steps import FunnelResult  # noqa: F401
+    from .analyses.funnel_times import step_times  # noqa: F401
     from .analyses.incidence import aalen_johansen  # noqa: F401
     from .analyses.journey import last_events, last_step_reached, plot_where_users_stop  # noqa: F401
     from .analyses.lifetime import LifetimeResult, fit_lifetime, lifetime_metrics  # noqa: F401

@@ -19,17 +19,16 @@ from .engagement import (
 )
 from .feedback import feedback_metrics, feedback_summary, plot_feedback, with_nps_groups
 from .funnel import (
-    FunnelResult,
     checklist_completion,
     compute_funnel,
     format_duration,
     funnel_metrics,
     onboarding_time,
-    plot_funnel,
-    plot_step_times,
-    step_times,
     time_to_convert,
 )
+from .funnel_plots import plot_funnel, plot_step_times
+from .funnel_steps import FunnelResult
+from .funnel_times import step_times
 from .incidence import aalen_johansen
 from .journey import last_events, last_step_reached, plot_where_users_stop
 from .lifetime import LifetimeResult, fit_lifetime, lifetime_metrics

@@ -29,8 +29,8 @@ from matplotlib.axes import Axes
 from ..absence import add_note
 from ..data import columns as C
 from ..errors import DataError
-from .funnel import step_times
 from .funnel_steps import check_steps, step_column, step_label
+from .funnel_times import step_times
 
 __all__ = [
     "LAST_EVENTS_COLUMNS",
