@@ -45,18 +45,19 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "data.pipeline": ("compute_facts", "data_summary", "run_metrics"),
     "analyses.change": ("change_metrics", "change_summary", "compare_change", "plot_cohort_trend"),
     "analyses.drivers": ("drivers_metrics", "early_behaviours", "plot_early_behaviours"),
+    "analyses.active_users": ("dau_mau", "lifecycle"),
     "analyses.engagement": (
-        "dau_mau",
         "engagement_metrics",
         "feature_adoption",
-        "lifecycle",
+        "prompt_rates",
+        "stickiness",
+        "stickiness_summary",
+    ),
+    "analyses.engagement_plots": (
         "plot_dau_mau",
         "plot_feature_adoption",
         "plot_lifecycle",
         "plot_stickiness",
-        "prompt_rates",
-        "stickiness",
-        "stickiness_summary",
     ),
     "analyses.feedback": ("feedback_metrics", "feedback_summary", "plot_feedback", "with_nps_groups"),
     "analyses.funnel": (
@@ -131,6 +132,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .absence import NotComputable  # noqa: F401
+    from .analyses.active_users import dau_mau, lifecycle  # noqa: F401
     from .analyses.change import (  # noqa: F401
         change_metrics,
         change_summary,
@@ -139,17 +141,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .analyses.drivers import drivers_metrics, early_behaviours, plot_early_behaviours  # noqa: F401
     from .analyses.engagement import (  # noqa: F401
-        dau_mau,
         engagement_metrics,
         feature_adoption,
-        lifecycle,
+        prompt_rates,
+        stickiness,
+        stickiness_summary,
+    )
+    from .analyses.engagement_plots import (  # noqa: F401
         plot_dau_mau,
         plot_feature_adoption,
         plot_lifecycle,
         plot_stickiness,
-        prompt_rates,
-        stickiness,
-        stickiness_summary,
     )
     from .analyses.feedback import (  # noqa: F401
         feedback_metrics,

@@ -2,21 +2,11 @@
 figures and its part of ``metrics.json``.
 """
 
+from .active_users import dau_mau, lifecycle
 from .change import change_metrics, change_summary, compare_change, plot_cohort_trend
 from .drivers import drivers_metrics, early_behaviours, plot_early_behaviours
-from .engagement import (
-    dau_mau,
-    engagement_metrics,
-    feature_adoption,
-    lifecycle,
-    plot_dau_mau,
-    plot_feature_adoption,
-    plot_lifecycle,
-    plot_stickiness,
-    prompt_rates,
-    stickiness,
-    stickiness_summary,
-)
+from .engagement import engagement_metrics, feature_adoption, prompt_rates, stickiness, stickiness_summary
+from .engagement_plots import plot_dau_mau, plot_feature_adoption, plot_lifecycle, plot_stickiness
 from .feedback import feedback_metrics, feedback_summary, plot_feedback, with_nps_groups
 from .funnel import (
     checklist_completion,
