@@ -327,20 +327,27 @@ def engagement_metrics(
     >>> engagement_metrics(prompts, None)
     {'prompts': {'tour': {'shown': 0, 'engaged': 0, 'rate': None}}, 'adoption': {}}
     """
-    out: dict[str, dict] = {"prompts": {}, "adoption": {}}
-    if prompts_table is not None:
-        for row in prompts_table.itertuples(index=False):
-            out["prompts"][str(row.prompt)] = {
-                "shown": _count(row.shown),
-                "engaged": _count(row.engaged),
-                "rate": finite_or_none(row.rate),
-            }
-    if adoption_table is not None:
-        for row in adoption_table.itertuples(index=False):
-            out["adoption"][str(row.feature)] = {
-                "rate": finite_or_none(row.rate),
-                "ci_low": finite_or_none(row.ci_low),
-                "ci_high": finite_or_none(row.ci_high),
-                "eligible": _count(row.eligible),
-            }
-    return out
+    return {
+        "prompts": _by_name(prompts_table, "prompt", _PROMPT_FIELDS),
+        "adoption": _by_name(adoption_table, "feature", _ADOPTION_FIELDS),
+    }
+
+
+#: The keys of each prompt and feature in :func:`engagement_metrics`, and how each is converted.
+_PROMPT_FIELDS = {"shown": _count, "engaged": _count, "rate": finite_or_none}
+_ADOPTION_FIELDS = {
+    "rate": finite_or_none,
+    "ci_low": finite_or_none,
+    "ci_high": finite_or_none,
+    "eligible": _count,
+}
+
+
+def _by_name(table: pd.DataFrame | None, name: str, fields: dict[str, Any]) -> dict[str, dict]:
+    """Per row of ``table`` (none when it is None), keyed by its ``name`` column: ``fields`` converted."""
+    if table is None:
+        return {}
+    return {
+        str(getattr(row, name)): {key: convert(getattr(row, key)) for key, convert in fields.items()}
+        for row in table.itertuples(index=False)
+    }

@@ -39,7 +39,7 @@ def plot_feature_adoption(table: pd.DataFrame, *, ax: Axes | None = None) -> Axe
     table : pandas.DataFrame
         The adoption table of :func:`~onboarding_analysis.analyses.engagement.feature_adoption`.
     ax : matplotlib.axes.Axes, optional
-        The axes to draw on; a new figure by default.
+        Where to draw the bars; a new figure by default.
 
     Returns
     -------
@@ -90,7 +90,7 @@ def plot_stickiness(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     table : pandas.DataFrame
         The per-user active days of :func:`~onboarding_analysis.analyses.engagement.stickiness`.
     ax : matplotlib.axes.Axes, optional
-        The axes to draw on; a new figure by default.
+        The axes for the histogram, or None for a new figure.
 
     Returns
     -------
@@ -131,7 +131,7 @@ def plot_dau_mau(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     table : pandas.DataFrame
         The per-date counts of :func:`~onboarding_analysis.analyses.active_users.dau_mau`.
     ax : matplotlib.axes.Axes, optional
-        The axes to draw on; a new figure by default.
+        Where the line goes (default: a new figure).
 
     Returns
     -------
@@ -200,7 +200,7 @@ def plot_lifecycle(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     table : pandas.DataFrame
         The per-period counts of :func:`~onboarding_analysis.analyses.active_users.lifecycle`.
     ax : matplotlib.axes.Axes, optional
-        The axes to draw on; a new figure by default.
+        Axes for the stacked bars; None draws a new figure.
 
     Returns
     -------

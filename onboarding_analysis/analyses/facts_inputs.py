@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data import columns as C
 from ..errors import DataError
 
-__all__ = ["facts_events", "facts_table", "whole_number"]
+__all__ = ["churned_flags", "duration_column", "facts_events", "facts_table", "whole_number"]
 
 
 def facts_events(facts: Any, what: str):
@@ -111,3 +112,62 @@ def whole_number(value: object, name: str, *, minimum: int, maximum: int | None 
         upper = f" and <= {maximum}" if maximum is not None else ""
         raise ValueError(f"{name} must be a whole number >= {minimum}{upper}, but was {value!r}")
     return int(value)
+
+
+def duration_column(table: pd.DataFrame, column: str, *, allow_nan: bool = False) -> np.ndarray:
+    """A user-facts column of durations in days, checked to be finite and non-negative.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The user-facts table.
+    column : str
+        E.g. ``age_days``, ``lifetime_days`` or ``value_days``.
+    allow_nan : bool, default False
+        Whether NaN ("never", as in ``value_days``) is allowed.
+
+    Returns
+    -------
+    numpy.ndarray
+        The durations as float64.
+
+    Raises
+    ------
+    DataError
+        A value that is negative, infinite, not numeric or (unless allowed) missing; the
+        message names the column, the first rows and their values.
+    """
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = (np.isinf(values) | (values < 0)) | (np.isnan(values) & (not allow_nan))
+    if bad.any():
+        rows = table.index[bad][:5].tolist()
+        raise DataError(
+            f"column {column!r} must hold finite non-negative durations in days"
+            f"{' (NaN if never)' if allow_nan else ''}, but rows {rows} do not "
+            f"(values {values[bad][:5].tolist()}); try pd.isnull to find the problematic values"
+        )
+    return values
+
+
+def churned_flags(table: pd.DataFrame) -> np.ndarray:
+    """The ``churned`` column of the user-facts table, checked to be True/False for every user.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The user-facts table.
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per user.
+
+    Raises
+    ------
+    DataError
+        A missing or non-boolean value.
+    """
+    churned = table[C.CHURNED]
+    if churned.isna().any() or not churned.isin([True, False]).all():
+        raise DataError(f"column {C.CHURNED!r} must be True/False for every user")
+    return churned.to_numpy(dtype=bool)

@@ -170,7 +170,7 @@ def last_events(facts: Any, *, top: int = 10) -> pd.DataFrame:
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.compute_facts`.
+        The facts of the run, whose events are read for the stuck users.
     top : int, default 10
         Rows kept per kind (the most common first; ties by name).
 

@@ -31,6 +31,7 @@ from numpy.typing import ArrayLike
 from ..data import columns as C
 from ..errors import DataError, StatisticalWarning
 from ..stats.intervals import check_alpha
+from .facts_inputs import churned_flags, duration_column
 from .incidence import Quantile, aalen_johansen, as_whole_numbers, cif_before, cif_quantile
 
 __all__ = [
@@ -55,19 +56,6 @@ CENSORED, VALUE_CAUSE, CHURN_CAUSE = 0, 1, 2
 DAYS_TO_PERCENTS = (25, 50, 75)
 
 # --- from user facts ------------------------------------------------------------------------------
-
-
-def _facts_column(facts: pd.DataFrame, column: str, *, allow_nan: bool = False) -> np.ndarray:
-    values = pd.to_numeric(facts[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = (np.isinf(values) | (values < 0)) | (np.isnan(values) & (not allow_nan))
-    if bad.any():
-        rows = facts.index[bad][:5].tolist()
-        raise DataError(
-            f"column {column!r} must hold finite non-negative durations in days"
-            f"{' (NaN if never)' if allow_nan else ''}, but rows {rows} do not "
-            f"(values {values[bad][:5].tolist()}); try pd.isnull to find the problematic values"
-        )
-    return values
 
 
 def competing_risks_data(facts: pd.DataFrame) -> pd.DataFrame:
@@ -147,13 +135,10 @@ def competing_risks_data(facts: pd.DataFrame) -> pd.DataFrame:
             f"TTFV needs the user-facts column(s) {missing}, which are missing; "
             f"build the table with onboarding_analysis.data.facts"
         )
-    churned_col = facts[C.CHURNED]
-    if churned_col.isna().any() or not churned_col.isin([True, False]).all():
-        raise DataError(f"column {C.CHURNED!r} must be True/False for every user")
-    churned = churned_col.to_numpy(dtype=bool)
-    value = _facts_column(facts, C.VALUE, allow_nan=True)
-    age = _facts_column(facts, C.AGE)
-    lifetime = _facts_column(facts, C.LIFETIME)
+    churned = churned_flags(facts)
+    value = duration_column(facts, C.VALUE, allow_nan=True)
+    age = duration_column(facts, C.AGE)
+    lifetime = duration_column(facts, C.LIFETIME)
 
     reached = ~np.isnan(value) & (~churned | (value <= lifetime))
     churn_first = churned & ~reached

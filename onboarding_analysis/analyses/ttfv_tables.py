@@ -78,7 +78,7 @@ def ttfv_metrics(result: TTFVResult) -> dict[str, dict]:
     Parameters
     ----------
     result : TTFVResult
-        Output of :func:`fit_ttfv`.
+        The fit, from :func:`~onboarding_analysis.analyses.ttfv.fit_ttfv`.
 
     Returns
     -------
