@@ -21,6 +21,7 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,7 +30,9 @@ from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
 from ..data import columns as C
+from ..data.facts import Facts
 from ..errors import DataError, StatisticalWarning
+from ..params import churn_delay_days as delay_of_params
 from ..stats.intervals import check_alpha
 from .facts_inputs import churned_flags, duration_column
 from .incidence import Quantile, aalen_johansen, as_whole_numbers, cif_before, cif_quantile
@@ -240,10 +243,10 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float | None:
 
 
 def fit_ttfv(
-    facts: pd.DataFrame,
+    facts: Facts | pd.DataFrame,
     *,
-    days: Iterable[int] = (1, 7, 30),
-    horizon_days: float = 90,
+    days: Iterable[int] | None = None,
+    horizon_days: float | None = None,
     alpha: float = 0.05,
     weights: str | ArrayLike | None = None,
     churn_delay_days: float | None = None,
@@ -252,22 +255,26 @@ def fit_ttfv(
 
     Parameters
     ----------
-    facts : pandas.DataFrame
-        User-facts table with ``value_days``, ``churned``, ``lifetime_days`` and ``age_days``
-        (see :func:`competing_risks_data` for how they become value / churn / censored).
-    days : iterable of int, default (1, 7, 30)
+    facts : Facts or pandas.DataFrame
+        The facts of :func:`onboarding_analysis.data.pipeline.compute_facts` (the options
+        below then default from ``facts.params``), or a user-facts table alone. The table needs
+        ``value_days``, ``churned``, ``lifetime_days`` and ``age_days`` (see
+        :func:`competing_risks_data` for how they become value / churn / censored).
+    days : iterable of int, optional
         Days N at which to report the share that reached value by day N, ``P(TTFV < N)``.
-    horizon_days : float, default 90
-        Where the "eventual" share of signups reaching value is read.
+        Default: params ``retention_days`` for a Facts object, else ``(1, 7, 30)``.
+    horizon_days : float, optional
+        Where the "eventual" share of signups reaching value is read. Default: params
+        ``rmst_horizon_days`` for a Facts object, else 90.
     alpha : float, default 0.05
         The intervals are pointwise ``1 - alpha`` intervals.
     weights : str or array-like, optional
         Frequency weights (a column name or one value per row), whole numbers >= 1; the result
         equals the one on the expanded rows.
     churn_delay_days : float, optional
-        Under the inactivity rule churn is only visible ``inactivity_days`` after it happens
-        (:func:`onboarding_analysis.params.churn_delay_days` gives the value for a run). When
-        set, the churn-before-value curve is fitted on data censored at
+        Under the inactivity rule churn is only visible ``inactivity_days`` after it happens.
+        Default: :func:`onboarding_analysis.params.churn_delay_days` of ``facts.params`` for a
+        Facts object, else None (no delay; 0 is the same). When set, the churn-before-value curve is fitted on data censored at
         ``max(age - churn_delay_days, 0)``, where both causes are fully observed, which removes
         its downward bias (see :func:`competing_risks_data`). The value curve is unchanged.
 
@@ -307,6 +314,7 @@ def fit_ttfv(
     >>> result.days_to[50].days, result.naive_median_days_converters
     (3.0, 1.0)
     """
+    facts, days, horizon_days, churn_delay_days = _ttfv_options(facts, days, horizon_days, churn_delay_days)
     alpha = check_alpha(alpha)
     days = _check_days(days)
     horizon = _check_horizon(horizon_days)
@@ -346,6 +354,26 @@ def fit_ttfv(
         horizon_days=horizon,
         follow_up_days=follow_up,
         alpha=alpha,
+    )
+
+
+def _ttfv_options(
+    facts: Facts | pd.DataFrame, days: Any, horizon_days: Any, churn_delay_days: Any
+) -> tuple[pd.DataFrame, Any, Any, Any]:
+    """The user-facts table and the options of :func:`fit_ttfv`, defaults filled in."""
+    if not isinstance(facts, Facts):
+        return (
+            facts,
+            (1, 7, 30) if days is None else days,
+            90 if horizon_days is None else horizon_days,
+            churn_delay_days,
+        )
+    params = facts.params
+    return (
+        facts.table,
+        params.retention_days if days is None else days,
+        params.rmst_horizon_days if horizon_days is None else horizon_days,
+        delay_of_params(params) if churn_delay_days is None else churn_delay_days,
     )
 
 
