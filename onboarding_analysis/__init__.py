@@ -45,32 +45,32 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "data.pipeline": ("compute_facts", "data_summary", "run_metrics"),
     "analyses.change": ("change_metrics", "change_summary", "compare_change", "plot_cohort_trend"),
     "analyses.drivers": ("drivers_metrics", "early_behaviours", "plot_early_behaviours"),
+    "analyses.active_users": ("dau_mau", "lifecycle"),
     "analyses.engagement": (
-        "dau_mau",
         "engagement_metrics",
         "feature_adoption",
-        "lifecycle",
-        "plot_dau_mau",
-        "plot_feature_adoption",
-        "plot_lifecycle",
-        "plot_stickiness",
         "prompt_rates",
         "stickiness",
         "stickiness_summary",
     ),
+    "analyses.engagement_plots": (
+        "plot_dau_mau",
+        "plot_feature_adoption",
+        "plot_lifecycle",
+        "plot_stickiness",
+    ),
     "analyses.feedback": ("feedback_metrics", "feedback_summary", "plot_feedback", "with_nps_groups"),
     "analyses.funnel": (
-        "FunnelResult",
         "checklist_completion",
         "compute_funnel",
         "format_duration",
         "funnel_metrics",
         "onboarding_time",
-        "plot_funnel",
-        "plot_step_times",
-        "step_times",
         "time_to_convert",
     ),
+    "analyses.funnel_plots": ("plot_funnel", "plot_step_times"),
+    "analyses.funnel_steps": ("FunnelResult",),
+    "analyses.funnel_times": ("step_times",),
     "analyses.journey": ("last_events", "last_step_reached", "plot_where_users_stop"),
     "analyses.lifetime": ("LifetimeResult", "fit_lifetime", "lifetime_metrics"),
     "analyses.moments": ("moments_metrics", "moments_of_truth", "plot_moments"),
@@ -95,14 +95,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "segment_summary",
         "segments_metrics",
     ),
-    "analyses.ttfv": (
-        "TTFVResult",
-        "aalen_johansen",
-        "fit_ttfv",
-        "plot_ttfv",
-        "ttfv_metrics",
-        "ttfv_summary",
-    ),
+    "analyses.incidence": ("aalen_johansen",),
+    "analyses.ttfv": ("TTFVResult", "fit_ttfv", "plot_ttfv"),
+    "analyses.ttfv_tables": ("ttfv_metrics", "ttfv_summary"),
     "report.metrics_io": ("read_metrics", "record_metrics"),
     "report.notebook": (
         "computable",
@@ -137,6 +132,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .absence import NotComputable  # noqa: F401
+    from .analyses.active_users import dau_mau, lifecycle  # noqa: F401
     from .analyses.change import (  # noqa: F401
         change_metrics,
         change_summary,
@@ -145,17 +141,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .analyses.drivers import drivers_metrics, early_behaviours, plot_early_behaviours  # noqa: F401
     from .analyses.engagement import (  # noqa: F401
-        dau_mau,
         engagement_metrics,
         feature_adoption,
-        lifecycle,
+        prompt_rates,
+        stickiness,
+        stickiness_summary,
+    )
+    from .analyses.engagement_plots import (  # noqa: F401
         plot_dau_mau,
         plot_feature_adoption,
         plot_lifecycle,
         plot_stickiness,
-        prompt_rates,
-        stickiness,
-        stickiness_summary,
     )
     from .analyses.feedback import (  # noqa: F401
         feedback_metrics,
@@ -164,17 +160,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         with_nps_groups,
     )
     from .analyses.funnel import (  # noqa: F401
-        FunnelResult,
         checklist_completion,
         compute_funnel,
         format_duration,
         funnel_metrics,
         onboarding_time,
-        plot_funnel,
-        plot_step_times,
-        step_times,
         time_to_convert,
     )
+    from .analyses.funnel_plots import plot_funnel, plot_step_times  # noqa: F401
+    from .analyses.funnel_steps import FunnelResult  # noqa: F401
+    from .analyses.funnel_times import step_times  # noqa: F401
+    from .analyses.incidence import aalen_johansen  # noqa: F401
     from .analyses.journey import last_events, last_step_reached, plot_where_users_stop  # noqa: F401
     from .analyses.lifetime import LifetimeResult, fit_lifetime, lifetime_metrics  # noqa: F401
     from .analyses.moments import moments_metrics, moments_of_truth, plot_moments  # noqa: F401
@@ -204,14 +200,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         segment_summary,
         segments_metrics,
     )
-    from .analyses.ttfv import (  # noqa: F401
-        TTFVResult,
-        aalen_johansen,
-        fit_ttfv,
-        plot_ttfv,
-        ttfv_metrics,
-        ttfv_summary,
-    )
+    from .analyses.ttfv import TTFVResult, fit_ttfv, plot_ttfv  # noqa: F401
+    from .analyses.ttfv_tables import ttfv_metrics, ttfv_summary  # noqa: F401
     from .data.facts import Accounting, Facts, build_facts  # noqa: F401
     from .data.loading import load  # noqa: F401
     from .data.pipeline import compute_facts, data_summary, run_metrics  # noqa: F401

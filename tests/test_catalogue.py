@@ -327,7 +327,7 @@ def test_hostile_names_run_end_to_end_as_data(hostile):
 def test_hostile_names_round_trip_in_process(hostile, monkeypatch):
     """Every hostile name comes back byte for byte from the engine; the views survive."""
     monkeypatch.setenv(CACHE_ENV, "off")
-    from onboarding_analysis.analyses.funnel import step_times
+    from onboarding_analysis.analyses.funnel_times import step_times
 
     params = load_params(hostile["root"] / "params.yaml")
     facts = compute_facts(params)

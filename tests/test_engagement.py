@@ -17,7 +17,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
+from onboarding_analysis.analyses import active_users as A  # noqa: E402
 from onboarding_analysis.analyses import engagement as E  # noqa: E402
+from onboarding_analysis.analyses import engagement_plots as P  # noqa: E402
 from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402
 from onboarding_analysis.stats.intervals import wilson_interval  # noqa: E402
@@ -219,8 +221,8 @@ DAU_EVENTS = [
 def test_dau_mau_rolling_distinct_count_by_hand(make_facts):
     # T = end of 2024-01-08: dates 01-01 .. 01-08, the last one complete.
     facts = make_facts(DAU_EVENTS, observation_end="2024-01-08")
-    table = E.dau_mau(facts, window=3)
-    assert list(table.columns) == E.DAU_MAU_COLUMNS
+    table = A.dau_mau(facts, window=3)
+    assert list(table.columns) == A.DAU_MAU_COLUMNS
     assert list(table["date"]) == list(pd.date_range("2024-01-01", "2024-01-08"))
     # DAU: 01-01 A; 01-02 B; 01-03 A; 01-04 C; 01-05 C; 01-06 B, C; 01-07 none; 01-08 none.
     assert list(table["dau"]) == [1, 1, 1, 1, 1, 2, 0, 0]
@@ -235,7 +237,7 @@ def test_dau_mau_rolling_distinct_count_by_hand(make_facts):
 
 def test_dau_mau_default_window_marks_the_first_30_days_partial(make_facts):
     facts = make_facts(DAU_EVENTS, observation_end="2024-01-08")
-    table = E.dau_mau(facts)  # 30-date window: none of the 8 dates has 30 dates of data behind it
+    table = A.dau_mau(facts)  # 30-date window: none of the 8 dates has 30 dates of data behind it
     assert table["partial"].all()
     assert list(table["mau"]) == [1, 2, 2, 3, 3, 3, 3, 3]
 
@@ -245,7 +247,7 @@ def test_dau_mau_incomplete_first_and_last_dates(make_facts):
     # window 01-01 .. 01-03 are partial. Without observation_end, T is the last event
     # (01-06 23:59), inside the last date: partial too.
     rows = [("A", "signed_up", "2024-01-01T06:00:00Z"), *DAU_EVENTS[1:]]
-    table = E.dau_mau(make_facts(rows), window=3)
+    table = A.dau_mau(make_facts(rows), window=3)
     assert list(table["date"]) == list(pd.date_range("2024-01-01", "2024-01-06"))
     assert list(table["partial"]) == [True, True, True, False, False, True]
     assert list(table["dau"]) == [1, 1, 1, 1, 1, 2]
@@ -284,8 +286,8 @@ LIFECYCLE_EVENTS = [
 
 def test_lifecycle_each_state_by_hand(make_facts):
     facts = make_facts(LIFECYCLE_EVENTS, observation_end="2024-02-04")
-    table = E.lifecycle(facts)
-    assert list(table.columns) == E.LIFECYCLE_COLUMNS
+    table = A.lifecycle(facts)
+    assert list(table.columns) == A.LIFECYCLE_COLUMNS
     assert list(table["period"]) == list(pd.date_range("2024-01-01", periods=5, freq="7D"))
     assert list(table["new"]) == [1, 1, 0, 0, 1]  # U1; U4; -; -; U6
     assert list(table["returning"]) == [0, 1, 1, 0, 0]  # -; U1; U4; -; -
@@ -298,7 +300,7 @@ def test_lifecycle_each_state_by_hand(make_facts):
 
 def test_lifecycle_partial_last_period(make_facts):
     # Without observation_end, T is the last event (Tue 01-30 12:00): W5 is incomplete.
-    table = E.lifecycle(make_facts(LIFECYCLE_EVENTS))
+    table = A.lifecycle(make_facts(LIFECYCLE_EVENTS))
     assert list(table["partial"]) == [False, False, False, False, True]
     assert list(table["new"]) == [1, 1, 0, 0, 1]
 
@@ -310,7 +312,7 @@ def test_lifecycle_monthly_and_daily(make_facts):
         ("M", "session", "2024-01-20T00:00:00Z"),  # January: new
         ("M", "session", "2024-03-02T00:00:00Z"),  # February: dormant; March: resurrecting
     ]
-    monthly = E.lifecycle(
+    monthly = A.lifecycle(
         make_facts(rows, observation_end="2024-04-30", observation_end_check="warn"), period="month"
     )
     assert list(monthly["period"]) == list(
@@ -320,12 +322,12 @@ def test_lifecycle_monthly_and_daily(make_facts):
     assert list(monthly["resurrecting"]) == [0, 0, 1, 0]
     assert list(monthly["dormant"]) == [0, -1, 0, -1]
     assert list(monthly["partial"]) == [True, False, False, False]  # data starts on 01-15
-    daily = E.lifecycle(make_facts(rows[:2], observation_end="2024-01-21"), period="day")
+    daily = A.lifecycle(make_facts(rows[:2], observation_end="2024-01-21"), period="day")
     # Signed up 01-15, first active 01-20: resurrecting on 01-20, dormant on 01-21.
     assert len(daily) == 7 and daily["new"].sum() == 0
     assert list(daily["resurrecting"].iloc[-2:]) == [1, 0] and list(daily["dormant"].iloc[-2:]) == [0, -1]
     with pytest.raises(ValueError, match="period must be one of"):
-        E.lifecycle(make_facts(rows), period="quarter")
+        A.lifecycle(make_facts(rows), period="quarter")
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -370,18 +372,18 @@ def test_plot_feature_adoption(make_facts):
     )
     table, nobody = E.feature_adoption(facts), E.feature_adoption(facts, days=11)
     with no_warnings_and_same_style():
-        ax = E.plot_feature_adoption(table)
+        ax = P.plot_feature_adoption(table)
         assert isinstance(ax, Axes)
         assert [round(p.get_width()) for p in ax.patches] == [50, 25]
         # No eligible user: nothing to draw, still no warning.
         _, given = plt.subplots()
-        assert E.plot_feature_adoption(nobody, ax=given) is given
+        assert P.plot_feature_adoption(nobody, ax=given) is given
 
 
 def test_plot_stickiness(make_facts):
     table = E.stickiness(make_facts(STICKY_EVENTS, observation_end="2024-02-15"))
     with no_warnings_and_same_style():
-        ax = E.plot_stickiness(table)
+        ax = P.plot_stickiness(table)
     heights = [p.get_height() for p in ax.patches]
     assert len(heights) == 31  # 0 .. 30 active days
     assert heights[0] == pytest.approx(100 / 3) and heights[1] == pytest.approx(100 / 3)
@@ -390,19 +392,19 @@ def test_plot_stickiness(make_facts):
 
 def test_plot_dau_mau_marks_partial_dates(make_facts):
     facts = make_facts(DAU_EVENTS, observation_end="2024-01-08")
-    table, all_partial = E.dau_mau(facts, window=3), E.dau_mau(facts)
+    table, all_partial = A.dau_mau(facts, window=3), A.dau_mau(facts)
     with no_warnings_and_same_style():
-        ax = E.plot_dau_mau(table)
-        assert isinstance(E.plot_dau_mau(all_partial), Axes)
+        ax = P.plot_dau_mau(table)
+        assert isinstance(P.plot_dau_mau(all_partial), Axes)
     labels = [line.get_label() for line in ax.get_lines()]
     assert labels[0] == "DAU/MAU" and labels[1].startswith("partial")
     assert len(ax.patches) == 1  # the shaded partial span
 
 
 def test_plot_lifecycle_dormant_below_zero(make_facts):
-    table = E.lifecycle(make_facts(LIFECYCLE_EVENTS))
+    table = A.lifecycle(make_facts(LIFECYCLE_EVENTS))
     with no_warnings_and_same_style():
-        ax = E.plot_lifecycle(table)
+        ax = P.plot_lifecycle(table)
     assert isinstance(ax, Axes)
     assert len(ax.patches) == 4 * len(table)
     dormant = [p.get_height() for p in ax.patches[-len(table) :]]
@@ -412,6 +414,6 @@ def test_plot_lifecycle_dormant_below_zero(make_facts):
 
 def test_plots_reject_other_tables():
     with pytest.raises(ValueError, match="feature_adoption"):
-        E.plot_feature_adoption(pd.DataFrame({"x": [1]}))
+        P.plot_feature_adoption(pd.DataFrame({"x": [1]}))
     with pytest.raises(ValueError, match="lifecycle"):
-        E.plot_lifecycle(pd.DataFrame({"x": [1]}))
+        P.plot_lifecycle(pd.DataFrame({"x": [1]}))

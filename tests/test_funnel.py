@@ -21,19 +21,16 @@ import pytest  # noqa: E402
 
 from onboarding_analysis.analyses.funnel import (  # noqa: E402
     ALL_STEPS,
-    INCIDENCE_COLUMNS,
     ONBOARDING_TIME_COLUMNS,
-    STEP_COLUMNS,
-    FunnelResult,
     checklist_completion,
     compute_funnel,
     funnel_metrics,
     onboarding_time,
-    plot_funnel,
-    plot_step_times,
-    step_times,
 )
-from onboarding_analysis.analyses.ttfv import aalen_johansen, cif_before  # noqa: E402
+from onboarding_analysis.analyses.funnel_plots import plot_funnel, plot_step_times  # noqa: E402
+from onboarding_analysis.analyses.funnel_steps import INCIDENCE_COLUMNS, STEP_COLUMNS, FunnelResult  # noqa: E402
+from onboarding_analysis.analyses.funnel_times import step_times  # noqa: E402
+from onboarding_analysis.analyses.incidence import aalen_johansen, cif_before  # noqa: E402
 from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
 from onboarding_analysis.errors import DataError, ParamsError  # noqa: E402
 from onboarding_analysis.params import validate_params  # noqa: E402

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from onboarding_analysis.analyses.funnel import compute_funnel, funnel_metrics, step_column
+from onboarding_analysis.analyses.funnel import compute_funnel, funnel_metrics
+from onboarding_analysis.analyses.funnel_steps import step_column
 from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.params import validate_params
 

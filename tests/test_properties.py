@@ -31,7 +31,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from onboarding_analysis.analyses.funnel import step_column, step_times
+from onboarding_analysis.analyses.funnel_steps import step_column
+from onboarding_analysis.analyses.funnel_times import step_times
 from onboarding_analysis.analyses.retention import nday_retention, unbounded_retention
 from onboarding_analysis.data import columns as C
 from onboarding_analysis.data.pipeline import compute_facts

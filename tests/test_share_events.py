@@ -65,7 +65,7 @@ def test_without_a_cache_folder_the_events_are_held_by_the_engine(tmp_path, writ
 def test_step_times_of_shared_events_are_stored_once_and_read_back(tmp_path, write_csv, monkeypatch):
     import importlib
 
-    funnel_module = importlib.import_module("onboarding_analysis.analyses.funnel")
+    funnel_module = importlib.import_module("onboarding_analysis.analyses.funnel_times")
     from onboarding_analysis.analyses.segments import completion_flags
     from onboarding_analysis.data.cache import DERIVED_INFIX
 

@@ -23,17 +23,19 @@ from scipy import integrate, optimize, stats  # noqa: E402
 # scikit-survival is GPL-3: a test-only reference, never imported by the package.
 from sksurv.nonparametric import cumulative_incidence_competing_risks  # noqa: E402
 
-from onboarding_analysis.analyses.ttfv import (  # noqa: E402
+from onboarding_analysis.analyses.incidence import (  # noqa: E402
     INCIDENCE_COLUMNS,
-    TTFVResult,
     aalen_johansen,
     cif_before,
     cif_quantile,
+)
+from onboarding_analysis.analyses.ttfv import (  # noqa: E402
+    TTFVResult,
     competing_risks_data,
     fit_ttfv,
     plot_ttfv,
-    ttfv_metrics,
 )
+from onboarding_analysis.analyses.ttfv_tables import ttfv_metrics  # noqa: E402
 from onboarding_analysis.data import columns as C  # noqa: E402
 from onboarding_analysis.errors import DataError, StatisticalWarning  # noqa: E402
 
@@ -129,7 +131,7 @@ def test_interval_near_one_reaches_its_limits_without_overflow():
     # F = 1 - 1e-15 with se = 0.1: the spread z se / (F |log F|) is about 2e14, so exp(spread)
     # overflows; the log(-log) bounds are then their limits F ** inf = 0 and F ** 0 = 1 (found by
     # the whole-pipeline property test: 80 users all reaching value on the same few days).
-    from onboarding_analysis.analyses.ttfv import _log_log_interval
+    from onboarding_analysis.analyses.incidence import _log_log_interval
 
     cif, se = np.array([1 - 1e-15, 0.5]), np.array([0.1, math.sqrt(1 / 24)])
     with warnings.catch_warnings():
@@ -532,3 +534,53 @@ def test_plot_has_two_curves_two_bands_and_no_warnings():
     assert len(markers) == 1 and markers[0].get_xdata().tolist() == [1, 7, 30]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("days since signup", "share of signups")
     plt.close("all")
+
+
+# --- the Facts object: options default from its params -----------------------------------------
+
+
+def test_facts_object_takes_its_options_from_params(write_csv):
+    """Hand-derived: 5 signups, T = 2024-01-31, inactivity_days 5, nobody censored before day 3.
+
+    a: value at 0.5 d; b: value at 2 d; c: active at 26 d, not churned (censored at 30);
+    d: churned at 1 d; f: signs up at day 26 (age 4), not churned (censored at 4).
+    Value by day 1: 1/5. By day 3: S(2-) = 4/5 * 3/4 = 3/5, at risk {b, c, f}: + 3/5 * 1/3 = 0.4.
+    Churn before value, no delay: S(1-) = 4/5, at risk {b, c, d, f}: 4/5 * 1/4 = 0.2. With the
+    params' delay of 5 days f is censored at max(4 - 5, 0) = 0: S(1-) = 3/4, at risk {b, c, d}:
+    3/4 * 1/3 = 0.25.
+    """
+    from onboarding_analysis.data.pipeline import compute_facts
+    from onboarding_analysis.params import validate_params
+
+    start = pd.Timestamp("2024-01-01")
+
+    def ev(user, event, days, signup=start):
+        return {
+            "user_id": user,
+            "event": event,
+            "timestamp": (signup + pd.Timedelta(days=days)).isoformat() + "Z",
+        }
+
+    rows = [
+        ev("a", "signed_up", 0), ev("a", "value", 0.5),
+        ev("b", "signed_up", 0), ev("b", "value", 2),
+        ev("c", "signed_up", 0), ev("c", "click", 26),
+        ev("d", "signed_up", 0), ev("d", "click", 1),
+        ev("f", "signed_up", 0, start + pd.Timedelta(days=26)),
+    ]  # fmt: skip
+    raw = {"events": write_csv(rows), "observation_end": "2024-01-30", "retention_days": [1, 3],
+           "value_events": ["value"], "inactivity_days": 5, "rmst_horizon_days": 20}  # fmt: skip
+    facts = compute_facts(validate_params(raw))
+
+    result = fit_ttfv(facts)
+    assert result.reached_by["day"].tolist() == [1, 3]
+    np.testing.assert_allclose(result.reached_by["rate"], [0.2, 0.4], rtol=0, atol=1e-12)
+    assert result.horizon_days == 20
+    assert result.churn["cif"].iloc[-1] == pytest.approx(0.25, abs=1e-12)
+    assert fit_ttfv(facts, churn_delay_days=0).churn["cif"].iloc[-1] == pytest.approx(0.2, abs=1e-12)
+    # Explicit options still win over the params, as for a bare user-facts table.
+    assert fit_ttfv(facts, days=[1], horizon_days=10).reached_by["day"].tolist() == [1]
+    with pytest.warns(StatisticalWarning, match=r"\[90\.0\] lie beyond"):  # the default horizon, 90 days
+        bare = fit_ttfv(facts.table)
+    assert bare.reached_by["day"].tolist() == [1, 7, 30] and bare.horizon_days == 90
+    assert bare.churn["cif"].iloc[-1] == pytest.approx(0.2, abs=1e-12)

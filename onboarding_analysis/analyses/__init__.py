@@ -2,34 +2,24 @@
 figures and its part of ``metrics.json``.
 """
 
+from .active_users import dau_mau, lifecycle
 from .change import change_metrics, change_summary, compare_change, plot_cohort_trend
 from .drivers import drivers_metrics, early_behaviours, plot_early_behaviours
-from .engagement import (
-    dau_mau,
-    engagement_metrics,
-    feature_adoption,
-    lifecycle,
-    plot_dau_mau,
-    plot_feature_adoption,
-    plot_lifecycle,
-    plot_stickiness,
-    prompt_rates,
-    stickiness,
-    stickiness_summary,
-)
+from .engagement import engagement_metrics, feature_adoption, prompt_rates, stickiness, stickiness_summary
+from .engagement_plots import plot_dau_mau, plot_feature_adoption, plot_lifecycle, plot_stickiness
 from .feedback import feedback_metrics, feedback_summary, plot_feedback, with_nps_groups
 from .funnel import (
-    FunnelResult,
     checklist_completion,
     compute_funnel,
     format_duration,
     funnel_metrics,
     onboarding_time,
-    plot_funnel,
-    plot_step_times,
-    step_times,
     time_to_convert,
 )
+from .funnel_plots import plot_funnel, plot_step_times
+from .funnel_steps import FunnelResult
+from .funnel_times import step_times
+from .incidence import aalen_johansen
 from .journey import last_events, last_step_reached, plot_where_users_stop
 from .lifetime import LifetimeResult, fit_lifetime, lifetime_metrics
 from .moments import moments_metrics, moments_of_truth, plot_moments
@@ -54,7 +44,8 @@ from .segments import (
     segment_summary,
     segments_metrics,
 )
-from .ttfv import TTFVResult, aalen_johansen, fit_ttfv, plot_ttfv, ttfv_metrics, ttfv_summary
+from .ttfv import TTFVResult, fit_ttfv, plot_ttfv
+from .ttfv_tables import ttfv_metrics, ttfv_summary
 
 __all__ = [
     "CohortTable",

@@ -18,9 +18,10 @@ from matplotlib.axes import Axes
 
 from ..data import columns as C
 from .change_result import AFTER, BEFORE, ChangeComparison
+from .incidence import aalen_johansen
 from .retention import nday_retention
 from .segment_survival import cif_se_before
-from .ttfv import VALUE_CAUSE, aalen_johansen, competing_risks_data
+from .ttfv import VALUE_CAUSE, competing_risks_data
 
 __all__ = ["COHORT_COLUMNS", "COHORT_RETENTION_DAY", "cohort_trend", "plot_cohort_trend"]
 

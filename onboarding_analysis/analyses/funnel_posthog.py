@@ -105,8 +105,10 @@ def _us(later, earlier):
 
 
 def _sequential_chains(events, steps, strict: bool, window_us: int):
-    """Per user, the chosen chain (``t_0 .. t_{k-1}`` timestamps, NULL where not reached) and the
-    first step-1 time ``first``: ordered and strict modes (module docstring).
+    """Per user, the chosen chain of the ordered and strict modes (module docstring).
+
+    The chain is the ``t_0 .. t_{k-1}`` timestamps (NULL where not reached) and ``first``, the
+    first step-1 time.
     """
     k = len(steps)
     rows = events.select("user_id", "ts", mask=_mask(events, steps))
@@ -157,9 +159,10 @@ def _sequential_chains(events, steps, strict: bool, window_us: int):
 
 
 def _unordered_chains(events, steps, window_us: int):
-    """Per user, the chosen unordered chain: ``f_j`` = the earliest step-``j`` event of the window
-    where the number of different steps first reached its maximum (NULL for a step not in it),
-    and the first step event ``first``.
+    """Per user, the chosen unordered chain and the first step event ``first``.
+
+    ``f_j`` is the earliest step-``j`` event of the window where the number of different steps
+    first reached its maximum (NULL for a step not in it).
     """
     k = len(steps)
     rows = events.select("user_id", "ts", bit=_first_step(events, steps))
@@ -249,8 +252,7 @@ def _median(values: np.ndarray) -> float:
 def posthog_steps_table(
     offsets: np.ndarray, eligible: np.ndarray, labels, alpha: float
 ) -> list[dict[str, Any]]:
-    """The rows of :attr:`FunnelResult.steps <onboarding_analysis.analyses.funnel.FunnelResult.steps>`
-    under PostHog's rules.
+    """The rows of :attr:`FunnelResult.steps` under PostHog's rules.
 
     Parameters
     ----------
@@ -323,9 +325,11 @@ def _unordered_label(j: int) -> str:
 
 
 def posthog_funnel(facts: Facts, steps: Steps, mode: str, window: float, alpha: float) -> FunnelResult:
-    """:func:`onboarding_analysis.analyses.funnel.compute_funnel` under ``funnel_semantics: posthog``: the
-    :class:`~onboarding_analysis.analyses.funnel.FunnelResult` of the rules above (its ``incidence`` is
-    empty: it is defined from signup; ``notes`` say so and name what is left out).
+    """The funnel of :func:`~onboarding_analysis.analyses.funnel.compute_funnel` under PostHog's rules.
+
+    ``funnel_semantics: posthog``: the :class:`~onboarding_analysis.analyses.funnel_steps.FunnelResult`
+    of the rules above (its ``incidence`` is empty: it is defined from signup; ``notes`` say so
+    and name what is left out).
 
     Parameters
     ----------
@@ -342,6 +346,8 @@ def posthog_funnel(facts: Facts, steps: Steps, mode: str, window: float, alpha: 
     Returns
     -------
     FunnelResult
+        Conversion among the eligible users with a step-1 event, ``times`` per user in days
+        since signup, an empty ``incidence`` and the ``notes``.
 
     Raises
     ------

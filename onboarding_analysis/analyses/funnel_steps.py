@@ -1,20 +1,24 @@
 """The funnel's vocabulary, shared by both funnel semantics and the sections reading steps.
 
-The normalised steps, the step-time column names and labels, and :class:`FunnelResult` with its
+The normalised steps, the step-time column names and labels, the checks of the funnel's options
+(steps, mode, semantics, window; defaults from the params), and :class:`FunnelResult` with its
 column lists: :mod:`~onboarding_analysis.analyses.funnel` (onboarding semantics) and
 :mod:`~onboarding_analysis.analyses.funnel_posthog` (PostHog's) both build one.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from ..data.facts import Facts
 from ..errors import ParamsError
-from ..params import check_value
+from ..params import FUNNEL_MODES, FUNNEL_SEMANTICS, check_value
 
 #: Columns of :attr:`FunnelResult.steps`.
 STEP_COLUMNS = [
@@ -60,12 +64,35 @@ Steps = tuple[tuple[str, ...], ...]
 
 
 def step_column(j: int) -> str:
-    """Name of the step-time column of step ``j`` in :func:`step_times`: ``step_<j>_days``."""
+    """Name of the step-time column of step ``j`` in the step times: ``step_<j>_days``.
+
+    Parameters
+    ----------
+    j : int
+        The step's index, 0 for the first step.
+
+    Returns
+    -------
+    str
+        ``step_<j>_days``, a column of
+        :func:`~onboarding_analysis.analyses.funnel_times.step_times`.
+    """
     return f"step_{int(j)}_days"
 
 
 def step_label(step: Sequence[str]) -> str:
-    """Display label of a step: its accepted event names joined by ``" | "``."""
+    """Display label of a step: its accepted event names joined by ``" | "``.
+
+    Parameters
+    ----------
+    step : sequence of str
+        The event names the step accepts.
+
+    Returns
+    -------
+    str
+        E.g. ``"created_report | shared_report"``.
+    """
     return " | ".join(step)
 
 
@@ -122,7 +149,23 @@ class FunnelResult:
 
 
 def check_steps(steps: Any) -> Steps:
-    """Normalised steps (params ``onboarding_steps`` rules); at least one step is needed."""
+    """Normalised steps (params ``onboarding_steps`` rules); at least one step is needed.
+
+    Parameters
+    ----------
+    steps : sequence
+        Each step an event name or a sequence of accepted event names.
+
+    Returns
+    -------
+    Steps
+        One tuple of accepted event names per step.
+
+    Raises
+    ------
+    ParamsError
+        Malformed steps, or none at all.
+    """
     steps = check_value("onboarding_steps", steps)
     if not steps:
         raise ParamsError(
@@ -132,13 +175,130 @@ def check_steps(steps: Any) -> Steps:
     return steps
 
 
+# --- the funnel's options ------------------------------------------------------------------------
+
+
+def check_mode(mode: Any) -> str:
+    """``mode`` if it is one of params ``FUNNEL_MODES``.
+
+    Parameters
+    ----------
+    mode : str
+        ``ordered``, ``strict`` or ``any_order``.
+
+    Returns
+    -------
+    str
+        ``mode`` itself.
+
+    Raises
+    ------
+    ParamsError
+        Any other value.
+    """
+    if mode not in FUNNEL_MODES:
+        raise ParamsError(f"funnel_mode must be one of {', '.join(FUNNEL_MODES)}, but was {mode!r}")
+    return mode
+
+
+def check_semantics(semantics: Any) -> str:
+    """``semantics`` if it is one of params ``FUNNEL_SEMANTICS``.
+
+    Parameters
+    ----------
+    semantics : str
+        ``onboarding`` or ``posthog``.
+
+    Returns
+    -------
+    str
+        ``semantics`` itself.
+
+    Raises
+    ------
+    ParamsError
+        Any other value.
+    """
+    if semantics not in FUNNEL_SEMANTICS:
+        raise ParamsError(
+            f"funnel_semantics must be one of {', '.join(FUNNEL_SEMANTICS)}, but was {semantics!r}"
+        )
+    return semantics
+
+
+def check_window(window_days: Any) -> float:
+    """``window_days`` if it is a finite number of days above 0.
+
+    Parameters
+    ----------
+    window_days : float
+        The conversion window in days.
+
+    Returns
+    -------
+    float
+        ``window_days`` itself.
+
+    Raises
+    ------
+    ParamsError
+        A value that is not a number (a bool included), not finite, or not above 0.
+    """
+    ok = isinstance(window_days, int | float | np.integer | np.floating) and not isinstance(window_days, bool)
+    if not ok or not math.isfinite(window_days) or window_days <= 0:
+        raise ParamsError(f"conversion_window_days must be a number of days > 0, but was {window_days!r}")
+    return window_days
+
+
+def funnel_options(facts: Facts, steps: Any, mode: Any, window_days: Any) -> tuple[Steps, str, float]:
+    """The checked steps, mode and window of a funnel, each defaulting from ``facts.params``.
+
+    Parameters
+    ----------
+    facts : Facts
+        Output of :func:`onboarding_analysis.data.pipeline.compute_facts`.
+    steps : sequence or None
+        The steps; None for params ``onboarding_steps``.
+    mode : str or None
+        None for params ``funnel_mode``.
+    window_days : float or None
+        None for params ``conversion_window_days``.
+
+    Returns
+    -------
+    (steps, mode, window_days) : tuple
+        The normalised steps (:data:`Steps`), the mode and the window in days.
+
+    Raises
+    ------
+    TypeError
+        ``facts`` is not a :class:`~onboarding_analysis.data.facts.Facts` object.
+    ParamsError
+        No steps, an unknown mode, or a window that is not a positive number.
+    """
+    if not isinstance(facts, Facts):
+        raise TypeError(
+            f"facts must be the Facts object of compute_facts(params) (it carries the events), "
+            f"but was {type(facts)!r}"
+        )
+    params = facts.params
+    steps = check_steps(params.onboarding_steps if steps is None else steps)
+    mode = check_mode(params.funnel_mode if mode is None else mode)
+    window = check_window(params.conversion_window_days if window_days is None else window_days)
+    return steps, mode, window
+
+
 __all__ = [
     "ELIGIBLE",
     "INCIDENCE_COLUMNS",
     "STEP_COLUMNS",
     "FunnelResult",
     "Steps",
+    "check_mode",
+    "check_semantics",
     "check_steps",
+    "check_window",
+    "funnel_options",
     "step_column",
     "step_label",
 ]

@@ -8,10 +8,10 @@ they are left out rather than counted as stuck.
 Event-level work runs in the query engine (ibis over ``facts.events``); one row per user
 reaches pandas, where it is matched with the stuck group from the user-facts table.
 
-Steps are the ordered funnel's (:func:`onboarding_analysis.analyses.funnel.step_times`, mode
+Steps are the ordered funnel's (:func:`onboarding_analysis.analyses.funnel_times.step_times`, mode
 ``ordered``): step 0 is reached at the first step-0 event, step j at the first step-j event at
 or after the time step j-1 was reached (a tie counts), all within the conversion window
-(durations ``< conversion_window_days``), as in METRICS.md.
+(durations ``< conversion_window_days``), as in docs/metrics.md, "Where users stop".
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from matplotlib.axes import Axes
 from ..absence import add_note
 from ..data import columns as C
 from ..errors import DataError
-from .funnel import step_times
+from .facts_inputs import facts_events
 from .funnel_steps import check_steps, step_column, step_label
+from .funnel_times import step_times
 
 __all__ = [
     "LAST_EVENTS_COLUMNS",
@@ -54,18 +55,25 @@ FINAL_EVENT = "final event"
 FINAL_TRANSITION = "final transition"
 
 
-def _events(facts: Any, what: str):
-    events = getattr(facts, "events", None)
-    if events is None:
-        raise DataError(
-            f"{what} needs the event table of the facts (facts.events), which is missing; "
-            "build the facts with onboarding_analysis.compute_facts(params)"
-        )
-    return events
-
-
 def stuck_users(facts: Any) -> pd.Series:
     """User ids of the group studied here: no value yet, whole conversion window observed.
+
+    Parameters
+    ----------
+    facts : Facts
+        The facts whose table holds ``user_id``, ``age_days`` and ``value_days``.
+
+    Returns
+    -------
+    pandas.Series
+        The ids (str) of the users without value and with ``age_days >= conversion_window_days``.
+
+    Raises
+    ------
+    TypeError
+        ``facts`` is not a Facts object.
+    DataError
+        A needed user-facts column is missing.
 
     Examples
     --------
@@ -106,7 +114,7 @@ def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = 
 
     Notes
     -----
-    Ordered steps of :func:`onboarding_analysis.analyses.funnel.step_times` (ties count, so one event
+    Ordered steps of :func:`onboarding_analysis.analyses.funnel_times.step_times` (ties count, so one event
     accepted by two consecutive steps reaches both), durations ``< conversion_window_days``.
 
     Examples
@@ -121,7 +129,7 @@ def last_step_reached(facts: Any, steps: Sequence[str | Sequence[str]] | None = 
             "(e.g. [signed_up, completed_profile, created_report]) or pass steps="
         )
     stuck = stuck_users(facts)
-    _events(facts, "last_step_reached")
+    facts_events(facts, "last_step_reached")
     times = step_times(facts, steps_list, mode="ordered")
     # Ordered steps are reached as a prefix 0..J: the number reached is the last step (1-based).
     reached = times[[step_column(j) for j in range(len(steps_list))]].notna().sum(axis=1)
@@ -162,7 +170,7 @@ def last_events(facts: Any, *, top: int = 10) -> pd.DataFrame:
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.compute_facts`.
+        The facts of the run, whose events are read for the stuck users.
     top : int, default 10
         Rows kept per kind (the most common first; ties by name).
 
@@ -191,7 +199,7 @@ def last_events(facts: Any, *, top: int = 10) -> pd.DataFrame:
     if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
         raise ValueError(f"top must be a whole number >= 1, but was {top!r}")
     stuck = stuck_users(facts)
-    e = _events(facts, "last_events")
+    e = facts_events(facts, "last_events")
     # Only the stuck users' events are ranked (the others are dropped below anyway).
     ids = ibis.memtable(pd.DataFrame({"user_id": stuck.to_numpy(dtype=object)}), schema={"user_id": "string"})
     e = e.select("user_id", "event", "ts").semi_join(ids, "user_id")
@@ -224,14 +232,24 @@ def last_events(facts: Any, *, top: int = 10) -> pd.DataFrame:
 
 
 def last_two_events(events, *, top_n: bool = True):
-    """Per user of ``events`` (``user_id``, ``event``, ``ts``): ``event``, the last event, and
-    ``previous``, the one before it (NULL for a user with one event), ordered by ``ts`` and
-    events with the same ``ts`` by name.
+    """Per user: the last event and the one before it, in the query engine.
 
-    ``top_n``: DuckDB's ``max_by(event, (ts, event), 2)`` aggregate, one hash aggregation
-    (1M users, 31.8M events: 3.3 s); else ``row_number()`` over a window per user ordered by
-    ``ts desc, event desc`` (any backend; a sort of every event: 7.0 s). Both give the same
-    rows (tests/test_journey.py).
+    Events are ordered by ``ts``, and events with the same ``ts`` by name.
+
+    Parameters
+    ----------
+    events : ibis.expr.types.Table
+        ``user_id``, ``event`` and ``ts`` of the events to rank.
+    top_n : bool, default True
+        Use DuckDB's ``max_by(event, (ts, event), 2)`` aggregate (one hash aggregation); else
+        ``row_number()`` over a window per user ordered by ``ts desc, event desc`` (any
+        backend, but a sort of every event). Both give the same rows (tests/test_journey.py).
+
+    Returns
+    -------
+    ibis.expr.types.Table
+        One row per user: ``user_id``, ``event`` (the last event) and ``previous`` (the one
+        before it, NULL for a user with one event).
     """
     if top_n:
         key_type = dt.Struct({"ts": events.schema()["ts"], "event": dt.string})
@@ -277,11 +295,12 @@ def plot_where_users_stop(table: pd.DataFrame, *, ax: Axes | None = None) -> Axe
         Output of :func:`last_step_reached` (bars in step order) or :func:`last_events`
         (bars labelled ``kind: path``).
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure by default.
+        Where to draw the bars; a new figure by default.
 
     Returns
     -------
     matplotlib.axes.Axes
+        One bar per row of ``table``, annotated with its number of users.
 
     Examples
     --------

@@ -290,7 +290,8 @@ def _completions(facts: Facts, member: np.ndarray) -> pd.Series | None:
     """Per unit (index: unit position), the first time (timestamp) any of its users completed
     the last onboarding step. ``member``: each facts-table user's unit position (-1: none).
     """
-    from .funnel import step_column, step_times  # local: funnel pulls in the TTFV machinery
+    from .funnel_steps import step_column  # local: as the import below
+    from .funnel_times import step_times  # local: funnel pulls in the TTFV machinery
 
     steps = facts.params.onboarding_steps
     if not steps:

@@ -20,9 +20,10 @@ from ..data import columns as C
 from ..errors import StatisticalWarning
 from ..stats.compression import WEIGHT, compress, round_durations
 from ..stats.hypothesis import GROUP, logrank_tests
+from .incidence import aalen_johansen
 from .lifetime import LifetimeResult, fit_lifetime
 from .segment_groups import SegmentGroups
-from .ttfv import DURATION, EVENT, VALUE_CAUSE, aalen_johansen, competing_risks_data
+from .ttfv import DURATION, EVENT, VALUE_CAUSE, competing_risks_data
 
 __all__ = ["PreparedTable", "SurvivalFigures", "cif_se_before", "survival_figures"]
 

@@ -324,7 +324,8 @@ def completion_flags(facts: Facts) -> pd.Series | None:
     """
     if not facts.params.onboarding_steps or facts.events is None:
         return None
-    from .funnel import step_column, step_times
+    from .funnel_steps import step_column
+    from .funnel_times import step_times
 
     # The conversion rule of funnel.funnel (params steps, mode and window), without its
     # incidence curves; step_times gives the users of facts.table in its order.

@@ -1,22 +1,18 @@
-"""Time to first value (TTFV): cumulative incidence of value, churn competing (METRICS.md, "TTFV").
+"""Time to first value (TTFV): the share of signups reaching value by day N, churn competing.
 
 A signup reaches value, or churns first (and then can no longer reach value), or is still
-undecided at the observation end (censored). The share that has reached value by day N is the
-Aalen-Johansen cumulative incidence function (CIF) of value with churn as the competing event.
-Two tempting shortcuts are biased: ``1 - Kaplan-Meier`` with churners censored treats them as if
-they could still reach value (too high), and the median time among converters ignores everyone
-still on the way (too short; reported anyway, labelled, as :attr:`TTFVResult.naive_median_days_converters`).
+undecided at the observation end (censored): :func:`competing_risks_data` turns the user facts
+into those outcomes, and :func:`fit_ttfv` estimates the Aalen-Johansen cumulative incidence
+function (CIF) of value with churn as the competing event
+(:mod:`~onboarding_analysis.analyses.incidence`). Two tempting shortcuts are biased:
+``1 - Kaplan-Meier`` with churners censored treats them as if they could still reach value
+(too high), and the median time among converters ignores everyone still on the way (too short;
+reported anyway, labelled, as :attr:`TTFVResult.naive_median_days_converters`).
 
-The estimator is computed here, exactly, rather than with lifelines' ``AalenJohansenFitter``:
-lifelines (0.30) breaks tied times by random jitter, so on day-granular exports its estimate
-changes with the seed. With the all-cause Kaplan-Meier ``S`` and, at each distinct event time
-``t_j``, ``n_j`` users at risk (durations ``>= t_j``: a censoring at ``t_j`` counts as after the
-events at ``t_j``), ``d_j`` events of any cause and ``d_kj`` of cause ``k``::
-
-    CIF_k(t) = sum_{t_j <= t} S(t_j-) * d_kj / n_j
-
-The conventions of METRICS.md, "Time base", apply: "reached value by day N" is the estimate just
-*before* N, ``P(TTFV < N)`` (:func:`cif_before`).
+"Reached value by day N" is the estimate just *before* N, ``P(TTFV < N)``
+(:func:`~onboarding_analysis.analyses.incidence.cif_before`; docs/metrics.md, "Time to first
+value"). The headline table and the ``metrics.json`` section are built by
+:mod:`~onboarding_analysis.analyses.ttfv_tables`.
 """
 
 from __future__ import annotations
@@ -25,34 +21,34 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
-from scipy.stats import norm
 
 from ..data import columns as C
+from ..data.facts import Facts
 from ..errors import DataError, StatisticalWarning
+from ..params import churn_delay_days as delay_of_params
 from ..stats.intervals import check_alpha
+from .facts_inputs import churned_flags, duration_column
+from .incidence import Quantile, aalen_johansen, as_whole_numbers, cif_before, cif_quantile
 
 __all__ = [
-    "INCIDENCE_COLUMNS",
-    "Quantile",
+    "CENSORED",
+    "CHURN_CAUSE",
+    "DURATION",
+    "EVENT",
+    "VALUE_CAUSE",
     "TTFVResult",
-    "aalen_johansen",
-    "cif_before",
-    "cif_quantile",
     "competing_risks_data",
     "fit_ttfv",
     "plot_ttfv",
-    "ttfv_metrics",
 ]
 
-#: Columns of the table returned by :func:`aalen_johansen`.
-INCIDENCE_COLUMNS = ["time", "at_risk", "events_cause", "events_any", "cif", "se", "ci_low", "ci_high"]
 #: Columns of :attr:`TTFVResult.reached_by`.
 REACHED_BY_COLUMNS = ["day", "rate", "ci_low", "ci_high", "at_risk"]
 #: Columns of the frame returned by :func:`competing_risks_data`.
@@ -62,297 +58,7 @@ CENSORED, VALUE_CAUSE, CHURN_CAUSE = 0, 1, 2
 #: Shares whose "days to" are reported.
 DAYS_TO_PERCENTS = (25, 50, 75)
 
-# A cumulative sum of exact fractions (e.g. 1/6 + 1/3) can land a few ulps below the exact
-# value; "the CIF reaches p" is tested with this absolute tolerance so that an exactly 50% step
-# counts as reaching 50%.
-_REACH_TOLERANCE = 1e-12
-
-
-class Quantile(NamedTuple):
-    """The first time a cumulative incidence reaches a share, with its confidence interval.
-
-    ``days`` is None when the estimate never reaches the share ("not reached"); ``ci_low`` is
-    where the upper confidence band reaches it, ``ci_high`` where the lower band does (None if
-    it never does: the interval is open-ended).
-    """
-
-    days: float | None
-    ci_low: float | None
-    ci_high: float | None
-
-
-# --- the estimator --------------------------------------------------------------------------------
-
-
-def _as_whole_numbers(values: ArrayLike, name: str, minimum: int) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
-    bad = ~np.isfinite(array) | (array < minimum) | (array != np.floor(array))
-    if bad.any():
-        raise ValueError(
-            f"{name} must hold whole numbers >= {minimum}, but include {array[bad][:5].tolist()}"
-        )
-    return array
-
-
-def _counts(
-    durations: ArrayLike, events: ArrayLike, cause: int, weights: ArrayLike | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Distinct event times with users at risk, events of any cause and of ``cause`` there.
-
-    Counts are float arrays of whole numbers (sums of whole-number weights are exact in
-    float64 up to 2**53), so the result does not depend on the order of the rows.
-    """
-    if isinstance(cause, bool) or not isinstance(cause, (int, np.integer)) or cause < 1:
-        raise ValueError(f"cause must be a whole number >= 1 (an event code), but was {cause!r}")
-    time = np.asarray(durations, dtype=float)
-    if time.ndim != 1:
-        raise ValueError(f"durations must be one-dimensional, but has shape {time.shape}")
-    bad = ~np.isfinite(time) | (time < 0)
-    if bad.any():
-        raise DataError(
-            f"durations must be finite and non-negative (days), but include {time[bad][:5].tolist()}; "
-            f"try pd.isnull to find the problematic values"
-        )
-    code = _as_whole_numbers(events, "events (0 = censored, 1..k = causes)", 0)
-    if code.shape != time.shape:
-        raise ValueError(f"events must have one value per duration ({time.size}), but has shape {code.shape}")
-    if weights is None:
-        w = np.ones(time.size)
-    else:
-        w = _as_whole_numbers(weights, "weights (frequency weights: users per row)", 1)
-        if w.shape != time.shape:
-            raise ValueError(
-                f"weights must have one value per duration ({time.size}), but has shape {w.shape}"
-            )
-    if time.size == 0:
-        raise DataError("there are no durations: nothing to estimate")
-
-    unique, position = np.unique(time, return_inverse=True)
-    per_time = np.bincount(position, weights=w, minlength=unique.size)
-    any_event = np.bincount(position, weights=w * (code > 0), minlength=unique.size)
-    of_cause = np.bincount(position, weights=w * (code == cause), minlength=unique.size)
-    total = float(w.sum())
-    at_risk = total - np.concatenate(([0.0], np.cumsum(per_time)[:-1]))
-    keep = any_event > 0
-    return unique[keep], at_risk[keep], any_event[keep], of_cause[keep], total
-
-
-def _log_log_interval(cif: np.ndarray, se: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """``cif ** exp(+-z * se / (cif * log(cif)))``: the log(-log) interval, inside ``[0, 1]``.
-
-    Where ``cif`` is 0 or 1, or ``se`` is 0, the interval is the point itself.
-    """
-    z = norm.ppf(1 - alpha / 2)
-    low, high = cif.copy(), cif.copy()
-    inside = (cif > 0) & (cif < 1) & (se > 0)
-    f = cif[inside]
-    spread = z * se[inside] / (f * -np.log(f))  # z * se of log(-log F), by the delta method
-    # Near F = 1 the spread is huge: exp overflows to inf and the bounds reach their limits,
-    # F ** inf = 0 and F ** 0 = 1, which is the transform's answer (no information left).
-    with np.errstate(over="ignore"):
-        low[inside] = f ** np.exp(spread)
-        high[inside] = f ** np.exp(-spread)
-    return low, high
-
-
-def aalen_johansen(
-    durations: ArrayLike,
-    events: ArrayLike,
-    *,
-    cause: int = 1,
-    weights: ArrayLike | None = None,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """Aalen-Johansen cumulative incidence of one cause, exact with tied times.
-
-    Parameters
-    ----------
-    durations : array-like of float
-        Time (days) to the event or to censoring; finite and non-negative.
-    events : array-like of int
-        0 = censored, 1..k = the cause that ended the duration.
-    cause : int, default 1
-        The cause whose cumulative incidence is estimated; every other cause competes.
-    weights : array-like of int, optional
-        Frequency weights (users per row), whole numbers >= 1. The result equals the one on the
-        expanded rows exactly.
-    alpha : float, default 0.05
-        The intervals are pointwise ``1 - alpha`` intervals.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``time, at_risk, events_cause, events_any, cif, se, ci_low, ci_high``: a first row at
-        time 0 before any event (``cif`` 0, all users at risk), then one row per distinct time
-        with an event of any cause (a second row at time 0 if events happen at duration 0).
-        ``cif`` is the estimate *at* ``time`` (right-continuous, events at ``time`` included);
-        use :func:`cif_before` for "by day N".
-
-    Notes
-    -----
-    ``CIF(t) = sum_{t_j <= t} S(t_j-) d_cause(t_j) / n(t_j)``, with ``S`` the all-cause
-    Kaplan-Meier and ``n(t_j)`` the users with duration ``>= t_j`` (a censoring tied with
-    events counts as after them, as in Kaplan-Meier). Ties are handled exactly; no jitter.
-
-    **Variance**: the delta-method (Greenwood-type) estimator of Marubini & Valsecchi (1995,
-    *Analysing Survival Data from Clinical Trials and Observational Studies*, Wiley, ch. 10),
-    also Dinse & Larson (1986, *Biometrika* 73, 379-386, eq. 6) and scikit-survival's
-    ``var_type="Dinse_Approx"``::
-
-        Var CIF(t) = sum_{t_j <= t} [ (CIF(t) - CIF(t_j))**2 d_j / (n_j (n_j - d_j))
-                                      + S(t_j-)**2 d_kj (n_j - d_kj) / n_j**3
-                                      - 2 (CIF(t) - CIF(t_j)) S(t_j-) d_kj / n_j**2 ]
-
-    (``d_j`` all events, ``d_kj`` events of the cause; a time with ``n_j == d_j`` adds 0 to the
-    first sum, since the CIF cannot move after it). ``se`` is its square root.
-
-    **Interval**: on the log(-log) scale (Choudhury 2002, *Statistics in Medicine* 21,
-    1129-1144; Pintilie 2006, *Competing Risks*, sect. 4.2),
-    ``CIF ** exp(+-z se / (CIF log CIF))``, which stays inside ``[0, 1]``; it is the point
-    itself where ``CIF`` is 0 or 1.
-
-    Examples
-    --------
-    Six users; cause 1 at days 1 and 2 and (tied with a censoring) 3, cause 2 at day 2:
-
-    >>> table = aalen_johansen([1, 2, 2, 3, 3, 5], [1, 1, 2, 1, 0, 0])
-    >>> table[["time", "at_risk", "events_cause", "events_any", "cif"]].round(4)
-       time  at_risk  events_cause  events_any     cif
-    0   0.0        6             0           0  0.0000
-    1   1.0        6             1           1  0.1667
-    2   2.0        5             1           2  0.3333
-    3   3.0        3             1           1  0.5000
-    """
-    alpha = check_alpha(alpha)
-    times, n, d, dk, total = _counts(durations, events, cause, weights)
-
-    hazard = d / n
-    survival = np.cumprod(1.0 - hazard)
-    before = np.concatenate(([1.0], survival[:-1]))  # S(t_j-)
-    cif = np.cumsum(before * (dk / n))
-
-    # Delta-method variance, expanded so that it costs O(m) for m event times:
-    # (F_i - F_j)**2 a_j - 2 (F_i - F_j) S_j- c_j summed over j <= i.
-    a = np.divide(d, n * (n - d), out=np.zeros_like(d), where=n > d)
-    b = before**2 * dk * (n - dk) / n**3
-    c = before * dk / n**2
-    sum_a, sum_fa, sum_ffa = np.cumsum(a), np.cumsum(cif * a), np.cumsum(cif**2 * a)
-    sum_c, sum_fc = np.cumsum(c), np.cumsum(cif * c)
-    variance = cif**2 * sum_a - 2 * cif * sum_fa + sum_ffa + np.cumsum(b) - 2 * (cif * sum_c - sum_fc)
-    se = np.sqrt(np.clip(variance, 0.0, None))
-    low, high = _log_log_interval(cif, se, alpha)
-
-    table = pd.DataFrame(
-        {
-            "time": np.concatenate(([0.0], times)),
-            "at_risk": np.concatenate(([total], n)),
-            "events_cause": np.concatenate(([0.0], dk)),
-            "events_any": np.concatenate(([0.0], d)),
-            "cif": np.concatenate(([0.0], cif)),
-            "se": np.concatenate(([0.0], se)),
-            "ci_low": np.concatenate(([0.0], low)),
-            "ci_high": np.concatenate(([0.0], high)),
-        },
-        columns=INCIDENCE_COLUMNS,
-    )
-    return table.astype({"at_risk": np.int64, "events_cause": np.int64, "events_any": np.int64})
-
-
-def _check_table(table: pd.DataFrame) -> None:
-    if not isinstance(table, pd.DataFrame) or not set(INCIDENCE_COLUMNS) <= set(table.columns):
-        raise TypeError(f"table must be a DataFrame returned by aalen_johansen (columns {INCIDENCE_COLUMNS})")
-
-
-def cif_before(table: pd.DataFrame, t: float) -> tuple[float, float, float]:
-    """The cumulative incidence just *before* ``t``, with its interval: ``P(duration < t)``.
-
-    "Reached value by day N" means a duration ``< N`` (METRICS.md, "Time base"): a user who
-    reached value at exactly 7.0 days did not reach it by day 7. Beyond the last event time the
-    estimate stays at its last value.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Output of :func:`aalen_johansen`.
-    t : float
-        Time in days.
-
-    Returns
-    -------
-    (cif, ci_low, ci_high) : tuple of float
-
-    Examples
-    --------
-    >>> table = aalen_johansen([1, 2, 2, 3, 3, 5], [1, 1, 2, 1, 0, 0])
-    >>> [round(cif_before(table, t)[0], 4) for t in (1, 1.5, 2, 3, 3.01)]
-    [0.0, 0.1667, 0.1667, 0.3333, 0.5]
-    """
-    _check_table(table)
-    t = float(t)
-    if math.isnan(t):
-        raise ValueError("t must be a number of days, but was NaN")
-    times = table["time"].to_numpy(dtype=float)
-    row = max(int(np.searchsorted(times, t, side="left")) - 1, 0)
-    return (float(table["cif"].iat[row]), float(table["ci_low"].iat[row]), float(table["ci_high"].iat[row]))
-
-
-def _first_reaching(times: np.ndarray, curve: np.ndarray, p: float) -> float | None:
-    reached = np.flatnonzero(curve >= p - _REACH_TOLERANCE)
-    return float(times[reached[0]]) if reached.size else None
-
-
-def cif_quantile(table: pd.DataFrame, p: float) -> Quantile:
-    """The first time the cumulative incidence reaches ``p``, with a confidence interval.
-
-    The interval runs from where the upper confidence band reaches ``p`` to where the lower
-    band does (the same construction as lifelines' ``median_survival_times`` on the confidence
-    band; Brookmeyer & Crowley 1982 for survival). Each bound is None if its curve never reaches
-    ``p`` within the follow-up.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Output of :func:`aalen_johansen`.
-    p : float
-        Share in ``(0, 1]``, e.g. 0.5 for "the day by which half the signups reached value".
-
-    Returns
-    -------
-    Quantile
-        ``(days, ci_low, ci_high)``; ``days`` is None if the estimate never reaches ``p``.
-
-    Examples
-    --------
-    >>> table = aalen_johansen([1, 2, 2, 3, 3, 5], [1, 1, 2, 1, 0, 0])
-    >>> cif_quantile(table, 0.5).days, cif_quantile(table, 0.6).days
-    (3.0, None)
-    """
-    _check_table(table)
-    p = float(p)
-    if not 0 < p <= 1:
-        raise ValueError(f"p must be a share in (0, 1], but was {p!r}")
-    times = table["time"].to_numpy(dtype=float)
-    return Quantile(
-        days=_first_reaching(times, table["cif"].to_numpy(dtype=float), p),
-        ci_low=_first_reaching(times, table["ci_high"].to_numpy(dtype=float), p),
-        ci_high=_first_reaching(times, table["ci_low"].to_numpy(dtype=float), p),
-    )
-
-
 # --- from user facts ------------------------------------------------------------------------------
-
-
-def _facts_column(facts: pd.DataFrame, column: str, *, allow_nan: bool = False) -> np.ndarray:
-    values = pd.to_numeric(facts[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = (np.isinf(values) | (values < 0)) | (np.isnan(values) & (not allow_nan))
-    if bad.any():
-        rows = facts.index[bad][:5].tolist()
-        raise DataError(
-            f"column {column!r} must hold finite non-negative durations in days"
-            f"{' (NaN if never)' if allow_nan else ''}, but rows {rows} do not "
-            f"(values {values[bad][:5].tolist()}); try pd.isnull to find the problematic values"
-        )
-    return values
 
 
 def competing_risks_data(facts: pd.DataFrame) -> pd.DataFrame:
@@ -432,13 +138,10 @@ def competing_risks_data(facts: pd.DataFrame) -> pd.DataFrame:
             f"TTFV needs the user-facts column(s) {missing}, which are missing; "
             f"build the table with onboarding_analysis.data.facts"
         )
-    churned_col = facts[C.CHURNED]
-    if churned_col.isna().any() or not churned_col.isin([True, False]).all():
-        raise DataError(f"column {C.CHURNED!r} must be True/False for every user")
-    churned = churned_col.to_numpy(dtype=bool)
-    value = _facts_column(facts, C.VALUE, allow_nan=True)
-    age = _facts_column(facts, C.AGE)
-    lifetime = _facts_column(facts, C.LIFETIME)
+    churned = churned_flags(facts)
+    value = duration_column(facts, C.VALUE, allow_nan=True)
+    age = duration_column(facts, C.AGE)
+    lifetime = duration_column(facts, C.LIFETIME)
 
     reached = ~np.isnan(value) & (~churned | (value <= lifetime))
     churn_first = churned & ~reached
@@ -519,7 +222,7 @@ def _weights(facts: pd.DataFrame, weights: str | ArrayLike | None) -> np.ndarray
         if weights not in facts.columns:
             raise DataError(f"weights column {weights!r} is not in the facts table")
         weights = facts[weights]
-    w = _as_whole_numbers(weights, "weights (frequency weights: users per row)", 1)
+    w = as_whole_numbers(weights, "weights (frequency weights: users per row)", 1)
     if w.shape != (len(facts),):
         raise ValueError(f"weights must have one value per row ({len(facts)}), but has shape {w.shape}")
     return w
@@ -540,10 +243,10 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float | None:
 
 
 def fit_ttfv(
-    facts: pd.DataFrame,
+    facts: Facts | pd.DataFrame,
     *,
-    days: Iterable[int] = (1, 7, 30),
-    horizon_days: float = 90,
+    days: Iterable[int] | None = None,
+    horizon_days: float | None = None,
     alpha: float = 0.05,
     weights: str | ArrayLike | None = None,
     churn_delay_days: float | None = None,
@@ -552,28 +255,41 @@ def fit_ttfv(
 
     Parameters
     ----------
-    facts : pandas.DataFrame
-        User-facts table with ``value_days``, ``churned``, ``lifetime_days`` and ``age_days``
-        (see :func:`competing_risks_data` for how they become value / churn / censored).
-    days : iterable of int, default (1, 7, 30)
+    facts : Facts or pandas.DataFrame
+        The facts of :func:`onboarding_analysis.data.pipeline.compute_facts` (the options
+        below then default from ``facts.params``), or a user-facts table alone. The table needs
+        ``value_days``, ``churned``, ``lifetime_days`` and ``age_days`` (see
+        :func:`competing_risks_data` for how they become value / churn / censored).
+    days : iterable of int, optional
         Days N at which to report the share that reached value by day N, ``P(TTFV < N)``.
-    horizon_days : float, default 90
-        Where the "eventual" share of signups reaching value is read.
+        Default: params ``retention_days`` for a Facts object, else ``(1, 7, 30)``.
+    horizon_days : float, optional
+        Where the "eventual" share of signups reaching value is read. Default: params
+        ``rmst_horizon_days`` for a Facts object, else 90.
     alpha : float, default 0.05
         The intervals are pointwise ``1 - alpha`` intervals.
     weights : str or array-like, optional
         Frequency weights (a column name or one value per row), whole numbers >= 1; the result
         equals the one on the expanded rows.
     churn_delay_days : float, optional
-        Under the inactivity rule churn is only visible ``inactivity_days`` after it happens
-        (:func:`onboarding_analysis.params.churn_delay_days` gives the value for a run). When
-        set, the churn-before-value curve is fitted on data censored at
+        Under the inactivity rule churn is only visible ``inactivity_days`` after it happens.
+        Default: :func:`onboarding_analysis.params.churn_delay_days` of ``facts.params`` for a
+        Facts object, else None (no delay; 0 is the same). When set, the churn-before-value curve is fitted on data censored at
         ``max(age - churn_delay_days, 0)``, where both causes are fully observed, which removes
         its downward bias (see :func:`competing_risks_data`). The value curve is unchanged.
 
     Returns
     -------
     TTFVResult
+        The value and churn curves, the share by each of ``days``, the eventual share, the
+        days to 25/50/75% and the counts of users per outcome.
+
+    Raises
+    ------
+    ValueError
+        ``days``, ``horizon_days``, ``alpha`` or ``weights`` out of range.
+    DataError
+        A missing or invalid user-facts column, or no users at all.
 
     Warns
     -----
@@ -598,15 +314,10 @@ def fit_ttfv(
     >>> result.days_to[50].days, result.naive_median_days_converters
     (3.0, 1.0)
     """
+    facts, days, horizon_days, churn_delay_days = _ttfv_options(facts, days, horizon_days, churn_delay_days)
     alpha = check_alpha(alpha)
     days = _check_days(days)
-    try:
-        horizon = float(horizon_days)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}") from err
-    if not (math.isfinite(horizon) and horizon > 0):
-        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}")
-
+    horizon = _check_horizon(horizon_days)
     data = competing_risks_data(facts)
     w = _weights(facts, weights)
     duration = data[DURATION].to_numpy(dtype=float)
@@ -616,43 +327,12 @@ def fit_ttfv(
         raise DataError("the facts table has no users: there is no time to first value to estimate")
 
     value = aalen_johansen(duration, event, cause=VALUE_CAUSE, weights=w, alpha=alpha)
-    if churn_delay_days is None:
-        churn = aalen_johansen(duration, event, cause=CHURN_CAUSE, weights=w, alpha=alpha)
-    else:
-        # Churn under the inactivity rule is visible only churn_delay_days after it happens:
-        # censor every user at max(age - delay, 0), where both causes are fully observed.
-        limit = np.maximum(facts[C.AGE].to_numpy(dtype=float) - float(churn_delay_days), 0.0)
-        seen = duration <= limit
-        churn = aalen_johansen(
-            np.where(seen, duration, limit),
-            np.where(seen, event, CENSORED),
-            cause=CHURN_CAUSE,
-            weights=w,
-            alpha=alpha,
-        )
-
+    churn = _churn_curve(facts, duration, event, w, alpha, churn_delay_days)
     follow_up = float(duration.max())
-    undecided = float(ones[event == CENSORED].sum()) > 0
-    beyond = [d for d in (*days, horizon) if d > follow_up]
-    if beyond and undecided:
-        warnings.warn(
-            f"day(s) {beyond} lie beyond the longest observed time to value or churn ({follow_up:g} "
-            f"days): the share reaching value is held at its last estimate there. Report days within "
-            f"the follow-up, or wait for more data.",
-            StatisticalWarning,
-            stacklevel=2,
-        )
-
-    rows = []
-    for day in days:
-        rate, low, high = cif_before(value, day)
-        rows.append((day, rate, low, high, int(ones[duration >= day].sum())))
-    reached_by = pd.DataFrame(rows, columns=REACHED_BY_COLUMNS).astype({"day": np.int64, "at_risk": np.int64})
+    _warn_beyond_follow_up((*days, horizon), follow_up, undecided=float(ones[event == CENSORED].sum()) > 0)
 
     share, share_low, share_high = cif_before(value, horizon)
     last_event = float(value["time"].iloc[-1])
-    share_day = horizon if last_event >= horizon else last_event
-
     reached = event == VALUE_CAUSE
     users = int(ones.sum())
     converters = int(ones[reached].sum())
@@ -660,11 +340,11 @@ def fit_ttfv(
     return TTFVResult(
         value=value,
         churn=churn,
-        reached_by=reached_by,
+        reached_by=_reached_by(value, days, duration, ones),
         eventual_share=share,
         eventual_share_ci_low=share_low,
         eventual_share_ci_high=share_high,
-        eventual_share_day=share_day,
+        eventual_share_day=horizon if last_event >= horizon else last_event,
         days_to={pct: cif_quantile(value, pct / 100) for pct in DAYS_TO_PERCENTS},
         naive_median_days_converters=_weighted_median(duration[reached], ones[reached]),
         converters=converters,
@@ -677,112 +357,83 @@ def fit_ttfv(
     )
 
 
-def _number_or_none(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def ttfv_summary(result: TTFVResult) -> pd.DataFrame:
-    """The headline numbers of a TTFV fit as a small table (``what, estimate, ci_low, ci_high, note``).
-
-    Rows: the eventual share of signups reaching value, the days by which 25/50/75% of signups
-    reached value ("not reached" in ``note`` when the curve never gets there), and, labelled
-    as biased, the naive median among converters with the number of converters.
-    """
-    rows = [
-        (
-            f"share reaching value by day {result.eventual_share_day:g}",
-            result.eventual_share,
-            result.eventual_share_ci_low,
-            result.eventual_share_ci_high,
-            "",
+def _ttfv_options(
+    facts: Facts | pd.DataFrame, days: Any, horizon_days: Any, churn_delay_days: Any
+) -> tuple[pd.DataFrame, Any, Any, Any]:
+    """The user-facts table and the options of :func:`fit_ttfv`, defaults filled in."""
+    if not isinstance(facts, Facts):
+        return (
+            facts,
+            (1, 7, 30) if days is None else days,
+            90 if horizon_days is None else horizon_days,
+            churn_delay_days,
         )
-    ]
-    for pct, q in sorted(result.days_to.items()):
-        rows.append(
-            (
-                f"days until {pct}% of signups reached value",
-                np.nan if q.days is None else q.days,
-                np.nan if q.ci_low is None else q.ci_low,
-                np.nan if q.ci_high is None else q.ci_high,
-                "not reached" if q.days is None else ("upper limit not reached" if q.ci_high is None else ""),
-            )
-        )
-    naive = result.naive_median_days_converters
-    rows.append(
-        (
-            "naive median days to value, converters only",
-            np.nan if naive is None else naive,
-            np.nan,
-            np.nan,
-            f"BIASED (short): ignores the {result.users - result.converters} signups without value; "
-            f"{result.converters} converters",
-        )
+    params = facts.params
+    return (
+        facts.table,
+        params.retention_days if days is None else days,
+        params.rmst_horizon_days if horizon_days is None else horizon_days,
+        delay_of_params(params) if churn_delay_days is None else churn_delay_days,
     )
-    table = pd.DataFrame(rows, columns=["what", "estimate", "ci_low", "ci_high", "note"])
-    # How the report formats each row (onboarding_analysis.display.tables): a share, then days.
-    table.attrs["row_formats"] = {rows[0][0]: "percent"} | {row[0]: "number" for row in rows[1:]}
-    return table
 
 
-def ttfv_metrics(result: TTFVResult) -> dict[str, dict]:
-    """Headline TTFV numbers as a JSON-ready dict.
+def _check_horizon(horizon_days: object) -> float:
+    """``horizon_days`` as a float, checked to be a positive finite number of days."""
+    try:
+        horizon = float(horizon_days)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}") from err
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}")
+    return horizon
 
-    Parameters
-    ----------
-    result : TTFVResult
-        Output of :func:`fit_ttfv`.
 
-    Returns
-    -------
-    dict
-        ``{"ttfv": {"reached_by": {"day_<N>": {rate, ci_low, ci_high}}, eventual_share,
-        eventual_share_ci, eventual_share_day, days_to_25pct, days_to_50pct, days_to_75pct
-        (and ``days_to_<p>pct_ci``), naive_median_days_converters, converters,
-        churned_before_value, censored, users}}`` of plain ints and floats; ``None`` where not
-        estimable (a share that is not reached, no converters).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> facts = pd.DataFrame({"value_days": [1.5, None], "churned": [False, False],
-    ...                       "lifetime_days": [0.0, 0.0], "age_days": [10.0, 10.0]})
-    >>> metrics = ttfv_metrics(fit_ttfv(facts, days=[1, 2], horizon_days=10))["ttfv"]
-    >>> metrics["reached_by"]["day_2"]["rate"], metrics["days_to_50pct"], metrics["days_to_75pct"]
-    (0.5, 1.5, None)
-    """
-    metrics: dict = {
-        "reached_by": {
-            f"day_{int(row.day)}": {
-                "rate": _number_or_none(row.rate),
-                "ci_low": _number_or_none(row.ci_low),
-                "ci_high": _number_or_none(row.ci_high),
-            }
-            for row in result.reached_by.itertuples()
-        },
-        "eventual_share": _number_or_none(result.eventual_share),
-        "eventual_share_ci": [
-            _number_or_none(result.eventual_share_ci_low),
-            _number_or_none(result.eventual_share_ci_high),
-        ],
-        "eventual_share_day": _number_or_none(result.eventual_share_day),
-    }
-    for pct, quantile in result.days_to.items():
-        metrics[f"days_to_{pct}pct"] = _number_or_none(quantile.days)
-        metrics[f"days_to_{pct}pct_ci"] = [
-            _number_or_none(quantile.ci_low),
-            _number_or_none(quantile.ci_high),
-        ]
-    metrics.update(
-        naive_median_days_converters=_number_or_none(result.naive_median_days_converters),
-        converters=int(result.converters),
-        churned_before_value=int(result.churned_before_value),
-        censored=int(result.censored),
-        users=int(result.users),
+def _churn_curve(
+    facts: pd.DataFrame,
+    duration: np.ndarray,
+    event: np.ndarray,
+    weights: np.ndarray | None,
+    alpha: float,
+    churn_delay_days: float | None,
+) -> pd.DataFrame:
+    """The incidence of churn before value; censored where churn is not yet visible, if delayed."""
+    if churn_delay_days is None:
+        return aalen_johansen(duration, event, cause=CHURN_CAUSE, weights=weights, alpha=alpha)
+    # Churn under the inactivity rule is visible only churn_delay_days after it happens:
+    # censor every user at max(age - delay, 0), where both causes are fully observed.
+    limit = np.maximum(facts[C.AGE].to_numpy(dtype=float) - float(churn_delay_days), 0.0)
+    seen = duration <= limit
+    return aalen_johansen(
+        np.where(seen, duration, limit),
+        np.where(seen, event, CENSORED),
+        cause=CHURN_CAUSE,
+        weights=weights,
+        alpha=alpha,
     )
-    return {"ttfv": metrics}
+
+
+def _warn_beyond_follow_up(days: Iterable[float], follow_up: float, *, undecided: bool) -> None:
+    """Warn when a reported day lies beyond the follow-up while some users are still undecided."""
+    beyond = [d for d in days if d > follow_up]
+    if beyond and undecided:
+        warnings.warn(
+            f"day(s) {beyond} lie beyond the longest observed time to value or churn ({follow_up:g} "
+            f"days): the share reaching value is held at its last estimate there. Report days within "
+            f"the follow-up, or wait for more data.",
+            StatisticalWarning,
+            stacklevel=3,
+        )
+
+
+def _reached_by(
+    value: pd.DataFrame, days: tuple[int, ...], duration: np.ndarray, ones: np.ndarray
+) -> pd.DataFrame:
+    """The :data:`REACHED_BY_COLUMNS` table: the value CIF just before each day, with users at risk."""
+    rows = []
+    for day in days:
+        rate, low, high = cif_before(value, day)
+        rows.append((day, rate, low, high, int(ones[duration >= day].sum())))
+    return pd.DataFrame(rows, columns=REACHED_BY_COLUMNS).astype({"day": np.int64, "at_risk": np.int64})
 
 
 # --- plot -----------------------------------------------------------------------------------------
@@ -806,6 +457,7 @@ def plot_ttfv(result: TTFVResult, *, ax: Axes | None = None, days: Iterable[int]
     Returns
     -------
     matplotlib.axes.Axes
+        The axes with both incidence curves, their bands and the day-N marks.
 
     Examples
     --------
