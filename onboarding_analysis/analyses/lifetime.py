@@ -1,4 +1,4 @@
-"""User lifetime: Kaplan-Meier survival, median and RMST (METRICS.md, "Lifetime").
+"""User lifetime: Kaplan-Meier survival, median and RMST (docs/metrics.md, "Lifetime").
 
 The input is the user-facts table's ``lifetime_days`` (fractional days from signup to churn, or
 to the censoring time) and ``churned`` (True if churn was observed). The estimator is lifelines'
@@ -6,7 +6,7 @@ to the censoring time) and ``churned`` (True if churn was observed). The estimat
 two conventions that lifelines leaves to the caller:
 
 * "survival at day N" is the estimate just *before* N, ``P(lifetime >= N)``: the left limit of
-  the Kaplan-Meier step function (METRICS.md, "Time base"). Day-granular exports put many
+  the Kaplan-Meier step function (docs/metrics.md, "Survival at day N"). Day-granular exports put many
   lifetimes on whole numbers, and a user who churned at exactly N days was still there *by*
   day N.
 * the standard error of the restricted mean survival time (RMST) is the Greenwood-type
@@ -189,6 +189,21 @@ def _rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
     return math.sqrt(float(np.sum(area_after[position] ** 2 * d / (n * (n - d)))))
 
 
+def _check_options(days: Iterable[int], horizon_days: float) -> tuple[list[int], float]:
+    """The report days as ints and the RMST horizon as a float, checked."""
+    days = list(days)
+    for day in days:
+        if isinstance(day, bool) or not isinstance(day, (int, np.integer)) or day < 0:
+            raise ValueError(f"days must hold non-negative whole numbers of days, but include {day!r}")
+    try:
+        horizon = float(horizon_days)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}") from err
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}")
+    return [int(day) for day in days], horizon
+
+
 def fit_lifetime(
     facts: pd.DataFrame,
     *,
@@ -225,11 +240,16 @@ def fit_lifetime(
     Returns
     -------
     LifetimeResult or NotComputable
+        The fitted curve and its headline numbers; a ``NotComputable`` only with
+        ``skip_if_not_computable``.
 
     Raises
     ------
     DataError
-        Without ``skip_if_not_computable``: no user observed for any time.
+        Without ``skip_if_not_computable``: no user observed for any time; also a missing or
+        malformed ``lifetime_days`` or ``churned`` column.
+    ValueError
+        ``days``, ``horizon_days``, ``alpha`` or ``weights`` out of range.
 
     Examples
     --------
@@ -245,18 +265,7 @@ def fit_lifetime(
     (2.0, 2.0)
     """
     alpha = check_alpha(alpha)
-    days = list(days)
-    for day in days:
-        if isinstance(day, bool) or not isinstance(day, (int, np.integer)) or day < 0:
-            raise ValueError(f"days must hold non-negative whole numbers of days, but include {day!r}")
-    days = [int(day) for day in days]
-    try:
-        horizon = float(horizon_days)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}") from err
-    if not (math.isfinite(horizon) and horizon > 0):
-        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}")
-
+    days, horizon = _check_options(days, horizon_days)
     durations, events, w = _check_inputs(facts, weights)
     # A user censored at duration 0 was never observed for any time (under the inactivity rule:
     # younger than inactivity_days). Kept, they would sit in the risk set at t = 0 and be
