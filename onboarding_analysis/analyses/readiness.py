@@ -1,4 +1,4 @@
-"""Readiness scorecard: can this data answer "is our onboarding working?" yet?
+"""Readiness scorecard: whether this data can answer "is our onboarding working?" yet.
 
 One row per signal, each ``pass``, ``warn`` or ``fail`` with its value and a sentence saying
 why and what to do. The thresholds are params keys (``min_segment_size``,
@@ -32,7 +32,7 @@ signal             value                                   status
                                                            at least twice
 =================  ======================================  ==============================================
 
-Day 30 is the baseline of METRICS.md's retention and TTFV headlines (eligible for day-N retention
+Day 30 is the baseline of the retention and TTFV headlines (docs/metrics.md, "Readiness scorecard") (eligible for day-N retention
 means ``age >= N + 1``; value "by day 30" needs 30 observed days).
 
 Examples
@@ -57,6 +57,7 @@ from ..data import columns as C
 from ..data.facts import Facts
 from ..errors import DataError, OnboardingAnalysisError
 from ..params import window_adjective
+from .feedback import all_responses
 
 __all__ = ["COLUMNS", "SIGNALS", "STATUSES", "plot_readiness", "readiness_metrics", "readiness_scorecard"]
 
@@ -66,7 +67,7 @@ COLUMNS = ["signal", "status", "value", "explanation"]
 SIGNALS = ("segments", "journey", "feedback", "baseline", "data_quality")
 #: Statuses, from best to worst.
 STATUSES = ("pass", "warn", "fail")
-#: Day of the baseline figures (METRICS.md's day-30 retention and TTFV headline).
+#: Day of the baseline figures (the day-30 retention and TTFV headlines).
 BASELINE_DAY = 30
 _COLORS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828"}
 
@@ -148,8 +149,6 @@ def _journey(facts: Facts) -> dict[str, Any]:
 
 
 def _feedback(facts: Facts) -> dict[str, Any]:
-    from .feedback import _all_responses  # local: the feedback rules live there
-
     params = facts.params
     if params.feedback_event is None:
         return _row(
@@ -159,7 +158,7 @@ def _feedback(facts: Facts) -> dict[str, Any]:
             "not configured: set params feedback_event (an NPS or CSAT survey event) to measure feedback",
         )
     try:
-        frame, missing = _all_responses(facts)
+        frame, missing = all_responses(facts)
     except DataError as err:
         return _row("feedback", "fail", None, f"feedback scores unusable: {err}")
     responders = int(frame["user_id"].nunique())
@@ -267,6 +266,12 @@ def readiness_scorecard(facts: Facts, *, quality: Any = None) -> pd.DataFrame:
         :data:`COLUMNS`, one row per signal of :data:`SIGNALS`. ``value`` is a plain number or
         None.
 
+    Raises
+    ------
+    TypeError
+        ``facts`` is not a Facts object with its events (a broken signal never raises: it
+        fails with its reason).
+
     Examples
     --------
     >>> import onboarding_analysis as oa                                  # doctest: +SKIP
@@ -294,7 +299,19 @@ def readiness_scorecard(facts: Facts, *, quality: Any = None) -> pd.DataFrame:
 
 
 def readiness_metrics(table: pd.DataFrame) -> dict[str, dict]:
-    """The ``readiness`` section of metrics.json: ``{signal: {"status", "value"}}``."""
+    """The ``readiness`` section of metrics.json: ``{signal: {"status", "value"}}``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`readiness_scorecard`.
+
+    Returns
+    -------
+    dict
+        ``{"readiness": {signal: {"status": str, "value": int, float or None}}}``; a value
+        that is not a finite number is None.
+    """
     out = {}
     for row in table.itertuples(index=False):
         value = row.value
@@ -310,7 +327,20 @@ def readiness_metrics(table: pd.DataFrame) -> dict[str, dict]:
 
 
 def plot_readiness(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """The scorecard as coloured tiles: one per signal, green pass, amber warn, red fail."""
+    """The scorecard as coloured tiles: one per signal, green pass, amber warn, red fail.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`readiness_scorecard`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default a new figure sized to the number of signals.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes, one tile and label per signal, without axis lines.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.6 * max(len(table), 1) + 0.6))
     n = len(table)
