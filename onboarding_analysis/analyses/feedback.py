@@ -315,8 +315,7 @@ def latest_responses(facts: Facts) -> pd.DataFrame:
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.data.pipeline.compute_facts` with params
-        ``feedback_event`` set.
+        The run's facts (params ``feedback_event`` names the survey).
 
     Returns
     -------
@@ -353,10 +352,9 @@ def feedback_by_month(facts: Facts, *, alpha: float = 0.05) -> pd.DataFrame:
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.data.pipeline.compute_facts` with params
-        ``feedback_event`` set.
+        Facts with params ``feedback_event`` set; every answer counts, by its month.
     alpha : float, default 0.05
-        The intervals are ``1 - alpha`` intervals.
+        Each month's interval is a ``1 - alpha`` interval.
 
     Returns
     -------
@@ -381,8 +379,7 @@ def feedback_by_segment(facts: Facts, column: str, *, alpha: float = 0.05) -> pd
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.data.pipeline.compute_facts` with params
-        ``feedback_event`` set.
+        Facts with params ``feedback_event`` set; each user's latest answer counts.
     column : str
         A column of the facts table (a params ``segments`` column, say).
     alpha : float, default 0.05
@@ -490,8 +487,7 @@ def with_nps_groups(facts: Facts, *, responders_only: bool = False) -> Facts:
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.data.pipeline.compute_facts` with params
-        ``feedback_event`` set.
+        The facts to extend (params ``score_scale: nps``, ``feedback_event`` set).
     responders_only : bool, default False
         Keep only the users with a response. Recommended for comparisons: non-responders (the
         segment machinery's ``(missing)`` group) include everyone who left before being asked.
@@ -539,7 +535,7 @@ def feedback_metrics(result: FeedbackResult) -> dict[str, dict]:
     Parameters
     ----------
     result : FeedbackResult
-        Output of :func:`feedback_summary`.
+        The headline figures of :func:`feedback_summary` (not the monthly or segment tables).
 
     Returns
     -------
@@ -566,9 +562,9 @@ def plot_feedback(result: FeedbackResult, *, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     result : FeedbackResult
-        Output of :func:`feedback_summary`.
+        From :func:`feedback_summary`: its ``by_month`` table and headline score.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure by default.
+        Draw here instead of on a new figure.
 
     Returns
     -------

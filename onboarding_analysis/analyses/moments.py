@@ -266,7 +266,7 @@ def moment_identifiers(result: MomentsResult) -> pd.DataFrame:
     Parameters
     ----------
     result : MomentsResult
-        Output of :func:`moments_of_truth`.
+        Output of :func:`moments_of_truth` with identifiers shown.
 
     Returns
     -------
@@ -299,7 +299,7 @@ def write_moments_csv(result: MomentsResult, output_dir: str | Path) -> Path:
     Parameters
     ----------
     result : MomentsResult
-        Output of :func:`moments_of_truth`.
+        The classification to write (identifiers shown).
     output_dir : str or pathlib.Path
         The folder to write into (created if missing), usually the run's report folder.
 
@@ -330,7 +330,7 @@ def moments_metrics(result: MomentsResult) -> dict[str, dict]:
     Parameters
     ----------
     result : MomentsResult
-        Output of :func:`moments_of_truth`.
+        Its ``counts`` table gives every number.
 
     Returns
     -------
@@ -351,9 +351,9 @@ def plot_moments(result: MomentsResult, *, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     result : MomentsResult
-        Output of :func:`moments_of_truth`.
+        The moments found by :func:`moments_of_truth`, with their weekly table.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure by default.
+        Axes for the weekly lines (default: a new figure).
 
     Returns
     -------

@@ -319,7 +319,7 @@ def quality_metrics(report: QualityReport) -> dict[str, dict[str, Any]]:
     Parameters
     ----------
     report : QualityReport
-        Output of :func:`quality_report`.
+        The tables of :func:`quality_report`, read for their counts.
 
     Returns
     -------
@@ -388,9 +388,9 @@ def plot_events_per_day(report: QualityReport, *, ax: Axes | None = None) -> Axe
     Parameters
     ----------
     report : QualityReport
-        Output of :func:`quality_report`.
+        The data-quality tables; only ``events_per_day`` is drawn.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure by default.
+        Axes for the daily counts; None makes a new figure.
 
     Returns
     -------

@@ -94,20 +94,14 @@ def _segments(facts: Facts) -> dict[str, Any]:
         if big > best:
             best, best_column, sizes = big, column, counts
     shown = ", ".join(f"{k} {v}" for k, v in sizes.head(4).items())
+    size = params.min_segment_size
     if best >= 2:
-        return _row(
-            "segments",
-            "pass",
-            best,
-            f"'{best_column}' has {best} groups of at least {params.min_segment_size} users ({shown})",
-        )
-    return _row(
-        "segments",
-        "warn",
-        best,
-        f"no segment column has two groups of at least {params.min_segment_size} users (best: "
-        f"'{best_column}': {shown or 'no values'}); groups that small are pooled, nothing to compare",
+        return _row("segments", "pass", best, f"'{best_column}' has {best} groups of at least {size} users ({shown})")
+    why = (
+        f"no segment column has two groups of at least {size} users (best: '{best_column}': "
+        f"{shown or 'no values'}); groups that small are pooled, nothing to compare"
     )
+    return _row("segments", "warn", best, why)
 
 
 def _journey(facts: Facts) -> dict[str, Any]:
@@ -124,28 +118,18 @@ def _journey(facts: Facts) -> dict[str, Any]:
     )
     missing = [" | ".join(step) for step in steps if not seen.intersection(step)]
     eligible = int((facts.table[C.AGE] >= params.conversion_window_days).sum())
+    window = window_adjective(params.conversion_window)
     if missing:
-        return _row(
-            "journey",
-            "fail",
-            eligible,
-            f"step(s) {missing} never occur in the data: check the event names in params onboarding_steps",
-        )
+        why = f"step(s) {missing} never occur in the data: check the event names in params onboarding_steps"
+        return _row("journey", "fail", eligible, why)
     if eligible == 0:
-        return _row(
-            "journey",
-            "warn",
-            0,
-            f"every step occurs, but no user has been observed for the {window_adjective(params.conversion_window)} "
-            f"conversion window yet: the funnel has no eligible user",
+        why = (
+            f"every step occurs, but no user has been observed for the {window} conversion window "
+            "yet: the funnel has no eligible user"
         )
-    return _row(
-        "journey",
-        "pass",
-        eligible,
-        f"all {len(steps)} steps occur; {eligible} users observed for the whole "
-        f"{window_adjective(params.conversion_window)} window",
-    )
+        return _row("journey", "warn", 0, why)
+    why = f"all {len(steps)} steps occur; {eligible} users observed for the whole {window} window"
+    return _row("journey", "pass", eligible, why)
 
 
 def _feedback(facts: Facts) -> dict[str, Any]:

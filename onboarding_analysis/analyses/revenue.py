@@ -136,8 +136,7 @@ def account_mrr(facts: Facts) -> pd.DataFrame:
     Parameters
     ----------
     facts : Facts
-        Output of :func:`onboarding_analysis.data.pipeline.compute_facts` with params
-        ``revenue_event`` set.
+        The run's facts; params ``revenue_event`` names the MRR events.
 
     Returns
     -------
@@ -374,7 +373,7 @@ def revenue_metrics(result: RevenueResult) -> dict[str, dict]:
     Parameters
     ----------
     result : RevenueResult
-        Output of :func:`revenue_churn`.
+        The pooled churn, current MRR and projection rows, as :func:`revenue_churn` computed them.
 
     Returns
     -------
@@ -416,9 +415,9 @@ def plot_revenue_projection(result: RevenueResult, *, ax: Axes | None = None, mo
     Parameters
     ----------
     result : RevenueResult
-        Output of :func:`revenue_churn`.
+        The churn of :func:`revenue_churn`; its ``current_mrr`` is month 0.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure by default.
+        Target axes (None: a fresh figure).
     months : int, default 24
         Months drawn from today's base (month 0).
 
@@ -460,9 +459,9 @@ def plot_net_churn(result: RevenueResult, *, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     result : RevenueResult
-        Output of :func:`revenue_churn`.
+        Its ``months`` table is drawn, and the pooled churn as a dashed line.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure by default.
+        If given, the plot goes there; else into a new figure.
 
     Returns
     -------
