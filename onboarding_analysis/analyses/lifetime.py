@@ -31,9 +31,11 @@ from numpy.typing import ArrayLike
 
 from ..absence import NotComputable
 from ..data import columns as C
+from ..data.facts import Facts
 from ..errors import DataError, StatisticalWarning
 from ..stats.finite import finite_or_none
 from ..stats.intervals import check_alpha
+from .retention_inputs import facts_table
 
 __all__ = ["LifetimeResult", "fit_lifetime", "lifetime_metrics"]
 
@@ -205,10 +207,10 @@ def _check_options(days: Iterable[int], horizon_days: float) -> tuple[list[int],
 
 
 def fit_lifetime(
-    facts: pd.DataFrame,
+    facts: Facts | pd.DataFrame,
     *,
-    days: Iterable[int] = (1, 7, 30),
-    horizon_days: float = 90,
+    days: Iterable[int] | None = None,
+    horizon_days: float | None = None,
     alpha: float = 0.05,
     weights: str | ArrayLike | None = None,
     skip_if_not_computable: bool = False,
@@ -217,13 +219,16 @@ def fit_lifetime(
 
     Parameters
     ----------
-    facts : pandas.DataFrame
-        User-facts table with ``lifetime_days`` and ``churned`` (or any frame with those two
-        columns, e.g. one row per distinct ``(lifetime_days, churned)`` pair with ``weights``).
-    days : iterable of int, default (1, 7, 30)
-        Days N at which to report ``P(lifetime >= N)``.
-    horizon_days : float, default 90
-        Horizon of the restricted mean survival time. A ``StatisticalWarning`` is raised if it
+    facts : Facts or pandas.DataFrame
+        The facts of :func:`onboarding_analysis.data.pipeline.compute_facts`, or a table with
+        ``lifetime_days`` and ``churned`` (the user-facts table, or e.g. one row per distinct
+        ``(lifetime_days, churned)`` pair with ``weights``).
+    days : iterable of int, optional
+        Days N at which to report ``P(lifetime >= N)``; by default params ``retention_days`` of
+        a Facts object, ``(1, 7, 30)`` for a bare table.
+    horizon_days : float, optional
+        Horizon of the restricted mean survival time; by default params ``rmst_horizon_days``
+        of a Facts object, 90 for a bare table. A ``StatisticalWarning`` is raised if it
         lies beyond the longest observed lifetime while the curve has not reached 0: the RMST
         then assumes the last survival value holds until the horizon.
     alpha : float, default 0.05
@@ -265,6 +270,8 @@ def fit_lifetime(
     (2.0, 2.0)
     """
     alpha = check_alpha(alpha)
+    _, days = facts_table(facts, days, "retention_days", default=(1, 7, 30))
+    facts, horizon_days = facts_table(facts, horizon_days, "rmst_horizon_days", default=90)
     days, horizon = _check_options(days, horizon_days)
     durations, events, w = _check_inputs(facts, weights)
     # A user censored at duration 0 was never observed for any time (under the inactivity rule:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..absence import add_note
 from ..data import columns as C
+from ..data.facts import Facts
 from ..errors import DataError
 from ..stats.finite import finite_or_none
 from ..stats.intervals import check_alpha, wilson_interval
@@ -27,10 +28,12 @@ from .retention_inputs import (
     MAX_MASK_DAY,
     check_day,
     check_days,
+    facts_table,
     flag_column,
     mask_bit,
     mask_column,
     require_columns,
+    table_of,
     user_ages,
 )
 
@@ -67,16 +70,20 @@ def _day_table(days: list[int], eligible: list[int], retained: list[int], alpha:
 # --- N-day, unbounded, bracket, curve ----------------------------------------------------------
 
 
-def nday_retention(facts: pd.DataFrame, days: int | Iterable[int], *, alpha: float = 0.05) -> pd.DataFrame:
+def nday_retention(
+    facts: Facts | pd.DataFrame, days: int | Iterable[int] | None = None, *, alpha: float = 0.05
+) -> pd.DataFrame:
     """N-day ("on") retention: share of eligible users active on day index N.
 
     Parameters
     ----------
-    facts : pandas.DataFrame
-        User-facts table: ``age_days`` and, per day N, the flag column ``active_day_<N>``
-        or else the ``active_days_mask`` bit mask (day indices 0..62).
-    days : int or iterable of int
-        Day indices N (day 0 is the first 24 hours after signup).
+    facts : Facts or pandas.DataFrame
+        The facts of :func:`onboarding_analysis.data.pipeline.compute_facts`, or their table:
+        ``age_days`` and, per day N, the flag column ``active_day_<N>`` or else the
+        ``active_days_mask`` bit mask (day indices 0..62).
+    days : int or iterable of int, optional
+        Day indices N (day 0 is the first 24 hours after signup); by default params
+        ``retention_days`` of a Facts object (required with a bare table).
     alpha : float, default 0.05
         For the ``1 - alpha`` Wilson interval.
 
@@ -101,6 +108,7 @@ def nday_retention(facts: pd.DataFrame, days: int | Iterable[int], *, alpha: flo
     0    1         2         1   0.5
     """
     alpha = check_alpha(alpha)
+    facts, days = facts_table(facts, days, "retention_days")
     days = check_days(days)
     ages = user_ages(facts, "nday_retention")
     eligible, retained = [], []
@@ -123,16 +131,17 @@ def nday_retention(facts: pd.DataFrame, days: int | Iterable[int], *, alpha: flo
 
 
 def unbounded_retention(
-    facts: pd.DataFrame, days: int | Iterable[int], *, alpha: float = 0.05
+    facts: Facts | pd.DataFrame, days: int | Iterable[int] | None = None, *, alpha: float = 0.05
 ) -> pd.DataFrame:
     """Unbounded ("on or after") retention: share of eligible users active on day N or later.
 
     Parameters
     ----------
-    facts : pandas.DataFrame
-        User-facts table with ``age_days`` and ``last_active_day`` (-1 if never active).
-    days : int or iterable of int
-        Day indices N.
+    facts : Facts or pandas.DataFrame
+        The facts (or their table), with ``age_days`` and ``last_active_day`` (-1 if never
+        active).
+    days : int or iterable of int, optional
+        Day indices N; by default params ``retention_days`` of a Facts object.
     alpha : float, default 0.05
         For the ``1 - alpha`` Wilson interval.
 
@@ -152,6 +161,7 @@ def unbounded_retention(
     1    7         3         1
     """
     alpha = check_alpha(alpha)
+    facts, days = facts_table(facts, days, "retention_days")
     days = check_days(days)
     ages = user_ages(facts, "unbounded_retention")
     require_columns(facts, [C.LAST_ACTIVE_DAY], "unbounded_retention")
@@ -183,14 +193,14 @@ def _note_not_eligible(table: pd.DataFrame, ages: np.ndarray) -> pd.DataFrame:
 
 
 def bracket_retention(
-    facts: pd.DataFrame, brackets: Sequence[tuple[int, int]], *, alpha: float = 0.05
+    facts: Facts | pd.DataFrame, brackets: Sequence[tuple[int, int]], *, alpha: float = 0.05
 ) -> pd.DataFrame:
     """Bracket retention: share of eligible users active on some day index in ``[a, b]``.
 
     Parameters
     ----------
-    facts : pandas.DataFrame
-        User-facts table with ``age_days`` and ``active_days_mask``.
+    facts : Facts or pandas.DataFrame
+        The facts (or their table), with ``age_days`` and ``active_days_mask``.
     brackets : sequence of (int, int)
         Inclusive day-index ranges ``(a, b)`` with ``0 <= a <= b <= 62``.
     alpha : float, default 0.05
@@ -225,6 +235,7 @@ def bracket_retention(
         if start > end:
             raise ValueError(f"bracket start must not exceed its end, but was {bracket!r}")
         checked.append((start, end))
+    facts = table_of(facts)
     ages = user_ages(facts, "bracket_retention")
     mask = mask_column(facts, C.DAYS_MASK, "bracket_retention")
     eligible, retained = [], []
@@ -243,13 +254,14 @@ def bracket_retention(
     return table[BRACKET_COLUMNS]
 
 
-def retention_curve(facts: pd.DataFrame, *, max_day: int = 30, alpha: float = 0.05) -> pd.DataFrame:
+def retention_curve(facts: Facts | pd.DataFrame, *, max_day: int = 30, alpha: float = 0.05) -> pd.DataFrame:
     """N-day retention for every day index ``0 .. max_day``, from ``active_days_mask``.
 
     Parameters
     ----------
-    facts : pandas.DataFrame
-        User-facts table with ``age_days`` and ``active_days_mask``.
+    facts : Facts or pandas.DataFrame
+        The facts of :func:`onboarding_analysis.data.pipeline.compute_facts` (or their table),
+        with ``age_days`` and ``active_days_mask``.
     max_day : int, default 30
         Last day index, at most 62.
     alpha : float, default 0.05
@@ -273,6 +285,7 @@ def retention_curve(facts: pd.DataFrame, *, max_day: int = 30, alpha: float = 0.
     """
     alpha = check_alpha(alpha)
     max_day = check_day(max_day, "max_day", max_day=MAX_MASK_DAY)
+    facts = table_of(facts)
     ages = user_ages(facts, "retention_curve")
     mask = mask_column(facts, C.DAYS_MASK, "retention_curve")
     days = list(range(max_day + 1))

@@ -17,8 +17,9 @@ import pandas as pd
 
 from ..absence import NotComputable
 from ..data import columns as C
+from ..data.facts import Facts
 from ..errors import DataError
-from .retention_inputs import is_count, mask_bit, mask_column, require_columns, user_ages
+from .retention_inputs import facts_table, is_count, mask_bit, mask_column, require_columns, user_ages
 
 __all__ = ["CohortTable", "cohort_table"]
 
@@ -106,25 +107,27 @@ def _cohort_labels(t0: pd.Series, period: str) -> pd.Series:
 
 
 def cohort_table(
-    facts: pd.DataFrame,
+    facts: Facts | pd.DataFrame,
     *,
     period: Literal["week", "month"] = "week",
-    min_cell_users: int = 1,
+    min_cell_users: int | None = None,
     max_periods: int | None = None,
 ) -> CohortTable:
     """Cohort retention table: signup cohorts by user-relative week or 30-day period.
 
     Parameters
     ----------
-    facts : pandas.DataFrame
-        User-facts table with ``t0``, ``age_days`` and ``active_weeks_mask`` (for
-        ``period="week"``) or ``active_months_mask`` (for ``period="month"``).
+    facts : Facts or pandas.DataFrame
+        The facts of :func:`onboarding_analysis.data.pipeline.compute_facts`, or their table:
+        ``t0``, ``age_days`` and ``active_weeks_mask`` (for ``period="week"``) or
+        ``active_months_mask`` (for ``period="month"``).
     period : {"week", "month"}, default "week"
         ``"week"``: cohorts are ISO weeks of ``t0`` (labelled by their Monday), periods are
         ``[7k, 7k+7)`` days. ``"month"``: cohorts are calendar months of ``t0`` (labelled by
         the 1st), periods are ``[30k, 30k+30)`` days.
-    min_cell_users : int, default 1
-        Cells with fewer eligible users are left empty (NaN).
+    min_cell_users : int, optional
+        Cells with fewer eligible users are left empty (NaN); by default params
+        ``min_cell_users`` of a Facts object, 1 for a bare table.
     max_periods : int, optional
         Keep at most this many period columns (``k = 0 .. max_periods - 1``). By default
         every period some user is eligible for (at most 63).
@@ -149,6 +152,7 @@ def cohort_table(
     >>> table.rates.to_numpy().tolist()
     [[1.0, 0.5], [1.0, nan]]
     """
+    facts, min_cell_users = facts_table(facts, min_cell_users, "min_cell_users", default=1)
     if period not in C.PERIOD_DAYS:
         raise ValueError(f"period must be one of {sorted(C.PERIOD_DAYS)}, but was {period!r}")
     if not is_count(min_cell_users) or min_cell_users < 1:

@@ -14,12 +14,15 @@ import numpy as np
 import pandas as pd
 
 from ..data import columns as C
+from ..data.facts import Facts
 from ..errors import DataError
 
 __all__ = [
     "MAX_MASK_DAY",
     "check_day",
     "check_days",
+    "facts_table",
+    "table_of",
     "flag_column",
     "is_count",
     "mask_bit",
@@ -30,6 +33,58 @@ __all__ = [
 
 #: Highest day index a ``*_mask`` column holds.
 MAX_MASK_DAY = C.MASK_BITS - 1
+
+
+def table_of(facts: Facts | pd.DataFrame) -> pd.DataFrame:
+    """The user-facts table: ``facts.table`` of a Facts object, or ``facts`` itself.
+
+    Parameters
+    ----------
+    facts : Facts or pandas.DataFrame
+        The facts of :func:`onboarding_analysis.data.pipeline.compute_facts`, or their table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per user (checked by the readers below, not here).
+    """
+    return facts.table if isinstance(facts, Facts) else facts
+
+
+def facts_table(facts: Facts | pd.DataFrame, option: object, name: str, default: object = None):
+    """The user-facts table of ``facts`` and an option, defaulting from ``facts.params``.
+
+    Parameters
+    ----------
+    facts : Facts or pandas.DataFrame
+        The facts of :func:`onboarding_analysis.data.pipeline.compute_facts`, or their table.
+    option : object
+        The caller's value of the option (None: its default).
+    name : str
+        The params key the option defaults to when ``facts`` is a Facts object.
+    default : object, optional
+        The default for a bare table; None means the option is required then.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``facts.table``, or ``facts`` itself.
+    value : object
+        ``option``, else ``facts.params.<name>``, else ``default``.
+
+    Raises
+    ------
+    ValueError
+        The option is required (a bare table without ``default``) and was not given.
+    """
+    if isinstance(facts, Facts):
+        return table_of(facts), getattr(facts.params, name) if option is None else option
+    if option is None and default is None:
+        raise ValueError(
+            f"{name} is required with a bare facts table; pass it, or pass the Facts object of "
+            f"compute_facts(params) to use params {name}"
+        )
+    return facts, default if option is None else option
 
 
 def require_columns(facts: pd.DataFrame, needed: Iterable[str], what: str) -> None:
