@@ -45,14 +45,12 @@ Examples
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from scipy.stats import norm
 
 from ..absence import add_note
 from ..data import columns as C
@@ -60,7 +58,16 @@ from ..data.facts import Facts
 from ..display.figures import axes_or_new
 from ..errors import DataError, ParamsError
 from ..stats.finite import finite_or_none
-from ..stats.intervals import check_alpha, wilson_interval
+from ..stats.intervals import check_alpha
+from .feedback_responses import all_responses, latest_per_user, latest_responses, require_feedback
+from .feedback_scores import (
+    MIN_NPS_RESPONSES,
+    NPS_GROUPS,
+    nps_groups,
+    nps_interval,
+    score_summary,
+    too_few_answers,
+)
 
 __all__ = [
     "MIN_NPS_RESPONSES",
@@ -82,10 +89,6 @@ __all__ = [
 
 #: Column added by :func:`with_nps_groups`.
 NPS_GROUP = "nps_group"
-#: The NPS groups, from worst to best.
-NPS_GROUPS = ("detractor", "passive", "promoter")
-#: Score range per ``score_scale``.
-SCALES = {"nps": (0, 10), "csat": (1, 5)}
 #: Columns of the monthly and per-segment tables.
 SUMMARY_COLUMNS = [
     "group",
@@ -98,8 +101,6 @@ SUMMARY_COLUMNS = [
     "detractors",
 ]
 OTHER, MISSING = "other", "(missing)"
-#: Fewest answers an NPS is reported from (see the module docstring).
-MIN_NPS_RESPONSES = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,189 +148,6 @@ class FeedbackResult:
     notes: tuple[str, ...] = ()
 
 
-# --- intervals --------------------------------------------------------------------------------
-
-
-def nps_interval(
-    promoters: int, passives: int, detractors: int, *, alpha: float = 0.05
-) -> tuple[float, float, float]:
-    """NPS in points with the adjusted Wald interval of Rocks (2016).
-
-    Parameters
-    ----------
-    promoters, passives, detractors : int
-        Counts of responses 9-10, 7-8 and 0-6.
-    alpha : float, default 0.05
-        ``1 - alpha`` interval.
-
-    Returns
-    -------
-    (nps, low, high) : tuple of float
-        NaN for all three without responses.
-
-    Examples
-    --------
-    >>> nps_interval(0, 0, 0)
-    (nan, nan, nan)
-    >>> nps_interval(10, 0, 0)[0]
-    100.0
-    """
-    alpha = check_alpha(alpha)
-    counts = (promoters, passives, detractors)
-    if not all(isinstance(k, int | np.integer) and not isinstance(k, bool) and k >= 0 for k in counts):
-        raise ValueError(f"counts must be whole numbers >= 0, but were {counts!r}")
-    n = promoters + passives + detractors
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    point = (promoters - detractors) / n
-    n_adj = n + 3.0
-    p = (promoters + 0.75) / n_adj
-    d = (detractors + 0.75) / n_adj
-    centre = p - d
-    half = float(norm.ppf(1 - alpha / 2)) * math.sqrt((p + d - centre**2) / n_adj)
-    low, high = max(-1.0, centre - half), min(1.0, centre + half)
-    return 100 * point, 100 * low, 100 * high
-
-
-def _nps_groups(scores: pd.Series) -> pd.Series:
-    groups = np.select([scores >= 9, scores >= 7], ["promoter", "passive"], default="detractor")
-    return pd.Series(groups, index=scores.index)
-
-
-def too_few_answers(scale: str, n: int) -> str | None:
-    """Why a score from ``n`` answers is not estimable, or None when it is.
-
-    Parameters
-    ----------
-    scale : {"nps", "csat"}
-        params ``score_scale``.
-    n : int
-        Answers (one per user).
-
-    Returns
-    -------
-    str or None
-        ``"not estimable: only 1 answer (an NPS needs at least 2)"`` for an NPS from fewer than
-        :data:`MIN_NPS_RESPONSES` answers (but at least one); None otherwise (no answer at all
-        is no score, not a small sample).
-
-    Examples
-    --------
-    >>> too_few_answers("nps", 1)
-    'not estimable: only 1 answer (an NPS needs at least 2)'
-    >>> too_few_answers("nps", 2) is None, too_few_answers("csat", 1) is None
-    (True, True)
-    """
-    if scale != "nps" or n == 0 or n >= MIN_NPS_RESPONSES:
-        return None
-    return (
-        f"not estimable: only {n} answer{'' if n == 1 else 's'} "
-        f"(an NPS needs at least {MIN_NPS_RESPONSES})"
-    )
-
-
-def _summary(scores: pd.Series, scale: str, alpha: float) -> dict[str, Any]:
-    """Score, interval and shares of one set of responses (one per user)."""
-    n = len(scores)
-    if scale == "nps":
-        groups = _nps_groups(scores)
-        k = {g: int((groups == g).sum()) for g in NPS_GROUPS}
-        score, low, high = nps_interval(k["promoter"], k["passive"], k["detractor"], alpha=alpha)
-        if too_few_answers(scale, n):
-            score, low, high = math.nan, math.nan, math.nan
-        shares = {f"{g}s": (k[g] / n if n else math.nan) for g in ("promoter", "passive", "detractor")}
-    else:
-        satisfied = int((scores >= 4).sum())
-        low, high = wilson_interval(satisfied, n, alpha=alpha)
-        score = satisfied / n if n else math.nan
-        shares = {"promoters": math.nan, "passives": math.nan, "detractors": math.nan, "satisfied": score}
-    return {"responses": n, "score": score, "ci_low": low, "ci_high": high, **shares}
-
-
-# --- responses --------------------------------------------------------------------------------
-
-
-def _check(facts: Any) -> Facts:
-    if not isinstance(facts, Facts) or facts.events is None:
-        raise TypeError(f"feedback needs the Facts object of compute_facts(params), but got {type(facts)!r}")
-    if facts.params.feedback_event is None:
-        raise ParamsError("feedback needs params feedback_event: the survey event whose value is the score")
-    return facts
-
-
-def all_responses(facts: Facts) -> tuple[pd.DataFrame, int]:
-    """Every scored feedback event, and how many feedback events have no score.
-
-    Parameters
-    ----------
-    facts : Facts
-        Output of :func:`onboarding_analysis.data.pipeline.compute_facts` with params
-        ``feedback_event`` set.
-
-    Returns
-    -------
-    responses : pandas.DataFrame
-        ``user_id``, ``ts``, ``score``, sorted by user, time and score.
-    missing : int
-        Feedback events without a score (left out).
-
-    Raises
-    ------
-    TypeError
-        ``facts`` is not a Facts object with its events.
-    ParamsError
-        params ``feedback_event`` is not set.
-    DataError
-        A score is off the ``score_scale`` or not a whole number.
-    """
-    facts = _check(facts)
-    name = facts.params.feedback_event
-    events = facts.events
-    rows = events.filter(events.event == name)
-    if "value" in events.columns:
-        frame = rows.select("user_id", "ts", score=rows.value.cast("float64")).to_pandas()
-    else:
-        frame = rows.select("user_id", "ts").to_pandas().assign(score=math.nan)
-    missing = int(frame["score"].isna().sum())
-    frame = frame.dropna(subset=["score"])
-    low, high = SCALES[facts.params.score_scale]
-    bad = (frame["score"] < low) | (frame["score"] > high) | (frame["score"] != np.floor(frame["score"]))
-    if bad.any():
-        example = frame.loc[bad].iloc[0]
-        raise DataError(
-            f"'{name}' scores must be whole numbers from {low} to {high} (score_scale: "
-            f"{facts.params.score_scale}), but {int(bad.sum())} are not (e.g. {example['score']!r} of user "
-            f"{example['user_id']!r}). Check params score_scale (nps: 0-10, csat: 1-5)."
-        )
-    frame["user_id"] = frame["user_id"].astype(str)
-    frame["ts"] = pd.to_datetime(frame["ts"]).astype("datetime64[ns]")
-    frame = frame.sort_values(["user_id", "ts", "score"], kind="stable").reset_index(drop=True)
-    return frame, missing
-
-
-def latest_responses(facts: Facts) -> pd.DataFrame:
-    """One row per responding user: ``user_id``, ``ts``, ``score`` of the latest scored response.
-
-    Ties (two answers at the same instant): the higher score.
-
-    Parameters
-    ----------
-    facts : Facts
-        The run's facts (params ``feedback_event`` names the survey).
-
-    Returns
-    -------
-    pandas.DataFrame
-        The latest scored response of each user who answered.
-    """
-    frame, _ = all_responses(facts)
-    return _latest(frame)
-
-
-def _latest(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.groupby("user_id", sort=False).tail(1).reset_index(drop=True)
-
-
 def _table(rows: list[dict[str, Any]], scale: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *(["satisfied"] if scale == "csat" else [])])
 
@@ -369,7 +187,7 @@ def feedback_by_month(facts: Facts, *, alpha: float = 0.05) -> pd.DataFrame:
 def _by_month(frame: pd.DataFrame, scale: str, alpha: float) -> pd.DataFrame:
     month = frame["ts"].dt.to_period("M").dt.to_timestamp()
     latest = frame.assign(month=month).groupby(["month", "user_id"], sort=True).tail(1)
-    rows = [{"group": m, **_summary(part["score"], scale, alpha)} for m, part in latest.groupby("month")]
+    rows = [{"group": m, **score_summary(part["score"], scale, alpha)} for m, part in latest.groupby("month")]
     return _note_too_few(_table(rows, scale), scale, "month")
 
 
@@ -395,14 +213,14 @@ def feedback_by_segment(facts: Facts, column: str, *, alpha: float = 0.05) -> pd
     ParamsError
         ``column`` is not in the facts table.
     """
-    facts = _check(facts)
+    facts = require_feedback(facts)
     if column not in facts.table.columns:
         raise ParamsError(
             f"feedback by segment: column {column!r} is not in the facts table; columns: "
             f"{', '.join(map(str, facts.table.columns))}"
         )
     frame, _ = all_responses(facts)
-    return _by_segment(facts, _latest(frame), column, check_alpha(alpha))
+    return _by_segment(facts, latest_per_user(frame), column, check_alpha(alpha))
 
 
 def _by_segment(facts: Facts, latest: pd.DataFrame, column: str, alpha: float) -> pd.DataFrame:
@@ -413,7 +231,7 @@ def _by_segment(facts: Facts, latest: pd.DataFrame, column: str, alpha: float) -
     groups = np.where(pd.Series(groups).isin(small), OTHER, groups)
     scale = facts.params.score_scale
     rows = [
-        {"group": name, **_summary(part["score"], scale, alpha)}
+        {"group": name, **score_summary(part["score"], scale, alpha)}
         for name, part in latest.groupby(groups, sort=True)
     ]
     table = _table(rows, scale)
@@ -447,8 +265,8 @@ def feedback_summary(facts: Facts, *, alpha: float = 0.05) -> FeedbackResult:
     alpha = check_alpha(alpha)
     frame, missing = all_responses(facts)
     scale = facts.params.score_scale
-    latest = _latest(frame)
-    summary = _summary(latest["score"], scale, alpha)
+    latest = latest_per_user(frame)
+    summary = score_summary(latest["score"], scale, alpha)
     users = len(facts.table)
     if scale == "nps":
         shares = {g: summary[f"{g}s"] for g in ("promoter", "passive", "detractor")}
@@ -506,13 +324,13 @@ def with_nps_groups(facts: Facts, *, responders_only: bool = False) -> Facts:
         ``responders_only`` and no analysed user has a scored response (the message names
         params ``feedback_event``).
     """
-    facts = _check(facts)
+    facts = require_feedback(facts)
     if facts.params.score_scale != "nps":
         raise ParamsError(
             f"nps_group needs params score_scale: nps (0-10 scores), but it is {facts.params.score_scale!r}"
         )
     latest = latest_responses(facts)
-    groups = _nps_groups(latest["score"]).set_axis(latest["user_id"])
+    groups = nps_groups(latest["score"]).set_axis(latest["user_id"])
     table = facts.table.copy()
     table[NPS_GROUP] = table[C.USER_ID].astype(str).map(groups).astype("string")
     if responders_only:

@@ -57,7 +57,7 @@ from ..data import columns as C
 from ..data.facts import Facts
 from ..errors import DataError, OnboardingAnalysisError
 from ..params import window_adjective
-from .feedback import all_responses
+from .feedback_responses import all_responses
 
 __all__ = ["COLUMNS", "SIGNALS", "STATUSES", "plot_readiness", "readiness_metrics", "readiness_scorecard"]
 

@@ -131,17 +131,19 @@ def nday_retention(
 
 
 def unbounded_retention(
-    facts: Facts | pd.DataFrame, days: int | Iterable[int] | None = None, *, alpha: float = 0.05
+    facts: Facts | pd.DataFrame,
+    days: int | Iterable[int] | None = None,
+    *,
+    alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Unbounded ("on or after") retention: share of eligible users active on day N or later.
 
     Parameters
     ----------
     facts : Facts or pandas.DataFrame
-        The facts (or their table), with ``age_days`` and ``last_active_day`` (-1 if never
-        active).
+        Needs ``age_days`` and ``last_active_day`` (-1 if never active) in its table.
     days : int or iterable of int, optional
-        Day indices N; by default params ``retention_days`` of a Facts object.
+        Day indices N (default: the Facts object's params ``retention_days``).
     alpha : float, default 0.05
         For the ``1 - alpha`` Wilson interval.
 
