@@ -265,9 +265,11 @@ def _revenue_one_account(m):
 
 
 def _single_feedback(m):
-    # one answer, a 9: one promoter of one respondent: NPS = 100 - 0 = 100 points.
+    # one answer, a 9: one promoter of one respondent. An NPS needs 2 answers (the adjusted-Wald
+    # interval of one answer, [-48.5, 98.5], cannot hold its plain NPS of 100): not estimable.
     feedback = m["feedback"]
-    assert feedback["responses"] == 1 and feedback["nps"] == 100.0
+    assert feedback["responses"] == 1
+    assert (feedback["nps"], feedback["nps_ci_low"], feedback["nps_ci_high"]) == (None, None, None)
     assert (feedback["promoters"], feedback["passives"], feedback["detractors"]) == (1.0, 0.0, 0.0)
 
 
@@ -460,7 +462,10 @@ def cases() -> list[Case]:
             "single_feedback_answer",
             feedback,
             params_for(feedback_event="feedback_submitted"),
-            ["nps_group: only one group, nothing to compare"],
+            [
+                "nps_group: only one group, nothing to compare",
+                "not estimable: only 1 answer (an NPS needs at least 2)",
+            ],
             _single_feedback,
         ),
     ]

@@ -17,7 +17,9 @@ import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from onboarding_analysis.absence import notes_of  # noqa: E402
 from onboarding_analysis.analyses.feedback import (  # noqa: E402
+    MIN_NPS_RESPONSES,
     NPS_GROUP,
     SUMMARY_COLUMNS,
     feedback_by_month,
@@ -27,6 +29,7 @@ from onboarding_analysis.analyses.feedback import (  # noqa: E402
     latest_responses,
     nps_interval,
     plot_feedback,
+    too_few_answers,
     with_nps_groups,
 )
 from onboarding_analysis.data.pipeline import compute_facts  # noqa: E402
@@ -150,12 +153,15 @@ def test_by_month_counts_each_user_once_per_month(facts_of):
 
 
 def test_by_segment_pools_small_groups(facts_of):
-    """Responders: persona a = u1 (10), u2 (9), u3 (7): NPS +66.7; b = u4 (0): -100.
-    With min_segment_size 2, b (1 responder) is pooled into 'other'."""
+    """Responders: persona a = u1 (10), u2 (9), u3 (7): NPS +66.7; b = u4 (0): one answer, not
+    estimable (an NPS needs 2). With min_segment_size 2, b (1 responder) is pooled into 'other'."""
     events, users = log()
-    table = feedback_by_segment(facts_of(events, users), "persona").set_index("group")
+    by_persona = feedback_by_segment(facts_of(events, users), "persona")
+    table = by_persona.set_index("group")
     assert table.loc["a", "score"] == pytest.approx(200 / 3)
-    assert table.loc["b", "score"] == -100.0
+    assert table.loc["b", "responses"] == 1
+    assert math.isnan(table.loc["b", "score"]) and math.isnan(table.loc["b", "ci_low"])
+    assert notes_of(by_persona) == ["persona b: not estimable: only 1 answer (an NPS needs at least 2)"]
     pooled = feedback_by_segment(facts_of(events, users, min_segment_size=2), "persona")
     assert pooled["group"].tolist() == ["a", "other"]
     with pytest.raises(ParamsError, match="plan"):
@@ -303,3 +309,66 @@ def test_a_feedback_event_that_never_occurs_names_the_param(facts_of, capsys):
     facts = facts_of(events)
     assert configured(facts.params, "feedback_event", facts=facts) is True
     assert capsys.readouterr().out == ""
+
+
+def _promoters_log(n):
+    """``n`` users, each answering 10 (a promoter) once on 2024-02-01."""
+    events = [
+        {"user_id": f"u{i}", "event": "signed_up", "timestamp": "2024-01-01T00:00:00Z", "value": None}
+        for i in range(n)
+    ]
+    events += [
+        {"user_id": f"u{i}", "event": "survey", "timestamp": "2024-02-01T12:00:00Z", "value": 10}
+        for i in range(n)
+    ]
+    return pd.DataFrame(events)
+
+
+def test_one_answer_nps_is_not_estimable(facts_of):
+    """One promoter. By hand (Rocks 2016): n' = 1 + 3 = 4, p' = 1.75/4 = 0.4375, d' = 0.75/4 =
+    0.1875, centre 0.25, Var' = (0.625 - 0.0625)/4 = 0.140625, sd 0.375; 95%: 0.25 +- 1.959964 *
+    0.375 = [-0.48499, 0.98499], so the plain NPS 100 lies above [-48.5, 98.5]: not reported."""
+    nps, low, high = nps_interval(1, 0, 0)
+    z = 1.959963984540054
+    assert (nps, low, high) == pytest.approx((100.0, 100 * (0.25 - z * 0.375), 100 * (0.25 + z * 0.375)))
+    assert high < nps  # the inconsistency the rule avoids
+    result = feedback_summary(facts_of(_promoters_log(1)))
+    assert result.responses == 1 and MIN_NPS_RESPONSES == 2
+    assert (result.score, result.ci_low, result.ci_high) == (None, None, None)
+    assert result.notes == ("NPS: not estimable: only 1 answer (an NPS needs at least 2)",)
+    metrics = feedback_metrics(result)["feedback"]
+    assert (metrics["nps"], metrics["nps_ci_low"], metrics["nps_ci_high"]) == (None, None, None)
+    assert metrics["responses"] == 1 and metrics["promoters"] == 1.0
+    assert notes_of(result.by_month) == ["month 2024-02: not estimable: only 1 answer (an NPS needs at least 2)"]
+    json.dumps(metrics, allow_nan=False)
+
+
+def test_two_answers_nps_is_reported_inside_its_interval(facts_of):
+    """Two promoters. By hand: n' = 5, p' = 2.75/5 = 0.55, d' = 0.15, centre 0.4, Var' = (0.7 -
+    0.16)/5 = 0.108; 95%: 0.4 +- 1.959964 * sqrt(0.108) = [-0.24411, 1.04411], clipped to 1: the
+    plain NPS 100 is the interval's upper end."""
+    z = 1.959963984540054
+    result = feedback_summary(facts_of(_promoters_log(2)))
+    assert result.score == 100.0 and result.notes == ()
+    assert result.ci_low == pytest.approx(100 * (0.4 - z * math.sqrt(0.108)))
+    assert result.ci_high == 100.0
+    assert notes_of(result.by_month) == []
+
+
+def test_too_few_answers_rule():
+    """The minimum holds for NPS only (Wilson's CSAT interval always contains the share); no answer
+    at all is no score, not a small sample."""
+    assert too_few_answers("nps", 1) == "not estimable: only 1 answer (an NPS needs at least 2)"
+    assert too_few_answers("nps", 0) is None and too_few_answers("nps", 2) is None
+    assert too_few_answers("csat", 1) is None
+
+
+def test_from_two_answers_the_nps_lies_in_its_interval():
+    """The claim behind the minimum of 2 (docs/metrics.md): at 95%, every split of 2 to 40 answers
+    has its plain NPS inside the adjusted-Wald interval; every single answer but a passive has not."""
+    for n in range(2, 41):
+        for promoters in range(n + 1):
+            for passives in range(n + 1 - promoters):
+                nps, low, high = nps_interval(promoters, passives, n - promoters - passives)
+                assert low - 1e-9 <= nps <= high + 1e-9, (promoters, passives, n)
+    assert nps_interval(1, 0, 0)[2] < 100 and nps_interval(0, 0, 1)[1] > -100

@@ -462,3 +462,24 @@ def test_users_censored_at_zero_are_left_out_and_counted():
     assert result.survival["survival"].iat[0] == pytest.approx(0.5, rel=1e-12)
     assert (result.users, result.unobservable, result.churned, result.censored) == (6, 4, 3, 3)
     assert lifetime_metrics(result)["lifetime"]["not_yet_observable"] == 4
+
+
+def test_facts_object_defaults_from_params(write_csv):
+    """fit_lifetime(facts) reads days from params retention_days and the RMST horizon from
+    params rmst_horizon_days: the same fit as the table with those options."""
+    import pandas as pd
+
+    from onboarding_analysis.data.pipeline import compute_facts
+    from onboarding_analysis.params import validate_params
+
+    rows = [(f"u{i}", "2024-01-01T00:00:00Z", "signed_up") for i in range(1, 5)]
+    rows += [("u1", "2024-01-20T10:00:00Z", "created_report"), ("u3", "2024-02-20T10:00:00Z", "created_report")]
+    events = pd.DataFrame(rows, columns=["user_id", "timestamp", "event"])
+    params = {"events": write_csv(events), "observation_end": "2024-03-10", "retention_days": [1, 7],
+              "rmst_horizon_days": 40}
+    facts = compute_facts(validate_params(params))
+    result = fit_lifetime(facts)
+    assert result.horizon_days == 40.0 and result.survival["day"].tolist() == [1, 7]
+    table = fit_lifetime(facts.table, days=[1, 7], horizon_days=40)
+    pd.testing.assert_frame_equal(result.survival, table.survival)
+    assert (result.rmst_days, result.rmst_se, result.median_days) == (table.rmst_days, table.rmst_se, table.median_days)

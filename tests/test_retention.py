@@ -376,3 +376,44 @@ def test_cohort_counts_equal_a_groupby_per_period_on_random_users(period):
         assert table.eligible[k].tolist() == eligible.astype(int).tolist()
         assert table.retained[k].tolist() == retained.astype(int).tolist()
     assert table.eligible.to_numpy().sum() > 0 and table.retained.to_numpy().sum() > 0
+
+
+def _facts(write_csv, **params):
+    """Four users signed up 2024-01-01..04, observed to 2024-02-29: u1 active on days 1 and 7,
+    u2 on day 1, u3 never again, u4 on day 30. Params as given (else the package defaults)."""
+    from onboarding_analysis.data.pipeline import compute_facts
+    from onboarding_analysis.params import validate_params
+
+    rows = [(f"u{i}", f"2024-01-0{i}T00:00:00Z", "signed_up") for i in range(1, 5)]
+    rows += [("u1", "2024-01-02T10:00:00Z", "created_report"), ("u1", "2024-01-08T10:00:00Z", "created_report")]
+    rows += [("u2", "2024-01-03T10:00:00Z", "created_report"), ("u4", "2024-02-03T10:00:00Z", "created_report")]
+    events = pd.DataFrame(rows, columns=["user_id", "timestamp", "event"])
+    base = {"events": write_csv(events), "observation_end": "2024-02-29", "min_cell_users": 1}
+    return compute_facts(validate_params(base | params))
+
+
+def test_facts_object_defaults_from_params(write_csv):
+    """With the Facts object the days default to params retention_days and min_cell_users to
+    params min_cell_users; the numbers are those of the bare table with the same options. By hand
+    for days (1, 7): eligible 4 and 4; day 1: u1, u2 -> 2; day 7: u1 -> 1."""
+    facts = _facts(write_csv, retention_days=[1, 7], min_cell_users=2)
+    on = nday_retention(facts)
+    assert on["day"].tolist() == [1, 7] and on["retained"].tolist() == [2, 1] and on["eligible"].tolist() == [4, 4]
+    pd.testing.assert_frame_equal(on, nday_retention(facts.table, [1, 7]))
+    pd.testing.assert_frame_equal(unbounded_retention(facts), unbounded_retention(facts.table, [1, 7]))
+    pd.testing.assert_frame_equal(retention_curve(facts, max_day=8), retention_curve(facts.table, max_day=8))
+    pd.testing.assert_frame_equal(
+        bracket_retention(facts, [(1, 6)]), bracket_retention(facts.table, [(1, 6)])
+    )
+    weekly = cohort_table(facts)
+    assert weekly.min_cell_users == 2
+    pd.testing.assert_frame_equal(weekly.rates, cohort_table(facts.table, min_cell_users=2).rates)
+    assert nday_retention(facts, [30])["day"].tolist() == [30]  # an explicit value wins
+
+
+def test_bare_table_needs_the_days():
+    facts = pd.DataFrame({"age_days": [10.0], "active_days_mask": [1], "last_active_day": [0]})
+    with pytest.raises(ValueError, match="retention_days is required with a bare facts table"):
+        nday_retention(facts)
+    with pytest.raises(ValueError, match="retention_days"):
+        unbounded_retention(facts)

@@ -1,13 +1,13 @@
 """Feedback: Net Promoter Score or CSAT from survey events, over time and by segment.
 
-METRICS.md, "Feedback". Enabled by params ``feedback_event``: events of that name whose
+docs/metrics.md, "NPS and CSAT". Enabled by params ``feedback_event``: events of that name whose
 ``value`` is the score, on the scale of params ``score_scale``:
 
 - ``nps``: 0-10 "how likely are you to recommend us". Promoters score 9-10, passives 7-8,
   detractors 0-6. **NPS** = %promoters - %detractors, in points from -100 to +100.
 - ``csat``: 1-5 satisfaction. **CSAT** = the share of 4-5 scores (a fraction, 0-1).
 
-Rules
+Notes
 -----
 - One response per user: the user's **latest** scored response at or before ``T`` (the current
   opinion; NPS tools such as Delighted do the same). Per month, a user counts once in each month
@@ -20,11 +20,17 @@ Rules
   multinomial (delta method) variance of a difference of two proportions,
   ``Var(p - d) = (p + d - (p - d)^2) / n``; the interval is ``(p' - d') +- z sqrt(Var')``,
   clipped to [-1, 1], times 100. The point estimate is the plain NPS.
+- **Too few answers for an NPS**: an NPS needs at least :data:`MIN_NPS_RESPONSES` (2) answers;
+  from fewer it is *not estimable* (score and interval None, with a note naming the count).
+  With one answer the adjusted interval, pulled towards 0 by its 3 pseudo-answers, cannot
+  contain the plain NPS (one promoter: NPS 100, interval [-48.5, 98.5]); from 2 answers on the
+  95% interval contains it for every split of the answers. The same rule holds per month and per
+  segment. CSAT has no such minimum: the Wilson interval always contains the observed share.
   B. Rocks, "Interval estimation for the 'Net Promoter Score'", *The American Statistician*
   70(4), 365-372 (2016).
 - **CSAT interval**: Wilson score interval (:func:`onboarding_analysis.stats.intervals.wilson_interval`).
 - **By segment**: the responders of each group of a users-table segment column; groups with fewer
-  than ``min_segment_size`` responders are pooled into ``other`` (METRICS.md, "Segment
+  than ``min_segment_size`` responders are pooled into ``other`` (docs/metrics.md, "Segment
   comparisons"), users without a value form the group ``(missing)``.
 - **Groups for retention**: :func:`with_nps_groups` adds ``nps_group`` (promoter / passive /
   detractor, null for users who never answered) to the facts table, so the segment machinery
@@ -39,26 +45,37 @@ Examples
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from scipy.stats import norm
 
+from ..absence import add_note
 from ..data import columns as C
 from ..data.facts import Facts
+from ..display.figures import axes_or_new
 from ..errors import DataError, ParamsError
-from ..stats.intervals import check_alpha, wilson_interval
+from ..stats.finite import finite_or_none
+from ..stats.intervals import check_alpha
+from .feedback_responses import all_responses, latest_per_user, latest_responses, require_feedback
+from .feedback_scores import (
+    MIN_NPS_RESPONSES,
+    NPS_GROUPS,
+    nps_groups,
+    nps_interval,
+    score_summary,
+    too_few_answers,
+)
 
 __all__ = [
+    "MIN_NPS_RESPONSES",
     "NPS_GROUP",
     "NPS_GROUPS",
     "SUMMARY_COLUMNS",
     "FeedbackResult",
+    "all_responses",
     "feedback_by_month",
     "feedback_by_segment",
     "feedback_metrics",
@@ -66,15 +83,12 @@ __all__ = [
     "latest_responses",
     "nps_interval",
     "plot_feedback",
+    "too_few_answers",
     "with_nps_groups",
 ]
 
 #: Column added by :func:`with_nps_groups`.
 NPS_GROUP = "nps_group"
-#: The NPS groups, from worst to best.
-NPS_GROUPS = ("detractor", "passive", "promoter")
-#: Score range per ``score_scale``.
-SCALES = {"nps": (0, 10), "csat": (1, 5)}
 #: Columns of the monthly and per-segment tables.
 SUMMARY_COLUMNS = [
     "group",
@@ -114,6 +128,9 @@ class FeedbackResult:
     by_segment : dict of str to pandas.DataFrame
         :func:`feedback_by_segment` for each params segment column present in the table.
     alpha : float
+        The intervals are ``1 - alpha`` intervals.
+    notes : tuple of str
+        Why the headline score is not estimable (too few answers), if it is not.
     """
 
     scale: str
@@ -128,126 +145,20 @@ class FeedbackResult:
     by_month: pd.DataFrame
     by_segment: dict
     alpha: float
-
-
-# --- intervals --------------------------------------------------------------------------------
-
-
-def nps_interval(
-    promoters: int, passives: int, detractors: int, *, alpha: float = 0.05
-) -> tuple[float, float, float]:
-    """NPS in points with the adjusted Wald interval of Rocks (2016).
-
-    Parameters
-    ----------
-    promoters, passives, detractors : int
-        Counts of responses 9-10, 7-8 and 0-6.
-    alpha : float, default 0.05
-        ``1 - alpha`` interval.
-
-    Returns
-    -------
-    (nps, low, high) : tuple of float
-        NaN for all three without responses.
-
-    Examples
-    --------
-    >>> nps_interval(0, 0, 0)
-    (nan, nan, nan)
-    >>> nps_interval(10, 0, 0)[0]
-    100.0
-    """
-    alpha = check_alpha(alpha)
-    counts = (promoters, passives, detractors)
-    if not all(isinstance(k, int | np.integer) and not isinstance(k, bool) and k >= 0 for k in counts):
-        raise ValueError(f"counts must be whole numbers >= 0, but were {counts!r}")
-    n = promoters + passives + detractors
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    point = (promoters - detractors) / n
-    n_adj = n + 3.0
-    p = (promoters + 0.75) / n_adj
-    d = (detractors + 0.75) / n_adj
-    centre = p - d
-    half = float(norm.ppf(1 - alpha / 2)) * math.sqrt((p + d - centre**2) / n_adj)
-    low, high = max(-1.0, centre - half), min(1.0, centre + half)
-    return 100 * point, 100 * low, 100 * high
-
-
-def _nps_groups(scores: pd.Series) -> pd.Series:
-    groups = np.select([scores >= 9, scores >= 7], ["promoter", "passive"], default="detractor")
-    return pd.Series(groups, index=scores.index)
-
-
-def _summary(scores: pd.Series, scale: str, alpha: float) -> dict[str, Any]:
-    """Score, interval and shares of one set of responses (one per user)."""
-    n = len(scores)
-    if scale == "nps":
-        groups = _nps_groups(scores)
-        k = {g: int((groups == g).sum()) for g in NPS_GROUPS}
-        score, low, high = nps_interval(k["promoter"], k["passive"], k["detractor"], alpha=alpha)
-        shares = {f"{g}s": (k[g] / n if n else math.nan) for g in ("promoter", "passive", "detractor")}
-    else:
-        satisfied = int((scores >= 4).sum())
-        low, high = wilson_interval(satisfied, n, alpha=alpha)
-        score = satisfied / n if n else math.nan
-        shares = {"promoters": math.nan, "passives": math.nan, "detractors": math.nan, "satisfied": score}
-    return {"responses": n, "score": score, "ci_low": low, "ci_high": high, **shares}
-
-
-# --- responses --------------------------------------------------------------------------------
-
-
-def _check(facts: Any) -> Facts:
-    if not isinstance(facts, Facts) or facts.events is None:
-        raise TypeError(f"feedback needs the Facts object of compute_facts(params), but got {type(facts)!r}")
-    if facts.params.feedback_event is None:
-        raise ParamsError("feedback needs params feedback_event: the survey event whose value is the score")
-    return facts
-
-
-def _all_responses(facts: Facts) -> tuple[pd.DataFrame, int]:
-    """Every scored feedback event (``user_id``, ``ts``, ``score``) and the count without a score."""
-    facts = _check(facts)
-    name = facts.params.feedback_event
-    events = facts.events
-    rows = events.filter(events.event == name)
-    if "value" in events.columns:
-        frame = rows.select("user_id", "ts", score=rows.value.cast("float64")).to_pandas()
-    else:
-        frame = rows.select("user_id", "ts").to_pandas().assign(score=math.nan)
-    missing = int(frame["score"].isna().sum())
-    frame = frame.dropna(subset=["score"])
-    low, high = SCALES[facts.params.score_scale]
-    bad = (frame["score"] < low) | (frame["score"] > high) | (frame["score"] != np.floor(frame["score"]))
-    if bad.any():
-        example = frame.loc[bad].iloc[0]
-        raise DataError(
-            f"'{name}' scores must be whole numbers from {low} to {high} (score_scale: "
-            f"{facts.params.score_scale}), but {int(bad.sum())} are not (e.g. {example['score']!r} of user "
-            f"{example['user_id']!r}). Check params score_scale (nps: 0-10, csat: 1-5)."
-        )
-    frame["user_id"] = frame["user_id"].astype(str)
-    frame["ts"] = pd.to_datetime(frame["ts"]).astype("datetime64[ns]")
-    frame = frame.sort_values(["user_id", "ts", "score"], kind="stable").reset_index(drop=True)
-    return frame, missing
-
-
-def latest_responses(facts: Facts) -> pd.DataFrame:
-    """One row per responding user: ``user_id``, ``ts``, ``score`` of the latest scored response.
-
-    Ties (two answers at the same instant): the higher score.
-    """
-    frame, _ = _all_responses(facts)
-    return _latest(frame)
-
-
-def _latest(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.groupby("user_id", sort=False).tail(1).reset_index(drop=True)
+    notes: tuple[str, ...] = ()
 
 
 def _table(rows: list[dict[str, Any]], scale: str) -> pd.DataFrame:
-    table = pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *(["satisfied"] if scale == "csat" else [])])
+    return pd.DataFrame(rows, columns=[*SUMMARY_COLUMNS, *(["satisfied"] if scale == "csat" else [])])
+
+
+def _note_too_few(table: pd.DataFrame, scale: str, what: str) -> pd.DataFrame:
+    """Note each row of ``table`` whose score is not estimable from its few answers."""
+    for group, n in zip(table["group"], table["responses"], strict=True):
+        reason = too_few_answers(scale, int(n))
+        if reason:
+            label = group.strftime("%Y-%m") if isinstance(group, pd.Timestamp) else group
+            add_note(table, f"{what} {label}: {reason}")
     return table
 
 
@@ -255,28 +166,61 @@ def feedback_by_month(facts: Facts, *, alpha: float = 0.05) -> pd.DataFrame:
     """Score per calendar month (UTC) of the responses; ``group`` is the month's first day.
 
     A user counts once per month answered, with their latest answer of that month.
+
+    Parameters
+    ----------
+    facts : Facts
+        Facts with params ``feedback_event`` set; every answer counts, by its month.
+    alpha : float, default 0.05
+        Each month's interval is a ``1 - alpha`` interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SUMMARY_COLUMNS` (and ``satisfied`` for CSAT), one row per month with an answer;
+        a month whose NPS is not estimable (:func:`too_few_answers`) has a blank score and a note.
     """
-    frame, _ = _all_responses(facts)
+    frame, _ = all_responses(facts)
     return _by_month(frame, facts.params.score_scale, check_alpha(alpha))
 
 
 def _by_month(frame: pd.DataFrame, scale: str, alpha: float) -> pd.DataFrame:
     month = frame["ts"].dt.to_period("M").dt.to_timestamp()
     latest = frame.assign(month=month).groupby(["month", "user_id"], sort=True).tail(1)
-    rows = [{"group": m, **_summary(part["score"], scale, alpha)} for m, part in latest.groupby("month")]
-    return _table(rows, scale)
+    rows = [{"group": m, **score_summary(part["score"], scale, alpha)} for m, part in latest.groupby("month")]
+    return _note_too_few(_table(rows, scale), scale, "month")
 
 
 def feedback_by_segment(facts: Facts, column: str, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Score per group of a facts-table column (responders only; small groups pooled into ``other``)."""
-    facts = _check(facts)
+    """Score per group of a facts-table column (responders only; small groups pooled into ``other``).
+
+    Parameters
+    ----------
+    facts : Facts
+        Facts with params ``feedback_event`` set; each user's latest answer counts.
+    column : str
+        A column of the facts table (a params ``segments`` column, say).
+    alpha : float, default 0.05
+        The intervals are ``1 - alpha`` intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SUMMARY_COLUMNS`, one row per group, most responders first.
+
+    Raises
+    ------
+    ParamsError
+        ``column`` is not in the facts table.
+    """
+    facts = require_feedback(facts)
     if column not in facts.table.columns:
         raise ParamsError(
             f"feedback by segment: column {column!r} is not in the facts table; columns: "
             f"{', '.join(map(str, facts.table.columns))}"
         )
-    frame, _ = _all_responses(facts)
-    return _by_segment(facts, _latest(frame), column, check_alpha(alpha))
+    frame, _ = all_responses(facts)
+    return _by_segment(facts, latest_per_user(frame), column, check_alpha(alpha))
 
 
 def _by_segment(facts: Facts, latest: pd.DataFrame, column: str, alpha: float) -> pd.DataFrame:
@@ -287,11 +231,12 @@ def _by_segment(facts: Facts, latest: pd.DataFrame, column: str, alpha: float) -
     groups = np.where(pd.Series(groups).isin(small), OTHER, groups)
     scale = facts.params.score_scale
     rows = [
-        {"group": name, **_summary(part["score"], scale, alpha)}
+        {"group": name, **score_summary(part["score"], scale, alpha)}
         for name, part in latest.groupby(groups, sort=True)
     ]
     table = _table(rows, scale)
-    return table.sort_values("responses", ascending=False, kind="stable").reset_index(drop=True)
+    table = table.sort_values("responses", ascending=False, kind="stable").reset_index(drop=True)
+    return _note_too_few(table, scale, f"{column}")
 
 
 def feedback_summary(facts: Facts, *, alpha: float = 0.05) -> FeedbackResult:
@@ -303,10 +248,13 @@ def feedback_summary(facts: Facts, *, alpha: float = 0.05) -> FeedbackResult:
         Output of :func:`onboarding_analysis.data.pipeline.compute_facts` with params
         ``feedback_event`` (and ``score_scale``) set.
     alpha : float, default 0.05
+        The intervals are ``1 - alpha`` intervals.
 
     Returns
     -------
     FeedbackResult
+        The headline score (None, with a note, when not estimable), the response rate and
+        the monthly and per-segment tables.
 
     Examples
     --------
@@ -315,15 +263,16 @@ def feedback_summary(facts: Facts, *, alpha: float = 0.05) -> FeedbackResult:
     >>> result.score, result.ci_low, result.ci_high                       # doctest: +SKIP
     """
     alpha = check_alpha(alpha)
-    frame, missing = _all_responses(facts)
+    frame, missing = all_responses(facts)
     scale = facts.params.score_scale
-    latest = _latest(frame)
-    summary = _summary(latest["score"], scale, alpha)
+    latest = latest_per_user(frame)
+    summary = score_summary(latest["score"], scale, alpha)
     users = len(facts.table)
     if scale == "nps":
         shares = {g: summary[f"{g}s"] for g in ("promoter", "passive", "detractor")}
     else:
         shares = {"satisfied": summary["satisfied"]}
+    too_few = too_few_answers(scale, int(summary["responses"]))
     segments = {
         column: _by_segment(facts, latest, column, alpha)
         for column in facts.params.segments
@@ -331,17 +280,18 @@ def feedback_summary(facts: Facts, *, alpha: float = 0.05) -> FeedbackResult:
     }
     return FeedbackResult(
         scale=scale,
-        score=_number(summary["score"]),
-        ci_low=_number(summary["ci_low"]),
-        ci_high=_number(summary["ci_high"]),
+        score=finite_or_none(summary["score"]),
+        ci_low=finite_or_none(summary["ci_low"]),
+        ci_high=finite_or_none(summary["ci_high"]),
         responses=int(summary["responses"]),
         users=users,
         response_rate=summary["responses"] / users if users else None,
-        shares={k: _number(v) for k, v in shares.items()},
+        shares={k: finite_or_none(v) for k, v in shares.items()},
         missing_scores=missing,
         by_month=_by_month(frame, scale, alpha),
         by_segment=segments,
         alpha=alpha,
+        notes=(f"{scale.upper()}: {too_few}",) if too_few else (),
     )
 
 
@@ -355,9 +305,16 @@ def with_nps_groups(facts: Facts, *, responders_only: bool = False) -> Facts:
     Parameters
     ----------
     facts : Facts
+        The facts to extend (params ``score_scale: nps``, ``feedback_event`` set).
     responders_only : bool, default False
         Keep only the users with a response. Recommended for comparisons: non-responders (the
         segment machinery's ``(missing)`` group) include everyone who left before being asked.
+
+    Returns
+    -------
+    Facts
+        ``facts`` with the ``nps_group`` column added to its table (and, with
+        ``responders_only``, only the responders' rows).
 
     Raises
     ------
@@ -367,13 +324,13 @@ def with_nps_groups(facts: Facts, *, responders_only: bool = False) -> Facts:
         ``responders_only`` and no analysed user has a scored response (the message names
         params ``feedback_event``).
     """
-    facts = _check(facts)
+    facts = require_feedback(facts)
     if facts.params.score_scale != "nps":
         raise ParamsError(
             f"nps_group needs params score_scale: nps (0-10 scores), but it is {facts.params.score_scale!r}"
         )
     latest = latest_responses(facts)
-    groups = _nps_groups(latest["score"]).set_axis(latest["user_id"])
+    groups = nps_groups(latest["score"]).set_axis(latest["user_id"])
     table = facts.table.copy()
     table[NPS_GROUP] = table[C.USER_ID].astype(str).map(groups).astype("string")
     if responders_only:
@@ -390,15 +347,13 @@ def with_nps_groups(facts: Facts, *, responders_only: bool = False) -> Facts:
 # --- metrics and plot -------------------------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def feedback_metrics(result: FeedbackResult) -> dict[str, dict]:
     """The ``feedback`` section of metrics.json.
+
+    Parameters
+    ----------
+    result : FeedbackResult
+        The headline figures of :func:`feedback_summary` (not the monthly or segment tables).
 
     Returns
     -------
@@ -413,16 +368,28 @@ def feedback_metrics(result: FeedbackResult) -> dict[str, dict]:
     out[f"{key}_ci_low"] = result.ci_low
     out[f"{key}_ci_high"] = result.ci_high
     out["responses"] = result.responses
-    out["response_rate"] = _number(result.response_rate)
+    out["response_rate"] = finite_or_none(result.response_rate)
     if result.scale == "nps":
         out.update({f"{g}s": result.shares.get(g) for g in ("promoter", "passive", "detractor")})
     return {"feedback": out}
 
 
 def plot_feedback(result: FeedbackResult, *, ax: Axes | None = None) -> Axes:
-    """Score per month with its interval (NPS in points, CSAT in percent), responses annotated."""
-    if ax is None:
-        _, ax = plt.subplots()
+    """Score per month with its interval (NPS in points, CSAT in percent), responses annotated.
+
+    Parameters
+    ----------
+    result : FeedbackResult
+        From :func:`feedback_summary`: its ``by_month`` table and headline score.
+    ax : matplotlib.axes.Axes, optional
+        Draw here instead of on a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes, with the months that have a score (or "no scored responses").
+    """
+    ax = axes_or_new(ax)
     table = result.by_month.dropna(subset=["score"])
     factor = 1 if result.scale == "nps" else 100
     label = "NPS (points)" if result.scale == "nps" else "CSAT (% scoring 4-5)"

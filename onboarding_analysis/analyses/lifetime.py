@@ -1,4 +1,4 @@
-"""User lifetime: Kaplan-Meier survival, median and RMST (METRICS.md, "Lifetime").
+"""User lifetime: Kaplan-Meier survival, median and RMST (docs/metrics.md, "Lifetime").
 
 The input is the user-facts table's ``lifetime_days`` (fractional days from signup to churn, or
 to the censoring time) and ``churned`` (True if churn was observed). The estimator is lifelines'
@@ -6,7 +6,7 @@ to the censoring time) and ``churned`` (True if churn was observed). The estimat
 two conventions that lifelines leaves to the caller:
 
 * "survival at day N" is the estimate just *before* N, ``P(lifetime >= N)``: the left limit of
-  the Kaplan-Meier step function (METRICS.md, "Time base"). Day-granular exports put many
+  the Kaplan-Meier step function (docs/metrics.md, "Survival at day N"). Day-granular exports put many
   lifetimes on whole numbers, and a user who churned at exactly N days was still there *by*
   day N.
 * the standard error of the restricted mean survival time (RMST) is the Greenwood-type
@@ -31,9 +31,11 @@ from numpy.typing import ArrayLike
 
 from ..absence import NotComputable
 from ..data import columns as C
+from ..data.facts import Facts
 from ..errors import DataError, StatisticalWarning
 from ..stats.finite import finite_or_none
 from ..stats.intervals import check_alpha
+from .retention_inputs import facts_table
 
 __all__ = ["LifetimeResult", "fit_lifetime", "lifetime_metrics"]
 
@@ -189,11 +191,26 @@ def _rmst_se(kmf: KaplanMeierFitter, horizon: float) -> float:
     return math.sqrt(float(np.sum(area_after[position] ** 2 * d / (n * (n - d)))))
 
 
+def _check_options(days: Iterable[int], horizon_days: float) -> tuple[list[int], float]:
+    """The report days as ints and the RMST horizon as a float, checked."""
+    days = list(days)
+    for day in days:
+        if isinstance(day, bool) or not isinstance(day, (int, np.integer)) or day < 0:
+            raise ValueError(f"days must hold non-negative whole numbers of days, but include {day!r}")
+    try:
+        horizon = float(horizon_days)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}") from err
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}")
+    return [int(day) for day in days], horizon
+
+
 def fit_lifetime(
-    facts: pd.DataFrame,
+    facts: Facts | pd.DataFrame,
     *,
-    days: Iterable[int] = (1, 7, 30),
-    horizon_days: float = 90,
+    days: Iterable[int] | None = None,
+    horizon_days: float | None = None,
     alpha: float = 0.05,
     weights: str | ArrayLike | None = None,
     skip_if_not_computable: bool = False,
@@ -202,13 +219,16 @@ def fit_lifetime(
 
     Parameters
     ----------
-    facts : pandas.DataFrame
-        User-facts table with ``lifetime_days`` and ``churned`` (or any frame with those two
-        columns, e.g. one row per distinct ``(lifetime_days, churned)`` pair with ``weights``).
-    days : iterable of int, default (1, 7, 30)
-        Days N at which to report ``P(lifetime >= N)``.
-    horizon_days : float, default 90
-        Horizon of the restricted mean survival time. A ``StatisticalWarning`` is raised if it
+    facts : Facts or pandas.DataFrame
+        The facts of :func:`onboarding_analysis.data.pipeline.compute_facts`, or a table with
+        ``lifetime_days`` and ``churned`` (the user-facts table, or e.g. one row per distinct
+        ``(lifetime_days, churned)`` pair with ``weights``).
+    days : iterable of int, optional
+        Days N at which to report ``P(lifetime >= N)``; by default params ``retention_days`` of
+        a Facts object, ``(1, 7, 30)`` for a bare table.
+    horizon_days : float, optional
+        Horizon of the restricted mean survival time; by default params ``rmst_horizon_days``
+        of a Facts object, 90 for a bare table. A ``StatisticalWarning`` is raised if it
         lies beyond the longest observed lifetime while the curve has not reached 0: the RMST
         then assumes the last survival value holds until the horizon.
     alpha : float, default 0.05
@@ -225,11 +245,16 @@ def fit_lifetime(
     Returns
     -------
     LifetimeResult or NotComputable
+        The fitted curve and its headline numbers; a ``NotComputable`` only with
+        ``skip_if_not_computable``.
 
     Raises
     ------
     DataError
-        Without ``skip_if_not_computable``: no user observed for any time.
+        Without ``skip_if_not_computable``: no user observed for any time; also a missing or
+        malformed ``lifetime_days`` or ``churned`` column.
+    ValueError
+        ``days``, ``horizon_days``, ``alpha`` or ``weights`` out of range.
 
     Examples
     --------
@@ -245,18 +270,9 @@ def fit_lifetime(
     (2.0, 2.0)
     """
     alpha = check_alpha(alpha)
-    days = list(days)
-    for day in days:
-        if isinstance(day, bool) or not isinstance(day, (int, np.integer)) or day < 0:
-            raise ValueError(f"days must hold non-negative whole numbers of days, but include {day!r}")
-    days = [int(day) for day in days]
-    try:
-        horizon = float(horizon_days)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}") from err
-    if not (math.isfinite(horizon) and horizon > 0):
-        raise ValueError(f"horizon_days must be a positive number of days, but was {horizon_days!r}")
-
+    _, days = facts_table(facts, days, "retention_days", default=(1, 7, 30))
+    facts, horizon_days = facts_table(facts, horizon_days, "rmst_horizon_days", default=90)
+    days, horizon = _check_options(days, horizon_days)
     durations, events, w = _check_inputs(facts, weights)
     # A user censored at duration 0 was never observed for any time (under the inactivity rule:
     # younger than inactivity_days). Kept, they would sit in the risk set at t = 0 and be

@@ -1,15 +1,17 @@
 """Moments of truth: crisis, relationship change and unexpected win, per account or per user.
 
-METRICS.md, "Moments of truth". The customer-success team wants to know which accounts just
-had a moment that decides whether they stay: a heavy start that faded (*crisis*), an onboarding
-completed and then silence (*relationship change*), value reached unusually fast or many
-features adopted at once (*unexpected win*). This module counts them (and lists them only
-where params ``show_identifiers: true``).
+The customer-success team wants to know which accounts just had a moment that decides whether
+they stay: a heavy start that faded (*crisis*), an onboarding completed and then silence
+(*relationship change*), value reached unusually fast or many features adopted at once
+(*unexpected win*); docs/metrics.md, "Moments of truth", defines them for the report. This module counts them (and lists them only
+where params ``show_identifiers: true``): :mod:`~onboarding_analysis.analyses.moments_signals`
+aggregates the events into per-unit signals, :mod:`~onboarding_analysis.analyses.moments_rules`
+applies the rules below to them.
 
-Units
+Notes
 -----
-When the used events carry an ``account_id`` (at least one non-null value) the unit is the
-**account**, else the **user**. A user's signals aggregate to its account as follows:
+*Units.* When the used events carry an ``account_id`` (at least one non-null value) the unit
+is the **account**, else the **user**. A user's signals aggregate to its account as follows:
 
 - membership: a user belongs to the account on its earliest event with a non-null
   ``account_id``; users none of whose events carries one are left out of the account analysis
@@ -31,9 +33,7 @@ When the used events carry an ``account_id`` (at least one non-null value) the u
 For users, each of these is the user's own. Only units whose windows are fully observed are
 classified; the others leave the denominators (they are *not* counted as "no moment").
 
-Definitions
------------
-With ``E`` = params ``moment_early_days``, ``R`` = ``crisis_recent_days``, ``D`` =
+*Definitions.* With ``E`` = params ``moment_early_days``, ``R`` = ``crisis_recent_days``, ``D`` =
 ``relationship_days``:
 
 *Crisis.* Eligible: ``age >= E + R`` (the early window is complete and does not overlap the
@@ -61,10 +61,8 @@ win_speed_quantile`` quantile of the converters' ``value_days`` (faster than
 wow. By construction about ``1 - win_speed_quantile`` of converters are fast: the criterion is
 relative to the product's own users.
 
-Trends
-------
-Counts are attributed to the unit's **signup week** (ISO week, Monday start, of ``t0``): each
-week's share is the moments among that cohort's eligible units, so weeks are comparable. (The
+*Trends.* Counts are attributed to the unit's **signup week** (ISO week, Monday start, of
+``t0``): each week's share is the moments among that cohort's eligible units, so weeks are comparable. (The
 week a moment "happens" is not defined for a crisis, a state at ``T``.) Recent cohorts have no
 eligible units yet and show no share, never 0%.
 
@@ -77,23 +75,28 @@ Examples
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ibis
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from ..absence import add_note
 from ..data import columns as C
-from ..data.facts import MICROS_PER_DAY, Facts, bit_mask
+from ..data.facts import Facts
+from ..display.figures import axes_or_new
 from ..errors import DataError, ParamsError
-from ..stats.intervals import wilson_interval
+from .moments_rules import (
+    COUNT_COLUMNS,
+    MOMENTS,
+    WEEKLY_COLUMNS,
+    classify_moments,
+    moment_counts,
+    signup_week,
+    weekly_moments,
+)
+from .moments_signals import unit_signals
 
 __all__ = [
     "COUNT_COLUMNS",
@@ -108,12 +111,15 @@ __all__ = [
     "write_moments_csv",
 ]
 
-#: The three moments, in METRICS.md's order.
-MOMENTS = ("crisis", "relationship_change", "unexpected_win")
-#: Columns of :attr:`MomentsResult.counts`.
-COUNT_COLUMNS = ["moment", "eligible", "count", "share", "ci_low", "ci_high", "rule"]
-#: Columns of :attr:`MomentsResult.weekly`.
-WEEKLY_COLUMNS = ["week", "moment", "eligible", "count", "share"]
+#: The activity, value and onboarding signals of a unit (also listed with its identifier).
+SIGNAL_COLUMNS = [
+    "value_days",
+    "early_active_days",
+    "recent_active_days",
+    "onboarding_days",
+    "post_onboarding_active_days",
+    "week1_features",
+]
 #: Columns of :attr:`MomentsResult.units` (``unit_id`` first, only when identifiers are shown).
 UNIT_COLUMNS = [
     "t0",
@@ -121,12 +127,7 @@ UNIT_COLUMNS = [
     "users",
     "age_days",
     "churned",
-    "value_days",
-    "early_active_days",
-    "recent_active_days",
-    "onboarding_days",
-    "post_onboarding_active_days",
-    "week1_features",
+    *SIGNAL_COLUMNS,
     "eligible_crisis",
     "crisis",
     "eligible_relationship_change",
@@ -138,8 +139,6 @@ UNIT_COLUMNS = [
 ]
 #: File written by :func:`write_moments_csv`.
 CSV_NAME = "moments_of_truth.csv"
-#: Length of the "first week" of the wow criterion (METRICS.md), in days.
-FIRST_WEEK_DAYS = 7
 UNIT_ID = "unit_id"
 
 
@@ -181,9 +180,6 @@ class MomentsResult:
     notes: tuple[str, ...] = ()
 
 
-# --- engine side ------------------------------------------------------------------------------
-
-
 def _check_facts(facts: Any) -> Facts:
     if not isinstance(facts, Facts):
         raise TypeError(
@@ -198,145 +194,6 @@ def _check_facts(facts: Any) -> Facts:
             f"moments needs the user-facts column(s) {missing}; rebuild with compute_facts(params)"
         )
     return facts
-
-
-def _has_accounts(events) -> bool:
-    if "account_id" not in events.columns:
-        return False
-    # The first row with an account id answers (the engine stops there), not a count of all.
-    tagged = events.filter(events.account_id.notnull()).select("account_id").limit(1)
-    return int(tagged.count().execute()) > 0
-
-
-def _membership_expr(events):
-    """Per user: its account, the account id of its earliest event that has one."""
-    tagged = events.filter(events.account_id.notnull())
-    return tagged.group_by("user_id").aggregate(unit=tagged.account_id.cast("string").argmin(tagged.ts))
-
-
-@ibis.udf.scalar.builtin(name="bit_count")
-def _bit_count(x: int) -> int:
-    """The number of set bits of an integer (DuckDB's and Spark's ``bit_count``)."""
-
-
-def _distinct_below(values, where, n: int):
-    """The number of distinct ``values`` in ``0 .. n-1`` among the rows ``where`` holds.
-
-    ``values`` are never negative here (day indices since a ``t0`` at or before every used
-    event, or whole days before ``T``). For ``n <= MASK_BITS`` the distinct values are the set
-    bits of an OR of ``1 << value``: an integer aggregate, several times cheaper than the
-    engine's ``COUNT(DISTINCT ...)`` (a hash table per group); larger ``n`` counts distinct.
-    """
-    inside = where & (values < n)
-    if n > C.MASK_BITS:
-        return values.nunique(where=inside)
-    return _bit_count(bit_mask(values, inside)).cast("int64")
-
-
-def _distinct_of(column, names: list[str], where):
-    """The number of distinct ``names`` among the values of ``column`` where ``where`` holds
-    (an OR of one bit per name, as :func:`_distinct_below`; distinct count beyond 63 names).
-    """
-    inside = where & column.isin(names)
-    if len(names) > C.MASK_BITS:
-        return column.nunique(where=inside)
-    bit = ibis.cases(*((column == name, 1 << i) for i, name in enumerate(names)), else_=0).cast("int64")
-    return _bit_count(ibis.ifelse(inside, bit, 0).cast("int64").bit_or()).cast("int64")
-
-
-def _unit_aggregates(facts: Facts, e, params) -> pd.DataFrame:
-    """Per unit: the early/recent activity, value and first-week feature signals.
-
-    ``e``: the used events with ``unit`` and ``unit_t0`` (the first signup of the unit's users,
-    from the facts table: no pass over the events to find it).
-    """
-    days = e.ts.delta(e.unit_t0, unit="microsecond").cast("float64") / MICROS_PER_DAY
-    day = e.ts.delta(e.unit_t0, unit="microsecond") // MICROS_PER_DAY
-    end = ibis.literal(pd.Timestamp(facts.observation_end).to_pydatetime(), type="timestamp")
-    back = end.delta(e.ts, unit="microsecond") // MICROS_PER_DAY
-    agg = {
-        "early_active_days": _distinct_below(day, e.active, params.moment_early_days),
-        "recent_active_days": _distinct_below(back, e.active, params.crisis_recent_days),
-        "value_days": days.min(where=e.event.isin(list(params.value_events)))
-        if params.value_events
-        else ibis.null("float64"),
-        "week1_features": _distinct_of(e.event, list(params.feature_events), days < FIRST_WEEK_DAYS)
-        if params.feature_events
-        else ibis.literal(0),
-    }
-    out = e.group_by("unit").aggregate(**agg).to_pandas()
-    out["unit"] = out["unit"].astype(str)
-    return out
-
-
-def _post_onboarding_days(e, completion: pd.DataFrame, window_days: int) -> pd.Series:
-    """Per unit: active day indices in ``(c, c + window]`` after the onboarding completion ``c``.
-
-    They are day indices ``c_day .. c_day + window`` (``c_day`` the index of ``c``): counted as
-    the bits of their offsets from ``c_day`` (:func:`_distinct_below`).
-    """
-    if completion.empty:
-        return pd.Series(dtype="int64")
-    done = completion[["unit", "c_ts", "unit_t0"]].rename(columns={"unit_t0": "c_t0"})
-    done["c_day"] = ((done["c_ts"] - done["c_t0"]) // pd.Timedelta(days=1)).astype("int64")
-    j = e.inner_join(ibis.memtable(done), "unit")
-    offset = j.ts.delta(j.c_t0, unit="microsecond") // MICROS_PER_DAY - j.c_day
-    inside = j.active & (j.ts > j.c_ts) & (j.ts <= j.c_ts + ibis.interval(days=window_days))
-    out = j.group_by("unit").aggregate(n=_distinct_below(offset, inside, window_days + 1)).to_pandas()
-    return out.set_index(out["unit"].astype(str))["n"].astype("int64")
-
-
-def _completions(facts: Facts, member: np.ndarray) -> pd.Series | None:
-    """Per unit (index: unit position), the first time (timestamp) any of its users completed
-    the last onboarding step. ``member``: each facts-table user's unit position (-1: none).
-    """
-    from .funnel_steps import step_column  # local: as the import below
-    from .funnel_times import step_times  # local: funnel pulls in the TTFV machinery
-
-    steps = facts.params.onboarding_steps
-    if not steps:
-        return None
-    times = step_times(facts)  # the users of facts.table, in its order
-    done = times[step_column(len(steps) - 1)].to_numpy(dtype=float)
-    keep = ~np.isnan(done) & (member >= 0)
-    t0 = facts.table[C.T0].to_numpy(dtype="datetime64[us]")[keep]
-    # Back to whole microseconds (the events' resolution), so that the completing event itself is
-    # never "after" its own completion time through float rounding.
-    at = t0 + np.rint(done[keep] * MICROS_PER_DAY).astype("int64").astype("timedelta64[us]")
-    return pd.Series(at).groupby(member[keep]).min()
-
-
-# --- pandas side ------------------------------------------------------------------------------
-
-
-def _quantile(values: pd.Series, q: float) -> float | None:
-    values = values.dropna()
-    return float(np.quantile(values.to_numpy(dtype=float), q)) if len(values) else None
-
-
-def _week(t0: pd.Series) -> pd.Series:
-    day = t0.dt.normalize()
-    return day - pd.to_timedelta(t0.dt.weekday, unit="D")
-
-
-def _rules(params) -> dict[str, str]:
-    e, r, d = params.moment_early_days, params.crisis_recent_days, params.relationship_days
-    features = f"{params.wow_features}+ of {len(params.feature_events)} features in week 1"
-    return {
-        "crisis": (
-            f"reached value; active days in days 0-{e - 1} in the top "
-            f"{round(100 * (1 - params.crisis_top_quantile))}%; last {r} days' daily rate below "
-            f"{params.crisis_drop_ratio:g} x that; not churned"
-        ),
-        "relationship_change": (
-            f"completed onboarding, then at most {params.relationship_max_active_days} active "
-            f"day(s) in the {d} days after"
-        ),
-        "unexpected_win": (
-            f"value faster than {round(100 * params.win_speed_quantile)}% of converters "
-            f"(within {e} days)" + (f", or {features}" if params.feature_events else "")
-        ),
-    }
 
 
 def moments_of_truth(facts: Facts, *, alpha: float = 0.05) -> MomentsResult:
@@ -362,201 +219,40 @@ def moments_of_truth(facts: Facts, *, alpha: float = 0.05) -> MomentsResult:
     >>> result.counts[["moment", "eligible", "count"]]                      # doctest: +SKIP
     """
     facts = _check_facts(facts)
-    if _is_stored(facts.events):  # already a stored table (oa.share_events): read it directly
-        return _moments(facts, alpha)
-    # One scan of the event log into a slim cached table; every query below reads the cache.
-    wanted = ["user_id", "event", "ts", "t0", "days", "active", "account_id"]
-    slim = facts.events.select(*[c for c in wanted if c in facts.events.columns])
-    with slim.cache() as events:
-        return _moments(replace(facts, events=events), alpha)
-
-
-def _is_stored(events) -> bool:
-    """Whether ``events`` only selects columns of a stored table (a file or an engine table),
-    so scanning it costs no more than scanning a cached copy.
-    """
-    import ibis.expr.operations as ops
-
-    op = events.op()
-    while isinstance(op, ops.Project):
-        op = op.parent
-    return isinstance(op, ops.PhysicalTable)
-
-
-def _moments(facts: Facts, alpha: float) -> MomentsResult:
     params = facts.params
-    events = facts.events
-    by_account = _has_accounts(events)
-    table = facts.table
-    # Positions, not labels: each facts-table user's unit (``member``, -1 for none) and each
-    # unit's label (``unit_ids``); pandas lookups by a million string labels cost seconds.
-    t0 = table[C.T0].to_numpy(dtype="datetime64[us]")
-    if by_account:
-        fetched = _membership_expr(events).to_pandas()
-        fetched["user_id"] = fetched["user_id"].astype(str)
-        codes, unit_ids = pd.factorize(fetched["unit"].astype(str))
-        unit_ids = np.asarray(unit_ids, dtype=object)
-        position = pd.Index(table[C.USER_ID].astype(str)).get_indexer(fetched["user_id"])
-        member = np.full(len(table), -1, dtype=np.int64)
-        member[position] = codes
-        # The account's t0: the first signup of its users (the facts' t0 of each member).
-        unit_t0 = pd.Series(t0[position]).groupby(codes).min().to_numpy(dtype="datetime64[us]")
-        fetched["unit"] = unit_ids[codes]
-        fetched["unit_t0"] = unit_t0[codes]
-        # The queries below join the fetched membership, not its expression (one pass less each).
-        e = events.inner_join(ibis.memtable(fetched[["user_id", "unit", "unit_t0"]]), "user_id")
-    else:  # every user is a unit, even one without a used event
-        unit_ids = table[C.USER_ID].astype(str).to_numpy(dtype=object)
-        member = np.arange(len(table), dtype=np.int64)
-        unit_t0 = t0
-        e = events.mutate(unit=events.user_id, unit_t0=events.t0)
-    users_without = int((member < 0).sum())
-    n_units = len(unit_ids)
-
-    agg = _unit_aggregates(facts, e, params).set_index("unit")
-    units = agg.reindex(pd.Index(unit_ids, name="unit"))
-    units["unit_t0"] = pd.to_datetime(unit_t0).astype("datetime64[ns]")
-    for col in ("early_active_days", "recent_active_days", "week1_features"):
-        units[col] = units[col].fillna(0).astype("int64")
-    units["value_days"] = units["value_days"].astype("float64")
-    end = pd.Timestamp(facts.observation_end)
-    units["age_days"] = (end - units["unit_t0"]) / pd.Timedelta(days=1)
-
-    inside = member >= 0
-    users = np.bincount(member[inside], minlength=n_units)
-    active = np.bincount(
-        member[inside], weights=~table[C.CHURNED].to_numpy(dtype=bool)[inside], minlength=n_units
-    )
-    units["churned"] = (users > 0) & (active == 0)  # every user of the unit churned
-    units["users"] = users.astype("int64")
-
-    notes = []
-    completion = _completions(facts, member)
-    onboarding_days = np.full(n_units, np.nan)
-    post_days = pd.array([pd.NA] * n_units, dtype="Int64")
-    if completion is None:
-        notes.append(
-            "relationship change needs params onboarding_steps (the last step = onboarding completed)"
-        )
-    elif len(completion):
-        done = completion.index.to_numpy()
-        c_ts = completion.to_numpy(dtype="datetime64[us]")
-        onboarding_days[done] = (c_ts - unit_t0[done]) / np.timedelta64(1, "D")
-        frame = pd.DataFrame({"unit": unit_ids[done], "c_ts": c_ts, "unit_t0": unit_t0[done]})
-        post = _post_onboarding_days(e, frame, params.relationship_days)
-        post_days[done] = post.reindex(frame["unit"]).fillna(0).astype("int64").to_numpy()
-    units["onboarding_days"] = onboarding_days
-    units["post_onboarding_active_days"] = post_days
-    if not params.value_events:
-        notes.append("crisis and the speed part of unexpected win need params value_events")
-    if not params.feature_events:
-        notes.append("the wow part of unexpected win needs params feature_events")
-
-    thresholds = _classify(units, params)
-    units["week"] = _week(units["unit_t0"])
+    signals = unit_signals(facts)
+    units = signals.units
+    thresholds = classify_moments(units, params)
+    units["week"] = signup_week(units["unit_t0"])
     units = units.rename(columns={"unit_t0": "t0"}).sort_values(["t0"], kind="stable")
     units.index.name = UNIT_ID
     units = units.reset_index()[[UNIT_ID, *UNIT_COLUMNS]]
     if not params.show_identifiers:
         units = units.drop(columns=UNIT_ID)
     return MomentsResult(
-        unit="account" if by_account else "user",
-        counts=_counts(units, params, alpha),
-        weekly=_weekly(units),
+        unit="account" if signals.by_account else "user",
+        counts=moment_counts(units, params, alpha),
+        weekly=weekly_moments(units),
         units=units,
         thresholds=thresholds,
         identifiers_shown=bool(params.show_identifiers),
-        users_without_account=users_without,
-        notes=tuple(notes),
+        users_without_account=signals.users_without_account,
+        notes=_notes(params),
     )
 
 
-def _classify(units: pd.DataFrame, params) -> dict[str, float | None]:
-    """Add the eligibility and moment flags to ``units`` (in place); return the thresholds."""
-    e, r = params.moment_early_days, params.crisis_recent_days
-    age = units["age_days"]
-    early = units["early_active_days"]
-    reached = units["value_days"].notna()
-
-    eligible = age >= e + r
-    top = _quantile(early[eligible], params.crisis_top_quantile)
-    in_top = eligible & (early > 0) & (early >= (top if top is not None else math.inf))
-    dropped = units["recent_active_days"] / r < params.crisis_drop_ratio * early / e
-    units["eligible_crisis"] = eligible
-    units["crisis"] = in_top & reached & dropped & ~units["churned"]
-
-    c = units["onboarding_days"]
-    eligible = c.notna() & (c + params.relationship_days <= age)
-    post = units["post_onboarding_active_days"].fillna(0).astype("int64")
-    units["eligible_relationship_change"] = eligible
-    units["relationship_change"] = eligible & (post <= params.relationship_max_active_days)
-
-    eligible = age >= max(e, FIRST_WEEK_DAYS)
-    converters = eligible & (units["value_days"] < e)
-    fast_days = _quantile(units.loc[converters, "value_days"], 1 - params.win_speed_quantile)
-    fast = converters & (units["value_days"] < (fast_days if fast_days is not None else -math.inf))
-    wow = (
-        eligible & (units["week1_features"] >= params.wow_features)
-        if params.feature_events
-        else eligible & False
-    )
-    units["eligible_unexpected_win"] = eligible
-    units["fast_value"] = fast
-    units["wow"] = wow
-    units["unexpected_win"] = fast | wow
-    return {"early_active_days_top": top, "fast_value_days": fast_days}
-
-
-def _counts(units: pd.DataFrame, params, alpha: float) -> pd.DataFrame:
-    rules = _rules(params)
-    rows = []
-    for moment in MOMENTS:
-        n = int(units[f"eligible_{moment}"].sum())
-        k = int(units[moment].sum())
-        low, high = wilson_interval(k, n, alpha=alpha)
-        rows.append([moment, n, k, k / n if n else math.nan, low, high, rules[moment]])
-    table = pd.DataFrame(rows, columns=COUNT_COLUMNS)
-    early, recent = params.moment_early_days, params.crisis_recent_days
-    windows = {
-        "crisis": f"observed for {early + recent} days (moment_early_days + crisis_recent_days)",
-        "relationship_change": (
-            f"that completed onboarding at least {params.relationship_days} days (relationship_days) "
-            "before the observation end"
-        ),
-        "unexpected_win": f"observed for {max(early, FIRST_WEEK_DAYS)} days (moment_early_days, at least 7)",
-    }
-    reasons = {
-        moment: f"{moment}: not computable, no account or user {window}; those not observed long enough "
-        "are left out, never counted as having no moment"
-        for moment, window in windows.items()
-    }
+def _notes(params: Any) -> tuple[str, ...]:
+    """The moments that cannot be computed with these params, and which params enable them."""
+    notes = []
     if not params.onboarding_steps:
-        reasons["relationship_change"] = (
-            "relationship_change: not computable without params onboarding_steps (its last step is "
-            "onboarding completed)"
+        notes.append(
+            "relationship change needs params onboarding_steps (the last step = onboarding completed)"
         )
-    for moment, n in zip(table["moment"], table["eligible"], strict=True):
-        if n == 0:
-            add_note(table, reasons[moment])
-    return table
-
-
-def _weekly(units: pd.DataFrame) -> pd.DataFrame:
-    frames = []
-    for moment in MOMENTS:
-        g = units.groupby("week")
-        part = pd.DataFrame(
-            {
-                "eligible": g[f"eligible_{moment}"].sum().astype("int64"),
-                "count": g[moment].sum().astype("int64"),
-            }
-        )
-        part["share"] = part["count"] / part["eligible"].where(part["eligible"] > 0)
-        frames.append(part.reset_index().assign(moment=moment))
-    if not frames:
-        return pd.DataFrame(columns=WEEKLY_COLUMNS)
-    out = pd.concat(frames, ignore_index=True)
-    return out[WEEKLY_COLUMNS].sort_values(["week", "moment"], kind="stable").reset_index(drop=True)
+    if not params.value_events:
+        notes.append("crisis and the speed part of unexpected win need params value_events")
+    if not params.feature_events:
+        notes.append("the wow part of unexpected win needs params feature_events")
+    return tuple(notes)
 
 
 # --- identifiers ------------------------------------------------------------------------------
@@ -566,6 +262,11 @@ def moment_identifiers(result: MomentsResult) -> pd.DataFrame:
     """The units with a moment, one row per (unit, moment), for the customer-success team.
 
     Only available when params ``show_identifiers`` is true; shared reports show counts only.
+
+    Parameters
+    ----------
+    result : MomentsResult
+        Output of :func:`moments_of_truth` with identifiers shown.
 
     Returns
     -------
@@ -586,17 +287,7 @@ def moment_identifiers(result: MomentsResult) -> pd.DataFrame:
             "moment identifiers are only listed with params show_identifiers: true; shared reports "
             "show counts only. Set show_identifiers: true in a params file kept inside the team."
         )
-    keep = [
-        UNIT_ID,
-        "t0",
-        "age_days",
-        "value_days",
-        "early_active_days",
-        "recent_active_days",
-        "onboarding_days",
-        "post_onboarding_active_days",
-        "week1_features",
-    ]
+    keep = [UNIT_ID, "t0", "age_days", *SIGNAL_COLUMNS]
     frames = [result.units.loc[result.units[m], keep].assign(moment=m) for m in MOMENTS]
     out = pd.concat(frames, ignore_index=True)
     return out[[UNIT_ID, "moment", *keep[1:]]].reset_index(drop=True)
@@ -604,6 +295,18 @@ def moment_identifiers(result: MomentsResult) -> pd.DataFrame:
 
 def write_moments_csv(result: MomentsResult, output_dir: str | Path) -> Path:
     """Write :func:`moment_identifiers` to ``<output_dir>/moments_of_truth.csv``.
+
+    Parameters
+    ----------
+    result : MomentsResult
+        The classification to write (identifiers shown).
+    output_dir : str or pathlib.Path
+        The folder to write into (created if missing), usually the run's report folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
 
     Raises
     ------
@@ -624,6 +327,11 @@ def write_moments_csv(result: MomentsResult, output_dir: str | Path) -> Path:
 def moments_metrics(result: MomentsResult) -> dict[str, dict]:
     """The ``moments`` section of metrics.json: counts only, never identifiers.
 
+    Parameters
+    ----------
+    result : MomentsResult
+        Its ``counts`` table gives every number.
+
     Returns
     -------
     dict
@@ -643,16 +351,16 @@ def plot_moments(result: MomentsResult, *, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     result : MomentsResult
-        Output of :func:`moments_of_truth`.
+        The moments found by :func:`moments_of_truth`, with their weekly table.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure by default.
+        Axes for the weekly lines (default: a new figure).
 
     Returns
     -------
     matplotlib.axes.Axes
+        The axes, with one line per moment that has an eligible week (or a note that none has).
     """
-    if ax is None:
-        _, ax = plt.subplots()
+    ax = axes_or_new(ax)
     weekly = result.weekly
     drawn = False
     for i, moment in enumerate(MOMENTS):

@@ -5,8 +5,10 @@
 :func:`quality_metrics` gives its ``data_quality`` section of ``metrics.json`` and
 :func:`plot_events_per_day` its plot.
 
-What it reports
----------------
+Notes
+-----
+What it reports:
+
 - **Rows** (``rows``): rows read, rows used, and every excluded row under its reason
   (:data:`~onboarding_analysis.data.facts.EVENT_REASONS`, all listed, zeros included). They add up:
   ``used + sum(excluded) == read``, always (:attr:`QualityReport.adds_up`).
@@ -59,17 +61,26 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
 from ..data import columns as C
-from ..data.facts import DUPLICATE, EVENT_REASONS, USER_REASONS, Facts, summarise_users
+from ..data.facts import DUPLICATE, EVENT_REASONS, Facts
+from ..display.figures import axes_or_new
 from ..errors import DataError, DataWarning, ParamsError
-from ..names import closest_names
+from .quality_tables import (
+    LOW,
+    NO_EVENTS,
+    configured_events,
+    events_per_day,
+    missing_events,
+    names_table,
+    users_tables,
+)
 
 __all__ = [
+    "LOW",
+    "NO_EVENTS",
     "QualityReport",
     "configured_events",
     "plot_events_per_day",
@@ -77,12 +88,8 @@ __all__ = [
     "quality_report",
 ]
 
-#: Flags of :attr:`QualityReport.events_per_day`.
-NO_EVENTS, LOW = "no events", "low"
 #: Event names searched for the closest match of a params event (the most frequent ones).
 CANDIDATES = 10_000
-#: Where ``t0`` came from (:attr:`QualityReport.t0_sources`).
-T0_SOURCES = ("users table signup_at", "signup event", "first event")
 
 
 @dataclass(frozen=True)
@@ -132,49 +139,16 @@ class QualityReport:
 
     @property
     def adds_up(self) -> bool:
-        """True when ``used + sum(excluded) == read`` (it always should)."""
+        """Whether the rows add up: ``used + sum(excluded) == read`` (it always should).
+
+        Returns
+        -------
+        bool
+            True when every row read is used or excluded under a reason.
+        """
         counts = self.rows.set_index("what")["rows"]
         excluded = counts[[w.startswith("excluded: ") for w in counts.index]].sum()
         return int(counts["used"] + excluded) == int(counts["read"])
-
-
-def configured_events(params: Any) -> list[tuple[str, str]]:
-    """Every ``(param, event name)`` the params configure, in params order, without repeats.
-
-    Examples
-    --------
-    >>> from onboarding_analysis.params import validate_params
-    >>> p = validate_params({"events": "e.csv", "onboarding_steps": ["signed_up", ["a", "b"]]})
-    >>> configured_events(p)[:4]
-    [('signup_event', 'signed_up'), ('value_events', 'created_report'), ('onboarding_steps', 'a'), ('onboarding_steps', 'b')]
-    """
-    pairs: list[tuple[str, str]] = []
-
-    def add(key: str, names: Any) -> None:
-        if names is None:
-            return
-        for name in [names] if isinstance(names, str) else names:
-            pairs.append((key, name))
-
-    add("signup_event", params.signup_event)
-    add("value_events", params.value_events)
-    add("active_events", params.active_events)
-    add("churn_event", params.churn_event)
-    for step in params.onboarding_steps:
-        add("onboarding_steps", step)
-    for name, pair in params.prompts.items():
-        add(f"prompts.{name}.shown", pair["shown"])
-        add(f"prompts.{name}.engaged", pair["engaged"])
-    add("feature_events", params.feature_events)
-    add("revenue_event", getattr(params, "revenue_event", None))
-    add("feedback_event", getattr(params, "feedback_event", None))
-    seen: set[str] = set()
-    out = []
-    for key, name in pairs:
-        if name not in seen:
-            seen.add(name)
-            out.append((key, name))
-    return out
 
 
 def _check_options(top: Any, low_fraction: Any, window_days: Any) -> None:
@@ -209,6 +183,7 @@ def quality_report(
     Returns
     -------
     QualityReport
+        The tables of the report's *Data* section, and the run's data warnings.
 
     Warns
     -----
@@ -245,8 +220,8 @@ def quality_report(
     n_names = int(frequent["n_names"].iloc[0]) if len(frequent) else 0
 
     rows = _rows_table(facts)
-    missing = _missing_events(params, used, frequent, n_names)
-    users, t0_sources, user_notes = _users_tables(facts)
+    missing = missing_events(params, used, frequent, n_names)
+    users, t0_sources, user_notes = users_tables(facts)
     notes = [*facts.source.warnings, *facts.notes]
     dup = int(facts.accounting.excluded.get(DUPLICATE, 0))
     if dup:
@@ -271,8 +246,8 @@ def quality_report(
         users=users,
         t0_sources=t0_sources,
         time_range=_time_range(facts, by_day_file),
-        events_per_day=_per_day(by_day_file.groupby("date")["events"].sum(), low_fraction, window_days),
-        event_names=_names_table(frequent, n_names, facts.accounting.events_used, top),
+        events_per_day=events_per_day(by_day_file.groupby("date")["events"].sum(), low_fraction, window_days),
+        event_names=names_table(frequent, n_names, facts.accounting.events_used, top),
         n_event_names=n_names,
         missing_events=missing,
         warnings=tuple(notes),
@@ -317,82 +292,6 @@ def _files_table(facts: Facts, used_per_file: pd.Series) -> pd.DataFrame:
     )
 
 
-def _users_tables(facts: Facts) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Users accounting and t0 sources.
-
-    From the accounting's per-user summary (:attr:`~onboarding_analysis.data.facts.Accounting.
-    users_summary`, counted by ``build_facts`` from its per-user status) when it has one; an
-    accounting made by hand has none, and the counts are then read off the events.
-    """
-    acc, params, source = facts.accounting, facts.params, facts.source
-    summary = dict(acc.users_summary) or _users_summary(facts)
-    signup = params.signup_event
-    rows: list[tuple[str, int | None]] = [("users analysed", acc.users)]
-    rows += [(f"users excluded: {reason}", int(acc.users_excluded.get(reason, 0))) for reason in USER_REASONS]
-    in_users = summary["in_users_table"]
-    if source.users is not None:
-        rows += [
-            ("users table rows", int(acc.users_rows)),
-            ("users table users analysed", in_users),
-            (
-                "analysed users without any event (users table only, kept)",
-                summary["in_users_table_without_rows"],
-            ),
-            ("analysed users not in the users table", acc.users - in_users),
-        ]
-    rows += [("analysed users with no used event", int((facts.table[C.N_EVENTS] == 0).sum()))]
-    if signup:
-        rows += [("analysed users without a signup event", acc.users - summary["with_signup_event"])]
-    users = pd.DataFrame(rows, columns=["what", "users"]).astype({"users": "int64"})
-    notes = []
-    if in_users and in_users == summary["in_users_table_without_rows"]:
-        notes.append(
-            f"{params.resolve(params.users)}: no analysed user of the users table has an event in "
-            f"{params.resolve(params.events)}. "
-            f"Check that both files come from the same export and columns: {{user_id: ...}}."
-        )
-    keys = dict(zip(T0_SOURCES, ("t0_signup_at", "t0_signup_event", "t0_first_event"), strict=True))
-    t0_sources = pd.DataFrame(
-        [(s, int(summary[keys[s]])) for s in T0_SOURCES if s != T0_SOURCES[1] or signup],
-        columns=["source", "users"],
-    ).astype({"users": "int64"})
-    return users, t0_sources, notes
-
-
-def _users_summary(facts: Facts) -> dict[str, int]:
-    """:func:`~onboarding_analysis.data.facts.summarise_users` of per-user engine results over the
-    events joined in pandas (for an accounting without a summary).
-    """
-    params, source = facts.params, facts.source
-    analysed = facts.table[[C.USER_ID]].copy()
-    analysed[C.USER_ID] = analysed[C.USER_ID].astype(str)
-    ev = source.events.filter(source.events.user_id.notnull())
-    ok = ev.reason.isnull()
-    signup = params.signup_event
-    agg = {"n_rows": ev.count()}
-    if signup:
-        agg["has_signup"] = (ok & (ev.event == signup)).any()
-    per_user = ev.group_by("user_id").aggregate(**agg).to_pandas()
-    per_user["user_id"] = per_user["user_id"].astype(str)
-    merged = analysed.merge(per_user, on=C.USER_ID, how="left")
-    with_rows = merged["n_rows"].fillna(0) > 0
-    has_signup = merged["has_signup"].eq(True) if signup else pd.Series(False, merged.index)
-    in_users = has_signup_at = pd.Series(False, merged.index)
-    if source.users is not None:
-        u = source.users
-        table = u.select("user_id", has_signup_at=u.signup_at.notnull()).to_pandas()
-        table["user_id"] = table["user_id"].astype(str)
-        merged = merged.merge(table, on=C.USER_ID, how="left")
-        in_users = merged["has_signup_at"].notna()
-        has_signup_at = merged["has_signup_at"].eq(True)
-    return summarise_users(
-        in_users=in_users.to_numpy(dtype=bool),
-        with_rows=with_rows.to_numpy(dtype=bool),
-        signup_event=has_signup.to_numpy(dtype=bool),
-        signup_at=has_signup_at.to_numpy(dtype=bool),
-    )
-
-
 def _time_range(facts: Facts, by_day_file: pd.DataFrame) -> pd.DataFrame:
     t0 = facts.table[C.T0]
     first = by_day_file["first"].min() if len(by_day_file) else None
@@ -411,56 +310,22 @@ def _ts(value: Any) -> pd.Timestamp | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value)
 
 
-def _per_day(per_day: pd.Series, low_fraction: float, window_days: int) -> pd.DataFrame:
-    columns = ["date", "events", "reference", "flag"]
-    if per_day.empty:
-        return pd.DataFrame(columns=columns)
-    per_day.index = pd.to_datetime(per_day.index)
-    calendar = pd.date_range(per_day.index.min(), per_day.index.max(), freq="D", name="date")
-    events = per_day.reindex(calendar, fill_value=0).astype("int64")
-    reference = events.rolling(window_days, center=True, min_periods=1).median()
-    flag = np.where(events == 0, NO_EVENTS, np.where(events < low_fraction * reference, LOW, ""))
-    return pd.DataFrame(
-        {
-            "date": calendar,
-            "events": events.to_numpy(),
-            "reference": reference.to_numpy(dtype=float),
-            "flag": flag,
-        }
-    )[columns]
-
-
-def _names_table(frequent: pd.DataFrame, n_names: int, n_used: int, top: int) -> pd.DataFrame:
-    head = frequent.head(top)
-    rows = [(str(e), int(n)) for e, n in zip(head["event"], head["events"], strict=True)]
-    rest = n_names - len(rows)
-    if rest > 0:
-        rows.append((f"({rest} other names)", int(n_used - sum(n for _, n in rows))))
-    table = pd.DataFrame(rows, columns=["event", "events"]).astype({"events": "int64"})
-    table["share"] = table["events"] / n_used if n_used else math.nan
-    return table
-
-
-def _missing_events(params: Any, used: Any, frequent: pd.DataFrame, n_names: int) -> pd.DataFrame:
-    wanted = configured_events(params)
-    columns = ["param", "event", "closest"]
-    known = [str(e) for e in frequent["event"]]
-    seen = set(known)
-    unseen = [name for _, name in wanted if name not in seen]
-    if unseen and n_names > len(known):  # names beyond the most frequent ones: ask the engine
-        found = used.filter(used.event.isin(unseen)).select("event").distinct().to_pandas()
-        seen |= set(found["event"].astype(str))
-    rows = [
-        (key, name, ", ".join(closest_names(name, known, n=3))) for key, name in wanted if name not in seen
-    ]
-    return pd.DataFrame(rows, columns=columns)
-
-
 # --- metrics.json and plot ----------------------------------------------------------------------
 
 
 def quality_metrics(report: QualityReport) -> dict[str, dict[str, Any]]:
     """The ``data_quality`` section of ``metrics.json`` (stable keys, every reason listed).
+
+    Parameters
+    ----------
+    report : QualityReport
+        The tables of :func:`quality_report`, read for their counts.
+
+    Returns
+    -------
+    dict
+        ``{"data_quality": {...}}``: row and user counts per reason, files, time range, days
+        without events or low, event names, params events not seen (docs/outputs.md).
 
     Examples
     --------
@@ -523,20 +388,20 @@ def plot_events_per_day(report: QualityReport, *, ax: Axes | None = None) -> Axe
     Parameters
     ----------
     report : QualityReport
-        Output of :func:`quality_report`.
+        The data-quality tables; only ``events_per_day`` is drawn.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure by default.
+        Axes for the daily counts; None makes a new figure.
 
     Returns
     -------
     matplotlib.axes.Axes
+        The axes, with the per-day counts and the low-day threshold (or "no used events").
 
     Examples
     --------
     >>> ax = plot_events_per_day(quality_report(facts))               # doctest: +SKIP
     """
-    if ax is None:
-        _, ax = plt.subplots()
+    ax = axes_or_new(ax)
     days = report.events_per_day
     if days.empty:
         ax.text(0.5, 0.5, "no used events", ha="center", va="center", transform=ax.transAxes)

@@ -1,4 +1,4 @@
-"""Readiness scorecard: can this data answer "is our onboarding working?" yet?
+"""Readiness scorecard: whether this data can answer "is our onboarding working?" yet.
 
 One row per signal, each ``pass``, ``warn`` or ``fail`` with its value and a sentence saying
 why and what to do. The thresholds are params keys (``min_segment_size``,
@@ -32,7 +32,7 @@ signal             value                                   status
                                                            at least twice
 =================  ======================================  ==============================================
 
-Day 30 is the baseline of METRICS.md's retention and TTFV headlines (eligible for day-N retention
+Day 30 is the baseline of the retention and TTFV headlines (docs/metrics.md, "Readiness scorecard") (eligible for day-N retention
 means ``age >= N + 1``; value "by day 30" needs 30 observed days).
 
 Examples
@@ -57,6 +57,7 @@ from ..data import columns as C
 from ..data.facts import Facts
 from ..errors import DataError, OnboardingAnalysisError
 from ..params import window_adjective
+from .feedback_responses import all_responses
 
 __all__ = ["COLUMNS", "SIGNALS", "STATUSES", "plot_readiness", "readiness_metrics", "readiness_scorecard"]
 
@@ -66,7 +67,7 @@ COLUMNS = ["signal", "status", "value", "explanation"]
 SIGNALS = ("segments", "journey", "feedback", "baseline", "data_quality")
 #: Statuses, from best to worst.
 STATUSES = ("pass", "warn", "fail")
-#: Day of the baseline figures (METRICS.md's day-30 retention and TTFV headline).
+#: Day of the baseline figures (the day-30 retention and TTFV headlines).
 BASELINE_DAY = 30
 _COLORS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828"}
 
@@ -93,20 +94,14 @@ def _segments(facts: Facts) -> dict[str, Any]:
         if big > best:
             best, best_column, sizes = big, column, counts
     shown = ", ".join(f"{k} {v}" for k, v in sizes.head(4).items())
+    size = params.min_segment_size
     if best >= 2:
-        return _row(
-            "segments",
-            "pass",
-            best,
-            f"'{best_column}' has {best} groups of at least {params.min_segment_size} users ({shown})",
-        )
-    return _row(
-        "segments",
-        "warn",
-        best,
-        f"no segment column has two groups of at least {params.min_segment_size} users (best: "
-        f"'{best_column}': {shown or 'no values'}); groups that small are pooled, nothing to compare",
+        return _row("segments", "pass", best, f"'{best_column}' has {best} groups of at least {size} users ({shown})")
+    why = (
+        f"no segment column has two groups of at least {size} users (best: '{best_column}': "
+        f"{shown or 'no values'}); groups that small are pooled, nothing to compare"
     )
+    return _row("segments", "warn", best, why)
 
 
 def _journey(facts: Facts) -> dict[str, Any]:
@@ -123,33 +118,21 @@ def _journey(facts: Facts) -> dict[str, Any]:
     )
     missing = [" | ".join(step) for step in steps if not seen.intersection(step)]
     eligible = int((facts.table[C.AGE] >= params.conversion_window_days).sum())
+    window = window_adjective(params.conversion_window)
     if missing:
-        return _row(
-            "journey",
-            "fail",
-            eligible,
-            f"step(s) {missing} never occur in the data: check the event names in params onboarding_steps",
-        )
+        why = f"step(s) {missing} never occur in the data: check the event names in params onboarding_steps"
+        return _row("journey", "fail", eligible, why)
     if eligible == 0:
-        return _row(
-            "journey",
-            "warn",
-            0,
-            f"every step occurs, but no user has been observed for the {window_adjective(params.conversion_window)} "
-            f"conversion window yet: the funnel has no eligible user",
+        why = (
+            f"every step occurs, but no user has been observed for the {window} conversion window "
+            "yet: the funnel has no eligible user"
         )
-    return _row(
-        "journey",
-        "pass",
-        eligible,
-        f"all {len(steps)} steps occur; {eligible} users observed for the whole "
-        f"{window_adjective(params.conversion_window)} window",
-    )
+        return _row("journey", "warn", 0, why)
+    why = f"all {len(steps)} steps occur; {eligible} users observed for the whole {window} window"
+    return _row("journey", "pass", eligible, why)
 
 
 def _feedback(facts: Facts) -> dict[str, Any]:
-    from .feedback import _all_responses  # local: the feedback rules live there
-
     params = facts.params
     if params.feedback_event is None:
         return _row(
@@ -159,7 +142,7 @@ def _feedback(facts: Facts) -> dict[str, Any]:
             "not configured: set params feedback_event (an NPS or CSAT survey event) to measure feedback",
         )
     try:
-        frame, missing = _all_responses(facts)
+        frame, missing = all_responses(facts)
     except DataError as err:
         return _row("feedback", "fail", None, f"feedback scores unusable: {err}")
     responders = int(frame["user_id"].nunique())
@@ -267,6 +250,12 @@ def readiness_scorecard(facts: Facts, *, quality: Any = None) -> pd.DataFrame:
         :data:`COLUMNS`, one row per signal of :data:`SIGNALS`. ``value`` is a plain number or
         None.
 
+    Raises
+    ------
+    TypeError
+        ``facts`` is not a Facts object with its events (a broken signal never raises: it
+        fails with its reason).
+
     Examples
     --------
     >>> import onboarding_analysis as oa                                  # doctest: +SKIP
@@ -294,7 +283,19 @@ def readiness_scorecard(facts: Facts, *, quality: Any = None) -> pd.DataFrame:
 
 
 def readiness_metrics(table: pd.DataFrame) -> dict[str, dict]:
-    """The ``readiness`` section of metrics.json: ``{signal: {"status", "value"}}``."""
+    """The ``readiness`` section of metrics.json: ``{signal: {"status", "value"}}``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`readiness_scorecard`.
+
+    Returns
+    -------
+    dict
+        ``{"readiness": {signal: {"status": str, "value": int, float or None}}}``; a value
+        that is not a finite number is None.
+    """
     out = {}
     for row in table.itertuples(index=False):
         value = row.value
@@ -310,7 +311,20 @@ def readiness_metrics(table: pd.DataFrame) -> dict[str, dict]:
 
 
 def plot_readiness(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """The scorecard as coloured tiles: one per signal, green pass, amber warn, red fail."""
+    """The scorecard as coloured tiles: one per signal, green pass, amber warn, red fail.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`readiness_scorecard`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default a new figure sized to the number of signals.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes, one tile and label per signal, without axis lines.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.6 * max(len(table), 1) + 0.6))
     n = len(table)

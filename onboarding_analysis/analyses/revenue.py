@@ -1,12 +1,12 @@
 """Revenue impact of churn: monthly net revenue churn and one year of revenue under it.
 
-METRICS.md, "Revenue impact of churn". Enabled by params ``revenue_event``: events of that name
+docs/metrics.md, "Net revenue churn". Enabled by params ``revenue_event``: events of that name
 whose ``value`` is the account's monthly recurring revenue (MRR) *after* the event (a plan
 change, a seat added or removed, a cancellation with value 0). Accounts are the events'
 ``account_id`` when the log has one, else the users.
 
-Definitions
------------
+Notes
+-----
 - **MRR of an account at an instant** ``b``: the ``value`` of its last revenue event strictly
   before ``b`` (0 before its first). Events of one account at the same instant: the largest
   value is taken (a deterministic rule; exports should not produce such ties).
@@ -32,7 +32,7 @@ Definitions
   churn rate over time (read :attr:`RevenueResult.months` for that).
 - **Projection**: with ``R`` = total MRR at ``T`` (the current revenue base, new business
   excluded), one year of revenue at a constant monthly net churn ``c`` is
-  ``sum_{k=0}^{11} R (1 - c)^k`` (:func:`project_revenue`), for the measured churn (with the
+  ``sum_{k=0}^{11} R (1 - c)^k`` (:func:`~onboarding_analysis.analyses.revenue_projection.project_revenue`), for the measured churn (with the
   revenue at its interval bounds) and for each of params ``churn_scenarios``.
 
 MRR is only known from an account's first revenue event: accounts paying before the log starts
@@ -47,7 +47,6 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +58,9 @@ from ..absence import add_note
 from ..data.facts import Facts
 from ..display.figures import axes_or_new
 from ..errors import DataError, ParamsError
+from ..stats.finite import finite_or_none
 from ..stats.intervals import check_alpha
+from .revenue_projection import MONTHS_PER_YEAR, PROJECTION_COLUMNS, project_revenue, projection_table
 
 __all__ = [
     "MONTH_COLUMNS",
@@ -87,16 +88,6 @@ MONTH_COLUMNS = [
     "ci_low",
     "ci_high",
 ]
-#: Columns of :func:`projection_table`.
-PROJECTION_COLUMNS = [
-    "scenario",
-    "monthly_net_churn",
-    "projected_year_revenue",
-    "revenue_ci_low",
-    "revenue_ci_high",
-    "vs_measured",
-]
-MONTHS_PER_YEAR = 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,69 +124,6 @@ class RevenueResult:
     alpha: float
 
 
-# --- the arithmetic ---------------------------------------------------------------------------
-
-
-def project_revenue(
-    mrr: float, monthly_net_churn: float, *, months: int = MONTHS_PER_YEAR, start: int = 0
-) -> float:
-    """Revenue of ``months`` months from a base ``mrr`` at a constant monthly net churn ``c``.
-
-    ``sum_{k=start}^{start+months-1} mrr * (1 - c)^k``: month 0 earns the base, every later
-    month ``(1 - c)`` times the one before (METRICS.md, "Revenue impact of churn").
-
-    Examples
-    --------
-    >>> project_revenue(100.0, 0.0)
-    1200.0
-    >>> round(project_revenue(100.0, 0.05), 2)
-    919.28
-    """
-    if not isinstance(months, int) or isinstance(months, bool) or months < 1:
-        raise ValueError(f"months must be a whole number >= 1, but was {months!r}")
-    c = float(monthly_net_churn)
-    if not -1 < c < 1:
-        raise ValueError(f"monthly_net_churn must be between -1 and 1, but was {monthly_net_churn!r}")
-    k = np.arange(start, start + months, dtype=float)
-    return float(np.sum(float(mrr) * (1.0 - c) ** k))
-
-
-def projection_table(
-    mrr: float,
-    measured: float | None,
-    scenarios: Iterable[float],
-    *,
-    ci: tuple[float | None, float | None] = (None, None),
-    months: int = MONTHS_PER_YEAR,
-) -> pd.DataFrame:
-    """One year of revenue from ``mrr`` for the measured churn and each scenario.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`PROJECTION_COLUMNS`; the ``measured`` row (when ``measured`` is not None) has the
-        revenue at the churn interval's bounds (higher churn, lower revenue); ``vs_measured`` is
-        each row's revenue over the measured row's.
-    """
-    rows = []
-    if measured is not None and -1 < measured < 1:
-        low, high = ci
-        bound = [
-            project_revenue(mrr, c, months=months) if c is not None and -1 < c < 1 else math.nan
-            for c in (high, low)
-        ]
-        rows.append(["measured", float(measured), project_revenue(mrr, measured, months=months), *bound])
-    for c in scenarios:
-        rows.append(
-            [f"scenario {c:+.1%}", float(c), project_revenue(mrr, c, months=months), math.nan, math.nan]
-        )
-    table = pd.DataFrame(rows, columns=PROJECTION_COLUMNS[:-1])
-    base = table.loc[table["scenario"] == "measured", "projected_year_revenue"]
-    table["vs_measured"] = (
-        table["projected_year_revenue"] / base.iloc[0] if len(base) and base.iloc[0] else math.nan
-    )
-    return table
-
 
 # --- data -------------------------------------------------------------------------------------
 
@@ -204,6 +132,17 @@ def account_mrr(facts: Facts) -> pd.DataFrame:
     """The revenue events of the run: ``account``, ``ts``, ``mrr``, sorted by account and time.
 
     Only the rows of params ``revenue_event`` reach pandas (one per MRR change).
+
+    Parameters
+    ----------
+    facts : Facts
+        The run's facts; params ``revenue_event`` names the MRR events.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per revenue event; ``account`` is the event's ``account_id``, or its user
+        when it has none.
 
     Raises
     ------
@@ -279,6 +218,8 @@ def revenue_churn(facts: Facts, *, n_boot: int = 2000, seed: int = 0, alpha: flo
     Returns
     -------
     RevenueResult
+        The months, the pooled churn with its interval, the current MRR and the projection
+        (with a note where a figure is not computable).
 
     Examples
     --------
@@ -290,7 +231,7 @@ def revenue_churn(facts: Facts, *, n_boot: int = 2000, seed: int = 0, alpha: flo
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
         raise ValueError(f"n_boot must be a whole number >= 0, but was {n_boot!r}")
     mrr = account_mrr(facts)
-    end = pd.Timestamp(facts.observation_end)
+    settings = {"n_boot": n_boot, "seed": seed, "alpha": alpha}
     scenarios = facts.params.churn_scenarios
     if mrr.empty:
         return RevenueResult(
@@ -305,50 +246,22 @@ def revenue_churn(facts: Facts, *, n_boot: int = 2000, seed: int = 0, alpha: flo
                 f"measured churn not computable: no {facts.params.revenue_event!r} event with an MRR "
                 "value in the data",
             ),
-            n_boot=n_boot,
-            seed=seed,
-            alpha=alpha,
+            **settings,
         )
     accounts = pd.Index(mrr["account"].unique())
+    end = pd.Timestamp(facts.observation_end)
     boundaries = _month_boundaries(mrr["ts"].min(), end)
     # MRR at every month start, plus the current MRR (events up to and including T).
     grid = _mrr_at(mrr, accounts, boundaries.append(pd.DatetimeIndex([end + pd.Timedelta(microseconds=1)])))
     current = float(grid[:, -1].sum())
-    grid = grid[:, :-1]
-    start, stop = grid[:, :-1], grid[:, 1:]  # months m = 0 .. M-1: [b_m, b_{m+1})
-    paying = start > 0
-    kept = np.where(paying, stop, 0.0)
-    months = pd.DataFrame(
-        {
-            "month": boundaries[:-1],
-            "accounts": paying.sum(axis=0).astype("int64"),
-            "starting_mrr": start.sum(axis=0),
-            "churned_mrr": np.where(paying & (stop == 0), start, 0.0).sum(axis=0),
-            "contraction_mrr": np.where(paying & (stop > 0) & (stop < start), start - stop, 0.0).sum(axis=0),
-            "expansion_mrr": np.where(paying & (stop > start), stop - start, 0.0).sum(axis=0),
-            "new_mrr": np.where(~paying, stop, 0.0).sum(axis=0),
-        }
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        months["net_churn"] = 1.0 - kept.sum(axis=0) / months["starting_mrr"].where(
-            months["starting_mrr"] > 0
-        )
+    months, start, kept = _month_flows(grid[:, :-1], boundaries)
     total_start = start.sum()
     pooled = float(1.0 - kept.sum() / total_start) if total_start > 0 else None
-
+    contributing = (start > 0).any(axis=1)
     low = high = None
-    months["ci_low"] = math.nan
-    months["ci_high"] = math.nan
-    contributing = paying.any(axis=1)
     # One paying account resamples to itself: a bootstrap "interval" of width 0 says nothing.
     if pooled is not None and n_boot > 0 and contributing.sum() >= 2:
-        s, k = start[contributing], kept[contributing]
-        reps_pooled, reps_month = _bootstrap(s, k, n_boot, seed)
-        low, high = (float(v) for v in np.quantile(reps_pooled, [alpha / 2, 1 - alpha / 2]))
-        # A month's resamples are NaN when no resampled account paid at its start.
-        for j in np.flatnonzero(months["starting_mrr"].to_numpy() > 0):
-            values = reps_month[:, j][~np.isnan(reps_month[:, j])]
-            months.loc[j, ["ci_low", "ci_high"]] = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+        low, high = _bootstrap_intervals(months, start[contributing], kept[contributing], settings)
     projection = projection_table(current, pooled, scenarios, ci=(low, high))
     if pooled is None:
         add_note(
@@ -370,10 +283,55 @@ def revenue_churn(facts: Facts, *, n_boot: int = 2000, seed: int = 0, alpha: flo
         current_mrr=current,
         accounts=len(accounts),
         projection=projection,
-        n_boot=n_boot,
-        seed=seed,
-        alpha=alpha,
+        **settings,
     )
+
+
+def _month_flows(grid: np.ndarray, boundaries: pd.DatetimeIndex) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The MRR flows of each complete month from the MRR at every month start.
+
+    ``grid``: accounts x month starts. Returns the months table (without intervals, which are
+    NaN until :func:`_bootstrap_intervals`), each account's starting MRR per month and the part
+    of it kept at the month's end (0 for accounts not paying at its start).
+    """
+    start, stop = grid[:, :-1], grid[:, 1:]  # months m = 0 .. M-1: [b_m, b_{m+1})
+    paying = start > 0
+    kept = np.where(paying, stop, 0.0)
+    months = pd.DataFrame(
+        {
+            "month": boundaries[:-1],
+            "accounts": paying.sum(axis=0).astype("int64"),
+            "starting_mrr": start.sum(axis=0),
+            "churned_mrr": np.where(paying & (stop == 0), start, 0.0).sum(axis=0),
+            "contraction_mrr": np.where(paying & (stop > 0) & (stop < start), start - stop, 0.0).sum(axis=0),
+            "expansion_mrr": np.where(paying & (stop > start), stop - start, 0.0).sum(axis=0),
+            "new_mrr": np.where(~paying, stop, 0.0).sum(axis=0),
+        }
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        months["net_churn"] = 1.0 - kept.sum(axis=0) / months["starting_mrr"].where(
+            months["starting_mrr"] > 0
+        )
+    months["ci_low"] = math.nan
+    months["ci_high"] = math.nan
+    return months, start, kept
+
+
+def _bootstrap_intervals(
+    months: pd.DataFrame, start: np.ndarray, kept: np.ndarray, settings: dict[str, Any]
+) -> tuple[float, float]:
+    """The pooled churn's bootstrap interval; each month's goes into ``months`` (in place).
+
+    ``start`` and ``kept``: the rows of the accounts that paid at the start of some month.
+    """
+    alpha = settings["alpha"]
+    reps_pooled, reps_month = _bootstrap(start, kept, settings["n_boot"], settings["seed"])
+    low, high = (float(v) for v in np.quantile(reps_pooled, [alpha / 2, 1 - alpha / 2]))
+    # A month's resamples are NaN when no resampled account paid at its start.
+    for j in np.flatnonzero(months["starting_mrr"].to_numpy() > 0):
+        values = reps_month[:, j][~np.isnan(reps_month[:, j])]
+        months.loc[j, ["ci_low", "ci_high"]] = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return low, high
 
 
 def _bootstrap(start: np.ndarray, kept: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -409,15 +367,13 @@ def _bootstrap(start: np.ndarray, kept: np.ndarray, n_boot: int, seed: int) -> t
 # --- metrics and plots ------------------------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def revenue_metrics(result: RevenueResult) -> dict[str, dict]:
     """The ``revenue`` section of metrics.json.
+
+    Parameters
+    ----------
+    result : RevenueResult
+        The pooled churn, current MRR and projection rows, as :func:`revenue_churn` computed them.
 
     Returns
     -------
@@ -431,18 +387,18 @@ def revenue_metrics(result: RevenueResult) -> dict[str, dict]:
     scenarios = table[table["scenario"] != "measured"]
     return {
         "revenue": {
-            "monthly_net_churn": _number(result.monthly_net_churn),
-            "monthly_net_churn_ci_low": _number(result.ci_low),
-            "monthly_net_churn_ci_high": _number(result.ci_high),
-            "current_mrr": _number(result.current_mrr),
+            "monthly_net_churn": finite_or_none(result.monthly_net_churn),
+            "monthly_net_churn_ci_low": finite_or_none(result.ci_low),
+            "monthly_net_churn_ci_high": finite_or_none(result.ci_high),
+            "current_mrr": finite_or_none(result.current_mrr),
             "months": int(len(result.months)),
-            "projected_year_revenue": _number(measured["projected_year_revenue"].iloc[0])
+            "projected_year_revenue": finite_or_none(measured["projected_year_revenue"].iloc[0])
             if len(measured)
             else None,
             "scenarios": [
                 {
-                    "monthly_net_churn": _number(row.monthly_net_churn),
-                    "projected_year_revenue": _number(row.projected_year_revenue),
+                    "monthly_net_churn": finite_or_none(row.monthly_net_churn),
+                    "projected_year_revenue": finite_or_none(row.projected_year_revenue),
                 }
                 for row in scenarios.itertuples(index=False)
             ],
@@ -455,6 +411,20 @@ def plot_revenue_projection(result: RevenueResult, *, ax: Axes | None = None, mo
 
     The measured churn is drawn with its interval as a band; the first year is shaded, and the
     legend gives each line's one-year revenue.
+
+    Parameters
+    ----------
+    result : RevenueResult
+        The churn of :func:`revenue_churn`; its ``current_mrr`` is month 0.
+    ax : matplotlib.axes.Axes, optional
+        Target axes (None: a fresh figure).
+    months : int, default 24
+        Months drawn from today's base (month 0).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes, with one line per churn rate of :attr:`RevenueResult.projection`.
     """
     ax = axes_or_new(ax)
     k = np.arange(months)
@@ -484,7 +454,21 @@ def plot_revenue_projection(result: RevenueResult, *, ax: Axes | None = None, mo
 
 
 def plot_net_churn(result: RevenueResult, *, ax: Axes | None = None) -> Axes:
-    """Monthly net revenue churn per complete month with its bootstrap interval."""
+    """Monthly net revenue churn per complete month with its bootstrap interval.
+
+    Parameters
+    ----------
+    result : RevenueResult
+        Its ``months`` table is drawn, and the pooled churn as a dashed line.
+    ax : matplotlib.axes.Axes, optional
+        If given, the plot goes there; else into a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes, with the monthly churn, its band and the pooled churn (or a note that no
+        complete month had paying accounts).
+    """
     ax = axes_or_new(ax)
     table = result.months.dropna(subset=["net_churn"])
     if table.empty:
