@@ -374,8 +374,8 @@ def test_duplicate_candidates_are_checked_exactly(monkeypatch):
 
 
 def test_event_reasons_order():
+    from onboarding_analysis.data.contract import ROW_REASONS
     from onboarding_analysis.data.facts import EVENT_REASONS
-    from onboarding_analysis.data.loading import ROW_REASONS
 
     assert EVENT_REASONS == (
         *ROW_REASONS,

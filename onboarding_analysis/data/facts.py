@@ -71,8 +71,9 @@ from ..errors import DataError, DataWarning
 from ..names import closest_names
 from ..params import Params
 from . import columns as C
+from .contract import ROW_REASONS, Source, users_overlap_message
 from .files import is_remote
-from .loading import ROW_REASONS, Source, defect_message, implausible_message, users_overlap_message
+from .scan import defect_message, implausible_message
 from .sources import HOUSEKEEPING_EVENTS
 
 MICROS_PER_DAY = 86_400_000_000
