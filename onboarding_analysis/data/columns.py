@@ -2,7 +2,7 @@
 
 The user-facts table (built by :mod:`onboarding_analysis.data.facts`) has one row per user.
 Durations are fractional days since the user's signup ``t0``; day indices are
-``floor((ts - t0) / 24h)`` (METRICS.md, "Time base").
+``floor((ts - t0) / 24h)`` (``docs/metrics.md``, "Time base").
 
 =====================  ===========================================================
 column                 meaning

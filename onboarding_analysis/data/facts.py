@@ -3,7 +3,7 @@
 The whole computation is one ibis expression over the canonical tables of
 :mod:`onboarding_analysis.data.loading`, so the same code runs on DuckDB (default) or any backend
 ibis supports (Spark, warehouses). Only the result, one row per user, reaches pandas. The
-columns are documented in :mod:`onboarding_analysis.data.columns`; the definitions are METRICS.md's:
+columns are documented in :mod:`onboarding_analysis.data.columns`; the definitions are those of ``docs/metrics.md``:
 
 - ``t0``: the users table's ``signup_at``; else the first ``signup_event``; else the first event.
 - day index ``floor((ts - t0) / 24h)``, computed on microseconds, so an event exactly 24 h after
@@ -15,7 +15,7 @@ columns are documented in :mod:`onboarding_analysis.data.columns`; the definitio
   ``T - last >= inactivity_days``, with lifetime ``last - t0``.
   *Censoring* (a documented departure, see below): a user not (yet) churned is censored at
   ``max(age - inactivity_days, 0)`` (``lifetime_censoring: observable``, the default), the last
-  moment at which churn could have been observed. METRICS.md's literal rule censors at ``age``
+  moment at which churn could have been observed. The literal rule of ``docs/metrics.md`` censors at ``age``
   (``lifetime_censoring: observation_end``); that counts users who stopped less than
   ``inactivity_days`` before ``T`` as surviving to ``T`` and biases survival upwards (measured on
   simulated exponential lifetimes, mean 60 days: S(30) 0.675 vs truth 0.607, while the
