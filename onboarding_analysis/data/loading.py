@@ -150,15 +150,7 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     notes: list[str] = []
     raw = _open_events(con, params, notes)
     cols, types, source_name = raw.cols, raw.types, raw.source_name
-    ts_sql = timestamp_sql(
-        con,
-        "raw_events",
-        cols["timestamp"],
-        types[cols["timestamp"]],
-        params.timezone,
-        source_name,
-        warnings_out=notes,
-    )
+    ts_sql = _utc_sql(con, "raw_events", cols["timestamp"], types, params, source_name, notes)
     uid_sql = id_sql(
         con, "raw_events", cols["user_id"], types[cols["user_id"]], source_name, warnings_out=notes
     )
@@ -336,6 +328,15 @@ def _first_value(con: Any, column: str) -> Any:
     return row[0] if row else None
 
 
+def _utc_sql(
+    con: Any, view: str, column: str, types: dict[str, str], params: Params, source_name: str, notes: Any
+) -> str:
+    """:func:`~onboarding_analysis.data.duckdb_columns.timestamp_sql` of ``column``, in params ``timezone``."""
+    return timestamp_sql(
+        con, view, column, types[column], params.timezone, source_name, warnings_out=notes
+    )
+
+
 def _create_events_view(
     con: Any,
     no_uid: str,
@@ -445,15 +446,7 @@ def _load_users(
         n_rows = _check_users_rows(con, uid_expr, files, source_name, cols["user_id"])
     select = [f"{uid_expr} AS user_id"]
     if cols["signup_at"] in types:
-        ts_sql = timestamp_sql(
-            con,
-            "raw_users",
-            cols["signup_at"],
-            types[cols["signup_at"]],
-            params.timezone,
-            source_name,
-            warnings_out=notes,
-        )
+        ts_sql = _utc_sql(con, "raw_users", cols["signup_at"], types, params, source_name, notes)
         bad = None
         if not checked:
             signup = quote_ident(cols["signup_at"])

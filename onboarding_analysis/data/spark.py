@@ -135,7 +135,15 @@ def load_spark(params: Params, con: Any) -> Source:
         warn(summary.end_note, notes)
     span = (summary.first_ts, summary.last_ts)
     if not params.filters:  # a filtered run warns about its own users' rows only (build_facts)
-        _warn_defects_spark(raw, summary.defects, summary.implausible, span, cols, source_name, ts, notes)
+        warn_row_defects(
+            summary.defects,
+            summary.implausible,
+            span,
+            cols,
+            source_name,
+            notes,
+            unparseable_example=lambda: _unparseable_example(raw, cols["timestamp"], ts),
+        )
     return Source(
         con=con,
         events=con.table(EVENTS_VIEW),
@@ -414,27 +422,13 @@ def _id_column(frame: Any, column: str, col_type: str, source_name: str, notes: 
     return col.cast("string")
 
 
-def _warn_defects_spark(
-    raw: Any,
-    defects: dict[str, int],
-    implausible: int,
-    span: tuple[dt.datetime, dt.datetime],
-    cols: dict[str, str],
-    source_name: str,
-    ts: Any,
-    notes: list[str],
-) -> None:
-    """loading._warn_defects: one DataWarning per kind of row defect."""
+def _unparseable_example(raw: Any, column: str, ts: Any) -> Any:
+    """One raw value of the timestamp ``column`` that ``ts`` cannot read (for the warning)."""
     from pyspark.sql import functions as F
 
-    def example() -> Any:
-        col = F.col(_q(cols["timestamp"]))
-        row = (
-            raw.where(col.isNotNull() & (F.trim(col.cast("string")) != "") & ts.isNull()).select(col).first()
-        )
-        return row[0] if row else None
-
-    warn_row_defects(defects, implausible, span, cols, source_name, notes, unparseable_example=example)
+    col = F.col(_q(column))
+    row = raw.where(col.isNotNull() & (F.trim(col.cast("string")) != "") & ts.isNull()).select(col).first()
+    return row[0] if row else None
 
 
 def _load_users_spark(con: Any, params: Params, notes: list[str]) -> tuple[Any, int, list[str]]:
