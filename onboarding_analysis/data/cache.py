@@ -73,6 +73,7 @@ _CODE = (
     "loading.py",
     "spark.py",
     "facts.py",
+    "facts_query.py",
     "engines.py",
     "../params.py",
     "columns.py",
