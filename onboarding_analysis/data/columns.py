@@ -48,5 +48,16 @@ PERIOD_MASK = {"week": WEEKS_MASK, "month": MONTHS_MASK}
 
 
 def active_day(n: int) -> str:
-    """Name of the flag column "active on day index ``n``"."""
+    """Name of the flag column "active on day index ``n``".
+
+    Parameters
+    ----------
+    n : int
+        The day index.
+
+    Returns
+    -------
+    str
+        ``active_day_<n>``.
+    """
     return f"active_day_{int(n)}"

@@ -209,13 +209,7 @@ def build_facts(source: Source, params: Params) -> Facts:
     scoped = bool(params.filters)
     if scoped:  # a filtered run accounts for the rows of its own users only (module docstring)
         status = status[status["in_scope"]]
-    excluded: dict[str, int] = {}
-    for reason in ROW_LEVEL:
-        excluded[reason] = int(status[f"n_{reason}"].fillna(0).sum())
-    by_status = status.dropna(subset=["status"]).groupby("status")["n_ok"].sum()
-    for reason in USER_REASONS:
-        excluded[reason] = int(by_status.get(reason, 0))
-    excluded["before signup"] = int(table.pop("n_before").sum())
+    excluded = _excluded_rows(status, table)
     users_excluded = status.dropna(subset=["status"]).groupby("status").size()
     notes = _scoped_defect_notes(source, params, excluded) if scoped else []
     issued = list(notes)
@@ -229,13 +223,6 @@ def build_facts(source: Source, params: Params) -> Facts:
     if scoped:
         files = _rows_per_file(source, scope_ids)
         users_rows = int(status["in_users"].fillna(False).sum())
-    analysed = status[status["status"].isna()]
-    users_summary = summarise_users(
-        in_users=analysed["in_users"].fillna(False).to_numpy(dtype=bool),
-        with_rows=analysed["n_rows"].to_numpy() > 0,
-        signup_event=analysed["has_signup"].fillna(False).to_numpy(dtype=bool),
-        signup_at=analysed["has_signup_at"].fillna(False).to_numpy(dtype=bool),
-    )
     accounting = Accounting(
         events_read=int(status["n_rows"].sum()) if scoped else sum(source.files.values()),
         events_used=int(table[C.N_EVENTS].sum()),
@@ -244,7 +231,7 @@ def build_facts(source: Source, params: Params) -> Facts:
         users_excluded={str(k): int(v) for k, v in users_excluded.items() if k != "missing user id"},
         files=files,
         users_rows=users_rows,
-        users_summary=users_summary,
+        users_summary=_users_summary(status[status["status"].isna()]),
     )
     return Facts(
         table=table,
@@ -256,6 +243,31 @@ def build_facts(source: Source, params: Params) -> Facts:
         duplicates=candidates,
         notes=tuple(notes),
         issued=tuple(issued),
+    )
+
+
+def _excluded_rows(status: pd.DataFrame, table: pd.DataFrame) -> dict[str, int]:
+    """Event rows excluded per reason: row-level ones, with their user, before signup.
+
+    Pops ``n_before`` (the rows before each user's signup) from the facts ``table``.
+    """
+    excluded: dict[str, int] = {}
+    for reason in ROW_LEVEL:
+        excluded[reason] = int(status[f"n_{reason}"].fillna(0).sum())
+    by_status = status.dropna(subset=["status"]).groupby("status")["n_ok"].sum()
+    for reason in USER_REASONS:
+        excluded[reason] = int(by_status.get(reason, 0))
+    excluded["before signup"] = int(table.pop("n_before").sum())
+    return excluded
+
+
+def _users_summary(analysed: pd.DataFrame) -> dict[str, int]:
+    """:func:`summarise_users` of the status rows of the included users."""
+    return summarise_users(
+        in_users=analysed["in_users"].fillna(False).to_numpy(dtype=bool),
+        with_rows=analysed["n_rows"].to_numpy() > 0,
+        signup_event=analysed["has_signup"].fillna(False).to_numpy(dtype=bool),
+        signup_at=analysed["has_signup_at"].fillna(False).to_numpy(dtype=bool),
     )
 
 
@@ -427,20 +439,7 @@ def _normalise(arrow, params: Params) -> pd.DataFrame:
     return table
 
 
-__all__ = [
-    "DUPLICATE",
-    "EVENT_PREFIX",
-    "EVENT_REASONS",
-    "FILTERED",
-    "MICROS_PER_DAY",
-    "USER_REASONS",
-    "Accounting",
-    "Facts",
-    "bit_mask",
-    "build_facts",
-    "duplicate_candidates",
-    "duplicate_table",
-    "mark_duplicates",
-    "summarise_users",
-    "user_facts_expr",
+__all__ = [  # the facts' own names, then the query's (facts_query) re-exported
+    "Accounting", "Facts", "build_facts", "duplicate_table", "summarise_users",
+    "DUPLICATE", "EVENT_PREFIX", "EVENT_REASONS", "FILTERED", "MICROS_PER_DAY", "USER_REASONS", "bit_mask", "duplicate_candidates", "mark_duplicates", "user_facts_expr",
 ]

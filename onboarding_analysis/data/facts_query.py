@@ -264,6 +264,29 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
         attr_values = {a: base[f"ev_{a}"] for a in attrs_from_events}
     base = base.mutate(**attr_values)
 
+    base = _with_status(base, source, params, end)
+    status_cols = ["user_id", "status", "t0", *attr_values, *STATUS_ONLY[1:]]
+    if merged:
+        status_cols += [c for c in base.columns if c.startswith(EVENT_PREFIX)]
+    per_user_status = base.select(*status_cols)
+
+    if users is None:
+        users = base.filter(base.status.isnull()).select("user_id", "t0", *attr_values)
+    joined = events.filter(events.reason.isnull()).inner_join(users.select("user_id", "t0"), "user_id")
+    facts = facts_select(
+        users.left_join(event_pass(joined, params), "user_id"), source, params, attr_values
+    )
+    active = _active(joined, params)
+    after = joined.ts >= joined.t0
+    day = joined.ts.delta(joined.t0, unit="microsecond") // MICROS_PER_DAY
+    used = joined.filter(after).mutate(day=day.cast("int64"), days=_days(joined.ts, joined.t0), active=active)
+    return facts, per_user_status, used
+
+
+def _with_status(base, source: Source, params: Params, end):
+    """The per-user table ``base`` with each user's ``status`` (exclusion reason, NULL: included),
+    ``in_scope`` (the user's rows belong to this run's filters) and the signup flags.
+    """
     keep = ibis.literal(True)
     scope = ibis.literal(True)
     for column, allowed in params.filters.items():
@@ -297,22 +320,7 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
         has_signup=base.first_signup.notnull(),
         has_signup_at=has_signup_at,
     )
-    status_cols = ["user_id", "status", "t0", *attr_values, *STATUS_ONLY[1:]]
-    if merged:
-        status_cols += [c for c in base.columns if c.startswith(EVENT_PREFIX)]
-    per_user_status = base.select(*status_cols)
-
-    if users is None:
-        users = base.filter(base.status.isnull()).select("user_id", "t0", *attr_values)
-    joined = events.filter(events.reason.isnull()).inner_join(users.select("user_id", "t0"), "user_id")
-    facts = facts_select(
-        users.left_join(event_pass(joined, params), "user_id"), source, params, attr_values
-    )
-    active = _active(joined, params)
-    after = joined.ts >= joined.t0
-    day = joined.ts.delta(joined.t0, unit="microsecond") // MICROS_PER_DAY
-    used = joined.filter(after).mutate(day=day.cast("int64"), days=_days(joined.ts, joined.t0), active=active)
-    return facts, per_user_status, used
+    return base
 
 
 def event_pass(joined, params: Params):

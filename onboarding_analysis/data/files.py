@@ -56,6 +56,18 @@ def expand_files(pattern: str, *, what: str, where: str, resolved_from: str | No
 
 
 def file_format(path: str) -> str | None:
+    """The format of an input file from its name.
+
+    Parameters
+    ----------
+    path : str
+        A file name or path.
+
+    Returns
+    -------
+    str or None
+        ``csv``, ``parquet``, or None for another ending.
+    """
     name = path.lower()
     if name.endswith(_CSV_SUFFIXES):
         return "csv"

@@ -130,6 +130,20 @@ def load(params: Params, *, con: Any | None = None, known: dict | None = None) -
     the plausible date range and the rows per file are taken from it, and its warnings are
     issued again, so a cache hit warns as the first run did.
 
+    Parameters
+    ----------
+    params : Params
+        The run's params.
+    con : ibis DuckDB backend, optional
+        Where the views are created (default: a new :func:`connect`).
+    known : dict, optional
+        The scan of an earlier load of the same inputs (see above).
+
+    Returns
+    -------
+    Source
+        The canonical tables and what the load found.
+
     Raises
     ------
     DataError

@@ -46,10 +46,30 @@ def summarise_scan(
 ) -> ScanSummary:
     """Rows per file, row defects, the plausible date range and ``T`` from the scan's rows.
 
-    Shared by every engine's loader. ``rows``: ``(file, day, rows, valid rows, min ts, max ts,
-    missing ids, missing names, unparseable timestamps, ...)`` per file and day;
-    ``no_timestamp_example``: a callable giving one raw timestamp (for the error when none can
-    be read); ``file_name``: maps the engine's file names to the input paths (default: same).
+    Shared by every engine's loader.
+
+    Parameters
+    ----------
+    rows : iterable of tuple
+        ``(file, day, rows, valid rows, min ts, max ts, missing ids, missing names,
+        unparseable timestamps, ...)`` per file and day.
+    files : list of str
+        The events files (each gets a count, 0 if it has no row).
+    params : Params
+        The run's params (``observation_end`` and its check).
+    source_name : str
+        The events' name in messages.
+    cols : dict
+        The canonical role -> column mapping.
+    no_timestamp_example : callable
+        Gives one raw timestamp, for the error when none can be read.
+    file_name : callable, optional
+        Maps the engine's file names to the input paths (default: the same).
+
+    Returns
+    -------
+    ScanSummary
+        Rows per file, defects, implausible rows, the plausible span and ``T``.
 
     Raises
     ------
@@ -234,7 +254,22 @@ def defect_message(
 
 
 def implausible_message(source_name: str, n: int, span: tuple[dt.datetime, dt.datetime]) -> str:
-    """The :class:`DataWarning` text for ``n`` rows excluded as ``implausible timestamp``."""
+    """Word the :class:`DataWarning` for ``n`` rows excluded as ``implausible timestamp``.
+
+    Parameters
+    ----------
+    source_name : str
+        The events' name in messages.
+    n : int
+        Rows excluded.
+    span : tuple of datetime
+        The first and last plausible event.
+
+    Returns
+    -------
+    str
+        The warning text.
+    """
     return (
         f"{source_name}: {_rows(n)} excluded as 'implausible timestamp': dated more than "
         f"{IMPLAUSIBLE_GAP_DAYS} days away from all other events ({span[0]:%Y-%m-%d} to "

@@ -118,6 +118,13 @@ def load_spark(params: Params, con: Any) -> Source:
     spark_names: dict[str, str] = {}
 
     def no_timestamp_example() -> Any:
+        """One non-NULL raw timestamp, for the error when none can be read.
+
+        Returns
+        -------
+        object or None
+            The raw value, None when the column is empty.
+        """
         row = raw.where(F.col(_q(cols["timestamp"])).isNotNull()).select(_q(cols["timestamp"])).first()
         return row[0] if row else None
 
@@ -212,7 +219,25 @@ def _events_view(parsed: Any, summary: Any, spark_names: dict[str, str], columns
 
 
 def spark_files(params: Params, what: str) -> list[str]:
-    """The files of params ``what`` (``events``/``users``): expanded locally, or the URI as is."""
+    """The files of params ``what`` (``events``/``users``): expanded locally, or the URI as is.
+
+    Parameters
+    ----------
+    params : Params
+        The run's params.
+    what : str
+        ``events`` or ``users``.
+
+    Returns
+    -------
+    list of str
+        The local files of the path or glob, or the one remote URI.
+
+    Raises
+    ------
+    DataError
+        A local path matches no file, or a file is empty.
+    """
     pattern = getattr(params, what)
     if is_remote(pattern):
         return [pattern]

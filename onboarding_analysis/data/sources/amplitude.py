@@ -72,6 +72,21 @@ def _group(group_type: str) -> str:
 def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     """Create ``raw_events`` from an Amplitude export (see the module docstring).
 
+    Parameters
+    ----------
+    con : ibis DuckDB backend
+        Gets the ``amplitude_read`` table and the ``raw_events`` view.
+    params : Params
+        ``events`` (the export zip, folder or files), ``account_group``, and the user or event
+        properties that ``columns``, ``segments`` and ``filters`` name.
+    notes : list of str
+        The load's warnings (Amplitude adds none here).
+
+    Returns
+    -------
+    Read
+        The members read, the export's name and the defects in Amplitude's field names.
+
     Raises
     ------
     DataError

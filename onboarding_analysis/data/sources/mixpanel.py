@@ -39,6 +39,21 @@ _UNITS = (("seconds", 1_000_000, 1e8, 1e10), ("milliseconds", 1_000, 1e11, 1e13)
 def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     """Create ``raw_events`` from a Mixpanel raw export (see the module docstring).
 
+    Parameters
+    ----------
+    con : ibis DuckDB backend
+        Holds ``mixpanel_lines``, ``mixpanel_read`` and then ``raw_events``.
+    params : Params
+        ``events`` (the JSON-lines export), ``mixpanel_project_timezone``, and the event
+        properties named by ``columns``, ``segments`` and ``filters``.
+    notes : list of str
+        The load's warnings; this reader adds none.
+
+    Returns
+    -------
+    Read
+        The export's files and name, with the row defects in Mixpanel's terms.
+
     Raises
     ------
     DataError

@@ -219,7 +219,23 @@ def _archive(con: Any, params: Any, pairs: list[tuple[str, str]], keys: list[str
 
 
 def read_users(con: Any, params: Any, notes: list[str]) -> Read:
-    """Create ``raw_users`` from the ``identifies`` export: one row per user, latest traits."""
+    """Create ``raw_users`` from the ``identifies`` export: one row per user, latest traits.
+
+    Parameters
+    ----------
+    con : ibis DuckDB backend
+        Gets the ``raw_users`` view.
+    params : Params
+        ``users`` (the identifies table or archive) and the traits ``segments`` and
+        ``filters`` name.
+    notes : list of str
+        Not added to: identifies need no warning.
+
+    Returns
+    -------
+    Read
+        The identifies files read and their name in messages.
+    """
     pattern = params.resolve(params.users)
     pairs = export_files(pattern, what="users", where=params.where, suffixes=TABLE_SUFFIXES)
     have = _table(
