@@ -69,10 +69,7 @@ def input_files(params: Any, what: str) -> list[str]:
         from ..files import expand_files
 
         return expand_files(pattern, what=what, where=params.where, resolved_from=params.resolved_from)
-    from .common import export_files
-
-    pairs = export_files(pattern, what=what, where=params.where, suffixes=module.SUFFIXES)
-    return [disk for disk, _ in pairs]  # a zip's extracted members
+    return module.input_files(pattern, what=what, where=params.where)
 
 
 def read_events(con: Any, params: Any, notes: list[str]) -> Read:

@@ -57,6 +57,9 @@ FIELDS = {
 
 
 
+#: The export's files on disk (for the facts cache key).
+input_files = common.disk_files(SUFFIXES)
+
 def _property(key: str) -> str:
     return f"coalesce({json_text('user_properties', key)}, {json_text('event_properties', key)})"
 
@@ -122,4 +125,4 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     return finish(con, "amplitude_read", pairs, name, optional=list(optional), defects=DEFECTS)
 
 
-__all__ = ["DEFECTS", "FIELDS", "read_events"]
+__all__ = ["input_files", "DEFECTS", "FIELDS", "read_events"]

@@ -217,6 +217,26 @@ def file_names(pairs: list[tuple[str, str]]) -> str:
     )
 
 
+def disk_files(suffixes: tuple[str, ...]) -> Any:
+    """A vendor's ``input_files``: the export's files on disk (a zip's extracted members).
+
+    Parameters
+    ----------
+    suffixes : tuple of str
+        The file endings of the vendor's export.
+
+    Returns
+    -------
+    callable
+        ``input_files(pattern, *, what, where) -> list of str``, as :func:`export_files` lists them.
+    """
+
+    def input_files(pattern: str, *, what: str, where: str) -> list[str]:
+        return [disk for disk, _ in export_files(pattern, what=what, where=where, suffixes=suffixes)]
+
+    return input_files
+
+
 def json_lines(pairs: list[tuple[str, str]], columns: dict[str, str]) -> str:
     """SQL reading JSON-lines files with exactly ``columns`` (name -> DuckDB type) and ``__file``
     (the name in the accounting). Missing keys are NULL; ids declared VARCHAR stay text (a

@@ -48,6 +48,9 @@ DEFECTS = {
 
 
 
+#: The export's files on disk (for the facts cache key).
+input_files = common.disk_files(SUFFIXES)
+
 def param_sql(column: str, key: str) -> str:
     """SQL: the value (string, int, float or double, as text) of ``key`` in the repeated
     key/value records of the JSON ``column`` (NULL when absent).
@@ -140,4 +143,4 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     return finish(con, "ga4_read", pairs, name, optional=list(optional), defects=DEFECTS)
 
 
-__all__ = ["DEFECTS", "FIELDS", "param_sql", "read_events"]
+__all__ = ["input_files", "DEFECTS", "FIELDS", "param_sql", "read_events"]

@@ -36,6 +36,9 @@ _UNITS = (("seconds", 1_000_000, 1e8, 1e10), ("milliseconds", 1_000, 1e11, 1e13)
 
 
 
+#: The export's files on disk (for the facts cache key).
+input_files = common.disk_files(SUFFIXES)
+
 def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     """Create ``raw_events`` from a Mixpanel raw export (see the module docstring).
 
@@ -124,4 +127,4 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     return finish(con, "mixpanel_read", pairs, name, optional=list(optional), defects=defects)
 
 
-__all__ = ["FIELDS", "read_events"]
+__all__ = ["input_files", "FIELDS", "read_events"]

@@ -51,6 +51,9 @@ PERSON_FIELDS = {
 
 
 
+#: The export's files on disk (for the facts cache key).
+input_files = common.disk_files(SUFFIXES)
+
 def _ui_csv(con: Any, pairs: list[tuple[str, str]], fields: dict[str, str], name: str) -> str:
     """SQL reading the PostHog UI's CSV export: ``*.event``, ``*.distinct_id``, ``*.timestamp``,
     ``*.properties.<key>`` headers (the ``properties`` object is rebuilt from the last ones).
@@ -231,4 +234,4 @@ def read_users(con: Any, params: Any, notes: list[str]) -> Read:
     return Read(files=[n for _, n in pairs], source_name=name)
 
 
-__all__ = ["EVENT_FIELDS", "PERSON_FIELDS", "read_events", "read_users"]
+__all__ = ["input_files", "EVENT_FIELDS", "PERSON_FIELDS", "read_events", "read_users"]

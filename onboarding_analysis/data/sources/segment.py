@@ -43,6 +43,9 @@ ARCHIVE_FIELDS = {
 
 
 
+#: The export's files on disk (for the facts cache key).
+input_files = common.disk_files(SUFFIXES)
+
 def _table(
     con: Any, view: str, pairs: list[tuple[str, str]], name: str, required: tuple[str, ...]
 ) -> set[str]:
@@ -258,4 +261,4 @@ def read_users(con: Any, params: Any, notes: list[str]) -> Read:
     return Read(files=[n for _, n in pairs], source_name=source_name(pattern, pairs))
 
 
-__all__ = ["ARCHIVE_FIELDS", "read_events", "read_users"]
+__all__ = ["input_files", "ARCHIVE_FIELDS", "read_events", "read_users"]
