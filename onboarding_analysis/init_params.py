@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data.loading import csv_header
+from .data.files import csv_header
 from .data.sources import HOUSEKEEPING_EVENTS
 from .data.sql import quote_ident
 from .errors import DataError, DataWarning

@@ -25,7 +25,23 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def words(name: str) -> list[str]:
-    """The lower-case words of ``name`` (split at spaces, ``_ - . : /`` and camelCase)."""
+    """The lower-case words of ``name`` (split at spaces, ``_ - . : /`` and camelCase).
+
+    Parameters
+    ----------
+    name : str
+        A column, key or event name.
+
+    Returns
+    -------
+    list of str
+        Its words, in order.
+
+    Examples
+    --------
+    >>> words("signupAt_UTC")
+    ['signup', 'at', 'utc']
+    """
     return [w for w in _SEPARATORS.split(_CAMEL.sub(" ", str(name)).lower()) if w]
 
 
@@ -34,6 +50,16 @@ def similarity(a: str, b: str) -> float:
 
     The larger of the :class:`difflib.SequenceMatcher` ratios of the squashed names and of
     their sorted words joined by a space.
+
+    Parameters
+    ----------
+    a, b : str
+        The two names.
+
+    Returns
+    -------
+    float
+        1 for names with the same words in any order and separators, less the more they differ.
     """
     wa, wb = words(a), words(b)
     squashed = difflib.SequenceMatcher(None, "".join(wa), "".join(wb)).ratio()

@@ -1,6 +1,6 @@
 """Load and validate the params of one run (one YAML file per client or segment).
 
-The schema is DESIGN.md's "Params" block plus the keys documented in README.md. Only
+Every key, its type and default is documented in ``docs/params.md``. Only
 ``events`` is required; every other key has a default. Unknown keys, wrong types and
 impossible values are rejected with a :class:`~onboarding_analysis.errors.ParamsError` whose
 message names the file, the key, the bad value and what is expected.
@@ -67,7 +67,7 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 class Params:
     """The validated params of one run. Build it with :func:`load_params` or :func:`validate_params`.
 
-    Attributes mirror the YAML keys (lists become tuples); see README.md, "Params", for the
+    Attributes mirror the YAML keys (lists become tuples); see ``docs/params.md`` for the
     meaning of each key. ``params_file`` is the params file (None when built from a mapping) and
     ``base_dir`` the directory relative paths are resolved against.
     """
@@ -102,7 +102,7 @@ class Params:
     prompts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     feature_events: tuple[str, ...] = ()
     adoption_days: int = 30
-    # Segment comparisons, the onboarding change, early behaviours (METRICS.md).
+    # Segment comparisons, the onboarding change, early behaviours (``docs/metrics.md``).
     p_adjust: str = "holm"
     reference_groups: Mapping[str, str] = field(default_factory=dict)
     landmark_days: int = 7
@@ -686,7 +686,7 @@ def _to_yaml_native(value: Any) -> Any:
 def churn_delay_days(params: Params) -> float | None:
     """How long after it happens a churn becomes visible: ``inactivity_days`` under the
     inactivity rule with ``lifetime_censoring: observable``, else None (``churn_event`` is seen
-    at once; ``observation_end`` is METRICS.md's literal rule, which ignores the delay).
+    at once; ``observation_end`` is the literal rule of ``docs/metrics.md``, which ignores the delay).
     """
     if params.churn_event is None and params.lifetime_censoring == "observable":
         return float(params.inactivity_days)

@@ -351,6 +351,7 @@ def test_duplicate_candidates_are_checked_exactly(monkeypatch):
     import ibis
 
     from onboarding_analysis.data import facts as F
+    from onboarding_analysis.data import facts_query
 
     frame = pd.DataFrame(
         {
@@ -364,7 +365,7 @@ def test_duplicate_candidates_are_checked_exactly(monkeypatch):
     t = ibis.memtable(frame)
     honest = F.duplicate_candidates(t).to_pandas()
     assert sorted(honest["user_id"]) == ["a", "a"]
-    monkeypatch.setattr(F, "_key_hash", lambda table: ibis.literal(7, "int64"))
+    monkeypatch.setattr(facts_query, "_key_hash", lambda table: ibis.literal(7, "int64"))
     collided = F.duplicate_candidates(t).to_pandas()
     assert len(collided) == 4
     out = F.mark_duplicates(t, F.duplicate_table(collided, t)).to_pandas()
@@ -374,8 +375,8 @@ def test_duplicate_candidates_are_checked_exactly(monkeypatch):
 
 
 def test_event_reasons_order():
+    from onboarding_analysis.data.contract import ROW_REASONS
     from onboarding_analysis.data.facts import EVENT_REASONS
-    from onboarding_analysis.data.loading import ROW_REASONS
 
     assert EVENT_REASONS == (
         *ROW_REASONS,

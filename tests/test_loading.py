@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from onboarding_analysis.data import columns as C
-from onboarding_analysis.data.loading import csv_header, load
+from onboarding_analysis.data.files import csv_header
+from onboarding_analysis.data.loading import load
 from onboarding_analysis.data.pipeline import compute_facts
 from onboarding_analysis.data.sql import quote_ident, quote_literal
 from onboarding_analysis.errors import DataError, DataWarning, ParamsError
@@ -278,7 +279,8 @@ def test_implausible_dates_never_set_the_observation_end(write_csv):
 def test_main_block_is_the_longest_run_of_days():
     import datetime as dt
 
-    from onboarding_analysis.data.loading import IMPLAUSIBLE_GAP_DAYS, _main_block
+    from onboarding_analysis.data.contract import IMPLAUSIBLE_GAP_DAYS
+    from onboarding_analysis.data.scan import _main_block
 
     day = dt.date(2024, 1, 1)
     days = [dt.date(1970, 1, 1), day, day + dt.timedelta(days=1), day + dt.timedelta(days=400)]

@@ -6,8 +6,9 @@ leaves they share, ``facts`` the user facts, ``cache`` the on-disk facts cache a
 the entry point notebooks call.
 """
 
+from .contract import Source
 from .facts import Accounting, Facts, build_facts
-from .loading import Source, load
+from .loading import load
 from .pipeline import compute_facts, data_summary, run_metrics
 
 __all__ = ["Accounting", "Facts", "Source", "build_facts", "compute_facts", "data_summary", "load", "run_metrics"]

@@ -46,9 +46,9 @@ import pandas as pd
 from ..errors import DataWarning
 from ..params import Params
 from . import columns as C
+from .contract import Source
 from .facts import Accounting, Facts, duplicate_table, user_facts_expr
 from .files import is_remote
-from .loading import Source
 
 #: Environment variable: a cache folder, or ``off``/``0``/``false`` to disable the cache.
 CACHE_ENV = "ONBOARDING_ANALYSIS_CACHE"
@@ -66,8 +66,14 @@ LOCK_SUFFIX = ".lock"
 KEEP = 8
 #: Modules whose source is part of the key.
 _CODE = (
+    "contract.py",
+    "scan.py",
+    "duckdb_files.py",
+    "duckdb_columns.py",
     "loading.py",
+    "spark.py",
     "facts.py",
+    "facts_query.py",
     "engines.py",
     "../params.py",
     "columns.py",

@@ -2,7 +2,7 @@
 
 The user-facts table (built by :mod:`onboarding_analysis.data.facts`) has one row per user.
 Durations are fractional days since the user's signup ``t0``; day indices are
-``floor((ts - t0) / 24h)`` (METRICS.md, "Time base").
+``floor((ts - t0) / 24h)`` (``docs/metrics.md``, "Time base").
 
 =====================  ===========================================================
 column                 meaning
@@ -48,5 +48,16 @@ PERIOD_MASK = {"week": WEEKS_MASK, "month": MONTHS_MASK}
 
 
 def active_day(n: int) -> str:
-    """Name of the flag column "active on day index ``n``"."""
+    """Name of the flag column "active on day index ``n``".
+
+    Parameters
+    ----------
+    n : int
+        The day index.
+
+    Returns
+    -------
+    str
+        ``active_day_<n>``.
+    """
     return f"active_day_{int(n)}"

@@ -1,11 +1,14 @@
-"""The input files: a path or glob expanded into files, their format, and remote URIs.
+"""The input files: a path or glob expanded into files, their format, CSV headers, remote URIs.
 
 A leaf of the data path: the loaders (DuckDB and Spark) and the vendor readers all use it.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import glob as globlib
+import gzip
 import urllib.parse
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from ..errors import DataError
 
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+_DELIMITERS = (",", "\t", ";", "|")
 
 
 def expand_files(pattern: str, *, what: str, where: str, resolved_from: str | None = None) -> list[str]:
@@ -52,6 +56,18 @@ def expand_files(pattern: str, *, what: str, where: str, resolved_from: str | No
 
 
 def file_format(path: str) -> str | None:
+    """The format of an input file from its name.
+
+    Parameters
+    ----------
+    path : str
+        A file name or path.
+
+    Returns
+    -------
+    str or None
+        ``csv``, ``parquet``, or None for another ending.
+    """
     name = path.lower()
     if name.endswith(_CSV_SUFFIXES):
         return "csv"
@@ -66,4 +82,41 @@ def is_remote(path: str) -> bool:
     return len(scheme) > 1 and scheme != "file"
 
 
-__all__ = ["expand_files", "file_format", "is_remote"]
+def csv_header(path: str) -> tuple[str, list[str]]:
+    """The delimiter and column names of a CSV file, from its first line.
+
+    Raises :class:`DataError` when the first line is empty, not UTF-8, or names a column twice.
+    """
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            line = handle.readline(1 << 20)
+    except (OSError, EOFError) as err:
+        raise DataError(f"{path}: cannot read the file ({err}). Export it again.") from err
+    if line.startswith(codecs.BOM_UTF8):
+        line = line[len(codecs.BOM_UTF8) :]
+    try:
+        text = line.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}: line 1 (the header) is not UTF-8 text (byte {line[err.start : err.start + 1]!r}). "
+            f"Save the file as UTF-8, e.g. iconv -f latin1 -t utf-8 old.csv > new.csv."
+        ) from None
+    if not text.strip():
+        raise DataError(
+            f"{path}: the first line is empty; it must be the header, e.g. user_id,event,timestamp."
+        )
+    delimiter = max(_DELIMITERS, key=text.count)
+    names = next(csv.reader([text], delimiter=delimiter, quotechar='"'))
+    names = [name if name != "" else f"column{i + 1}" for i, name in enumerate(names)]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DataError(
+                f"{path}: the header names column '{name}' twice. Give every column a distinct name."
+            )
+        seen.add(name)
+    return delimiter, names
+
+
+__all__ = ["csv_header", "expand_files", "file_format", "is_remote"]

@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..sql import quote_ident, quote_literal
-from . import Read
-from .common import JSON_SUFFIXES, export_files, finish, json_lines, json_text, repeat_flag, run, source_name
+from . import Read, common
+from .common import JSON_SUFFIXES, finish, json_lines, json_text, repeat_flag, run
 
 SUFFIXES = (*JSON_SUFFIXES,)
 #: The row-level reasons in Amplitude's field names (the loader's warnings).
@@ -56,10 +56,9 @@ FIELDS = {
 }
 
 
-def input_files(pattern: str, *, what: str, where: str) -> list[str]:
-    """The export's files on disk (a zip's extracted members)."""
-    return [disk for disk, _ in export_files(pattern, what=what, where=where, suffixes=SUFFIXES)]
 
+#: The export's files on disk (for the facts cache key).
+input_files = common.disk_files(SUFFIXES)
 
 def _property(key: str) -> str:
     return f"coalesce({json_text('user_properties', key)}, {json_text('event_properties', key)})"
@@ -76,28 +75,40 @@ def _group(group_type: str) -> str:
 def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     """Create ``raw_events`` from an Amplitude export (see the module docstring).
 
+    Parameters
+    ----------
+    con : ibis DuckDB backend
+        Gets the ``amplitude_read`` table and the ``raw_events`` view.
+    params : Params
+        ``events`` (the export zip, folder or files), ``account_group``, and the user or event
+        properties that ``columns``, ``segments`` and ``filters`` name.
+    notes : list of str
+        The load's warnings (Amplitude adds none here).
+
+    Returns
+    -------
+    Read
+        The members read, the export's name and the defects in Amplitude's field names.
+
     Raises
     ------
     DataError
         No export file, an empty file, a zip of something else, or a line that is not JSON.
     """
-    pattern = params.resolve(params.events)
-    pairs = export_files(pattern, what="events", where=params.where, suffixes=SUFFIXES)
-    name = source_name(pattern, pairs)
-    blank = "nullif(trim({}), '')"
+    pairs, name = common.event_export(params, SUFFIXES)
     optional = {c: _property(params.columns[c]) for c in ("value", "client")}
     if params.account_group:
         optional["account_id"] = _group(params.account_group)
-    attributes = {a: _property(a) for a in dict.fromkeys((*params.segments, *params.filters))}
-    extra = ", ".join(f"{sql} AS {quote_ident(c)}" for c, sql in {**optional, **attributes}.items())
+    attributes = {a: _property(a) for a in common.attribute_keys(params)}
+    extra = common.aliased({**optional, **attributes})
     run(
         con,
         f"""CREATE OR REPLACE TEMP TABLE amplitude_read AS
         WITH raw AS ({json_lines(pairs, FIELDS)}),
         lines AS (
-            SELECT *, {blank.format("user_id")} AS uid,
+            SELECT *, {common.BLANK.format("user_id")} AS uid,
                 coalesce(try_cast(event_time AS TIMESTAMP), try_cast(client_event_time AS TIMESTAMP)) AS event_ts,
-                coalesce({blank.format("uuid")}, 'insert:' || {blank.format(quote_ident("$insert_id"))}) AS __key
+                coalesce({common.BLANK.format("uuid")}, 'insert:' || {common.BLANK.format(quote_ident("$insert_id"))}) AS __key
             FROM raw
         ),
         known AS (
@@ -114,4 +125,4 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     return finish(con, "amplitude_read", pairs, name, optional=list(optional), defects=DEFECTS)
 
 
-__all__ = ["DEFECTS", "FIELDS", "input_files", "read_events"]
+__all__ = ["input_files", "DEFECTS", "FIELDS", "read_events"]

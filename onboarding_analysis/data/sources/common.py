@@ -136,6 +136,107 @@ def source_name(pattern: str, pairs: list[tuple[str, str]]) -> str:
     return pairs[0][1] if len(pairs) == 1 else pattern
 
 
+#: A text field that counts as missing when blank: ``BLANK.format(column)`` is its SQL.
+BLANK = "nullif(trim({}), '')"
+
+
+def event_export(params: Any, suffixes: tuple[str, ...]) -> tuple[list[tuple[str, str]], str]:
+    """The files of params ``events`` (a zip's extracted members) and the export's name in messages.
+
+    Parameters
+    ----------
+    params : Params
+        The run's params (its ``events`` pattern).
+    suffixes : tuple of str
+        The file endings the vendor's export uses.
+
+    Returns
+    -------
+    pairs : list of tuple
+        ``(file on disk, name in the accounting)`` per file.
+    name : str
+        How messages name the export (:func:`source_name`).
+
+    Raises
+    ------
+    DataError
+        No export file, an empty file, or a zip of something else (:func:`export_files`).
+    """
+    pattern = params.resolve(params.events)
+    pairs = export_files(pattern, what="events", where=params.where, suffixes=suffixes)
+    return pairs, source_name(pattern, pairs)
+
+
+def attribute_keys(params: Any) -> list[str]:
+    """The segment and filter attributes of a run, once each, in params order.
+
+    Parameters
+    ----------
+    params : Params
+        The run's params.
+
+    Returns
+    -------
+    list of str
+        ``segments`` then ``filters``, without repeats.
+    """
+    return list(dict.fromkeys((*params.segments, *params.filters)))
+
+
+def aliased(columns: dict[str, str]) -> str:
+    """A select list ``sql AS "name", ...`` of named SQL expressions.
+
+    Parameters
+    ----------
+    columns : dict
+        Output column name -> its SQL expression.
+
+    Returns
+    -------
+    str
+        The select list (empty for no columns).
+    """
+    return ", ".join(f"{sql} AS {quote_ident(c)}" for c, sql in columns.items())
+
+
+def file_names(pairs: list[tuple[str, str]]) -> str:
+    """SQL ``CASE filename WHEN <disk> THEN <name> ...`` (without ``END``): a row's file in the accounting.
+
+    Parameters
+    ----------
+    pairs : list of tuple
+        ``(file on disk, name in the accounting)`` per file.
+
+    Returns
+    -------
+    str
+        The opened CASE expression; the caller closes it with ``END``.
+    """
+    return "CASE filename " + " ".join(
+        f"WHEN {quote_literal(disk)} THEN {quote_literal(name)}" for disk, name in pairs
+    )
+
+
+def disk_files(suffixes: tuple[str, ...]) -> Any:
+    """A vendor's ``input_files``: the export's files on disk (a zip's extracted members).
+
+    Parameters
+    ----------
+    suffixes : tuple of str
+        The file endings of the vendor's export.
+
+    Returns
+    -------
+    callable
+        ``input_files(pattern, *, what, where) -> list of str``, as :func:`export_files` lists them.
+    """
+
+    def input_files(pattern: str, *, what: str, where: str) -> list[str]:
+        return [disk for disk, _ in export_files(pattern, what=what, where=where, suffixes=suffixes)]
+
+    return input_files
+
+
 def json_lines(pairs: list[tuple[str, str]], columns: dict[str, str]) -> str:
     """SQL reading JSON-lines files with exactly ``columns`` (name -> DuckDB type) and ``__file``
     (the name in the accounting). Missing keys are NULL; ids declared VARCHAR stay text (a
@@ -143,9 +244,7 @@ def json_lines(pairs: list[tuple[str, str]], columns: dict[str, str]) -> str:
     """
     listed = "[" + ", ".join(quote_literal(disk) for disk, _ in pairs) + "]"
     spec = "{" + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in columns.items()) + "}"
-    names = "CASE filename " + " ".join(
-        f"WHEN {quote_literal(disk)} THEN {quote_literal(name)}" for disk, name in pairs
-    )
+    names = file_names(pairs)
     return (
         f"SELECT * EXCLUDE (filename), {names} END AS __file FROM read_json({listed}, "
         f"format = 'newline_delimited', columns = {spec}, filename = true, maximum_object_size = 134217728)"

@@ -23,8 +23,8 @@ from typing import Any
 
 from ...errors import DataError
 from ..sql import quote_ident, quote_literal
-from . import Read
-from .common import JSON_SUFFIXES, export_files, finish, json_lines, repeat_flag, run, source_name
+from . import Read, common
+from .common import JSON_SUFFIXES, finish, json_lines, repeat_flag, run
 
 SUFFIXES = (".parquet", ".pq", *JSON_SUFFIXES)
 FIELDS = {
@@ -47,10 +47,9 @@ DEFECTS = {
 }
 
 
-def input_files(pattern: str, *, what: str, where: str) -> list[str]:
-    """The export's files on disk."""
-    return [disk for disk, _ in export_files(pattern, what=what, where=where, suffixes=SUFFIXES)]
 
+#: The export's files on disk (for the facts cache key).
+input_files = common.disk_files(SUFFIXES)
 
 def param_sql(column: str, key: str) -> str:
     """SQL: the value (string, int, float or double, as text) of ``key`` in the repeated
@@ -84,29 +83,42 @@ def _select(con: Any, pairs: list[tuple[str, str]], name: str) -> str:
             cols.append(f"to_json({quote_ident(f)}) AS {f}")
         else:
             cols.append(f"CAST({quote_ident(f)} AS VARCHAR) AS {f}")
-    names = "CASE filename " + " ".join(f"WHEN {quote_literal(d)} THEN {quote_literal(n)}" for d, n in pairs)
+    names = common.file_names(pairs)
     return f"SELECT {', '.join(cols)}, {names} END AS __file FROM {reader}"
 
 
 def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     """Create ``raw_events`` from a GA4 BigQuery export (see the module docstring).
 
+    Parameters
+    ----------
+    con : ibis DuckDB backend
+        Where ``raw_events`` is created.
+    params : Params
+        ``events`` (the export's JSON lines or Parquet), ``columns`` naming the ``value`` and
+        ``client`` event params, and the ``segments``/``filters`` read from user properties.
+    notes : list of str
+        Not used: GA4 reads issue no warning of their own.
+
+    Returns
+    -------
+    Read
+        The files read, the export's name and the row defects worded with GA4's fields.
+
     Raises
     ------
     DataError
-        No export file, a missing column, or a line that is not JSON.
+        No export file, a missing column of the BigQuery schema, or a line that is not JSON.
     """
-    pattern = params.resolve(params.events)
-    pairs = export_files(pattern, what="events", where=params.where, suffixes=SUFFIXES)
-    name = source_name(pattern, pairs)
+    pairs, name = common.event_export(params, SUFFIXES)
 
     def prop(key: str) -> str:
         return f"coalesce({param_sql('user_properties', key)}, {param_sql('event_params', key)})"
 
     optional = {c: param_sql("event_params", params.columns[c]) for c in ("value", "client")}
-    attributes = {a: prop(a) for a in dict.fromkeys((*params.segments, *params.filters))}
-    extra = "".join(f", {sql} AS {quote_ident(c)}" for c, sql in {**optional, **attributes}.items())
-    blank = "nullif(trim({}), '')"
+    attributes = {a: prop(a) for a in common.attribute_keys(params)}
+    extra = common.aliased({**optional, **attributes})
+    extra = f", {extra}" if extra else ""
     micros = "try_cast(trim(event_timestamp) AS BIGINT)"
     run(
         con,
@@ -114,10 +126,10 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
         WITH lines AS (SELECT *, {micros} AS us FROM ({_select(con, pairs, name)})),
         known AS (
             SELECT user_pseudo_id, arg_min(user_id, us) AS known_user FROM lines
-            WHERE {blank.format("user_id")} IS NOT NULL AND {blank.format("user_pseudo_id")} IS NOT NULL
+            WHERE {common.BLANK.format("user_id")} IS NOT NULL AND {common.BLANK.format("user_pseudo_id")} IS NOT NULL
             GROUP BY user_pseudo_id
         )
-        SELECT coalesce({blank.format("user_id")}, known.known_user, {blank.format("user_pseudo_id")}) AS user_id,
+        SELECT coalesce({common.BLANK.format("user_id")}, known.known_user, {common.BLANK.format("user_pseudo_id")}) AS user_id,
             event_name AS event,
             CASE WHEN us BETWEEN 100000000000000 AND 9999999999999999 THEN timezone('UTC', make_timestamp(us)) END
                 AS timestamp,
@@ -131,4 +143,4 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     return finish(con, "ga4_read", pairs, name, optional=list(optional), defects=DEFECTS)
 
 
-__all__ = ["DEFECTS", "FIELDS", "input_files", "param_sql", "read_events"]
+__all__ = ["input_files", "DEFECTS", "FIELDS", "param_sql", "read_events"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..sql import quote_literal
+from . import common
 from .common import export_files, run, source_name
 
 SUFFIXES = (".csv", ".csv.gz")
@@ -76,7 +77,7 @@ def read(con: Any, params: Any) -> list[str]:
                 f"{source_name(pattern, pairs)}: missing column '{needed}' of Intercom's content data "
                 f"export (columns found: {', '.join(sorted(have - {'filename'}))}). Give the export's CSV files."
             )
-    names = "CASE filename " + " ".join(f"WHEN {quote_literal(d)} THEN {quote_literal(n)}" for d, n in pairs)
+    names = common.file_names(pairs)
     kind = "trim(regexp_replace(lower(content_type), '[^a-z0-9]+', '_', 'g'), '_')"
     parts = []
     for action, column in ACTIONS.items():

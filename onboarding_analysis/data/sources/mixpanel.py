@@ -25,9 +25,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import DataError
-from ..sql import quote_ident, quote_literal
-from . import Read
-from .common import JSON_SUFFIXES, export_files, finish, json_lines, json_text, repeat_flag, run, source_name
+from ..sql import quote_literal
+from . import Read, common
+from .common import JSON_SUFFIXES, finish, json_lines, json_text, repeat_flag, run
 
 SUFFIXES = (*JSON_SUFFIXES, ".txt")
 FIELDS = {"event": "VARCHAR", "properties": "JSON"}
@@ -35,22 +35,34 @@ FIELDS = {"event": "VARCHAR", "properties": "JSON"}
 _UNITS = (("seconds", 1_000_000, 1e8, 1e10), ("milliseconds", 1_000, 1e11, 1e13))
 
 
-def input_files(pattern: str, *, what: str, where: str) -> list[str]:
-    """The export's files on disk."""
-    return [disk for disk, _ in export_files(pattern, what=what, where=where, suffixes=SUFFIXES)]
 
+#: The export's files on disk (for the facts cache key).
+input_files = common.disk_files(SUFFIXES)
 
 def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     """Create ``raw_events`` from a Mixpanel raw export (see the module docstring).
+
+    Parameters
+    ----------
+    con : ibis DuckDB backend
+        Holds ``mixpanel_lines``, ``mixpanel_read`` and then ``raw_events``.
+    params : Params
+        ``events`` (the JSON-lines export), ``mixpanel_project_timezone``, and the event
+        properties named by ``columns``, ``segments`` and ``filters``.
+    notes : list of str
+        The load's warnings; this reader adds none.
+
+    Returns
+    -------
+    Read
+        The export's files and name, with the row defects in Mixpanel's terms.
 
     Raises
     ------
     DataError
         No export file, a line that is not JSON, or times that are no Unix time.
     """
-    pattern = params.resolve(params.events)
-    pairs = export_files(pattern, what="events", where=params.where, suffixes=SUFFIXES)
-    name = source_name(pattern, pairs)
+    pairs, name = common.event_export(params, SUFFIXES)
     hint = (
         " (Mixpanel: a last line 'terminated early' means the export hit Mixpanel's limit; "
         "export smaller date ranges.)"
@@ -78,18 +90,17 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     zone = params.mixpanel_project_timezone or "UTC"
     ts = f"CASE WHEN mp_time >= {low:.0f} AND mp_time < {high:.0f} THEN timezone({quote_literal(zone)}, {micros}) END"
     optional = {c: json_text("properties", params.columns[c]) for c in ("value", "client")}
-    attributes = {a: json_text("properties", a) for a in dict.fromkeys((*params.segments, *params.filters))}
-    extra = ", ".join(f"{sql} AS {quote_ident(c)}" for c, sql in {**optional, **attributes}.items())
-    blank = "nullif(trim({}), '')"
+    attributes = {a: json_text("properties", a) for a in common.attribute_keys(params)}
+    extra = common.aliased({**optional, **attributes})
     run(
         con,
         f"""CREATE OR REPLACE TEMP TABLE mixpanel_read AS
         WITH devices AS (
             SELECT device, arg_min(mp_user, mp_time) AS device_user FROM mixpanel_lines
-            WHERE {blank.format("mp_user")} IS NOT NULL AND device IS NOT NULL GROUP BY device
+            WHERE {common.BLANK.format("mp_user")} IS NOT NULL AND device IS NOT NULL GROUP BY device
         )
-        SELECT coalesce({blank.format("mp_user")}, devices.device_user,
-                CASE WHEN NOT starts_with(distinct_id, '$device:') THEN {blank.format("distinct_id")} END)
+        SELECT coalesce({common.BLANK.format("mp_user")}, devices.device_user,
+                CASE WHEN NOT starts_with(distinct_id, '$device:') THEN {common.BLANK.format("distinct_id")} END)
                 AS user_id,
             event, {ts} AS timestamp, __file,
             {repeat_flag(["event", "distinct_id", "mp_time", "insert_id"], ["mp_time"])} AS __repeat
@@ -116,4 +127,4 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     return finish(con, "mixpanel_read", pairs, name, optional=list(optional), defects=defects)
 
 
-__all__ = ["FIELDS", "input_files", "read_events"]
+__all__ = ["input_files", "FIELDS", "read_events"]

@@ -30,7 +30,7 @@ from typing import Any
 
 from ...errors import DataError
 from ..sql import quote_ident, quote_literal
-from . import Read
+from . import Read, common
 from .common import JSON_SUFFIXES, export_files, finish, json_lines, json_text, repeat_flag, run, source_name
 
 SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz", *JSON_SUFFIXES)
@@ -50,10 +50,9 @@ PERSON_FIELDS = {
 }
 
 
-def input_files(pattern: str, *, what: str, where: str) -> list[str]:
-    """The export's files on disk."""
-    return [disk for disk, _ in export_files(pattern, what=what, where=where, suffixes=SUFFIXES)]
 
+#: The export's files on disk (for the facts cache key).
+input_files = common.disk_files(SUFFIXES)
 
 def _ui_csv(con: Any, pairs: list[tuple[str, str]], fields: dict[str, str], name: str) -> str:
     """SQL reading the PostHog UI's CSV export: ``*.event``, ``*.distinct_id``, ``*.timestamp``,
@@ -84,7 +83,7 @@ def _ui_csv(con: Any, pairs: list[tuple[str, str]], fields: dict[str, str], name
             cols.append(f"{quote_ident('*.' + f)} AS {quote_ident(f)}")
         else:
             cols.append(f"CAST(NULL AS VARCHAR) AS {quote_ident(f)}")
-    names = "CASE filename " + " ".join(f"WHEN {quote_literal(d)} THEN {quote_literal(n)}" for d, n in pairs)
+    names = common.file_names(pairs)
     return f"SELECT {', '.join(cols)}, {names} END AS __file FROM {reader}"
 
 
@@ -105,7 +104,7 @@ def _select(con: Any, pairs: list[tuple[str, str]], fields: dict[str, str], name
             f"{name}: missing column '{missing[0]}' of PostHog's batch export (columns found: "
             f"{', '.join(sorted(have - {'filename'}))}). Export the events (or persons) model."
         )
-    names = "CASE filename " + " ".join(f"WHEN {quote_literal(d)} THEN {quote_literal(n)}" for d, n in pairs)
+    names = common.file_names(pairs)
     cols = []
     for f in fields:
         if f not in have:
@@ -140,14 +139,27 @@ def _persons(con: Any, params: Any) -> tuple[list[tuple[str, str]], str] | None:
 def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     """Create ``raw_events`` from a PostHog batch export (see the module docstring).
 
+    Parameters
+    ----------
+    con : ibis DuckDB backend
+        The connection that gets ``raw_events`` (and ``posthog_persons`` when ``users`` is set).
+    params : Params
+        ``events`` (the batch export), ``users`` (persons, optional), ``account_group``, and the
+        ``columns``/``segments``/``filters`` read from the event properties.
+    notes : list of str
+        The loader's warning list.
+
+    Returns
+    -------
+    Read
+        What was read, named as in the accounting, with the reasons worded in PostHog's fields.
+
     Raises
     ------
     DataError
-        No export file, a missing column, or a line that is not JSON.
+        No export file, a missing PostHog column, or a line that is not JSON.
     """
-    pattern = params.resolve(params.events)
-    pairs = export_files(pattern, what="events", where=params.where, suffixes=SUFFIXES)
-    name = source_name(pattern, pairs)
+    pairs, name = common.event_export(params, SUFFIXES)
     persons = _persons(con, params)
     person_of = "NULL"
     join = ""
@@ -161,16 +173,15 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     if params.account_group:
         group = quote_literal('$."$groups".' + '"' + params.account_group.replace('"', '\\"') + '"')
         optional["account_id"] = f"json_extract_string(properties, {group})"
-    attributes = {a: json_text("properties", a) for a in dict.fromkeys((*params.segments, *params.filters))}
-    extra = ", ".join(f"{sql} AS {quote_ident(c)}" for c, sql in {**optional, **attributes}.items())
-    blank = "nullif(trim({}), '')"
+    attributes = {a: json_text("properties", a) for a in common.attribute_keys(params)}
+    extra = common.aliased({**optional, **attributes})
     run(
         con,
         f"""CREATE OR REPLACE TEMP TABLE posthog_read AS
         WITH raw AS ({_select(con, pairs, EVENT_FIELDS, name)})
-        SELECT coalesce({person_of}, {blank.format("person_id")}, {blank.format("distinct_id")}) AS user_id,
+        SELECT coalesce({person_of}, {common.BLANK.format("person_id")}, {common.BLANK.format("distinct_id")}) AS user_id,
             event, try_cast(timestamp AS TIMESTAMPTZ) AS timestamp, __file,
-            {repeat_flag([blank.format("uuid")], ["timestamp", "event"])} AS __repeat
+            {repeat_flag([common.BLANK.format("uuid")], ["timestamp", "event"])} AS __repeat
             {", " + extra if extra else ""}
         FROM raw{join}""",
         pairs,
@@ -199,7 +210,7 @@ def read_users(con: Any, params: Any, notes: list[str]) -> Read:
     persons = _persons(con, params)
     assert persons is not None
     pairs, name = persons
-    attributes = {a: json_text("properties", a) for a in dict.fromkeys((*params.segments, *params.filters))}
+    attributes = {a: json_text("properties", a) for a in common.attribute_keys(params)}
     extra = "".join(f", any_value({sql}) AS {quote_ident(a)}" for a, sql in attributes.items())
     names = "".join(f", {quote_ident(a)}" for a in attributes)
     # created_at is the signup fallback only (docs/sources.md, PostHog, Signup): the signup time of
@@ -223,4 +234,4 @@ def read_users(con: Any, params: Any, notes: list[str]) -> Read:
     return Read(files=[n for _, n in pairs], source_name=name)
 
 
-__all__ = ["EVENT_FIELDS", "PERSON_FIELDS", "input_files", "read_events", "read_users"]
+__all__ = ["input_files", "EVENT_FIELDS", "PERSON_FIELDS", "read_events", "read_users"]
