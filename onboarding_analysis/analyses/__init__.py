@@ -1,5 +1,7 @@
-"""Layer 4, one module per report section: each takes the user facts and returns tables,
-figures and its part of ``metrics.json``.
+"""Layer 4 of the package: the analyses, one module per report section.
+
+Each takes the user facts and returns tables, figures and its part of ``metrics.json``; the
+modules named ``<section>_<job>`` are the parts a section is split into.
 """
 
 from .active_users import dau_mau, lifecycle
