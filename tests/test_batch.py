@@ -32,7 +32,7 @@ from onboarding_analysis.report.batch import (
     run_one,
     sanitize_name,
 )
-from onboarding_analysis.report.execution import ReportError
+from onboarding_analysis.report.failures import ReportError
 from onboarding_analysis.report.metrics_io import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,6 +15,7 @@ from onboarding_analysis.demo import generator as demo
 from onboarding_analysis.errors import DataError
 from onboarding_analysis.report import batch
 from onboarding_analysis.report import execution as report
+from onboarding_analysis.report.failures import ReportError
 from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,7 @@ def test_run_default_out_is_reports(monkeypatch, capsys):
             FileNotFoundError(2, "No such file or directory", "data/x.csv"),
             "error: data/x.csv: No such file or directory",
         ),
-        (report.ReportError("retention.ipynb: cell 4 failed"), "error: retention.ipynb: cell 4 failed"),
+        (ReportError("retention.ipynb: cell 4 failed"), "error: retention.ipynb: cell 4 failed"),
     ],
 )
 def test_user_errors_exit_2_without_traceback(monkeypatch, capsys, error, message):
@@ -161,7 +162,7 @@ def _fake_run_report(fail: set[str]):
         name = (overrides or {}).get("client") or Path(params_path).stem
         (Path(out_dir) / name).mkdir(parents=True, exist_ok=True)
         if name in fail:
-            raise report.ReportError(
+            raise ReportError(
                 "m", notebook="retention.ipynb", cell_index=3, ename="DataError", evalue="bad"
             )
         (Path(out_dir) / name / "metrics.json").write_text("{}", encoding="utf-8")
@@ -256,9 +257,9 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
 
 @pytest.fixture
 def notebooks_started(monkeypatch):
-    """The calls of report._execute_all (every run executes its notebooks through it)."""
+    """The calls of report.execute_notebooks (every run executes its notebooks through it)."""
     calls = []
-    monkeypatch.setattr(report, "_execute_all", lambda *args, **kwargs: calls.append(args) or [])
+    monkeypatch.setattr(report, "execute_notebooks", lambda *args, **kwargs: calls.append(args) or [])
     monkeypatch.setattr(report, "render_html", lambda *args, **kwargs: Path("report.html"))
     return calls
 

@@ -7,7 +7,7 @@ from bs4 import BeautifulSoup
 
 from onboarding_analysis.params import Params
 from onboarding_analysis.report.definitions import DEFINITIONS, definitions_markdown, selected
-from onboarding_analysis.report.execution import render_html
+from onboarding_analysis.report.page import render_html
 
 
 def test_every_definition_is_filled_from_the_package_defaults():

@@ -40,7 +40,9 @@ from typing import Any, TextIO
 
 from ..errors import DataWarning, OnboardingAnalysisError, ParamsError
 from ..params import Params, load_params
-from .execution import ERROR_FILE, failure_summary, run_report, usable_cores, write_error_file
+from .execution import run_report
+from .failures import ERROR_FILE, failure_summary, write_error_file
+from .scheduling import usable_cores
 
 #: Statuses of a finished run.
 OK, FAILED = "ok", "failed"

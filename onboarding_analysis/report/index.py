@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from .execution import ERROR_FILE, REPORT_FILE
+from .execution import REPORT_FILE
+from .failures import ERROR_FILE
 from .metrics_io import METRICS_FILE, MetricsError, read_metrics
 from .summary import SUMMARY_ID, build_summary, summary_metrics
 
