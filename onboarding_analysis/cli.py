@@ -164,9 +164,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"note: {note}", file=sys.stderr)
         print(html)
         return 0
-    from .report import batch
+    from .report import batch, batch_plan
 
-    specs = batch.plan_runs(args.params, per=args.per)
+    specs = batch_plan.plan_runs(args.params, per=args.per)
     progress = batch.Progress(None if args.quiet else sys.stderr)
     result = batch.run_batch(specs, out_dir=args.out, jobs=args.jobs, progress=progress)
     if not args.quiet:

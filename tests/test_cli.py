@@ -13,7 +13,7 @@ import onboarding_analysis
 from onboarding_analysis import cli
 from onboarding_analysis.demo import generator as demo
 from onboarding_analysis.errors import DataError
-from onboarding_analysis.report import batch
+from onboarding_analysis.report import batch, batch_plan
 from onboarding_analysis.report import execution as report
 from onboarding_analysis.report.failures import ReportError
 from tests.cli_runner import run_cli
@@ -211,17 +211,17 @@ def test_run_per_passes_the_column_and_jobs(monkeypatch, capsys, tmp_path):
 
     def fake_plan(paths, *, per):
         calls["plan"] = (paths, per)
-        return [batch.RunSpec("acme", Path(paths[0]))]
+        return [batch_plan.RunSpec("acme", Path(paths[0]))]
 
     def fake_run_batch(specs, *, out_dir, jobs, progress):
         calls["run"] = (specs, out_dir, jobs, progress.stream)
         return batch.BatchResult((), out_dir / "index.html", 1.0, jobs)
 
-    monkeypatch.setattr(batch, "plan_runs", fake_plan)
+    monkeypatch.setattr(batch_plan, "plan_runs", fake_plan)
     monkeypatch.setattr(batch, "run_batch", fake_run_batch)
     assert cli.main(["run", "params/demo.yaml", "--per", "client", "--jobs", "3", "--quiet"]) == 0
     assert calls["plan"] == ([Path("params/demo.yaml")], "client")
-    assert calls["run"] == ([batch.RunSpec("acme", Path("params/demo.yaml"))], Path("reports"), 3, None)
+    assert calls["run"] == ([batch_plan.RunSpec("acme", Path("params/demo.yaml"))], Path("reports"), 3, None)
     assert capsys.readouterr().out == "reports/index.html\n"
 
 

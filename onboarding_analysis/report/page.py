@@ -14,7 +14,6 @@ import html
 import logging
 import os
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from nbconvert import HTMLExporter
 from traitlets.config import Config
 
 from .failures import ReportError
+from .naming import ascii_text, unique_name
 from .report_css import REPORT_CSS
 from .summary import Summary, summary_html
 
@@ -282,7 +282,7 @@ def _anchor_headings(soup: BeautifulSoup, title: str) -> list[tuple[int, str, st
             continue
         anchor = tag.get("id")  # an id written in the markdown is kept if it is unique
         if not anchor or id_counts[anchor] > 1:
-            anchor = _unique(_slug(text), taken)
+            anchor = unique_name(_slug(text), taken)
             tag["id"] = anchor
         taken.add(anchor)
         entries.append((int(tag.name[1]), anchor, text))
@@ -309,17 +309,8 @@ def _drop_external_resources(soup: BeautifulSoup) -> None:
 
 
 def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60].strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text(text).lower()).strip("-")[:60].strip("-")
     return slug or "section"
-
-
-def _unique(slug: str, taken: set[str]) -> str:
-    candidate, n = slug, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{slug}-{n}"
-    return candidate
 
 
 def _format_value(value: Any) -> str:
