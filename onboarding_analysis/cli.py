@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +224,8 @@ def _notes(run_dir: Path) -> list[str]:
     except (FileNotFoundError, ValueError):  # MetricsError is a ValueError
         return []
     return [str(note) for note in notes]
+
+
 def _init(args: argparse.Namespace) -> int:
     from .init_params import init
 
@@ -248,24 +250,23 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of parallel runs, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of parallel runs >= 1, got {value}")
-    return value
+def _at_least_one(what: str, whole: str) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number >= 1; ``what`` and ``whole`` name it in errors."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {whole}, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expected a number of {what} >= 1, got {value}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of users >= 1, got {value}")
-    return value
+_jobs = _at_least_one("parallel runs", "a whole number of parallel runs")
+_positive_int = _at_least_one("users", "a whole number")
 
 
 def _message(err: BaseException) -> str:

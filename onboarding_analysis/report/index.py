@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from .atomic_write import write_text_atomic
 from .execution import REPORT_FILE
 from .failures import ERROR_FILE
 from .metrics_io import METRICS_FILE, MetricsError, read_metrics
@@ -150,16 +151,7 @@ def write_index(
             for title in COLUMNS.values()
         ),
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / INDEX_FILE
-    tmp = path.with_name(f".{INDEX_FILE}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(out_dir / INDEX_FILE, page)
 
 
 def _row(out_dir: Path, run: RunLike) -> str:

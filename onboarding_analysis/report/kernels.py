@@ -159,16 +159,13 @@ def _failed_again(err: ReportError, attempts: int) -> ReportError:
 
 
 def _execute(
-    input_path: Path,
-    output_path: Path,
-    parameters: Mapping[str, Any],
-    *,
-    cwd: str | os.PathLike[str] | None,
-    timeout: float | None,
+    input_path: Path, output_path: Path, parameters: Mapping[str, Any], **options: Any
 ) -> nbformat.NotebookNode:
+    """:func:`_papermill` with ``options`` (``cwd``, ``timeout``), every failure a ReportError."""
     name = input_path.name
+    timeout = options["timeout"]
     try:
-        return _papermill(input_path, output_path, parameters, cwd=cwd, timeout=timeout)
+        return _papermill(input_path, output_path, parameters, **options)
     except PapermillExecutionError as err:
         raise ReportError(
             _cell_failure(name, err.cell_index, err.source, f"{err.ename}: {err.evalue}", output_path),

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import OnboardingAnalysisError
+from .atomic_write import write_text_atomic
 
 #: File name of the metrics of a run, inside the run's output folder.
 METRICS_FILE = "metrics.json"
@@ -237,15 +238,7 @@ def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
 
 def _write_atomic(folder: Path, metrics: Mapping[str, Any]) -> None:
     text = json.dumps(metrics, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    # A plain open() (not mkstemp) so the file gets the usual permissions from the umask.
-    tmp = folder / f".{METRICS_FILE}.{os.getpid()}.tmp"
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, folder / METRICS_FILE)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_text_atomic(folder / METRICS_FILE, text)
 
 
 __all__ = ["METRICS_FILE", "MetricsError", "read_metrics", "record_metrics", "to_jsonable"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import ibis
 import numpy as np
@@ -195,55 +195,30 @@ def strip_machine_paths(text: str, *, root: str | os.PathLike[str] | None = None
     return re.sub(r"(?<![\w.~-])/(?:[^\s/'\"`,;:()]+/)+[^\s/'\"`,;:()]*", relative, text)
 
 
-def show(
-    table: pd.DataFrame,
-    *,
-    digits: int = 3,
-    formats: Mapping[str, str] | None = None,
-    currency: str | None = None,
-    empty: str | None = None,
-    caption: str | None = None,
-    details: str | None = None,
-) -> None:
+def show(table: pd.DataFrame, **options: Any) -> None:
     """Display ``table`` as a formatted HTML table, with a plain-text copy for nbval.
 
     The plain text is pandas' text with floats rounded to ``digits`` (what the notebook tests
     compare); the HTML formats each column by what it means (:mod:`onboarding_analysis.display.tables`:
-    shares in percent with their interval, p-values, counts, dates, money).
+    shares in percent with their interval, p-values, counts, dates, money). The notes the table
+    carries (:func:`onboarding_analysis.absence.notes_of`) are shown under it.
 
     Parameters
     ----------
     table : pandas.DataFrame
         The table to show.
-    digits : int, default 3
-        Decimals of plain numbers.
-    formats : Mapping, optional
-        Column -> kind (``percent``, ``p``, ``count``, ``number``, ``ratio``, ``money``,
-        ``date``, ``text``) where the column name does not say it.
-    currency : str, optional
-        Currency of money columns (pass ``params.currency``).
-    empty : str, optional
-        The sentence shown when the table has no rows, e.g. "Every params event occurs in the data."
-    caption : str, optional
-        A note under the table (default: ``table.attrs["note"]``).
-    details : str, optional
-        In the report, collapse the table behind a ``<details>`` line with this text.
+    **options : Any
+        The keyword arguments of :class:`~onboarding_analysis.display.tables.Table`: ``digits``
+        (decimals of plain numbers, default 3), ``formats`` (column -> kind where the name does
+        not say it), ``currency`` (pass ``params.currency``), ``empty`` (the sentence shown for
+        no rows), ``caption`` (a note under the table, default ``table.attrs["note"]``),
+        ``details`` (collapse the table behind a ``<details>`` line with this text).
     """
     from IPython.display import display
 
     from ..display.tables import Table
 
-    display(
-        Table(
-            table,
-            digits=digits,
-            formats=formats,
-            currency=currency,
-            empty=empty,
-            caption=caption,
-            details=details,
-        )
-    )
+    display(Table(table, **options))
     for note in notes_of(table):
         show_note(note)
 

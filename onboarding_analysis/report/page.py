@@ -24,6 +24,7 @@ from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
+from .atomic_write import write_text_atomic
 from .failures import ReportError
 from .naming import ascii_text, unique_name
 from .report_css import REPORT_CSS
@@ -114,15 +115,7 @@ def render_html(
     resources = {"metadata": {"name": title, "path": str(image_dir)}}
     body, _ = _exporter().from_notebook_node(merged, resources=resources)
     page = _assemble_page(body, title=title, header=header, period=period, params=params, summary=summary)
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = html_path.with_name(f".{html_path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, html_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return html_path
+    return write_text_atomic(html_path, page)
 
 
 def _read_notebook(nb: str | os.PathLike[str] | nbformat.NotebookNode) -> nbformat.NotebookNode:

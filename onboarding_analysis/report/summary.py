@@ -39,6 +39,7 @@ from typing import Any
 
 from ..stats.intervals import wilson_interval
 from .findings import Finding, build_findings
+from .findings_common import metric_at
 from .wording import NOT_ESTIMABLE, count, days, days_ci, duration, is_number, percent, percent_ci
 
 __all__ = ["SUMMARY_ID", "Figure", "Summary", "build_summary", "summary_html", "summary_metrics"]
@@ -144,12 +145,6 @@ class Summary:
     findings: tuple[Finding, ...] = field(default_factory=tuple)
 
 
-def _get(mapping: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(mapping, Mapping):
-            return None
-        mapping = mapping.get(key)
-    return mapping
 
 
 def _num(value: Any) -> float | None:
@@ -160,8 +155,23 @@ def _int(value: Any) -> int | None:
     return int(value) if is_number(value) else None
 
 
+def _share_figure(entry: Mapping[str, Any], *, if_missing: str, **fields: Any) -> Figure:
+    """A share figure from a metrics entry (``rate``, ``ci_low``, ``ci_high``); ``if_missing``
+    is its note when the rate is not estimable.
+    """
+    value = _num(entry.get("rate"))
+    return Figure(
+        unit="share",
+        value=value,
+        ci_low=_num(entry.get("ci_low")),
+        ci_high=_num(entry.get("ci_high")),
+        note=None if value is not None else if_missing,
+        **fields,
+    )
+
+
 def _retention_figures(metrics: Mapping[str, Any]) -> list[Figure]:
-    retention = _get(metrics, "retention")
+    retention = metric_at(metrics, "retention")
     if not isinstance(retention, Mapping):
         return []
     found = []
@@ -171,20 +181,15 @@ def _retention_figures(metrics: Mapping[str, Any]) -> list[Figure]:
             found.append((int(match.group(1)), entry))
     figures = []
     for day, entry in sorted(found, key=lambda d: d[0]):
-        value, eligible = _num(entry.get("rate")), _int(entry.get("eligible"))
-        note = None if value is not None else f"no user observed {day + 1} days yet"
         figures.append(
-            Figure(
+            _share_figure(
+                entry,
+                if_missing=f"no user observed {day + 1} days yet",
                 key=f"retention_day_{day}",
                 label=f"Day-{day} retention",
                 meaning=f"active on day {day} after signup",
-                unit="share",
-                value=value,
-                ci_low=_num(entry.get("ci_low")),
-                ci_high=_num(entry.get("ci_high")),
-                n=eligible,
+                n=_int(entry.get("eligible")),
                 n_label=f"users observed {day + 1}+ days",
-                note=note,
                 section="Day-N retention",
             )
         )
@@ -192,35 +197,31 @@ def _retention_figures(metrics: Mapping[str, Any]) -> list[Figure]:
 
 
 def _value_figure(metrics: Mapping[str, Any], day: int = 7) -> list[Figure]:
-    ttfv = _get(metrics, "ttfv")
-    entry = _get(ttfv, "reached_by", f"day_{day}")
+    ttfv = metric_at(metrics, "ttfv")
+    entry = metric_at(ttfv, "reached_by", f"day_{day}")
     if not isinstance(entry, Mapping):
         return []
-    value = _num(entry.get("rate"))
     return [
-        Figure(
+        _share_figure(
+            entry,
+            if_missing=f"no signup observed {day} days yet",
             key=f"value_by_day_{day}",
             label=f"Value by day {day}",
             meaning=f"signups reaching first value within {day} days",
-            unit="share",
-            value=value,
-            ci_low=_num(entry.get("ci_low")),
-            ci_high=_num(entry.get("ci_high")),
-            n=_int(_get(ttfv, "users")),
+            n=_int(metric_at(ttfv, "users")),
             n_label="signups",
-            note=None if value is not None else f"no signup observed {day} days yet",
             section="Time to first value",
         )
     ]
 
 
 def _funnel_figure(metrics: Mapping[str, Any]) -> list[Figure]:
-    funnel = _get(metrics, "funnel")
-    steps = _get(funnel, "steps")
+    funnel = metric_at(metrics, "funnel")
+    steps = metric_at(funnel, "steps")
     if not isinstance(steps, list) or len(steps) < 2 or not isinstance(steps[-1], Mapping):
         return []
-    eligible, completed = _int(_get(funnel, "eligible")), _int(steps[-1].get("users"))
-    window = _get(funnel, "window_days")
+    eligible, completed = _int(metric_at(funnel, "eligible")), _int(steps[-1].get("users"))
+    window = metric_at(funnel, "window_days")
     value = low = high = None
     if eligible and completed is not None and 0 <= completed <= eligible:
         value = completed / eligible
@@ -244,7 +245,7 @@ def _funnel_figure(metrics: Mapping[str, Any]) -> list[Figure]:
 
 
 def _lifetime_figure(metrics: Mapping[str, Any]) -> list[Figure]:
-    lifetime = _get(metrics, "lifetime")
+    lifetime = metric_at(metrics, "lifetime")
     if not isinstance(lifetime, Mapping):
         return []
     value = _num(lifetime.get("median_days"))
