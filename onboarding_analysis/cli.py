@@ -46,6 +46,16 @@ EXIT_INTERRUPTED = 130
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
 
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name.
+
+    Returns
+    -------
+    int
+        0, or :data:`EXIT_USER_ERROR`, :data:`EXIT_RUN_FAILED`, :data:`EXIT_INTERRUPTED`.
+
     Examples
     --------
     >>> main(["run", "params/demo.yaml", "--out", "reports"])        # doctest: +SKIP
@@ -67,7 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser; each sub-command stores its function as ``command``."""
+    """The argument parser; each sub-command stores its function as ``command``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser of ``run``, ``init`` and ``demo-data``.
+    """
     parser = argparse.ArgumentParser(
         prog="onboarding-analysis",
         description="Is our onboarding working? Parameterized notebook reports.",
@@ -214,8 +230,9 @@ def check_out_dir(out: Path) -> None:
 
 
 def _notes(run_dir: Path) -> list[str]:
-    """The notes a run's report shows (metrics.json ``warnings``: data and statistical caveats),
-    to print once on the console; none if the run recorded no metrics.
+    """The notes a run's report shows (metrics.json ``warnings``.
+
+    Data and statistical caveats), to print once on the console; none if the run recorded no metrics.
     """
     from .report.metrics_io import read_metrics
 

@@ -2,7 +2,7 @@
 
 One run (``execution``) executes notebooks in kernels (``kernels``, ``scheduling``), says why one failed (``failures``) and renders the page
 (``page``, ``report_css``); batches (``batch_plan``, ``batch``, ``naming``) and their index
-(``index``); the helpers notebooks call (``notebook``, ``shared_events``, ``plots``); the *At
+(``index``); the helpers notebooks call (``notebook``, ``section_helpers``, ``shared_events``, ``plots``); the *At
 a glance* summary (``summary``, ``findings``, ``wording``), the definitions and
 ``metrics.json`` (``metrics_io``).
 
@@ -16,13 +16,12 @@ from .notebook import (
     computable,
     configured,
     setup_notebook,
-    share_moment_identifiers,
     show,
     show_notes,
-    show_segments,
     show_value,
 )
 from .plots import plot_cohort_heatmap, plot_lifetime, plot_retention_curve
+from .section_helpers import share_moment_identifiers, show_segments
 from .shared_events import share_events
 
 __all__ = [

@@ -55,6 +55,13 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the run succeeded.
+
+        Returns
+        -------
+        bool
+            Whether the run finished with a report.
+        """
         return self.status == OK
 
 
@@ -69,10 +76,22 @@ class BatchResult:
 
     @property
     def failed(self) -> tuple[RunResult, ...]:
+        """The runs that failed.
+
+        Returns
+        -------
+        tuple of RunResult
+            The failed runs, in plan order.
+        """
         return tuple(run for run in self.runs if not run.ok)
 
     def summary(self) -> str:
         """A few lines for the terminal or a CI log: the counts, then one line per failure.
+
+        Returns
+        -------
+        str
+            The lines, joined by newlines.
 
         Examples
         --------
@@ -99,6 +118,20 @@ def run_one(spec: RunSpec, out_dir: str | os.PathLike[str], **options: Any) -> R
     ``options`` go to :func:`~onboarding_analysis.report.execution.run_report` (``notebooks``,
     ``notebook_dir``, ``timeout``). A failed run's folder holds ``error.txt`` and the partial
     notebook; ``RunResult.error`` is the one-line reason.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        The run.
+    out_dir : path
+        The batch's output folder; the run writes ``<out_dir>/<spec.name>/``.
+    **options : Any
+        Passed to ``run_report``.
+
+    Returns
+    -------
+    RunResult
+        How the run ended.
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -229,6 +262,13 @@ class Progress:
 
     On a terminal a tqdm bar; elsewhere (a CI log, a file) one plain line per finished run;
     ``stream=None`` prints nothing.
+
+    Parameters
+    ----------
+    stream : text stream or None
+        Where progress goes; ``None`` prints nothing.
+    bar : bool, optional
+        Force the tqdm bar on or off (default: on a terminal only).
     """
 
     def __init__(self, stream: TextIO | None = sys.stderr, *, bar: bool | None = None) -> None:
@@ -238,6 +278,15 @@ class Progress:
         self._tqdm: Any = None
 
     def start(self, total: int, jobs: int) -> None:
+        """Begin: the bar, or one line saying how many runs, how many at a time.
+
+        Parameters
+        ----------
+        total : int
+            Runs in the batch.
+        jobs : int
+            Runs executed at a time.
+        """
         self.total = total
         if self.stream is None:
             return
@@ -250,10 +299,26 @@ class Progress:
             print(f"running {total} report{'s' if total != 1 else ''}, {jobs} at a time", file=self.stream)
 
     def update(self, *, running: int) -> None:
+        """Record how many runs are executing.
+
+        Parameters
+        ----------
+        running : int
+            Runs executing now.
+        """
         self.running = running
         self._refresh()
 
     def finished(self, result: RunResult, *, running: int | None = None) -> None:
+        """Record a finished run: the bar moves, or one line names the run and its status.
+
+        Parameters
+        ----------
+        result : RunResult
+            The finished run.
+        running : int, optional
+            Runs still executing.
+        """
         self.done += 1
         self.failed += not result.ok
         if running is not None:
@@ -273,7 +338,13 @@ class Progress:
             print(f"[{self.done}/{self.total}] {line} | {self.status()}", file=self.stream, flush=True)
 
     def status(self) -> str:
-        """``"done 2/3, running 1, failed 0"``."""
+        """``"done 2/3, running 1, failed 0"``.
+
+        Returns
+        -------
+        str
+            Done, running and failed counts.
+        """
         return f"done {self.done}/{self.total}, running {self.running}, failed {self.failed}"
 
     def _refresh(self) -> None:
@@ -281,6 +352,12 @@ class Progress:
             self._tqdm.set_postfix_str(f"running {self.running}, failed {self.failed}")
 
     def close(self) -> None:
+        """Close the bar, if any.
+
+        Notes
+        -----
+        Safe to call more than once.
+        """
         if self._tqdm is not None:
             self._tqdm.close()
             self._tqdm = None

@@ -141,6 +141,19 @@ def discover_values(params: Params, column: str) -> list[str]:
     observation end). DuckDB reads the files; nothing is loaded into pandas. Users without a
     value (NULL) fall in no fanned-out run.
 
+
+    Parameters
+    ----------
+    params : Params
+        The run's params (data files, column mapping, filters).
+    column : str
+        The column to fan out over.
+
+    Returns
+    -------
+    list of str
+        The values, sorted.
+
     Raises
     ------
     ParamsError
@@ -178,6 +191,21 @@ def run_name(params: Params, column: str, value: str) -> str:
 
     Made safe for a folder name with :func:`sanitize_name`.
 
+
+    Parameters
+    ----------
+    params : Params
+        The fanned-out file's params (its ``client``).
+    column : str
+        The ``--per`` column.
+    value : str
+        One value of it.
+
+    Returns
+    -------
+    str
+        A valid ``client`` name.
+
     Examples
     --------
     >>> from onboarding_analysis.params import validate_params
@@ -193,6 +221,17 @@ def sanitize_name(text: str) -> str:
 
     Accents are dropped, runs of other characters become ``_``, leading characters other than
     a letter or digit are removed, and the name is cut to 100 characters.
+
+
+    Parameters
+    ----------
+    text : str
+        Any text, e.g. a column value or a file name.
+
+    Returns
+    -------
+    str
+        The run name; ``"run"`` when nothing usable is left.
 
     Examples
     --------

@@ -285,6 +285,7 @@ def selected(params: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
     Returns
     -------
     list of (str, str)
+        The term and its text, in report order.
 
     Examples
     --------
@@ -304,11 +305,12 @@ def how_to_read_html(params: Mapping[str, Any] | None = None) -> str:
     Parameters
     ----------
     params : Mapping, optional
-        The run's params.
+        The run's params: the censoring paragraph names its ``min_at_risk``.
 
     Returns
     -------
     str
+        The HTML of the section, ``id="oa-how-to-read"``.
     """
     params = dict(params or {})
     paragraphs = [
@@ -334,11 +336,13 @@ def definitions_html(params: Mapping[str, Any] | None = None) -> str:
     Parameters
     ----------
     params : Mapping, optional
-        The run's params.
+        The run's params: which figures are shown, and the values in their texts
+        (:func:`selected`).
 
     Returns
     -------
     str
+        The HTML of the section, ``id="oa-definitions"``.
     """
     items = "".join(
         f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>" for term, text in selected(params)
@@ -357,6 +361,7 @@ def definitions_markdown(params: Mapping[str, Any] | None = None) -> str:
     Returns
     -------
     str
+        A Markdown page: the censoring paragraph, then one ``##`` section per figure.
 
     Examples
     --------

@@ -224,6 +224,19 @@ def load_run_params(
 
     Relative paths keep resolving against the file's base directory.
 
+
+    Parameters
+    ----------
+    params_path : path
+        The params YAML file.
+    overrides : Mapping, optional
+        Keys replacing the file's values.
+
+    Returns
+    -------
+    Params
+        The validated params.
+
     Raises
     ------
     ParamsError
@@ -244,7 +257,18 @@ def load_run_params(
 
 
 def project_root_for(params_path: str | os.PathLike[str]) -> Path:
-    """The kernel's working directory for a params file (see :func:`run_report`, Notes)."""
+    """The kernel's working directory for a params file (see :func:`run_report`, Notes).
+
+    Parameters
+    ----------
+    params_path : path
+        The run's params file.
+
+    Returns
+    -------
+    Path
+        The folder above ``params/``, or the current directory.
+    """
     path = Path(params_path).resolve()
     return path.parent.parent if path.parent.name == "params" else Path.cwd()
 
@@ -254,6 +278,19 @@ def data_period(metrics: Mapping[str, Any], *, observation_end: str | None = Non
 
     Uses ``data.first_signup`` (start) and ``run.observation_end`` (end) when the notebooks
     recorded them, else the params ``observation_end``; ``None`` when neither is known.
+
+
+    Parameters
+    ----------
+    metrics : Mapping
+        The run's metrics.
+    observation_end : str, optional
+        The params ``observation_end``, used when the metrics have none.
+
+    Returns
+    -------
+    str or None
+        The period in words.
 
     Examples
     --------
@@ -286,7 +323,13 @@ def _relative_to(path: Path, root: Path) -> str:
 
 
 def package_version() -> str:
-    """The package version (:data:`onboarding_analysis.version.__version__`)."""
+    """The package version (:data:`onboarding_analysis.version.__version__`).
+
+    Returns
+    -------
+    str
+        E.g. ``"1.4.0"``.
+    """
     return __version__
 
 

@@ -32,6 +32,13 @@ class ReportError(OnboardingAnalysisError):
         injected-parameters cell (as in the saved notebook, before papermill's error banners).
     ename, evalue : str or None
         Exception name and value raised in the notebook.
+
+    Parameters
+    ----------
+    message : str
+        The one-line message.
+    notebook, output_path, cell_index, ename, evalue
+        The attributes above.
     """
 
     def __init__(
@@ -53,7 +60,17 @@ class ReportError(OnboardingAnalysisError):
 
 
 def failure_summary(error: BaseException) -> str:
-    """One line saying why a run failed: the notebook, the cell and the error, if known.
+    r"""One line saying why a run failed: the notebook, the cell and the error, if known.
+
+    Parameters
+    ----------
+    error : BaseException
+        Why the run stopped.
+
+    Returns
+    -------
+    str
+        At most 300 characters.
 
     Examples
     --------
@@ -74,6 +91,18 @@ def failure_summary(error: BaseException) -> str:
 
 
 def first_line(text: str | None) -> str:
+    """The first non-blank line of ``text``.
+
+    Parameters
+    ----------
+    text : str or None
+        Any message.
+
+    Returns
+    -------
+    str
+        Its first non-blank line, stripped (``""`` for none).
+    """
     return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
 
 
@@ -89,6 +118,23 @@ def write_error_file(
     The first lines are ``key: value`` pairs (``run``, ``params``, ``notebook``, ``cell``,
     ``error``, ``partial notebook``), then the full message; for an unexpected error (not an
     :class:`~onboarding_analysis.errors.OnboardingAnalysisError`) the traceback as well.
+
+
+    Parameters
+    ----------
+    run_dir : path
+        The run folder (created if missing).
+    error : BaseException
+        Why the run failed.
+    run_name : str
+        The run's name (its ``client``).
+    params_file : path, optional
+        The run's params file, as shown to the user.
+
+    Returns
+    -------
+    Path
+        The written ``error.txt``.
 
     Examples
     --------

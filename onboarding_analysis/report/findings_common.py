@@ -57,7 +57,13 @@ class Finding:
     numbers: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """The finding as stored in ``metrics.json`` ``summary.findings[]``."""
+        """The finding as stored in ``metrics.json`` ``summary.findings[]``.
+
+        Returns
+        -------
+        dict
+            ``id``, ``text``, ``section`` and ``numbers``.
+        """
         return {"id": self.id, "text": self.text, "section": self.section, "numbers": dict(self.numbers)}
 
 

@@ -30,12 +30,11 @@ def _median_words(name: str, median: Any, *, unit: bool = True) -> str:
 def segment_findings(metrics: Mapping[str, Any]) -> list[Finding]:
     """Segment columns whose lifetimes differ after the correction, then those that do not.
 
-    Nothing when the metrics have no ``segments``.
-
     Parameters
     ----------
     metrics : Mapping
-        The run's final ``metrics.json`` content.
+        The run's final ``metrics.json`` content; its ``segments`` part is read (nothing is
+        found without one).
 
     Returns
     -------
@@ -122,12 +121,11 @@ def _abs_range(low: float, high: float) -> str:
 def change_findings(metrics: Mapping[str, Any]) -> list[Finding]:
     """The onboarding change's effect on value reached and on lifetime, with intervals.
 
-    Nothing when the metrics have no ``change``.
-
     Parameters
     ----------
     metrics : Mapping
-        The run's final ``metrics.json`` content.
+        The run's final ``metrics.json`` content; its ``change`` part is read (nothing is
+        found without one).
 
     Returns
     -------
@@ -194,12 +192,11 @@ def change_findings(metrics: Mapping[str, Any]) -> list[Finding]:
 def drivers_findings(metrics: Mapping[str, Any]) -> list[Finding]:
     """The early behaviour most strongly associated with staying (or leaving), after correction.
 
-    Nothing when the metrics have no ``drivers``.
-
     Parameters
     ----------
     metrics : Mapping
-        The run's final ``metrics.json`` content.
+        The run's final ``metrics.json`` content; its ``drivers`` part is read (nothing is
+        found without one).
 
     Returns
     -------

@@ -123,6 +123,12 @@ def write_index(
     seconds, jobs : optional
         The batch's wall time and parallel jobs, shown under the title.
 
+
+    Returns
+    -------
+    Path
+        ``<out_dir>/index.html``.
+
     Examples
     --------
     >>> write_index("reports", batch.runs)                              # doctest: +SKIP
@@ -201,8 +207,10 @@ def _row(out_dir: Path, run: RunLike) -> str:
 
 
 def _figure(figure: Any, title: str) -> str:
-    """A figure's cell: the value and, under it, its 95% interval. ``data-sort`` is the number;
-    ``not reached`` sorts after every number, a missing figure last.
+    """A figure's cell.
+
+    The value and, under it, its 95% interval. ``data-sort`` is the number; ``not reached`` sorts after every
+    number, a missing figure last.
     """
     label = f'data-label="{html.escape(title)}"'
     if not isinstance(figure, Mapping):

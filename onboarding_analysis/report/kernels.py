@@ -59,8 +59,9 @@ _SOCKET_PATH_MAX = 100  # sun_path holds 104 (macOS) or 108 (Linux) bytes, with 
 
 
 def _kernel_start_failed(err: BaseException) -> bool:
-    """Whether ``err`` is a kernel that did not start: jupyter_client's failure to get its
-    first reply, or a port already taken when a kernel socket was bound.
+    """Whether ``err`` is a kernel that did not start.
+
+    jupyter_client's failure to get its first reply, or a port already taken when a kernel socket was bound.
     """
     import errno
 
@@ -213,9 +214,7 @@ def _papermill(
     cwd: str | os.PathLike[str] | None,
     timeout: float | None,
 ) -> nbformat.NotebookNode:
-    """papermill.execute_notebook, its kernel on IPC sockets in a private folder (see
-    :func:`_kernel_config`).
-    """
+    """papermill.execute_notebook, its kernel on IPC sockets in a private folder (see :func:`_kernel_config`)."""
     with tempfile.TemporaryDirectory(prefix="oa-kernel-", ignore_cleanup_errors=True) as sockets:
         return papermill.execute_notebook(
             str(input_path),
@@ -234,8 +233,10 @@ def _papermill(
 
 
 def _kernel_config(sockets: Path) -> Config:
-    """The kernel manager's config: IPC sockets under ``sockets`` (see the comment above
-    :data:`_SOCKET_PATH_MAX`), or TCP where IPC cannot work.
+    """The kernel manager's config.
+
+    IPC sockets under ``sockets`` (see the comment above :data:`_SOCKET_PATH_MAX`), or TCP where IPC cannot
+    work.
     """
     ip = sockets / "kernel"
     if os.name == "nt" or len(str(ip)) + len("-5") > _SOCKET_PATH_MAX:

@@ -104,8 +104,9 @@ def record_metrics(output_dir: str | os.PathLike[str] | None, *parts: Mapping[st
 
 @contextlib.contextmanager
 def _folder_lock(folder: Path):
-    """An exclusive lock on ``folder`` itself (no lock file left behind): read-merge-write of
-    ``metrics.json`` by one writer at a time.
+    """An exclusive lock on ``folder`` itself (no lock file left behind).
+
+    Read-merge-write of ``metrics.json`` by one writer at a time.
     """
     import fcntl
 
@@ -119,6 +120,16 @@ def _folder_lock(folder: Path):
 
 def read_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``metrics.json`` file (or the ``metrics.json`` inside the folder ``path``).
+
+    Parameters
+    ----------
+    path : path
+        A ``metrics.json`` file or a run folder.
+
+    Returns
+    -------
+    dict
+        The metrics.
 
     Raises
     ------
@@ -169,6 +180,19 @@ def to_jsonable(value: Any, *, key: str = "") -> Any:
     Missing values and infinities become ``None``; numpy scalars and arrays, pandas Series and
     Index, tuples and sets become Python values and lists; dates and timestamps become ISO
     strings. ``key`` is the key path used in error messages.
+
+
+    Parameters
+    ----------
+    value : Any
+        What a notebook records.
+    key : str, optional
+        Where ``value`` sits in the metrics (dotted), named in errors.
+
+    Returns
+    -------
+    Any
+        The same data as plain JSON types.
 
     Examples
     --------

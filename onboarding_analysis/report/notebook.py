@@ -1,4 +1,9 @@
-"""Helpers that keep notebooks thin and their outputs reproducible (see NOTEBOOKS.md)."""
+"""Helpers that keep notebooks thin and their outputs reproducible.
+
+:func:`setup_notebook` sets the figure style and inline plots; :func:`show`, :func:`show_value`
+and :func:`show_note` display tables, numbers and notes with a plain-text copy the notebook
+tests compare; :func:`configured` and :func:`computable` say why a section is skipped.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,10 @@ from ..absence import notes_of
 
 
 def setup_notebook() -> None:
-    """Display settings for report notebooks: fixed precision, quiet known warnings, plot size,
-    text drawn literally (no mathtext: event names such as ``$pageview`` show as written).
+    """Display settings for report notebooks.
+
+    Fixed precision, quiet known warnings, plot size, text drawn literally (no mathtext: event names such as
+    ``$pageview`` show as written).
 
     Called once at the top of every notebook so the committed outputs (nbval) are stable.
     """
@@ -60,8 +67,9 @@ def _inline_plots() -> None:
 
 
 def _figure_titles_as_text(shell) -> None:
-    """A figure's ``text/plain`` is its titles ("Figure: User lifetime"): the report uses it
-    as the image's alt text.
+    """A figure's ``text/plain`` is its titles ("Figure.
+
+    User lifetime"): the report uses it as the image's alt text.
     """
     from matplotlib.figure import Figure
 
@@ -73,6 +81,16 @@ def _figure_titles_as_text(shell) -> None:
 
 def figure_description(fig) -> str:
     """``"Figure: <suptitle>; <axes titles>"``, or ``"Figure"`` for a figure without titles.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A figure.
+
+    Returns
+    -------
+    str
+        Its description, the figure's ``text/plain`` and alt text.
 
     Examples
     --------
@@ -174,8 +192,22 @@ def _in_kernel() -> bool:
 
 
 def strip_machine_paths(text: str, *, root: str | os.PathLike[str] | None = None) -> str:
-    """``text`` with absolute paths made relative to ``root`` (default: the working directory),
-    or cut to their file name when outside it.
+    """``text`` with absolute paths made relative to ``root`` (default.
+
+    The working directory), or cut to their file name when outside it.
+
+
+    Parameters
+    ----------
+    text : str
+        A message that may hold absolute paths.
+    root : path, optional
+        The folder paths are made relative to.
+
+    Returns
+    -------
+    str
+        The text without machine-specific folders.
 
     Examples
     --------
@@ -188,11 +220,11 @@ def strip_machine_paths(text: str, *, root: str | os.PathLike[str] | None = None
 
     base = str(Path(root if root is not None else os.getcwd()).resolve()).rstrip("/") + "/"
 
-    def relative(match: re.Match) -> str:
+    def _relative(match: re.Match) -> str:
         path = match.group(0)
         return path[len(base) :] if path.startswith(base) else path.rsplit("/", 1)[-1]
 
-    return re.sub(r"(?<![\w.~-])/(?:[^\s/'\"`,;:()]+/)+[^\s/'\"`,;:()]*", relative, text)
+    return re.sub(r"(?<![\w.~-])/(?:[^\s/'\"`,;:()]+/)+[^\s/'\"`,;:()]*", _relative, text)
 
 
 def show(table: pd.DataFrame, **options: Any) -> None:
@@ -224,7 +256,13 @@ def show(table: pd.DataFrame, **options: Any) -> None:
 
 
 def show_notes(notes) -> None:
-    """Show each note (:func:`show_note`; nothing for no notes), e.g. a funnel's ``notes``."""
+    """Show each note (:func:`show_note`; nothing for no notes), e.g. a funnel's ``notes``.
+
+    Parameters
+    ----------
+    notes : iterable of str
+        The notes.
+    """
     for note in notes:
         show_note(note)
 
@@ -234,6 +272,15 @@ def show_value(label: str, value: float | int | None, *, digits: int = 3) -> Non
 
     The plain text is ``label: value`` (what the notebook tests compare); the HTML writes the
     number with thousands separators, a label indented with spaces as a sub-line.
+
+    Parameters
+    ----------
+    label : str
+        What the number is.
+    value : float, int or None
+        The number; ``None`` or NaN shows "not reached".
+    digits : int, default 3
+        Decimals.
     """
     import html
 
@@ -354,93 +401,3 @@ def computable(result, *, quiet: bool = False) -> bool:
     if absence is not None and not quiet:
         print(absence.note)
     return absence is None
-
-
-def show_segments(comparisons) -> None:
-    """Show segment comparisons in a notebook: per column, the summary table, the tests, and the
-    three plots (KM curves per group, hazard-ratio forest plot, retention by group).
-
-    ``comparisons`` maps a column to the :class:`~onboarding_analysis.analyses.segments.SegmentComparison`
-    of :func:`~onboarding_analysis.analyses.segments.compare_all` (or one ``compare_segments`` result).
-    """
-    import matplotlib.pyplot as plt
-
-    from ..analyses import segments
-
-    for column, comparison in comparisons.items():
-        _show_comparison_heading(column, comparison)
-        show(segments.segment_summary(comparison))
-        show(
-            comparison.tests,
-            details=f"Tests for {column}: log-rank, Cox, proportional hazards, RMST, chi-square",
-        )
-        for note in comparison.notes:
-            show_note(note)
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-        segments.plot_segment_survival(comparison, ax=axes[0])
-        segments.plot_hazard_ratios(comparison, ax=axes[1])
-        segments.plot_segment_retention(comparison, ax=axes[2])
-        fig.suptitle(column)
-        fig.tight_layout()
-        plt.show()
-
-
-def _show_comparison_heading(column: str, comparison) -> None:
-    """The line above a segment comparison: the column, its reference and the global test."""
-    import html
-
-    from IPython.display import display
-
-    from ..display.tables import format_value
-
-    pooled = (
-        f"; pooled into '{comparison.other_label}': {', '.join(comparison.pooled)}"
-        if comparison.pooled
-        else ""
-    )
-    adjusted = (
-        ""
-        if comparison.logrank_p_adjusted is None
-        else f", adjusted across columns {comparison.logrank_p_adjusted:.3g}"
-    )
-    computable = comparison.logrank_p is not None and np.isfinite(comparison.logrank_p)
-    logrank = (
-        f"{comparison.logrank_p:.3g}{adjusted} ({comparison.p_adjust})"
-        if computable
-        else "not computable (see the notes below)"
-    )
-    text = f"== {column} (reference: {comparison.reference}{pooled})\nglobal log-rank p = {logrank}"
-    method = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}.get(comparison.p_adjust, comparison.p_adjust)
-
-    def p_is(value: float) -> str:  # "p < 0.001" or "p = 0.012"
-        text = format_value(value, "p") or "not estimable"
-        return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-    p_text = p_is(comparison.logrank_p) if computable else "not computable (see the notes below)"
-    if computable and comparison.logrank_p_adjusted is not None:
-        p_text += f", adjusted across columns {p_is(comparison.logrank_p_adjusted)}"
-    esc = html.escape
-    markup = (
-        f'<h3 class="oa-segment">{esc(str(column))}</h3>'
-        f"<p>Reference group: <strong>{esc(str(comparison.reference))}</strong>{esc(pooled)}. "
-        f"Global log-rank test (all groups have the same lifetime curve): {esc(p_text)} ({esc(method)}).</p>"
-    )
-    display({"text/plain": text, "text/html": markup}, raw=True)
-
-
-def share_moment_identifiers(result, output_dir) -> None:
-    """With ``show_identifiers: true``: print the accounts/users of each moment of truth and
-    write ``moments.csv`` next to the report for the customer-success team. Otherwise print one
-    line saying the identifiers are withheld (shared reports show counts only).
-    """
-    from ..analyses import moments
-
-    if not result.identifiers_shown:
-        print("Identifiers withheld (show_identifiers: false): shared reports show counts only.")
-        return
-    show(moments.moment_identifiers(result))
-    if output_dir is not None:
-        path = moments.write_moments_csv(result, output_dir)
-        print(f"Written for the customer-success team: {path.name}")
-
-

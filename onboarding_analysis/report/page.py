@@ -128,8 +128,9 @@ def _read_notebook(nb: str | os.PathLike[str] | nbformat.NotebookNode) -> nbform
 
 
 def _merge(notebooks: Sequence[nbformat.NotebookNode], *, title: str) -> nbformat.NotebookNode:
-    """One notebook of the report's cells, in order; of equal notes (:func:`collect_notes`)
-    only the first is kept.
+    """One notebook of the report's cells, in order.
+
+    Of equal notes (:func:`collect_notes`) only the first is kept.
     """
     merged = nbformat.v4.new_notebook()
     first = notebooks[0].metadata
@@ -176,8 +177,9 @@ def _note_of(output: Mapping[str, Any]) -> str | None:
 
 
 def collect_notes(notebooks: Sequence[str | os.PathLike[str] | nbformat.NotebookNode]) -> list[str]:
-    """The notes (:func:`onboarding_analysis.report.notebook.show_note`: data and statistical
-    warnings) shown by executed notebooks, each once, in report order.
+    """The notes (:func:`onboarding_analysis.report.notebook.show_note`.
+
+    Data and statistical warnings) shown by executed notebooks, each once, in report order.
 
     Parameters
     ----------
@@ -187,6 +189,7 @@ def collect_notes(notebooks: Sequence[str | os.PathLike[str] | nbformat.Notebook
     Returns
     -------
     list of str
+        Each note's text, first occurrence first.
     """
     notes: list[str] = []
     for nb in map(_read_notebook, notebooks):
@@ -258,8 +261,9 @@ def _assemble_page(
 
 
 def _anchor_headings(soup: BeautifulSoup, title: str) -> list[tuple[int, str, str]]:
-    """Give every ``h1``/``h2`` a unique id and every image without one an alt text; return
-    the (level, id, text) of the headings, for the table of contents.
+    """Give every ``h1``/``h2`` a unique id and every image without one an alt text.
+
+    Return the (level, id, text) of the headings, for the table of contents.
     """
     id_counts = Counter(tag["id"] for tag in soup.find_all(id=True))
     taken = set(id_counts)
@@ -284,10 +288,11 @@ def _anchor_headings(soup: BeautifulSoup, title: str) -> list[tuple[int, str, st
 
 
 def _drop_external_resources(soup: BeautifulSoup) -> None:
-    """Self-contained, with no URL in the file: the lab template links require.js and MathJax
-    from a CDN and imports mermaid from one in a module script; the report uses none of them
-    (no widgets, no LaTeX, no diagrams), and offline readers would see failed loads. The
-    template's CSS cites its sources in comments: those comments go too.
+    """Self-contained, with no URL in the file.
+
+    The lab template links require.js and MathJax from a CDN and imports mermaid from one in a module script;
+    the report uses none of them (no widgets, no LaTeX, no diagrams), and offline readers would see failed
+    loads. The template's CSS cites its sources in comments: those comments go too.
     """
     for script in soup.find_all("script"):
         src = script.get("src", "")

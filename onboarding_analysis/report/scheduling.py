@@ -36,6 +36,33 @@ def execute_notebooks(
     working directory of the process that runs it, so threads would step on each other), the
     longest first (:data:`START_FIRST`). On a failure no further notebook starts; the running
     ones finish, and the failure of the first failed notebook in report order is raised.
+
+    Parameters
+    ----------
+    notebooks : sequence of str
+        Notebook file names, in report order.
+    notebook_dir : Path
+        Where they are.
+    run_dir : Path
+        Where the executed copies go.
+    parameters : Mapping
+        Injected into every notebook.
+    root : Path
+        The kernels' working directory.
+    timeout : float or None
+        Seconds any single cell may run.
+    jobs : int
+        Notebooks executed at a time.
+
+    Returns
+    -------
+    list of Path
+        The executed notebooks, in report order.
+
+    Raises
+    ------
+    ReportError
+        The first failed notebook in report order.
     """
     outputs = [run_dir / name for name in notebooks]
     tasks = [
@@ -72,8 +99,19 @@ def execute_notebooks(
 
 
 def start_order(notebooks: Sequence[str]) -> list[int]:
-    """The positions of ``notebooks`` in the order a parallel run starts them: those of
-    :data:`START_FIRST` first, in its order, then the others in report order.
+    """The positions of ``notebooks`` in the order a parallel run starts them.
+
+    Those of :data:`START_FIRST` first, in its order, then the others in report order.
+
+    Parameters
+    ----------
+    notebooks : sequence of str
+        Notebook file names, in report order.
+
+    Returns
+    -------
+    list of int
+        Indexes into ``notebooks``.
     """
     first = {name: rank for rank, name in enumerate(START_FIRST)}
     return sorted(range(len(notebooks)), key=lambda i: (first.get(notebooks[i], len(first)), i))
@@ -86,7 +124,13 @@ def _execute_task(task: tuple) -> None:
 
 
 def usable_cores() -> int:
-    """CPU cores this process may use (its affinity where known), at least 1."""
+    """CPU cores this process may use (its affinity where known), at least 1.
+
+    Returns
+    -------
+    int
+        The number of cores.
+    """
     try:
         return max(len(os.sched_getaffinity(0)), 1)
     except AttributeError:  # not on Linux

@@ -91,7 +91,13 @@ class Figure:
 
     @property
     def text(self) -> str:
-        """The value with its interval, formatted ("29.3% (28.1-30.5%)"), or why it is missing."""
+        """The value with its interval, formatted ("29.3% (28.1-30.5%)"), or why it is missing.
+
+        Returns
+        -------
+        str
+            The formatted value and interval.
+        """
         if not is_number(self.value):
             return NOT_REACHED if self.note and self.note.startswith("more than half") else NOT_ESTIMABLE
         if self.unit == "share":
@@ -101,14 +107,26 @@ class Figure:
 
     @property
     def value_text(self) -> str:
-        """The value alone ("29.3%", "43.5 days"), or "not enough users yet" / "not reached"."""
+        """The value alone ("29.3%", "43.5 days"), or "not enough users yet" / "not reached".
+
+        Returns
+        -------
+        str
+            The formatted value.
+        """
         if not is_number(self.value):
             return self.text
         return percent(self.value) if self.unit == "share" else days(self.value)
 
     @property
     def ci_text(self) -> str:
-        """The interval alone ("95% CI 28.1-30.5%"), ``""`` without one."""
+        """The interval alone ("95% CI 28.1-30.5%"), ``""`` without one.
+
+        Returns
+        -------
+        str
+            The formatted interval.
+        """
         if not is_number(self.value) or not is_number(self.ci_low):
             return ""
         if self.unit == "share":
@@ -119,11 +137,23 @@ class Figure:
 
     @property
     def n_text(self) -> str:
-        """The denominator ("n = 5,975 users observed 8+ days"), ``""`` when unknown."""
+        """The denominator ("n = 5,975 users observed 8+ days"), ``""`` when unknown.
+
+        Returns
+        -------
+        str
+            The formatted denominator.
+        """
         return f"n = {count(self.n)} {self.n_label}".rstrip() if is_number(self.n) else ""
 
     def as_dict(self) -> dict[str, Any]:
-        """The figure as stored in ``metrics.json`` ``summary.headline.<key>``."""
+        """The figure as stored in ``metrics.json`` ``summary.headline.<key>``.
+
+        Returns
+        -------
+        dict
+            ``label``, ``unit``, ``value``, its interval, ``n``, ``n_label``, ``text`` and ``note``.
+        """
         return {
             "label": self.label,
             "unit": self.unit,
@@ -156,8 +186,9 @@ def _int(value: Any) -> int | None:
 
 
 def _share_figure(entry: Mapping[str, Any], *, if_missing: str, **fields: Any) -> Figure:
-    """A share figure from a metrics entry (``rate``, ``ci_low``, ``ci_high``); ``if_missing``
-    is its note when the rate is not estimable.
+    """A share figure from a metrics entry (``rate``, ``ci_low``, ``ci_high``).
+
+    ``if_missing`` is its note when the rate is not estimable.
     """
     value = _num(entry.get("rate"))
     return Figure(
@@ -307,6 +338,11 @@ def build_summary(metrics: Mapping[str, Any]) -> Summary:
 def summary_metrics(summary: Summary) -> dict[str, Any]:
     """The summary as recorded in ``metrics.json``.
 
+    Parameters
+    ----------
+    summary : Summary
+        Output of :func:`build_summary`.
+
     Returns
     -------
     dict
@@ -328,8 +364,10 @@ def summary_metrics(summary: Summary) -> dict[str, Any]:
 
 
 def section_anchor(section: str, headings: Sequence[tuple[str, str]]) -> str | None:
-    """The id of the report heading for ``section``: the first heading whose text equals it
-    (ignoring case), else the first one starting with it; ``None`` when there is none.
+    """The id of the report heading for ``section``.
+
+    The first heading whose text equals it (ignoring case), else the first one starting with it; ``None`` when
+    there is none.
 
     Parameters
     ----------
@@ -337,6 +375,11 @@ def section_anchor(section: str, headings: Sequence[tuple[str, str]]) -> str | N
         Heading text (a :class:`Figure`'s or :class:`Finding`'s ``section``).
     headings : sequence of (text, id)
         The report's headings, in page order.
+
+    Returns
+    -------
+    str or None
+        The heading's id.
 
     Examples
     --------
@@ -374,7 +417,7 @@ def summary_html(summary: Summary, headings: Sequence[tuple[str, str]] = ()) -> 
         return ""
     esc = html.escape
 
-    def link(text: str, section: str, css: str) -> str:
+    def _link(text: str, section: str, css: str) -> str:
         anchor = section_anchor(section, headings)
         if anchor is None:
             return f'<span class="{css}">{esc(text)}</span>'
@@ -384,7 +427,7 @@ def summary_html(summary: Summary, headings: Sequence[tuple[str, str]] = ()) -> 
     for f in summary.headline:
         missing = " oa-missing" if not is_number(f.value) else ""
         lines = [
-            link(f.label, f.section, "oa-fig-label"),
+            _link(f.label, f.section, "oa-fig-label"),
             f'<span class="oa-fig-value{missing}">{esc(f.value_text)}</span>',
         ]
         lines.append(f'<span class="oa-fig-ci">{esc(f.ci_text or f.note or "")}</span>')
