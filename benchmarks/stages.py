@@ -429,7 +429,7 @@ KERNEL_NOTEBOOK = {
 
 
 def stage_kernel(params_path: str, repeat: int) -> dict:
-    from onboarding_analysis.report.execution import execute_notebook
+    from onboarding_analysis.report.kernels import execute_notebook
 
     with tempfile.TemporaryDirectory(prefix="oa-kernel-") as tmp:
         nb = Path(tmp) / "trivial.ipynb"

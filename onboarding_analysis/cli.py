@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,16 @@ EXIT_INTERRUPTED = 130
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name.
+
+    Returns
+    -------
+    int
+        0, or :data:`EXIT_USER_ERROR`, :data:`EXIT_RUN_FAILED`, :data:`EXIT_INTERRUPTED`.
 
     Examples
     --------
@@ -67,7 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser; each sub-command stores its function as ``command``."""
+    """The argument parser; each sub-command stores its function as ``command``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser of ``run``, ``init`` and ``demo-data``.
+    """
     parser = argparse.ArgumentParser(
         prog="onboarding-analysis",
         description="Is our onboarding working? Parameterized notebook reports.",
@@ -164,9 +180,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"note: {note}", file=sys.stderr)
         print(html)
         return 0
-    from .report import batch
+    from .report import batch, batch_plan
 
-    specs = batch.plan_runs(args.params, per=args.per)
+    specs = batch_plan.plan_runs(args.params, per=args.per)
     progress = batch.Progress(None if args.quiet else sys.stderr)
     result = batch.run_batch(specs, out_dir=args.out, jobs=args.jobs, progress=progress)
     if not args.quiet:
@@ -214,8 +230,9 @@ def check_out_dir(out: Path) -> None:
 
 
 def _notes(run_dir: Path) -> list[str]:
-    """The notes a run's report shows (metrics.json ``warnings``: data and statistical caveats),
-    to print once on the console; none if the run recorded no metrics.
+    """The notes a run's report shows (metrics.json ``warnings``.
+
+    Data and statistical caveats), to print once on the console; none if the run recorded no metrics.
     """
     from .report.metrics_io import read_metrics
 
@@ -224,6 +241,8 @@ def _notes(run_dir: Path) -> list[str]:
     except (FileNotFoundError, ValueError):  # MetricsError is a ValueError
         return []
     return [str(note) for note in notes]
+
+
 def _init(args: argparse.Namespace) -> int:
     from .init_params import init
 
@@ -249,24 +268,23 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of parallel runs, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of parallel runs >= 1, got {value}")
-    return value
+def _at_least_one(what: str, whole: str) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole number >= 1; ``what`` and ``whole`` name it in errors."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {whole}, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expected a number of {what} >= 1, got {value}")
+        return value
+
+    return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of users >= 1, got {value}")
-    return value
+_jobs = _at_least_one("parallel runs", "a whole number of parallel runs")
+_positive_int = _at_least_one("users", "a whole number")
 
 
 def _message(err: BaseException) -> str:

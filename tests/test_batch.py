@@ -24,15 +24,11 @@ from onboarding_analysis.report.batch import (
     BatchResult,
     Progress,
     RunResult,
-    RunSpec,
-    discover_values,
-    plan_runs,
     run_batch,
-    run_name,
     run_one,
-    sanitize_name,
 )
-from onboarding_analysis.report.execution import ReportError
+from onboarding_analysis.report.batch_plan import RunSpec, discover_values, plan_runs, run_name, sanitize_name
+from onboarding_analysis.report.failures import ReportError
 from onboarding_analysis.report.metrics_io import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,8 +26,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from onboarding_analysis.demo import DemoSpec, write_demo
-from onboarding_analysis.report.batch import plan_runs, run_batch
+from onboarding_analysis.demo.generator import DemoSpec, write_demo
+from onboarding_analysis.report.batch import run_batch
+from onboarding_analysis.report.batch_plan import plan_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = (

@@ -13,8 +13,9 @@ import onboarding_analysis
 from onboarding_analysis import cli
 from onboarding_analysis.demo import generator as demo
 from onboarding_analysis.errors import DataError
-from onboarding_analysis.report import batch
+from onboarding_analysis.report import batch, batch_plan
 from onboarding_analysis.report import execution as report
+from onboarding_analysis.report.failures import ReportError
 from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,7 @@ def test_run_default_out_is_reports(monkeypatch, capsys):
             FileNotFoundError(2, "No such file or directory", "data/x.csv"),
             "error: data/x.csv: No such file or directory",
         ),
-        (report.ReportError("retention.ipynb: cell 4 failed"), "error: retention.ipynb: cell 4 failed"),
+        (ReportError("retention.ipynb: cell 4 failed"), "error: retention.ipynb: cell 4 failed"),
     ],
 )
 def test_user_errors_exit_2_without_traceback(monkeypatch, capsys, error, message):
@@ -161,7 +162,7 @@ def _fake_run_report(fail: set[str]):
         name = (overrides or {}).get("client") or Path(params_path).stem
         (Path(out_dir) / name).mkdir(parents=True, exist_ok=True)
         if name in fail:
-            raise report.ReportError(
+            raise ReportError(
                 "m", notebook="retention.ipynb", cell_index=3, ename="DataError", evalue="bad"
             )
         (Path(out_dir) / name / "metrics.json").write_text("{}", encoding="utf-8")
@@ -210,17 +211,17 @@ def test_run_per_passes_the_column_and_jobs(monkeypatch, capsys, tmp_path):
 
     def fake_plan(paths, *, per):
         calls["plan"] = (paths, per)
-        return [batch.RunSpec("acme", Path(paths[0]))]
+        return [batch_plan.RunSpec("acme", Path(paths[0]))]
 
     def fake_run_batch(specs, *, out_dir, jobs, progress):
         calls["run"] = (specs, out_dir, jobs, progress.stream)
         return batch.BatchResult((), out_dir / "index.html", 1.0, jobs)
 
-    monkeypatch.setattr(batch, "plan_runs", fake_plan)
+    monkeypatch.setattr(batch_plan, "plan_runs", fake_plan)
     monkeypatch.setattr(batch, "run_batch", fake_run_batch)
     assert cli.main(["run", "params/demo.yaml", "--per", "client", "--jobs", "3", "--quiet"]) == 0
     assert calls["plan"] == ([Path("params/demo.yaml")], "client")
-    assert calls["run"] == ([batch.RunSpec("acme", Path("params/demo.yaml"))], Path("reports"), 3, None)
+    assert calls["run"] == ([batch_plan.RunSpec("acme", Path("params/demo.yaml"))], Path("reports"), 3, None)
     assert capsys.readouterr().out == "reports/index.html\n"
 
 
@@ -256,9 +257,9 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
 
 @pytest.fixture
 def notebooks_started(monkeypatch):
-    """The calls of report._execute_all (every run executes its notebooks through it)."""
+    """The calls of report.execute_notebooks (every run executes its notebooks through it)."""
     calls = []
-    monkeypatch.setattr(report, "_execute_all", lambda *args, **kwargs: calls.append(args) or [])
+    monkeypatch.setattr(report, "execute_notebooks", lambda *args, **kwargs: calls.append(args) or [])
     monkeypatch.setattr(report, "render_html", lambda *args, **kwargs: Path("report.html"))
     return calls
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import nbformat
+import pytest
 from bs4 import BeautifulSoup
 
 from onboarding_analysis.params import Params
 from onboarding_analysis.report.definitions import DEFINITIONS, definitions_markdown, selected
-from onboarding_analysis.report.execution import render_html
+from onboarding_analysis.report.page import render_html
 
 
 def test_every_definition_is_filled_from_the_package_defaults():
@@ -38,6 +39,30 @@ def test_texts_take_the_runs_values():
     assert "first 60 days" in texts["Restricted mean lifetime (RMST)"]
     assert "inactive for 14 days" in texts["Lifetime"]
     assert "(Benjamini-Hochberg)" in texts["p-values and corrections"]
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        ("5 minutes", "within 5 minutes of signup"),
+        ("2 hours", "within 2 hours of signup"),
+        (1, "within 1 day of signup"),
+        (14, "within 14 days of signup"),
+        (1.5, "within 1.5 days of signup"),
+    ],
+)
+def test_funnel_window_reads_as_the_user_wrote_it(window, expected):
+    """A window in minutes or hours is not written as a fraction of a day (5 minutes was
+    'within 0.003472222222222222 days')."""
+    params = Params(
+        events="x.csv", onboarding_steps=(("a",), ("b",)), conversion_window=window
+    ).as_notebook_parameters()
+    assert expected in dict(selected(params))["Onboarding funnel"]
+
+
+def test_funnel_window_from_the_older_days_key():
+    assert "within 7 days of signup" in dict(selected({"conversion_window_days": 7.0}))["Onboarding funnel"]
+    assert "within 14 days of signup" in dict(selected({}))["Onboarding funnel"]
 
 
 def test_markdown_lists_every_figure_once():

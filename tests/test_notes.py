@@ -10,8 +10,8 @@ from bs4 import BeautifulSoup
 
 from onboarding_analysis.errors import DataWarning, StatisticalWarning
 from onboarding_analysis.report import notebook
-from onboarding_analysis.report.execution import collect_notes, render_html
 from onboarding_analysis.report.notebook import NOTE_METADATA, strip_machine_paths
+from onboarding_analysis.report.page import collect_notes, render_html
 
 
 @pytest.fixture

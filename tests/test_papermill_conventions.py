@@ -23,9 +23,10 @@ import pytest
 import yaml
 from nbclient import NotebookClient
 
-from onboarding_analysis.demo import DemoSpec, write_demo
-from onboarding_analysis.report.execution import NOTEBOOK_DIR, REPORT_NOTEBOOKS, collect_notes
+from onboarding_analysis.demo.generator import DemoSpec, write_demo
+from onboarding_analysis.report.execution import NOTEBOOK_DIR, REPORT_NOTEBOOKS
 from onboarding_analysis.report.metrics_io import read_metrics, record_metrics, to_jsonable
+from onboarding_analysis.report.page import collect_notes
 from onboarding_analysis.report.summary import build_summary, summary_metrics
 
 ROOT = Path(__file__).resolve().parent.parent

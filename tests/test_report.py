@@ -20,22 +20,19 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
 from onboarding_analysis.errors import OnboardingAnalysisError, ParamsError
-from onboarding_analysis.report import execution as report_module
+from onboarding_analysis.report import kernels as report_module
 from onboarding_analysis.report.execution import (
-    ERROR_FILE,
     NOTEBOOK_DIR,
     REPORT_NOTEBOOKS,
-    ReportError,
     data_period,
-    execute_notebook,
-    failure_summary,
     load_run_params,
     project_root_for,
-    render_html,
     run_report,
-    write_error_file,
 )
+from onboarding_analysis.report.failures import ERROR_FILE, ReportError, failure_summary, write_error_file
+from onboarding_analysis.report.kernels import execute_notebook
 from onboarding_analysis.report.metrics_io import read_metrics
+from onboarding_analysis.report.page import render_html
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
@@ -100,7 +97,7 @@ def test_execute_injects_parameters_and_saves(rendered):
 def test_an_input_error_in_a_cell_is_its_own_message_without_the_cell():
     """A DataError/ParamsError already names the file or key, the value and the fix: the report
     says that, not the first line of the cell that called the check."""
-    from onboarding_analysis.report.execution import _cell_failure
+    from onboarding_analysis.report.kernels import _cell_failure
 
     evalue = "acme.yaml: key 'observation_end': 2024-12-31 is 115.3 days after the last event. Use null."
     message = _cell_failure(
@@ -599,7 +596,8 @@ def test_notebooks_run_in_parallel_and_the_first_failure_in_report_order_is_rais
 
 
 def test_parallel_runs_start_the_longest_notebooks_first():
-    from onboarding_analysis.report.execution import REPORT_NOTEBOOKS, start_order
+    from onboarding_analysis.report.execution import REPORT_NOTEBOOKS
+    from onboarding_analysis.report.scheduling import start_order
 
     order = [REPORT_NOTEBOOKS[i] for i in start_order(REPORT_NOTEBOOKS)]
     assert order[:2] == ["segments.ipynb", "moments.ipynb"]

@@ -8,7 +8,8 @@ import os
 import pandas as pd
 
 import onboarding_analysis as oa
-from onboarding_analysis.report.notebook import EVENTS_SUFFIX, share_events
+from onboarding_analysis.data.cache import EVENTS_SUFFIX
+from onboarding_analysis.report.shared_events import share_events
 
 
 def _project(tmp_path, write_csv):

@@ -1,5 +1,6 @@
-"""Layer 3, display helpers shared by the analyses and the report: the figure theme and
-palette, and the formatted HTML tables.
+"""Layer 3, display helpers shared by the analyses and the report.
+
+The figure theme and palette, and the formatted HTML tables.
 """
 
 from .figures import axes_or_new

@@ -1,5 +1,6 @@
-"""The house style of the report's figures: one seaborn theme, one colour per group, and curves
-stopped where too few users are left to estimate them.
+"""The house style of the report's figures.
+
+One seaborn theme, one colour per group, and curves stopped where too few users are left to estimate them.
 
 :func:`apply_theme` is called once, by :func:`onboarding_analysis.report.notebook.setup_notebook`:
 nothing else in the package changes matplotlib's global state. Plot functions take colours from
@@ -89,6 +90,7 @@ def at_risk_cutoff(kmf, threshold: int = MIN_AT_RISK) -> float | None:
     Returns
     -------
     float or None
+        The time, or None when the risk set never falls below ``threshold``.
 
     Examples
     --------
@@ -153,7 +155,17 @@ def plot_km(
 
 
 def note_cutoff(ax, cutoffs: Sequence[float | None], threshold: int = MIN_AT_RISK) -> None:
-    """Add the line "grey: fewer than N users at risk" to the legend of ``ax`` when a curve was cut."""
+    """Add the line "grey: fewer than N users at risk" to the legend of ``ax`` when a curve was cut.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes.
+    cutoffs : sequence of float or None
+        The curves' cut-off times (:func:`at_risk_cutoff`).
+    threshold : int
+        Minimum users at risk, as in the legend.
+    """
     if not any(c is not None for c in cutoffs):
         return
     ax.plot([], [], color=GREY, linestyle="--", linewidth=1, label=f"fewer than {threshold} users at risk")
@@ -161,5 +173,20 @@ def note_cutoff(ax, cutoffs: Sequence[float | None], threshold: int = MIN_AT_RIS
 
 
 def grey_where_few(values: np.ndarray, counts: np.ndarray, threshold: int = MIN_AT_RISK) -> np.ndarray:
-    """Mask (True) of the points resting on fewer than ``threshold`` users."""
+    """Mask (True) of the points resting on fewer than ``threshold`` users.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The points' values (their shape is that of ``counts``).
+    counts : numpy.ndarray
+        Users behind each point.
+    threshold : int
+        Minimum users.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where ``counts < threshold``.
+    """
     return np.asarray(counts, dtype=float) < threshold

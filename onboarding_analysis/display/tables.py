@@ -145,6 +145,7 @@ def format_value(value, kind: str, *, digits: int = 3, currency: str | None = No
     Returns
     -------
     str
+        The formatted value.
 
     Examples
     --------
@@ -265,7 +266,13 @@ class Table:
 
     # -- HTML ---------------------------------------------------------------------------------
     def kinds(self) -> dict[str, str]:
-        """Column -> kind used for the HTML (rules 1-4 of the module docstring)."""
+        """Column -> kind used for the HTML (rules 1-4 of the module docstring).
+
+        Returns
+        -------
+        dict of str to str
+            One kind of :data:`KINDS` per column.
+        """
         return {col: self.formats.get(col) or column_kind(col, self.data[col]) for col in self.data.columns}
 
     def _groups(self) -> list[tuple[str, str | None, str | None]]:

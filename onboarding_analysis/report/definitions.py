@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..params import window_label
+
 __all__ = [
     "CENSORING",
     "DEFINITIONS",
@@ -38,7 +40,7 @@ class Definition:
 #: Params shown in texts when a run does not say (the package defaults).
 _DEFAULTS: dict[str, Any] = {
     "inactivity_days": 30,
-    "conversion_window_days": 14,
+    "conversion_window": 14,
     "rmst_horizon_days": 90,
     "min_cell_users": 10,
     "min_segment_size": 30,
@@ -139,7 +141,7 @@ DEFINITIONS: tuple[Definition, ...] = (
     Definition(
         "funnel",
         "Onboarding funnel",
-        "Users who completed each onboarding step within {conversion_window_days} days of signup, "
+        "Users who completed each onboarding step within {conversion_window} of signup, "
         "among users observed for that whole window; conversion from the start and from the previous "
         "step; drop-off is the number of users lost at a step. Reaching each step 'counting every "
         "signup' uses all users, with censoring and churn as a competing event.",
@@ -256,7 +258,12 @@ def _enabled(params: Mapping[str, Any], key: str | None) -> bool:
 
 
 def _fill(text: str, params: Mapping[str, Any]) -> str:
+    """``text`` with the run's params (or the package defaults) written in."""
     values = {**_DEFAULTS, **{k: v for k, v in params.items() if v is not None}}
+    if "conversion_window" not in params and params.get("conversion_window_days") is not None:
+        values["conversion_window"] = params["conversion_window_days"]
+    # As the user wrote it ("5 minutes", "2 hours"); a number is days ("14 days", "1 day").
+    values["conversion_window"] = window_label(values["conversion_window"])
     values["p_adjust"] = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}.get(
         values["p_adjust"], values["p_adjust"]
     )
@@ -278,6 +285,7 @@ def selected(params: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
     Returns
     -------
     list of (str, str)
+        The term and its text, in report order.
 
     Examples
     --------
@@ -297,11 +305,12 @@ def how_to_read_html(params: Mapping[str, Any] | None = None) -> str:
     Parameters
     ----------
     params : Mapping, optional
-        The run's params.
+        The run's params: the censoring paragraph names its ``min_at_risk``.
 
     Returns
     -------
     str
+        The HTML of the section, ``id="oa-how-to-read"``.
     """
     params = dict(params or {})
     paragraphs = [
@@ -327,11 +336,13 @@ def definitions_html(params: Mapping[str, Any] | None = None) -> str:
     Parameters
     ----------
     params : Mapping, optional
-        The run's params.
+        The run's params: which figures are shown, and the values in their texts
+        (:func:`selected`).
 
     Returns
     -------
     str
+        The HTML of the section, ``id="oa-definitions"``.
     """
     items = "".join(
         f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>" for term, text in selected(params)
@@ -350,6 +361,7 @@ def definitions_markdown(params: Mapping[str, Any] | None = None) -> str:
     Returns
     -------
     str
+        A Markdown page: the censoring paragraph, then one ``##`` section per figure.
 
     Examples
     --------

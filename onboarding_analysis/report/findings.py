@@ -41,11 +41,11 @@ Examples
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from .findings_common import LEVEL, MAX_FINDINGS, SECTIONS, Finding, metric_at
+from .findings_groups import change_findings, drivers_findings, segment_findings
 from .wording import (
     NOT_ESTIMABLE,
     count,
@@ -54,33 +54,11 @@ from .wording import (
     duration,
     is_number,
     join_words,
-    p_value,
     percent,
     percent_ci,
-    points_ci,
 )
 
 __all__ = ["LEVEL", "MAX_FINDINGS", "SECTIONS", "Finding", "build_findings"]
-
-#: Level below which a corrected p-value counts as a difference (the 95% intervals' level).
-LEVEL = 0.05
-#: At most this many findings are written (the least important are left out).
-MAX_FINDINGS = 7
-#: At most this many ``segment-<column>`` findings (smallest corrected p-values first).
-MAX_SEGMENT_FINDINGS = 3
-
-#: The report heading each kind of finding links to (matched against the report's headings).
-SECTIONS = {
-    "data": "Readiness and data quality",
-    "change": "Before and after the onboarding change",
-    "funnel": "Onboarding funnel",
-    "segments": "Segment comparisons",
-    "drivers": "Early behaviours that go with staying",
-    "moments": "Moments of truth",
-    "ttfv": "Time to first value",
-}
-
-_CORRECTIONS = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}
 
 #: What a failing readiness signal means for the reading (readiness.py's rules, in words).
 _READINESS_FAILS = {
@@ -92,44 +70,6 @@ _READINESS_FAILS = {
 }
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One finding: a stable id, a plain sentence, the heading it links to and its numbers.
-
-    Attributes
-    ----------
-    id : str
-        Stable identifier (``funnel-drop-off``, ``segment-persona``, ...; see the module table).
-    text : str
-        The sentence(s), numbers formatted for people.
-    section : str
-        Text of the report heading holding the detail (a key of :data:`SECTIONS`' values).
-    numbers : dict
-        The numbers behind the sentence, unformatted (JSON-ready; ``None`` where not estimable).
-    """
-
-    id: str
-    text: str
-    section: str
-    numbers: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The finding as stored in ``metrics.json`` ``summary.findings[]``."""
-        return {"id": self.id, "text": self.text, "section": self.section, "numbers": dict(self.numbers)}
-
-
-def _get(mapping: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(mapping, Mapping):
-            return None
-        mapping = mapping.get(key)
-    return mapping
-
-
-def _correction(name: Any) -> str:
-    return _CORRECTIONS.get(str(name), str(name)) if name else "multiple-testing"
-
-
 # --------------------------------------------------------------------------------------------
 # One rule per kind of finding
 # --------------------------------------------------------------------------------------------
@@ -137,16 +77,16 @@ def _correction(name: Any) -> str:
 
 def _funnel_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     """The funnel step that loses the largest share of the users reaching the step before it."""
-    funnel = _get(metrics, "funnel")
-    steps = _get(funnel, "steps")
+    funnel = metric_at(metrics, "funnel")
+    steps = metric_at(funnel, "steps")
     if not isinstance(steps, list) or len(steps) < 2:
         return []
-    window = _get(funnel, "window_days")
+    window = metric_at(funnel, "window_days")
     within = f" within {duration(window)} of signup" if is_number(window) else ""
-    eligible = _get(funnel, "eligible")
+    eligible = metric_at(funnel, "eligible")
     drops = []
     for number, (before, after) in enumerate(zip(steps, steps[1:], strict=False), start=1):
-        share = _get(after, "from_previous")
+        share = metric_at(after, "from_previous")
         if isinstance(before, Mapping) and isinstance(after, Mapping) and is_number(share):
             names = (
                 str(before.get("step") or f"step {number}"),
@@ -164,7 +104,7 @@ def _funnel_finding(metrics: Mapping[str, Any]) -> list[Finding]:
             )
         ]
     drop, before, after, (name_before, name_after) = max(drops, key=lambda d: d[0])
-    low, high = _get(after, "from_previous_ci_high"), _get(after, "from_previous_ci_low")
+    low, high = metric_at(after, "from_previous_ci_high"), metric_at(after, "from_previous_ci_low")
     low, high = (1 - low if is_number(low) else None), (1 - high if is_number(high) else None)
     reached = before.get("users")
     who = f"the {count(reached)} users" if is_number(reached) else "the users"
@@ -193,224 +133,13 @@ def _funnel_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     ]
 
 
-def _group_medians(groups: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """(group, median lifetime) from the longest to the shortest; not reached counts as longest."""
-    pairs = [(str(name), _get(g, "median_days")) for name, g in groups.items() if isinstance(g, Mapping)]
-    return sorted(pairs, key=lambda p: -p[1] if is_number(p[1]) else float("-inf"))
-
-
-def _median_words(name: str, median: Any, *, unit: bool = True) -> str:
-    if not is_number(median):
-        return f"not reached for {name} (over half still active)"
-    return f"{days(median) if unit else f'{median:.1f}'} for {name}"
-
-
-def _segment_findings(metrics: Mapping[str, Any]) -> list[Finding]:
-    """Segment columns whose lifetimes differ after the correction, then those that do not."""
-    segments = _get(metrics, "segments")
-    if not isinstance(segments, Mapping):
-        return []
-    differ, same = [], []
-    for column, comparison in segments.items():
-        if not isinstance(comparison, Mapping):
-            continue
-        p = comparison.get("logrank_p_adjusted")
-        if not is_number(p) and len(segments) == 1:
-            p = comparison.get("logrank_p")  # one column: nothing to correct across
-        groups = comparison.get("groups")
-        if not is_number(p) or not isinstance(groups, Mapping) or len(groups) < 2:
-            continue  # fewer than two groups of min_segment_size users: nothing was compared
-        (differ if p < LEVEL else same).append((p, str(column), comparison))
-    out = []
-    for p, column, comparison in sorted(differ, key=lambda d: d[0])[:MAX_SEGMENT_FINDINGS]:
-        medians = _group_medians(comparison["groups"])
-        if len(medians) <= 3:
-            detail = "median lifetime " + join_words(
-                [_median_words(n, m, unit=i == 0) for i, (n, m) in enumerate(medians)]
-            )
-        else:
-            detail = (
-                f"median lifetime {_median_words(*medians[0])} (the longest) and "
-                f"{_median_words(*medians[-1])} (the shortest)"
-            )
-        text = (
-            f"Lifetime differs by {column}: {detail} (log-rank p {_p_words(p)}, "
-            f"{_correction(comparison.get('p_adjust'))}-corrected across segment columns)."
-        )
-        numbers = {
-            "column": column,
-            "logrank_p_adjusted": p,
-            "p_adjust": comparison.get("p_adjust"),
-            "reference": comparison.get("reference"),
-            "groups": {
-                str(name): {
-                    key: _get(g, key)
-                    for key in ("users", "median_days", "hazard_ratio", "hr_ci_low", "hr_ci_high")
-                }
-                for name, g in comparison["groups"].items()
-            },
-        }
-        out.append(Finding(f"segment-{column}", text, SECTIONS["segments"], numbers))
-    if same:
-        same.sort(key=lambda s: s[1])
-        columns = [c for _, c, _ in same]
-        verb = "makes" if len(columns) == 1 else "make"
-        ps = join_words([p_value(p) for p, _, _ in same])
-        correction = _correction(same[0][2].get("p_adjust"))
-        text = (
-            f"{join_words(columns).capitalize()} {verb} no detectable difference to lifetime "
-            f"(log-rank p = {ps} after {correction} correction)."
-        )
-        numbers = {"columns": columns, "logrank_p_adjusted": {c: p for p, c, _ in same}}
-        out.append(Finding("segments-no-difference", text, SECTIONS["segments"], numbers))
-    return out
-
-
-def _p_words(p: float) -> str:
-    text = p_value(p)
-    return text if text.startswith("<") else f"= {text}"
-
-
-def _day_key(change: Mapping[str, Any], prefix: str) -> str | None:
-    for key in change:
-        if re.fullmatch(rf"{prefix}_day_\d+_diff", str(key)):
-            return str(key)
-    return None
-
-
-def _abs_range(low: float, high: float) -> str:
-    """The interval of a difference as unsigned sizes, smaller first: (-0.139, -0.091) -> '9.1 to 13.9'."""
-    a, b = sorted((abs(100 * low), abs(100 * high)))
-    return f"{a:.1f} to {b:.1f}"
-
-
-def _change_finding(metrics: Mapping[str, Any]) -> list[Finding]:
-    """The onboarding change's effect on value reached and on lifetime, with intervals."""
-    change = _get(metrics, "change")
-    if not isinstance(change, Mapping) or not change.get("change_date"):
-        return []
-    date = change["change_date"]
-    before, after = change.get("before_users"), change.get("after_users")
-    groups = f"{count(after)} users after, {count(before)} before"
-    key = _day_key(change, "ttfv")
-    day = key.split("_")[2] if key else "7"
-    diff = change.get(key) if key else None
-    low, high = (change.get(f"{key}_ci_low"), change.get(f"{key}_ci_high")) if key else (None, None)
-    value = f"value reached within {day} days"
-    if not is_number(diff):
-        first = (
-            f"The onboarding change of {date}: {NOT_ESTIMABLE} on both sides to compare {value} ({groups})."
-        )
-    elif is_number(low) and is_number(high) and (low > 0 or high < 0):
-        higher = "higher" if low > 0 else "lower"
-        first = (
-            f"After the onboarding change of {date}, the share of signups reaching value within "
-            f"{day} days is {100 * abs(diff):.1f} points {higher} (95% CI {_abs_range(low, high)}; "
-            f"{groups})."
-        )
-    else:
-        first = (
-            f"The onboarding change of {date} made no detectable difference to {value}: "
-            f"{points_ci(diff, low, high)}; {groups}."
-        )
-    hr, hr_low, hr_high = change.get("hazard_ratio"), change.get("hr_ci_low"), change.get("hr_ci_high")
-    second = ""
-    if is_number(hr) and is_number(hr_low) and is_number(hr_high):
-        rate = f"{hr:.2f} times the earlier churn rate (95% CI {hr_low:.2f}-{hr_high:.2f})"
-        if hr_high < 1:
-            second = f" Users who signed up after it also stay longer: {rate}."
-        elif hr_low > 1:
-            second = f" Users who signed up after it leave sooner: {rate}."
-        else:
-            second = f" Lifetime shows no detectable change: {rate}."
-    numbers = {
-        "change_date": date,
-        "before_users": before,
-        "after_users": after,
-        "ttfv_day": int(day),
-        "ttfv_diff": diff,
-        "ttfv_diff_ci_low": low,
-        "ttfv_diff_ci_high": high,
-        "hazard_ratio": hr,
-        "hr_ci_low": hr_low,
-        "hr_ci_high": hr_high,
-    }
-    retention_key = _day_key(change, "retention")
-    if retention_key:
-        numbers[retention_key] = change.get(retention_key)
-        numbers[f"{retention_key}_ci_low"] = change.get(f"{retention_key}_ci_low")
-        numbers[f"{retention_key}_ci_high"] = change.get(f"{retention_key}_ci_high")
-    return [Finding("change-effect", first + second, SECTIONS["change"], numbers)]
-
-
-def _drivers_finding(metrics: Mapping[str, Any]) -> list[Finding]:
-    """The early behaviour most strongly associated with staying (or leaving), after correction."""
-    drivers = _get(metrics, "drivers")
-    if not isinstance(drivers, Mapping):
-        return []
-    landmark = drivers.get("landmark_days")
-    first_days = f"the first {count(landmark)} days" if is_number(landmark) else "the first days"
-    events = drivers.get("events")
-    events = events if isinstance(events, Mapping) else {}
-    if not events:
-        return [
-            Finding(
-                "early-behaviours",
-                f"Early behaviours: {NOT_ESTIMABLE} (none still active after {first_days} to compare).",
-                SECTIONS["drivers"],
-                {"users": drivers.get("users"), "landmark_days": landmark, "events_tested": 0},
-            )
-        ]
-    correction = _correction(drivers.get("p_adjust"))
-    rows = [
-        (str(name), e)
-        for name, e in events.items()
-        if isinstance(e, Mapping) and is_number(e.get("p_adjusted")) and is_number(e.get("hazard_ratio"))
-    ]
-    found = [(n, e) for n, e in rows if e["p_adjusted"] < LEVEL]
-    staying = sorted((r for r in found if r[1]["hazard_ratio"] < 1), key=lambda r: r[1]["hazard_ratio"])
-    leaving = sorted((r for r in found if r[1]["hazard_ratio"] > 1), key=lambda r: -r[1]["hazard_ratio"])
-    tested = len(events)
-    numbers: dict[str, Any] = {
-        "landmark_days": landmark,
-        "users": drivers.get("users"),
-        "events_tested": tested,
-        "p_adjust": drivers.get("p_adjust"),
-        "associated": {
-            n: {k: e.get(k) for k in ("hazard_ratio", "hr_ci_low", "hr_ci_high", "p_adjusted")}
-            for n, e in found
-        },
-    }
-    if not found:
-        text = (
-            f"Of the {tested} most frequent early events in {first_days}, not one is associated with "
-            f"how long users stay afterwards, after {correction} correction."
-        )
-        return [Finding("early-behaviours", text, SECTIONS["drivers"], numbers)]
-    name, e = (staying or leaving)[0]
-    direction = "staying longer" if e["hazard_ratio"] < 1 else "leaving sooner"
-    text = (
-        f"Doing {name} in {first_days} is associated with {direction} afterwards (churn rate "
-        f"{_times(e['hazard_ratio'], e.get('hr_ci_low'), e.get('hr_ci_high'))} that of users who did not); "
-        f"{len(found)} of {tested} early events {'is' if len(found) == 1 else 'are'} associated with "
-        f"lifetime after {correction} "
-        "correction. These are associations, not proof of cause."
-    )
-    return [Finding("early-behaviours", text, SECTIONS["drivers"], numbers)]
-
-
-def _times(ratio: float, low: Any, high: Any) -> str:
-    text = f"{ratio:.2f} times"
-    return text + (f", 95% CI {low:.2f}-{high:.2f}," if is_number(low) and is_number(high) else "")
-
-
 def _crisis_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     """How many accounts (or users) are in crisis among those observed long enough."""
-    moments = _get(metrics, "moments")
+    moments = metric_at(metrics, "moments")
     if not isinstance(moments, Mapping) or "crisis" not in moments:
         return []
     unit = str(moments.get("unit") or "account")
-    crisis, eligible = moments.get("crisis"), _get(moments, "eligible", "crisis")
+    crisis, eligible = moments.get("crisis"), metric_at(moments, "eligible", "crisis")
     numbers = {"unit": unit, "crisis": crisis, "eligible": eligible}
     if not is_number(eligible) or eligible <= 0 or not is_number(crisis):
         text = f"Accounts in crisis: {NOT_ESTIMABLE} (no {unit} observed long enough to tell)."
@@ -431,26 +160,26 @@ def _crisis_finding(metrics: Mapping[str, Any]) -> list[Finding]:
 
 def _data_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     """What limits the reading: readiness fails, excluded rows, data warnings, unseen events."""
-    readiness = _get(metrics, "readiness")
+    readiness = metric_at(metrics, "readiness")
     readiness = readiness if isinstance(readiness, Mapping) else {}
-    status = {str(k): _get(v, "status") for k, v in readiness.items()}
+    status = {str(k): metric_at(v, "status") for k, v in readiness.items()}
     parts: list[str] = []
     numbers: dict[str, Any] = {}
-    read, used = _get(metrics, "data", "events_read"), _get(metrics, "data", "events_used")
+    read, used = metric_at(metrics, "data", "events_read"), metric_at(metrics, "data", "events_used")
     if status.get("data_quality") in ("warn", "fail") and is_number(read) and is_number(used) and read > 0:
         share = 1 - used / read
-        excluded = _get(metrics, "data", "excluded")
+        excluded = metric_at(metrics, "data", "excluded")
         reasons = {str(k): v for k, v in (excluded or {}).items() if is_number(v) and v > 0}
         top = max(reasons, key=reasons.get) if reasons else None
         why = f", most for {top} ({count(reasons[top])} rows)" if top else ""
         parts.append(f"{percent(share)} of {count(read)} event rows were excluded{why}")
         numbers |= {"excluded_share": share, "events_read": read, "events_used": used, "top_reason": top}
-    warnings = _get(metrics, "warnings")
-    n_warnings = len(warnings) if isinstance(warnings, list) else _get(metrics, "data_quality", "warnings")
+    warnings = metric_at(metrics, "warnings")
+    n_warnings = len(warnings) if isinstance(warnings, list) else metric_at(metrics, "data_quality", "warnings")
     if is_number(n_warnings) and n_warnings > 0:
         parts.append(f"{count(n_warnings)} data warning{'s' if n_warnings != 1 else ''}")
         numbers["warnings"] = int(n_warnings)
-    unseen = _get(metrics, "data_quality", "params_events_not_seen")
+    unseen = metric_at(metrics, "data_quality", "params_events_not_seen")
     if isinstance(unseen, Mapping) and unseen:
         names = [str(n) for n in unseen]
         parts.append(
@@ -470,7 +199,7 @@ def _data_finding(metrics: Mapping[str, Any]) -> list[Finding]:
 
 def _ttfv_finding(metrics: Mapping[str, Any]) -> list[Finding]:
     """The share of signups ever reaching value, and the day by which a quarter / half do."""
-    ttfv = _get(metrics, "ttfv")
+    ttfv = metric_at(metrics, "ttfv")
     if not isinstance(ttfv, Mapping):
         return []
     share, ci = ttfv.get("eventual_share"), ttfv.get("eventual_share_ci")
@@ -497,10 +226,10 @@ def _ttfv_finding(metrics: Mapping[str, Any]) -> list[Finding]:
 
 #: The rules, in the order their findings are shown (see :func:`build_findings` for data-limits).
 RULES: tuple[Callable[[Mapping[str, Any]], list[Finding]], ...] = (
-    _change_finding,
+    change_findings,
     _funnel_finding,
-    _segment_findings,
-    _drivers_finding,
+    segment_findings,
+    drivers_findings,
     _crisis_finding,
     _data_finding,
     _ttfv_finding,

@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from .execution import ERROR_FILE, REPORT_FILE
+from .atomic_write import write_text_atomic
+from .execution import REPORT_FILE
+from .failures import ERROR_FILE
 from .metrics_io import METRICS_FILE, MetricsError, read_metrics
 from .summary import SUMMARY_ID, build_summary, summary_metrics
 
@@ -121,6 +123,12 @@ def write_index(
     seconds, jobs : optional
         The batch's wall time and parallel jobs, shown under the title.
 
+
+    Returns
+    -------
+    Path
+        ``<out_dir>/index.html``.
+
     Examples
     --------
     >>> write_index("reports", batch.runs)                              # doctest: +SKIP
@@ -149,16 +157,7 @@ def write_index(
             for title in COLUMNS.values()
         ),
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / INDEX_FILE
-    tmp = path.with_name(f".{INDEX_FILE}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(out_dir / INDEX_FILE, page)
 
 
 def _row(out_dir: Path, run: RunLike) -> str:
@@ -208,8 +207,10 @@ def _row(out_dir: Path, run: RunLike) -> str:
 
 
 def _figure(figure: Any, title: str) -> str:
-    """A figure's cell: the value and, under it, its 95% interval. ``data-sort`` is the number;
-    ``not reached`` sorts after every number, a missing figure last.
+    """A figure's cell.
+
+    The value and, under it, its 95% interval. ``data-sort`` is the number; ``not reached`` sorts after every
+    number, a missing figure last.
     """
     label = f'data-label="{html.escape(title)}"'
     if not isinstance(figure, Mapping):

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import OnboardingAnalysisError
+from .atomic_write import write_text_atomic
 
 #: File name of the metrics of a run, inside the run's output folder.
 METRICS_FILE = "metrics.json"
@@ -103,8 +104,9 @@ def record_metrics(output_dir: str | os.PathLike[str] | None, *parts: Mapping[st
 
 @contextlib.contextmanager
 def _folder_lock(folder: Path):
-    """An exclusive lock on ``folder`` itself (no lock file left behind): read-merge-write of
-    ``metrics.json`` by one writer at a time.
+    """An exclusive lock on ``folder`` itself (no lock file left behind).
+
+    Read-merge-write of ``metrics.json`` by one writer at a time.
     """
     import fcntl
 
@@ -118,6 +120,16 @@ def _folder_lock(folder: Path):
 
 def read_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``metrics.json`` file (or the ``metrics.json`` inside the folder ``path``).
+
+    Parameters
+    ----------
+    path : path
+        A ``metrics.json`` file or a run folder.
+
+    Returns
+    -------
+    dict
+        The metrics.
 
     Raises
     ------
@@ -168,6 +180,19 @@ def to_jsonable(value: Any, *, key: str = "") -> Any:
     Missing values and infinities become ``None``; numpy scalars and arrays, pandas Series and
     Index, tuples and sets become Python values and lists; dates and timestamps become ISO
     strings. ``key`` is the key path used in error messages.
+
+
+    Parameters
+    ----------
+    value : Any
+        What a notebook records.
+    key : str, optional
+        Where ``value`` sits in the metrics (dotted), named in errors.
+
+    Returns
+    -------
+    Any
+        The same data as plain JSON types.
 
     Examples
     --------
@@ -237,15 +262,7 @@ def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
 
 def _write_atomic(folder: Path, metrics: Mapping[str, Any]) -> None:
     text = json.dumps(metrics, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    # A plain open() (not mkstemp) so the file gets the usual permissions from the umask.
-    tmp = folder / f".{METRICS_FILE}.{os.getpid()}.tmp"
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, folder / METRICS_FILE)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_text_atomic(folder / METRICS_FILE, text)
 
 
 __all__ = ["METRICS_FILE", "MetricsError", "read_metrics", "record_metrics", "to_jsonable"]

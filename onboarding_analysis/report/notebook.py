@@ -1,41 +1,29 @@
-"""Helpers that keep notebooks thin and their outputs reproducible (see NOTEBOOKS.md)."""
+"""Helpers that keep notebooks thin and their outputs reproducible.
+
+:func:`setup_notebook` sets the figure style and inline plots; :func:`show`, :func:`show_value`
+and :func:`show_note` display tables, numbers and notes with a plain-text copy the notebook
+tests compare; :func:`configured` and :func:`computable` say why a section is skipped.
+"""
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import dataclasses
 import os
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import ibis
 import numpy as np
 import pandas as pd
 
 from ..absence import notes_of
-from ..data.cache import EVENTS_SUFFIX
-
-#: Columns of the used events kept by :func:`share_events` (those the analyses read; ``file``
-#: for the data-quality tables, one value per input file: it costs next to nothing stored).
-SHARED_EVENT_COLUMNS = (
-    "user_id",
-    "event",
-    "ts",
-    "t0",
-    "day",
-    "days",
-    "active",
-    "value",
-    "account_id",
-    "file",
-)
 
 
 def setup_notebook() -> None:
-    """Display settings for report notebooks: fixed precision, quiet known warnings, plot size,
-    text drawn literally (no mathtext: event names such as ``$pageview`` show as written).
+    """Display settings for report notebooks.
+
+    Fixed precision, quiet known warnings, plot size, text drawn literally (no mathtext: event names such as
+    ``$pageview`` show as written).
 
     Called once at the top of every notebook so the committed outputs (nbval) are stable.
     """
@@ -79,8 +67,9 @@ def _inline_plots() -> None:
 
 
 def _figure_titles_as_text(shell) -> None:
-    """A figure's ``text/plain`` is its titles ("Figure: User lifetime"): the report uses it
-    as the image's alt text.
+    """A figure's ``text/plain`` is its titles ("Figure.
+
+    User lifetime"): the report uses it as the image's alt text.
     """
     from matplotlib.figure import Figure
 
@@ -92,6 +81,16 @@ def _figure_titles_as_text(shell) -> None:
 
 def figure_description(fig) -> str:
     """``"Figure: <suptitle>; <axes titles>"``, or ``"Figure"`` for a figure without titles.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A figure.
+
+    Returns
+    -------
+    str
+        Its description, the figure's ``text/plain`` and alt text.
 
     Examples
     --------
@@ -193,8 +192,22 @@ def _in_kernel() -> bool:
 
 
 def strip_machine_paths(text: str, *, root: str | os.PathLike[str] | None = None) -> str:
-    """``text`` with absolute paths made relative to ``root`` (default: the working directory),
-    or cut to their file name when outside it.
+    """``text`` with absolute paths made relative to ``root`` (default.
+
+    The working directory), or cut to their file name when outside it.
+
+
+    Parameters
+    ----------
+    text : str
+        A message that may hold absolute paths.
+    root : path, optional
+        The folder paths are made relative to.
+
+    Returns
+    -------
+    str
+        The text without machine-specific folders.
 
     Examples
     --------
@@ -207,68 +220,49 @@ def strip_machine_paths(text: str, *, root: str | os.PathLike[str] | None = None
 
     base = str(Path(root if root is not None else os.getcwd()).resolve()).rstrip("/") + "/"
 
-    def relative(match: re.Match) -> str:
+    def _relative(match: re.Match) -> str:
         path = match.group(0)
         return path[len(base) :] if path.startswith(base) else path.rsplit("/", 1)[-1]
 
-    return re.sub(r"(?<![\w.~-])/(?:[^\s/'\"`,;:()]+/)+[^\s/'\"`,;:()]*", relative, text)
+    return re.sub(r"(?<![\w.~-])/(?:[^\s/'\"`,;:()]+/)+[^\s/'\"`,;:()]*", _relative, text)
 
 
-def show(
-    table: pd.DataFrame,
-    *,
-    digits: int = 3,
-    formats: Mapping[str, str] | None = None,
-    currency: str | None = None,
-    empty: str | None = None,
-    caption: str | None = None,
-    details: str | None = None,
-) -> None:
+def show(table: pd.DataFrame, **options: Any) -> None:
     """Display ``table`` as a formatted HTML table, with a plain-text copy for nbval.
 
     The plain text is pandas' text with floats rounded to ``digits`` (what the notebook tests
     compare); the HTML formats each column by what it means (:mod:`onboarding_analysis.display.tables`:
-    shares in percent with their interval, p-values, counts, dates, money).
+    shares in percent with their interval, p-values, counts, dates, money). The notes the table
+    carries (:func:`onboarding_analysis.absence.notes_of`) are shown under it.
 
     Parameters
     ----------
     table : pandas.DataFrame
         The table to show.
-    digits : int, default 3
-        Decimals of plain numbers.
-    formats : Mapping, optional
-        Column -> kind (``percent``, ``p``, ``count``, ``number``, ``ratio``, ``money``,
-        ``date``, ``text``) where the column name does not say it.
-    currency : str, optional
-        Currency of money columns (pass ``params.currency``).
-    empty : str, optional
-        The sentence shown when the table has no rows, e.g. "Every params event occurs in the data."
-    caption : str, optional
-        A note under the table (default: ``table.attrs["note"]``).
-    details : str, optional
-        In the report, collapse the table behind a ``<details>`` line with this text.
+    **options : Any
+        The keyword arguments of :class:`~onboarding_analysis.display.tables.Table`: ``digits``
+        (decimals of plain numbers, default 3), ``formats`` (column -> kind where the name does
+        not say it), ``currency`` (pass ``params.currency``), ``empty`` (the sentence shown for
+        no rows), ``caption`` (a note under the table, default ``table.attrs["note"]``),
+        ``details`` (collapse the table behind a ``<details>`` line with this text).
     """
     from IPython.display import display
 
     from ..display.tables import Table
 
-    display(
-        Table(
-            table,
-            digits=digits,
-            formats=formats,
-            currency=currency,
-            empty=empty,
-            caption=caption,
-            details=details,
-        )
-    )
+    display(Table(table, **options))
     for note in notes_of(table):
         show_note(note)
 
 
 def show_notes(notes) -> None:
-    """Show each note (:func:`show_note`; nothing for no notes), e.g. a funnel's ``notes``."""
+    """Show each note (:func:`show_note`; nothing for no notes), e.g. a funnel's ``notes``.
+
+    Parameters
+    ----------
+    notes : iterable of str
+        The notes.
+    """
     for note in notes:
         show_note(note)
 
@@ -278,6 +272,15 @@ def show_value(label: str, value: float | int | None, *, digits: int = 3) -> Non
 
     The plain text is ``label: value`` (what the notebook tests compare); the HTML writes the
     number with thousands separators, a label indented with spaces as a sub-line.
+
+    Parameters
+    ----------
+    label : str
+        What the number is.
+    value : float, int or None
+        The number; ``None`` or NaN shows "not reached".
+    digits : int, default 3
+        Decimals.
     """
     import html
 
@@ -398,190 +401,3 @@ def computable(result, *, quiet: bool = False) -> bool:
     if absence is not None and not quiet:
         print(absence.note)
     return absence is None
-
-
-def show_segments(comparisons) -> None:
-    """Show segment comparisons in a notebook: per column, the summary table, the tests, and the
-    three plots (KM curves per group, hazard-ratio forest plot, retention by group).
-
-    ``comparisons`` maps a column to the :class:`~onboarding_analysis.analyses.segments.SegmentComparison`
-    of :func:`~onboarding_analysis.analyses.segments.compare_all` (or one ``compare_segments`` result).
-    """
-    import matplotlib.pyplot as plt
-
-    from ..analyses import segments
-
-    for column, comparison in comparisons.items():
-        _show_comparison_heading(column, comparison)
-        show(segments.segment_summary(comparison))
-        show(
-            comparison.tests,
-            details=f"Tests for {column}: log-rank, Cox, proportional hazards, RMST, chi-square",
-        )
-        for note in comparison.notes:
-            show_note(note)
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-        segments.plot_segment_survival(comparison, ax=axes[0])
-        segments.plot_hazard_ratios(comparison, ax=axes[1])
-        segments.plot_segment_retention(comparison, ax=axes[2])
-        fig.suptitle(column)
-        fig.tight_layout()
-        plt.show()
-
-
-def _show_comparison_heading(column: str, comparison) -> None:
-    """The line above a segment comparison: the column, its reference and the global test."""
-    import html
-
-    from IPython.display import display
-
-    from ..display.tables import format_value
-
-    pooled = (
-        f"; pooled into '{comparison.other_label}': {', '.join(comparison.pooled)}"
-        if comparison.pooled
-        else ""
-    )
-    adjusted = (
-        ""
-        if comparison.logrank_p_adjusted is None
-        else f", adjusted across columns {comparison.logrank_p_adjusted:.3g}"
-    )
-    computable = comparison.logrank_p is not None and np.isfinite(comparison.logrank_p)
-    logrank = (
-        f"{comparison.logrank_p:.3g}{adjusted} ({comparison.p_adjust})"
-        if computable
-        else "not computable (see the notes below)"
-    )
-    text = f"== {column} (reference: {comparison.reference}{pooled})\nglobal log-rank p = {logrank}"
-    method = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg"}.get(comparison.p_adjust, comparison.p_adjust)
-
-    def p_is(value: float) -> str:  # "p < 0.001" or "p = 0.012"
-        text = format_value(value, "p") or "not estimable"
-        return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-    p_text = p_is(comparison.logrank_p) if computable else "not computable (see the notes below)"
-    if computable and comparison.logrank_p_adjusted is not None:
-        p_text += f", adjusted across columns {p_is(comparison.logrank_p_adjusted)}"
-    esc = html.escape
-    markup = (
-        f'<h3 class="oa-segment">{esc(str(column))}</h3>'
-        f"<p>Reference group: <strong>{esc(str(comparison.reference))}</strong>{esc(pooled)}. "
-        f"Global log-rank test (all groups have the same lifetime curve): {esc(p_text)} ({esc(method)}).</p>"
-    )
-    display({"text/plain": text, "text/html": markup}, raw=True)
-
-
-def share_moment_identifiers(result, output_dir) -> None:
-    """With ``show_identifiers: true``: print the accounts/users of each moment of truth and
-    write ``moments.csv`` next to the report for the customer-success team. Otherwise print one
-    line saying the identifiers are withheld (shared reports show counts only).
-    """
-    from ..analyses import moments
-
-    if not result.identifiers_shown:
-        print("Identifiers withheld (show_identifiers: false): shared reports show counts only.")
-        return
-    show(moments.moment_identifiers(result))
-    if output_dir is not None:
-        path = moments.write_moments_csv(result, output_dir)
-        print(f"Written for the customer-success team: {path.name}")
-
-
-def share_events(facts, *, cache=None):
-    """The facts with their used events read from one Parquet file shared by a run's notebooks.
-
-    ``facts.events`` is a lazy query over the raw event log (parse, validate, drop duplicates,
-    join the users' signup times): every analysis that aggregates events repeats that work.
-    The first notebook of a run that calls this writes the used events (the columns of
-    :data:`SHARED_EVENT_COLUMNS` present) once to ``<key>.events.parquet`` next to the facts
-    cache entry (:mod:`onboarding_analysis.data.cache`, same key: same params and input files); the
-    others, and every later query, read that file. The rows are the same, so every result is
-    the same. Without a cache folder (cache off) the events are held in a temporary engine
-    table for the life of the returned object instead; on an engine other than DuckDB the
-    facts are returned unchanged.
-
-    Parameters
-    ----------
-    facts : Facts
-        Output of :func:`onboarding_analysis.compute_facts`.
-    cache : bool, path or None
-        As in :func:`onboarding_analysis.compute_facts`.
-
-    Examples
-    --------
-    >>> facts = oa.share_events(oa.compute_facts(params))     # doctest: +SKIP
-    """
-    from ..data import cache as facts_cache
-
-    events = getattr(facts, "events", None)
-    if events is None:
-        return facts
-    try:
-        con = events._find_backend()
-    except Exception:  # noqa: BLE001 - an unbound expression: leave it alone
-        return facts
-    if getattr(con, "name", None) != "duckdb":
-        return facts
-    slim = events.select(*[c for c in SHARED_EVENT_COLUMNS if c in events.columns])
-    directory = facts_cache.cache_dir(facts.params, cache)
-    path = None
-    if directory is not None:
-        try:
-            key = facts_cache.cache_key(facts.params)
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / f"{key}{EVENTS_SUFFIX}"
-            facts_cache.write_once(path, lambda tmp: slim.to_parquet(tmp))
-            _prune_events(directory)
-        except OSError:
-            path = None
-    link = _private_link(path) if path is not None else None
-    if link is None:
-        return dataclasses.replace(facts, events=slim.cache())
-    shared = con.read_parquet(str(link))
-    # The engine reopens the file on every query: this process reads its own hard link, which
-    # the cache's pruning (of the shared name) cannot take away. It is deleted when the process
-    # exits (or, after a crash, by the next pruning).
-    atexit.register(_unlink, link)
-    events = shared.select(*slim.columns)
-    # Tables derived from these very events (the funnel's step times) may be stored next to them.
-    facts_cache.register_shared(events, path)
-    return dataclasses.replace(facts, events=events)
-
-
-def _private_link(path: Path) -> Path | None:
-    """A hard link ``<key>.events.<pid>-<n>.parquet`` to the shared file (None if impossible)."""
-    for n in range(100):
-        link = path.with_name(f"{path.name[: -len(EVENTS_SUFFIX)]}.events.{os.getpid()}-{n}.parquet")
-        try:
-            os.link(path, link)
-        except FileExistsError:
-            continue
-        except OSError:
-            return None
-        return link
-    return None
-
-
-def _unlink(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
-
-
-def _prune_events(directory: Path) -> None:
-    """Delete the private links of processes that died (the cache prunes the shared files)."""
-    with contextlib.suppress(OSError):
-        for link in directory.glob("*.events.*-*.parquet"):  # links of processes that died
-            pid = link.name.rsplit(".", 2)[-2].split("-")[0]
-            if pid.isdigit() and not _alive(int(pid)):
-                link.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True

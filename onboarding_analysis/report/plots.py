@@ -46,6 +46,7 @@ def plot_lifetime(result: LifetimeResult, *, ax: Axes | None = None, at_risk: bo
     Returns
     -------
     matplotlib.axes.Axes
+        The axes holding the lifetime curve.
 
     Examples
     --------
@@ -93,9 +94,8 @@ def plot_cohort_heatmap(cohort: CohortTable, *, ax: Axes | None = None, annot: b
     Returns
     -------
     matplotlib.axes.Axes
-
-    A table without any cell (no cohort, or no user old enough for period 0: a log shorter than
-    a period) gives axes that say so, not an error.
+        The axes holding the heatmap. A table without any cell (no cohort, or no user old
+        enough for period 0: a log shorter than a period) gives axes that say so, not an error.
 
     Examples
     --------
@@ -168,6 +168,7 @@ def plot_retention_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes
     Returns
     -------
     matplotlib.axes.Axes
+        The axes holding the retention curve.
 
     Examples
     --------

@@ -39,6 +39,7 @@ from typing import Any
 
 from ..stats.intervals import wilson_interval
 from .findings import Finding, build_findings
+from .findings_common import metric_at
 from .wording import NOT_ESTIMABLE, count, days, days_ci, duration, is_number, percent, percent_ci
 
 __all__ = ["SUMMARY_ID", "Figure", "Summary", "build_summary", "summary_html", "summary_metrics"]
@@ -90,7 +91,13 @@ class Figure:
 
     @property
     def text(self) -> str:
-        """The value with its interval, formatted ("29.3% (28.1-30.5%)"), or why it is missing."""
+        """The value with its interval, formatted ("29.3% (28.1-30.5%)"), or why it is missing.
+
+        Returns
+        -------
+        str
+            The formatted value and interval.
+        """
         if not is_number(self.value):
             return NOT_REACHED if self.note and self.note.startswith("more than half") else NOT_ESTIMABLE
         if self.unit == "share":
@@ -100,14 +107,26 @@ class Figure:
 
     @property
     def value_text(self) -> str:
-        """The value alone ("29.3%", "43.5 days"), or "not enough users yet" / "not reached"."""
+        """The value alone ("29.3%", "43.5 days"), or "not enough users yet" / "not reached".
+
+        Returns
+        -------
+        str
+            The formatted value.
+        """
         if not is_number(self.value):
             return self.text
         return percent(self.value) if self.unit == "share" else days(self.value)
 
     @property
     def ci_text(self) -> str:
-        """The interval alone ("95% CI 28.1-30.5%"), ``""`` without one."""
+        """The interval alone ("95% CI 28.1-30.5%"), ``""`` without one.
+
+        Returns
+        -------
+        str
+            The formatted interval.
+        """
         if not is_number(self.value) or not is_number(self.ci_low):
             return ""
         if self.unit == "share":
@@ -118,11 +137,23 @@ class Figure:
 
     @property
     def n_text(self) -> str:
-        """The denominator ("n = 5,975 users observed 8+ days"), ``""`` when unknown."""
+        """The denominator ("n = 5,975 users observed 8+ days"), ``""`` when unknown.
+
+        Returns
+        -------
+        str
+            The formatted denominator.
+        """
         return f"n = {count(self.n)} {self.n_label}".rstrip() if is_number(self.n) else ""
 
     def as_dict(self) -> dict[str, Any]:
-        """The figure as stored in ``metrics.json`` ``summary.headline.<key>``."""
+        """The figure as stored in ``metrics.json`` ``summary.headline.<key>``.
+
+        Returns
+        -------
+        dict
+            ``label``, ``unit``, ``value``, its interval, ``n``, ``n_label``, ``text`` and ``note``.
+        """
         return {
             "label": self.label,
             "unit": self.unit,
@@ -144,12 +175,6 @@ class Summary:
     findings: tuple[Finding, ...] = field(default_factory=tuple)
 
 
-def _get(mapping: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(mapping, Mapping):
-            return None
-        mapping = mapping.get(key)
-    return mapping
 
 
 def _num(value: Any) -> float | None:
@@ -160,8 +185,24 @@ def _int(value: Any) -> int | None:
     return int(value) if is_number(value) else None
 
 
+def _share_figure(entry: Mapping[str, Any], *, if_missing: str, **fields: Any) -> Figure:
+    """A share figure from a metrics entry (``rate``, ``ci_low``, ``ci_high``).
+
+    ``if_missing`` is its note when the rate is not estimable.
+    """
+    value = _num(entry.get("rate"))
+    return Figure(
+        unit="share",
+        value=value,
+        ci_low=_num(entry.get("ci_low")),
+        ci_high=_num(entry.get("ci_high")),
+        note=None if value is not None else if_missing,
+        **fields,
+    )
+
+
 def _retention_figures(metrics: Mapping[str, Any]) -> list[Figure]:
-    retention = _get(metrics, "retention")
+    retention = metric_at(metrics, "retention")
     if not isinstance(retention, Mapping):
         return []
     found = []
@@ -171,20 +212,15 @@ def _retention_figures(metrics: Mapping[str, Any]) -> list[Figure]:
             found.append((int(match.group(1)), entry))
     figures = []
     for day, entry in sorted(found, key=lambda d: d[0]):
-        value, eligible = _num(entry.get("rate")), _int(entry.get("eligible"))
-        note = None if value is not None else f"no user observed {day + 1} days yet"
         figures.append(
-            Figure(
+            _share_figure(
+                entry,
+                if_missing=f"no user observed {day + 1} days yet",
                 key=f"retention_day_{day}",
                 label=f"Day-{day} retention",
                 meaning=f"active on day {day} after signup",
-                unit="share",
-                value=value,
-                ci_low=_num(entry.get("ci_low")),
-                ci_high=_num(entry.get("ci_high")),
-                n=eligible,
+                n=_int(entry.get("eligible")),
                 n_label=f"users observed {day + 1}+ days",
-                note=note,
                 section="Day-N retention",
             )
         )
@@ -192,35 +228,31 @@ def _retention_figures(metrics: Mapping[str, Any]) -> list[Figure]:
 
 
 def _value_figure(metrics: Mapping[str, Any], day: int = 7) -> list[Figure]:
-    ttfv = _get(metrics, "ttfv")
-    entry = _get(ttfv, "reached_by", f"day_{day}")
+    ttfv = metric_at(metrics, "ttfv")
+    entry = metric_at(ttfv, "reached_by", f"day_{day}")
     if not isinstance(entry, Mapping):
         return []
-    value = _num(entry.get("rate"))
     return [
-        Figure(
+        _share_figure(
+            entry,
+            if_missing=f"no signup observed {day} days yet",
             key=f"value_by_day_{day}",
             label=f"Value by day {day}",
             meaning=f"signups reaching first value within {day} days",
-            unit="share",
-            value=value,
-            ci_low=_num(entry.get("ci_low")),
-            ci_high=_num(entry.get("ci_high")),
-            n=_int(_get(ttfv, "users")),
+            n=_int(metric_at(ttfv, "users")),
             n_label="signups",
-            note=None if value is not None else f"no signup observed {day} days yet",
             section="Time to first value",
         )
     ]
 
 
 def _funnel_figure(metrics: Mapping[str, Any]) -> list[Figure]:
-    funnel = _get(metrics, "funnel")
-    steps = _get(funnel, "steps")
+    funnel = metric_at(metrics, "funnel")
+    steps = metric_at(funnel, "steps")
     if not isinstance(steps, list) or len(steps) < 2 or not isinstance(steps[-1], Mapping):
         return []
-    eligible, completed = _int(_get(funnel, "eligible")), _int(steps[-1].get("users"))
-    window = _get(funnel, "window_days")
+    eligible, completed = _int(metric_at(funnel, "eligible")), _int(steps[-1].get("users"))
+    window = metric_at(funnel, "window_days")
     value = low = high = None
     if eligible and completed is not None and 0 <= completed <= eligible:
         value = completed / eligible
@@ -244,7 +276,7 @@ def _funnel_figure(metrics: Mapping[str, Any]) -> list[Figure]:
 
 
 def _lifetime_figure(metrics: Mapping[str, Any]) -> list[Figure]:
-    lifetime = _get(metrics, "lifetime")
+    lifetime = metric_at(metrics, "lifetime")
     if not isinstance(lifetime, Mapping):
         return []
     value = _num(lifetime.get("median_days"))
@@ -306,6 +338,11 @@ def build_summary(metrics: Mapping[str, Any]) -> Summary:
 def summary_metrics(summary: Summary) -> dict[str, Any]:
     """The summary as recorded in ``metrics.json``.
 
+    Parameters
+    ----------
+    summary : Summary
+        Output of :func:`build_summary`.
+
     Returns
     -------
     dict
@@ -327,8 +364,10 @@ def summary_metrics(summary: Summary) -> dict[str, Any]:
 
 
 def section_anchor(section: str, headings: Sequence[tuple[str, str]]) -> str | None:
-    """The id of the report heading for ``section``: the first heading whose text equals it
-    (ignoring case), else the first one starting with it; ``None`` when there is none.
+    """The id of the report heading for ``section``.
+
+    The first heading whose text equals it (ignoring case), else the first one starting with it; ``None`` when
+    there is none.
 
     Parameters
     ----------
@@ -336,6 +375,11 @@ def section_anchor(section: str, headings: Sequence[tuple[str, str]]) -> str | N
         Heading text (a :class:`Figure`'s or :class:`Finding`'s ``section``).
     headings : sequence of (text, id)
         The report's headings, in page order.
+
+    Returns
+    -------
+    str or None
+        The heading's id.
 
     Examples
     --------
@@ -373,7 +417,7 @@ def summary_html(summary: Summary, headings: Sequence[tuple[str, str]] = ()) -> 
         return ""
     esc = html.escape
 
-    def link(text: str, section: str, css: str) -> str:
+    def _link(text: str, section: str, css: str) -> str:
         anchor = section_anchor(section, headings)
         if anchor is None:
             return f'<span class="{css}">{esc(text)}</span>'
@@ -383,7 +427,7 @@ def summary_html(summary: Summary, headings: Sequence[tuple[str, str]] = ()) -> 
     for f in summary.headline:
         missing = " oa-missing" if not is_number(f.value) else ""
         lines = [
-            link(f.label, f.section, "oa-fig-label"),
+            _link(f.label, f.section, "oa-fig-label"),
             f'<span class="oa-fig-value{missing}">{esc(f.value_text)}</span>',
         ]
         lines.append(f'<span class="oa-fig-ci">{esc(f.ci_text or f.note or "")}</span>')

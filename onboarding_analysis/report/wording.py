@@ -1,5 +1,7 @@
-"""Numbers written for people: percents with one decimal and their interval, thousands
-separators, p-values, days and differences in percentage points.
+"""Numbers written for people.
+
+Percents with one decimal and their interval, thousands separators, p-values, days and differences in
+percentage points.
 
 Used by the report's "At a glance" block and the batch index (:mod:`onboarding_analysis.report.summary`).
 Every function accepts ``None`` (a figure that could not be estimated) and then returns the
@@ -52,6 +54,7 @@ def is_number(value: Any) -> bool:
     Returns
     -------
     bool
+        True for a finite int or float (not a bool).
 
     Examples
     --------
@@ -74,6 +77,7 @@ def percent(share: Any, *, missing: str = NOT_ESTIMABLE) -> str:
     Returns
     -------
     str
+        The percent, or ``missing``.
 
     Examples
     --------
@@ -98,6 +102,7 @@ def percent_ci(share: Any, low: Any, high: Any, *, missing: str = NOT_ESTIMABLE)
     Returns
     -------
     str
+        The percent and its interval, or ``missing``.
 
     Examples
     --------
@@ -124,6 +129,7 @@ def count(n: Any, *, missing: str = "-") -> str:
     Returns
     -------
     str
+        The count with separators, or ``missing``.
 
     Examples
     --------
@@ -146,6 +152,7 @@ def p_value(p: Any, *, missing: str = "-") -> str:
     Returns
     -------
     str
+        The p-value as text, or ``missing``.
 
     Examples
     --------
@@ -170,6 +177,7 @@ def days(value: Any, *, missing: str = NOT_ESTIMABLE) -> str:
     Returns
     -------
     str
+        The number of days with its unit, or ``missing``.
 
     Examples
     --------
@@ -182,8 +190,9 @@ def days(value: Any, *, missing: str = NOT_ESTIMABLE) -> str:
 
 
 def duration(value_days: Any, *, missing: str = "-") -> str:
-    """A window length given in days, in its natural unit: whole days, else whole hours, else
-    days with two decimals.
+    """A window length given in days, in its natural unit.
+
+    Whole days, else whole hours, else days with two decimals.
 
     Parameters
     ----------
@@ -195,6 +204,7 @@ def duration(value_days: Any, *, missing: str = "-") -> str:
     Returns
     -------
     str
+        The duration in its largest whole unit, or ``missing``.
 
     Examples
     --------
@@ -214,8 +224,9 @@ def duration(value_days: Any, *, missing: str = "-") -> str:
 
 
 def days_ci(low: Any, high: Any) -> str:
-    """The interval of a duration: ``'40.9-45.5 days'``, ``'40.9 days or more'`` without an upper
-    bound, ``''`` without a lower one.
+    """The interval of a duration.
+
+    ``'40.9-45.5 days'``, ``'40.9 days or more'`` without an upper bound, ``''`` without a lower one.
 
     Parameters
     ----------
@@ -225,6 +236,7 @@ def days_ci(low: Any, high: Any) -> str:
     Returns
     -------
     str
+        The interval in days, or ``''``.
 
     Examples
     --------
@@ -251,6 +263,7 @@ def points(diff: Any, *, missing: str = NOT_ESTIMABLE) -> str:
     Returns
     -------
     str
+        The signed difference in percentage points, or ``missing``.
 
     Examples
     --------
@@ -276,6 +289,7 @@ def points_ci(diff: Any, low: Any, high: Any, *, missing: str = NOT_ESTIMABLE) -
     Returns
     -------
     str
+        The difference in points with its interval, or ``missing``.
 
     Examples
     --------
@@ -295,14 +309,17 @@ def ratio_ci(ratio: Any, low: Any, high: Any, *, missing: str = NOT_ESTIMABLE) -
 
     Parameters
     ----------
-    ratio, low, high : float or None
-        The ratio and its interval bounds.
+    ratio : float or None
+        The hazard ratio; ``missing`` is returned when it is not a finite number.
+    low, high : float or None
+        Its 95% interval, left out when a bound is missing.
     missing : str
-        Returned when ``ratio`` is not a finite number.
+        The text for a missing ratio.
 
     Returns
     -------
     str
+        The ratio with its interval, or ``missing``.
 
     Examples
     --------
@@ -327,6 +344,7 @@ def join_words(items: Sequence[str]) -> str:
     Returns
     -------
     str
+        The items joined with commas and a final ``and``.
 
     Examples
     --------
