@@ -92,7 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     debug = argparse.ArgumentParser(add_help=False)
     debug.add_argument("--debug", action="store_true", help="show the full traceback of errors")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    _add_run(commands, debug)
+    _add_init(commands, debug)
+    _add_demo_data(commands, debug)
+    return parser
 
+
+def _add_run(commands: Any, debug: argparse.ArgumentParser) -> None:
     run = commands.add_parser(
         "run",
         parents=[debug],
@@ -126,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(command=_run)
 
+
+def _add_init(commands: Any, debug: argparse.ArgumentParser) -> None:
     init = commands.add_parser(
         "init",
         parents=[debug],
@@ -153,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.set_defaults(command=_init)
 
+
+def _add_demo_data(commands: Any, debug: argparse.ArgumentParser) -> None:
     demo = commands.add_parser(
         "demo-data",
         parents=[debug],
@@ -167,7 +177,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (default: fixed)")
     demo.set_defaults(command=_demo_data)
-    return parser
 
 
 def _run(args: argparse.Namespace) -> int:
