@@ -447,7 +447,7 @@ def test_data_limits_come_first_when_data_quality_fails():
     first = build_findings(metrics)[0]
     assert first.id == "data-limits"
     assert first.text == (
-        "What limits this reading: 25.0% of 2,000 event rows were excluded, most for missing user id "
+        "What limits this reading: 25.0% of 2,000 event rows were excluded, most of them as 'missing user id' "
         "(400 rows); 2 data warnings; params event never seen in the data: feedback_given."
     )
     assert first.numbers["excluded_share"] == pytest.approx(0.25)
@@ -712,3 +712,25 @@ def test_demo_headline_in_metrics_and_at_the_top_of_the_report(demo):
     assert all(
         item.startswith(f["text"]) for item, f in zip(items, metrics["summary"]["findings"], strict=True)
     )
+
+
+def test_durations_under_a_day_read_in_hours_or_minutes_never_as_zero_days():
+    # 5 minutes = 5/1440 day; 6 hours = 0.25 day; an interval takes the unit of its upper bound.
+    assert days(5 / 1440) == "5 minutes"
+    assert days(0.25) == "6.0 hours"
+    assert days(1 / 24) == "1.0 hour"
+    assert days(0.0) == "0 minutes"
+    assert days(2.04) == "2.0 days"
+    from onboarding_analysis.report.wording import days_ci
+
+    assert days_ci(0.1, 0.5) == "2.4-12.0 hours"
+    assert days_ci(0.9, 1.25) == "0.9-1.2 days"
+
+
+def test_the_header_period_is_to_the_minute_even_with_fractional_seconds():
+    from onboarding_analysis.report.execution import data_period
+
+    period = data_period(
+        {"data": {"first_signup": "2024-03-01T09:05:00.123000"}, "run": {"observation_end": "2024-03-24T00:00:00"}}
+    )
+    assert period == "signups from 2024-03-01 09:05 to observation end 2024-03-24 00:00 (UTC)"

@@ -297,6 +297,9 @@ def data_period(metrics: Mapping[str, Any], *, observation_end: str | None = Non
     >>> data_period({"data": {"first_signup": "2024-01-01T08:00:00"},
     ...              "run": {"observation_end": "2024-09-01T00:00:00"}})
     'signups from 2024-01-01 08:00 to observation end 2024-09-01 00:00 (UTC)'
+    >>> data_period({"data": {"first_signup": "2024-03-01T09:05:00.123000"},
+    ...              "run": {"observation_end": "2024-03-24T00:00:00"}})
+    'signups from 2024-03-01 09:05 to observation end 2024-03-24 00:00 (UTC)'
     >>> data_period({}, observation_end="2024-08-31")
     'up to 2024-08-31 (params observation_end)'
     """
@@ -311,8 +314,9 @@ def data_period(metrics: Mapping[str, Any], *, observation_end: str | None = Non
 
 
 def _short_time(value: Any) -> str:
+    """A timestamp to the minute (``2024-03-01 09:05``): the header names a period, not an event."""
     text = str(value).replace("T", " ")
-    return text[:16] if len(text) > 16 and text[16:] in (":00", ":00.000000") else text
+    return text[:16] if len(text) > 16 and text[10] == " " and text[16] == ":" else text
 
 
 def _relative_to(path: Path, root: Path) -> str:

@@ -171,7 +171,7 @@ def _data_finding(metrics: Mapping[str, Any]) -> list[Finding]:
         excluded = metric_at(metrics, "data", "excluded")
         reasons = {str(k): v for k, v in (excluded or {}).items() if is_number(v) and v > 0}
         top = max(reasons, key=reasons.get) if reasons else None
-        why = f", most for {top} ({count(reasons[top])} rows)" if top else ""
+        why = f", most of them as '{top}' ({count(reasons[top])} rows)" if top else ""
         parts.append(f"{percent(share)} of {count(read)} event rows were excluded{why}")
         numbers |= {"excluded_share": share, "events_read": read, "events_used": used, "top_reason": top}
     warnings = metric_at(metrics, "warnings")

@@ -183,10 +183,15 @@ def days(value: Any, *, missing: str = NOT_ESTIMABLE) -> str:
     --------
     >>> days(43.51), days(1.0)
     ('43.5 days', '1.0 day')
+
+    Under a day (that would read ``0.0 days``) the unit is hours, under an hour minutes:
+
+    >>> days(0.25), days(5 / 1440), days(0.0)
+    ('6.0 hours', '5 minutes', '0 minutes')
     """
     if not is_number(value):
         return missing
-    return f"{value:.1f} day" + ("" if f"{value:.1f}" == "1.0" else "s")
+    return _in_unit(value, _unit(value))
 
 
 def duration(value_days: Any, *, missing: str = "-") -> str:
@@ -242,12 +247,40 @@ def days_ci(low: Any, high: Any) -> str:
     --------
     >>> days_ci(40.9, 45.52), days_ci(40.9, None), days_ci(None, 3)
     ('40.9-45.5 days', '40.9 days or more', '')
+
+    Both bounds take the unit of the upper one (see :func:`days`):
+
+    >>> days_ci(0.1, 0.5), days_ci(0.0, 0.0)
+    ('2.4-12.0 hours', '0-0 minutes')
     """
     if not is_number(low):
         return ""
     if not is_number(high):
         return f"{days(low)} or more"
-    return f"{low:.1f}-{days(high)}"
+    unit = _unit(high)
+    return f"{_in_unit(low, unit, with_unit=False)}-{_in_unit(high, unit)}"
+
+
+#: Units of a duration given in days: (name, days per unit, decimals), largest first.
+_UNITS = (("day", 1.0, 1), ("hour", 1 / 24, 1), ("minute", 1 / 1440, 0))
+
+
+def _unit(value_days: float) -> tuple[str, float, int]:
+    """Days from one day up; hours from one hour; minutes below (a duration in days)."""
+    for unit in _UNITS[:-1]:
+        if abs(value_days) >= unit[1]:
+            return unit
+    return _UNITS[-1]
+
+
+def _in_unit(value_days: float, unit: tuple[str, float, int], *, with_unit: bool = True) -> str:
+    name, size, decimals = unit
+    number = f"{value_days / size:.{decimals}f}"
+    if number.startswith("-") and float(number) == 0:
+        number = number[1:]
+    if not with_unit:
+        return number
+    return f"{number} {name}" + ("" if number in ("1", "1.0") else "s")
 
 
 def points(diff: Any, *, missing: str = NOT_ESTIMABLE) -> str:
