@@ -267,7 +267,7 @@ def _simulated_log(rng, n_users: int, mean_life: float, horizon: float) -> tuple
 
 @pytest.mark.parametrize("rule", ["observable", "observation_end"])
 def test_censoring_rules_against_truth(tmp_path, rule):
-    """The observable rule recovers the true survival; METRICS.md's literal rule does not."""
+    """The observable rule recovers the true survival; the literal rule (params lifetime_censoring: observation_end) does not."""
     rng = np.random.default_rng(7)
     horizon, mean_life = 180.0, 60.0
     frame, _ = _simulated_log(rng, 2000, mean_life, horizon)

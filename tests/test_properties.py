@@ -3,7 +3,7 @@
 Hypothesis draws small event logs (a few users and event names, timestamps on a 6-hour grid,
 so ties and exact 24-hour boundaries are frequent, duplicates included) and a random
 observation end; each log goes through the real pipeline (CSV -> DuckDB -> ibis) and is compared
-with the obviously-correct pure-Python reference below, written from METRICS.md ("Time base",
+with the obviously-correct pure-Python reference below, written from docs/metrics.md ("Time base",
 "Retention", "Lifetime", "TTFV") and the funnel module's docstring. Deterministic
 (``derandomize``), no deadline, 60 examples per property.
 """

@@ -46,7 +46,7 @@ def close_figures():
 
 
 def test_a_year_at_minus_five_percent_is_73_percent_more_than_at_plus_five():
-    """METRICS.md: "With c = +5% versus c = -5% the second year-sum is about 73% larger."
+    """docs/metrics.md (revenue projection): "With c = +5% versus c = -5% the second year-sum is about 73% larger."
 
     One year of revenue from a base R is sum_{k=0}^{11} R (1 - c)^k = R (1 - (1 - c)^12) / c:
       c = +0.05: R (1 - 0.95^12) / 0.05 = R * 9.19279  (0.95^12 = 0.540360)
