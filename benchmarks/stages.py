@@ -120,7 +120,7 @@ DEDUP_METHODS = {
     " AS dups FROM read_parquet('{events}') GROUP BY user_id)",
 }
 #: DuckDB memory limits tried for each method: its default and the package's 1 GB cap (a hash
-#: aggregation over ~32M groups was faster capped: docs/performance.md, "Memory").
+#: aggregation over ~32M groups was faster capped: docs/performance.md, "Where the time goes", Memory).
 DEDUP_MEMORY = ("default", "1GB")
 
 
