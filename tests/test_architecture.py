@@ -21,6 +21,7 @@ LAYERS = {
     "absence": 1,
     "names": 1,
     "params": 2,
+    "params_checks": 2,
     "data": 3,
     "stats": 3,
     "display": 3,
