@@ -49,6 +49,7 @@ class NotComputable:
     facts: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Reject a reason that is not one non-empty line (ValueError)."""
         if not isinstance(self.reason, str) or not self.reason.strip() or "\n" in self.reason:
             raise ValueError(f"a NotComputable reason is one non-empty line, but was {self.reason!r}")
 
@@ -62,7 +63,7 @@ class NotComputable:
 
 
 def absence_of(result: Any) -> NotComputable | None:
-    """The :class:`NotComputable` behind ``result``, or None when it was computed.
+    """Return the :class:`NotComputable` behind ``result``, or None when it was computed.
 
     ``result`` is a :class:`NotComputable` itself, or any result with an ``absence`` attribute
     holding one (or None), such as :class:`onboarding_analysis.analyses.retention.CohortTable`.
@@ -119,6 +120,6 @@ def add_note(table: pd.DataFrame, note: str) -> pd.DataFrame:
 
 
 def notes_of(table: Any) -> list[str]:
-    """The notes :func:`add_note` attached to ``table`` (empty for anything else)."""
+    """Return the notes :func:`add_note` attached to ``table`` (empty for anything else)."""
     attrs = getattr(table, "attrs", None)
     return list(attrs.get(NOTES, ())) if isinstance(attrs, Mapping) else []

@@ -83,7 +83,7 @@ class Survey:
 
 
 def _first_json_line(path: Path) -> dict | None:
-    """The first JSON line of a (gzipped) file or of a zip's first JSON member, else None."""
+    """Return the first JSON line of a (gzipped) file or of a zip's first JSON member, else None."""
     try:
         if path.suffix.lower() == ".zip":
             with zipfile.ZipFile(path) as archive:
@@ -115,7 +115,7 @@ def _one_file(events: Path) -> Path:
 
 
 def detect_source(events: str | Path) -> tuple[str, dict[str, str]]:
-    """The params ``source`` of an events file (and, for ``canonical``, its column mapping).
+    """Return the params ``source`` of an events file (and, for ``canonical``, its column mapping).
 
     Parameters
     ----------
@@ -179,7 +179,7 @@ def _column_names(path: Path) -> list[str]:
 
 
 def map_columns(names: list[str], where: str) -> dict[str, str]:
-    """The ``columns`` mapping of a canonical file's column ``names``.
+    """Return the ``columns`` mapping of a canonical file's column ``names``.
 
     Raises
     ------
@@ -295,7 +295,9 @@ def _segment_candidates(con: Any, loaded: Any, columns: dict[str, str], params: 
 
 
 def _vendor_candidates(con: Any, params: Any) -> list[str]:
-    """User-property keys of a vendor export with 2..MAX values: Amplitude ``user_properties``,
+    """Return the user-property keys of a vendor export with 2..MAX values.
+
+    They come from Amplitude ``user_properties``,
     Mixpanel and PostHog event ``properties``, GA4 ``user_properties`` records, Segment property
     columns of ``tracks`` or archive ``traits``, and the users export's properties (PostHog
     persons, Segment ``identifies``); vendor ``$``/``mp_`` keys left out.
@@ -384,12 +386,12 @@ def _tables(con: Any) -> set[str]:
 
 
 def _yaml(value: Any) -> str:
-    """A YAML (JSON) literal: strings quoted, so `$pageview` or `[Amplitude] x` stay text."""
+    """Return a YAML (JSON) literal: strings quoted, so `$pageview` or `[Amplitude] x` stay text."""
     return json.dumps(value, ensure_ascii=False)
 
 
 def render(found: Survey, *, events: str, users: str | None, client: str, intercom: str | None = None) -> str:
-    """The params file's text: minimal, commented, every guess marked (nothing from the demo)."""
+    """Return the params file's text: minimal, commented, every guess marked (nothing from the demo)."""
     end = found.last.date().isoformat()
     signup = found.signup_event
     value = found.early_events[:1]
@@ -436,8 +438,9 @@ def render(found: Survey, *, events: str, users: str | None, client: str, interc
 
 
 def _inactivity(found: Survey) -> list[str]:
-    """``inactivity_days`` for data shorter than :data:`SHORT_DATA_DAYS` (the default 30 would
-    leave no churn observable), else nothing (the default).
+    """Return the ``inactivity_days`` lines for data shorter than :data:`SHORT_DATA_DAYS`.
+
+    The default 30 would leave no churn observable there; else nothing (the default).
     """
     span = (found.last - found.first).days
     if span >= SHORT_DATA_DAYS:

@@ -197,7 +197,7 @@ class Params:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """The params as plain data (for report headers and metrics.json)."""
+        """Return the params as plain data (for report headers and metrics.json)."""
         return self.as_notebook_parameters()
 
 
@@ -268,8 +268,10 @@ def validate_params(
 
 
 def _reconcile_window(values: dict[str, Any], where: str) -> None:
-    """Set both window keys from whichever was given (``conversion_window_days`` is the older
-    name of ``conversion_window`` in days). Given both, they must name the same length.
+    """Set both window keys from whichever was given.
+
+    ``conversion_window_days`` is the older
+    name of ``conversion_window`` in days. Given both, they must name the same length.
     """
     window, days = values.get("conversion_window"), values.get("conversion_window_days")
     if window is None and days is None:
@@ -301,7 +303,7 @@ def params_from_namespace(namespace: Mapping[str, Any]) -> Params:
 
 
 def project_root(start: Path | None = None) -> Path:
-    """The nearest ancestor of ``start`` (default: the working directory) holding ``params/``."""
+    """Return the nearest ancestor of ``start`` (default: the working directory) holding ``params/``."""
     start = (start or Path.cwd()).resolve()
     for folder in (start, *start.parents):
         if (folder / "params").is_dir():
@@ -329,7 +331,9 @@ def _to_yaml_native(value: Any) -> Any:
 
 
 def churn_delay_days(params: Params) -> float | None:
-    """How long after it happens a churn becomes visible: ``inactivity_days`` under the
+    """Return how long after it happens a churn becomes visible, in days.
+
+    That is ``inactivity_days`` under the
     inactivity rule with ``lifetime_censoring: observable``, else None (``churn_event`` is seen
     at once; ``observation_end`` is the literal rule of ``docs/metrics.md``, which ignores the delay).
     """

@@ -64,13 +64,13 @@ def window_seconds(value: float | str) -> float:
 
 
 def window_label(value: float | str) -> str:
-    """A ``conversion_window`` value for display: "14 days", "1 day", "5 minutes"."""
+    """Return a ``conversion_window`` value for display: "14 days", "1 day", "5 minutes"."""
     amount, unit = _window_parts(value)
     return f"{amount:g} {unit}" + ("" if amount == 1 else "s")
 
 
 def window_adjective(value: float | str) -> str:
-    """A ``conversion_window`` value before a noun: "14-day", "5-minute"."""
+    """Return a ``conversion_window`` value before a noun: "14-day", "5-minute"."""
     amount, unit = _window_parts(value)
     return f"{amount:g}-{unit}"
 
@@ -103,10 +103,29 @@ def _window_parts(value: Any) -> tuple[float, str]:
 
 
 def check_value(key: str, value: Any) -> Any:
-    """Validate and normalise one params value as ``validate_params`` would (for options given
-    directly to an analysis function, e.g. ``compute_funnel(facts, steps=[...])``).
+    """Validate and normalise one params value as ``validate_params`` would.
 
-    Raises :class:`ParamsError` naming the key, the value and what is expected.
+    For options given directly to an analysis function, e.g.
+    ``compute_funnel(facts, steps=[...])``.
+
+    Parameters
+    ----------
+    key : str
+        A params key (one of :data:`_CHECKS`).
+    value : Any
+        The value given for ``key``.
+
+    Returns
+    -------
+    Any
+        The normalised value (e.g. lists become tuples).
+
+    Raises
+    ------
+    ParamsError
+        The value is invalid for ``key``: the message names the key, the value and what is expected.
+    KeyError
+        ``key`` is not a params key.
     """
     try:
         return _CHECKS[key](value)
@@ -165,7 +184,7 @@ def _positive_number(value: Any) -> float | int:
 
 
 def _conversion_window(value: Any) -> float | str:
-    """A number of days as given, or "<n> <unit>" normalised ("5 Minute" -> "5 minutes")."""
+    """Return a number of days as given, or "<n> <unit>" normalised ("5 Minute" -> "5 minutes")."""
     _window_parts(value)
     return value if not isinstance(value, str) else window_label(value)
 

@@ -105,7 +105,7 @@ class CachedFacts:
 
 
 def cache_dir(params: Params, cache: bool | str | os.PathLike[str] | None = None) -> Path | None:
-    """The cache folder for ``params``, or None when caching is off.
+    """Return the cache folder for ``params``, or None when caching is off.
 
     ``cache``: None follows :data:`CACHE_ENV` (default on), False is off, True the default
     folder, a path that folder. Inputs given as URIs (``s3a://``, ``hdfs://``, read by Spark)
@@ -155,7 +155,7 @@ def cache_key(params: Params) -> str:
 
 
 def read(directory: Path, key: str) -> CachedFacts | None:
-    """The entry ``key`` of ``directory``, or None if there is none (or it cannot be read)."""
+    """Return the entry ``key`` of ``directory``, or None if there is none (or it cannot be read)."""
     meta_path, table_path = directory / f"{key}.json", directory / f"{key}.parquet"
     dups_path = directory / f"{key}.duplicates.parquet"
     try:
@@ -256,7 +256,7 @@ def prune(directory: Path, keep: int = KEEP) -> None:
 
 
 def entry_of(facts: Facts) -> CachedFacts:
-    """The cache entry of a freshly built :class:`~onboarding_analysis.data.facts.Facts`."""
+    """Return the cache entry of a freshly built :class:`~onboarding_analysis.data.facts.Facts`."""
     acc = facts.accounting
     accounting = {
         "events_read": acc.events_read,

@@ -48,7 +48,7 @@ def timestamp_sql(
     *,
     warnings_out: list[str] | None = None,
 ) -> str:
-    """SQL expression turning ``column`` of ``view`` into a UTC naive TIMESTAMP (NULL if unparseable).
+    """Return SQL expression turning ``column`` of ``view`` into a UTC naive TIMESTAMP (NULL if unparseable).
 
     Numbers are read as Unix time (see the module docstring), with a :class:`DataWarning`
     (its message is also appended to ``warnings_out``).
@@ -100,7 +100,7 @@ def timestamp_sql(
 def _epoch_sql(
     con: Any, view: str, column: str, number: str, source_name: str, warnings_out: list[str] | None
 ) -> str:
-    """SQL reading the number expression ``number`` as Unix time in the unit of its median."""
+    """Return SQL reading the number expression ``number`` as Unix time in the unit of its median."""
     median, example = run_sql(
         con,
         f"SELECT median({number}), any_value({quote_ident(column)}) FROM {quote_ident(view)}"
@@ -121,7 +121,7 @@ def _epoch_sql(
 
 
 def missing_sql(expr: str) -> str:
-    """SQL testing whether ``expr`` is missing: NULL, blank or a :data:`~onboarding_analysis.data.contract.NULL_TOKENS` value.
+    """Return SQL testing whether ``expr`` is missing: NULL, blank or a :data:`~onboarding_analysis.data.contract.NULL_TOKENS` value.
 
     Parameters
     ----------
@@ -149,7 +149,7 @@ def id_sql(
     *,
     warnings_out: list[str] | None = None,
 ) -> str:
-    """SQL turning the id column ``column`` of ``view`` into text (see the module docstring)."""
+    """Return SQL turning the id column ``column`` of ``view`` into text (see the module docstring)."""
     col = quote_ident(column)
     base = col_type.upper()
     if base in ("FLOAT", "DOUBLE", "REAL") or base.startswith("DECIMAL"):

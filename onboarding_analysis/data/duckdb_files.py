@@ -21,7 +21,7 @@ from .sql import quote_ident, quote_literal
 
 
 def connect(threads: int | None = None) -> Any:
-    """A fresh in-memory ibis DuckDB connection with the session time zone pinned to UTC."""
+    """Return a fresh in-memory ibis DuckDB connection with the session time zone pinned to UTC."""
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
     if threads:
@@ -77,7 +77,7 @@ def create_raw_view(con: Any, view: str, files: list[str]) -> dict[str, str]:
 
 
 def read_error(err: Exception, files: list[str]) -> DataError:
-    """A one-line :class:`DataError` from a DuckDB read error."""
+    """Return a one-line :class:`DataError` from a DuckDB read error."""
     text = str(err)
     file_match = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
     where = file_match.group(1).strip() if file_match else ", ".join(files)

@@ -88,7 +88,7 @@ def spark_session(
     app_name: str = "onboarding-analysis",
     conf: dict[str, str] | None = None,
 ) -> Any:
-    """The active Spark session, or a new one (``local[2]`` unless ``master``/the environment says).
+    """Return the active Spark session, or a new one (``local[2]`` unless ``master``/the environment says).
 
     A session already running (``spark-submit``, Databricks, a notebook's ``spark``) is returned
     as is. A new one gets :data:`LOCAL_SPARK_CONF` plus ``conf``; its master is ``master``, else
@@ -125,7 +125,7 @@ def spark_session(
 
 
 def connect_spark(session: Any | None = None) -> Any:
-    """An ibis pyspark connection over ``session`` (default :func:`spark_session`)."""
+    """Return an ibis pyspark connection over ``session`` (default :func:`spark_session`)."""
     import ibis
 
     return _with_bit_aggregates(ibis.pyspark.connect(session if session is not None else spark_session()))
@@ -165,7 +165,7 @@ def _with_bit_aggregates(con: Any) -> Any:
 
 
 def connect_engine(engine: str) -> Any:
-    """A fresh ibis connection for params ``engine`` (``duckdb`` or ``spark``).
+    """Return a fresh ibis connection for params ``engine`` (``duckdb`` or ``spark``).
 
     DuckDB: its memory is capped at :data:`DUCKDB_MEMORY_DEFAULT`, or at the environment
     variable :data:`DUCKDB_MEMORY_ENV` (e.g. ``4GB``; ``default`` leaves DuckDB's own cap, 80%

@@ -56,7 +56,7 @@ def expand_files(pattern: str, *, what: str, where: str, resolved_from: str | No
 
 
 def file_format(path: str) -> str | None:
-    """The format of an input file from its name.
+    """Return the format of an input file from its name.
 
     Parameters
     ----------
@@ -77,13 +77,13 @@ def file_format(path: str) -> str | None:
 
 
 def is_remote(path: str) -> bool:
-    """True for a URI Spark reads but the local file system does not (``s3a://``, ``hdfs://``...)."""
+    """Return True for a URI Spark reads but the local file system does not (``s3a://``, ``hdfs://``...)."""
     scheme = urllib.parse.urlparse(str(path)).scheme
     return len(scheme) > 1 and scheme != "file"
 
 
 def csv_header(path: str) -> tuple[str, list[str]]:
-    """The delimiter and column names of a CSV file, from its first line.
+    """Return the delimiter and column names of a CSV file, from its first line.
 
     Raises :class:`DataError` when the first line is empty, not UTF-8, or names a column twice.
     """

@@ -56,7 +56,7 @@ def compute_facts(
 
 
 def run_metrics(facts: Facts) -> dict:
-    """The ``run`` and ``data`` sections of metrics.json for a facts table."""
+    """Return the ``run`` and ``data`` sections of metrics.json for a facts table."""
     return {
         "run": {
             "client": facts.params.client,

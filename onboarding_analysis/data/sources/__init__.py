@@ -49,14 +49,14 @@ class Read:
 
 
 def reader(params: Any) -> Any:
-    """The module reading params ``source`` (None for ``canonical``)."""
+    """Return the module reading params ``source`` (None for ``canonical``)."""
     if params.source == "canonical":
         return None
     return importlib.import_module(f"{__name__}.{params.source}")
 
 
 def input_files(params: Any, what: str) -> list[str]:
-    """The files on disk that params ``events`` or ``users`` (``what``) read (for the facts cache).
+    """Return the files on disk that params ``events`` or ``users`` (``what``) read (for the facts cache).
 
     Raises
     ------

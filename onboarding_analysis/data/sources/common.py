@@ -1,4 +1,6 @@
-"""What every vendor reader shares: finding the export's files, reading JSON lines in DuckDB,
+"""What every vendor reader shares.
+
+Finding the export's files, reading JSON lines in DuckDB,
 properties as columns, and the ``__repeat`` flag of rows repeating a vendor event id.
 
 A zip (the Amplitude Export API's answer) is extracted once per process into a temporary
@@ -37,7 +39,7 @@ atexit.register(_cleanup)
 
 
 def export_files(pattern: str, *, what: str, where: str, suffixes: tuple[str, ...]) -> list[tuple[str, str]]:
-    """The files of an export: ``(path on disk, name in the accounting)``, sorted by name.
+    """Return the files of an export: ``(path on disk, name in the accounting)``, sorted by name.
 
     ``pattern`` is a file, a glob, a folder (its files with one of ``suffixes``, recursively)
     or a zip (its members with one of ``suffixes``).
@@ -141,7 +143,7 @@ BLANK = "nullif(trim({}), '')"
 
 
 def event_export(params: Any, suffixes: tuple[str, ...]) -> tuple[list[tuple[str, str]], str]:
-    """The files of params ``events`` (a zip's extracted members) and the export's name in messages.
+    """Return the files of params ``events`` (a zip's extracted members) and the export's name in messages.
 
     Parameters
     ----------
@@ -168,7 +170,7 @@ def event_export(params: Any, suffixes: tuple[str, ...]) -> tuple[list[tuple[str
 
 
 def attribute_keys(params: Any) -> list[str]:
-    """The segment and filter attributes of a run, once each, in params order.
+    """Return the segment and filter attributes of a run, once each, in params order.
 
     Parameters
     ----------
@@ -184,7 +186,7 @@ def attribute_keys(params: Any) -> list[str]:
 
 
 def aliased(columns: dict[str, str]) -> str:
-    """A select list ``sql AS "name", ...`` of named SQL expressions.
+    """Return a select list ``sql AS "name", ...`` of named SQL expressions.
 
     Parameters
     ----------
@@ -200,7 +202,7 @@ def aliased(columns: dict[str, str]) -> str:
 
 
 def file_names(pairs: list[tuple[str, str]]) -> str:
-    """SQL ``CASE filename WHEN <disk> THEN <name> ...`` (without ``END``): a row's file in the accounting.
+    """Return SQL ``CASE filename WHEN <disk> THEN <name> ...`` (without ``END``): a row's file in the accounting.
 
     Parameters
     ----------
@@ -218,7 +220,7 @@ def file_names(pairs: list[tuple[str, str]]) -> str:
 
 
 def disk_files(suffixes: tuple[str, ...]) -> Any:
-    """A vendor's ``input_files``: the export's files on disk (a zip's extracted members).
+    """Return a vendor's ``input_files``: the export's files on disk (a zip's extracted members).
 
     Parameters
     ----------
@@ -238,8 +240,9 @@ def disk_files(suffixes: tuple[str, ...]) -> Any:
 
 
 def json_lines(pairs: list[tuple[str, str]], columns: dict[str, str]) -> str:
-    """SQL reading JSON-lines files with exactly ``columns`` (name -> DuckDB type) and ``__file``
-    (the name in the accounting). Missing keys are NULL; ids declared VARCHAR stay text (a
+    """Return SQL reading JSON-lines files with exactly ``columns`` (name -> DuckDB type).
+
+    It adds ``__file`` (the name in the accounting). Missing keys are NULL; ids declared VARCHAR stay text (a
     UUID-looking id is never typed UUID).
     """
     listed = "[" + ", ".join(quote_literal(disk) for disk, _ in pairs) + "]"
@@ -260,7 +263,7 @@ def run(con: Any, sql: str, pairs: list[tuple[str, str]], *, hint: str = "") -> 
 
 
 def read_error(err: Exception, pairs: list[tuple[str, str]], hint: str = "") -> DataError:
-    """A one-line :class:`DataError` from a DuckDB JSON read error (the file, the line, the fix)."""
+    """Return a one-line :class:`DataError` from a DuckDB JSON read error (the file, the line, the fix)."""
     text = " ".join(str(err).split())
     names = dict(pairs)
     match = re.search(r'in file "([^"]+)"', text)
@@ -279,13 +282,13 @@ def read_error(err: Exception, pairs: list[tuple[str, str]], hint: str = "") -> 
 
 
 def json_text(column: str, key: str) -> str:
-    """SQL: the text of ``key`` of the JSON object ``column`` (NULL when absent or null)."""
+    """Return SQL: the text of ``key`` of the JSON object ``column`` (NULL when absent or null)."""
     path = quote_literal("$." + '"' + key.replace('"', '\\"') + '"')
     return f"json_extract_string({quote_ident(column)}, {path})"
 
 
 def repeat_flag(key: list[str], order: list[str]) -> str:
-    """SQL: TRUE on every row whose vendor id ``key`` (all non-NULL) repeats an earlier row's.
+    """Return SQL: TRUE on every row whose vendor id ``key`` (all non-NULL) repeats an earlier row's.
 
     Rows are ordered by ``__file`` then ``order``, so the copy kept does not depend on the
     engine's reading order. A NULL key never repeats.
@@ -297,7 +300,9 @@ def repeat_flag(key: list[str], order: list[str]) -> str:
 
 
 def attribute_columns(params: Any) -> list[str]:
-    """The attribute columns a run reads from the events: segments, filters, ``client``,
+    """Return the attribute columns a run reads from the events.
+
+    They are segments, filters, ``client``,
     ``account_id`` and ``value`` as mapped by params ``columns``.
     """
     wanted = [*params.segments, *params.filters]

@@ -52,8 +52,9 @@ DEFECTS = {
 input_files = common.disk_files(SUFFIXES)
 
 def param_sql(column: str, key: str) -> str:
-    """SQL: the value (string, int, float or double, as text) of ``key`` in the repeated
-    key/value records of the JSON ``column`` (NULL when absent).
+    """Return SQL: the value of ``key`` in the repeated key/value records of the JSON ``column``.
+
+    A string, int, float or double value comes as text; NULL when absent.
     """
     hit = (
         f"list_filter(CAST(json_extract({quote_ident(column)}, '$[*]') AS JSON[]),"

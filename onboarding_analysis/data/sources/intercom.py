@@ -40,7 +40,7 @@ ACTIONS = {
 
 
 def input_files(params: Any) -> list[str]:
-    """The export's files on disk."""
+    """Return the export's files on disk."""
     pattern = params.resolve(params.intercom_export)
     return [
         d for d, _ in export_files(pattern, what="intercom_export", where=params.where, suffixes=SUFFIXES)
@@ -48,7 +48,7 @@ def input_files(params: Any) -> list[str]:
 
 
 def event_name(content_type: str, action: str, title: str) -> str:
-    """The event name of a receipt's ``action`` (Python twin of the SQL, for ``init``)."""
+    """Return the event name of a receipt's ``action`` (Python twin of the SQL, for ``init``)."""
     import re
 
     kind = re.sub(r"[^a-z0-9]+", "_", content_type.lower()).strip("_")
@@ -56,8 +56,10 @@ def event_name(content_type: str, action: str, title: str) -> str:
 
 
 def read(con: Any, params: Any) -> list[str]:
-    """Create ``intercom_events`` (``user_id``, ``event``, ``ts``, ``file``; UTC naive) from the
-    export; return the names of its files, for the row accounting.
+    """Create ``intercom_events`` from the export and return the names of its files.
+
+    The view has ``user_id``, ``event``, ``ts``, ``file`` (UTC naive); the file names are
+    for the row accounting.
 
     Raises
     ------
