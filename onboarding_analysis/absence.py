@@ -55,7 +55,13 @@ class NotComputable:
 
     @property
     def note(self) -> str:
-        """The one-line note printed in the report."""
+        """The one-line note printed in the report.
+
+        Returns
+        -------
+        str
+            "Section skipped: <reason>." without :attr:`what`, else "Not shown (<what>): <reason>.".
+        """
         reason = self.reason.rstrip(".")
         if self.what is None:
             return f"Section skipped: {reason}."
@@ -67,6 +73,17 @@ def absence_of(result: Any) -> NotComputable | None:
 
     ``result`` is a :class:`NotComputable` itself, or any result with an ``absence`` attribute
     holding one (or None), such as :class:`onboarding_analysis.analyses.retention.CohortTable`.
+
+    Parameters
+    ----------
+    result : Any
+        An analysis result, a :class:`NotComputable`, or anything else.
+
+    Returns
+    -------
+    NotComputable or None
+        ``result`` itself when it is a :class:`NotComputable`, else its ``absence`` attribute when
+        that is one, else None.
 
     Examples
     --------
@@ -120,6 +137,17 @@ def add_note(table: pd.DataFrame, note: str) -> pd.DataFrame:
 
 
 def notes_of(table: Any) -> list[str]:
-    """Return the notes :func:`add_note` attached to ``table`` (empty for anything else)."""
+    """Return the notes :func:`add_note` attached to ``table`` (empty for anything else).
+
+    Parameters
+    ----------
+    table : Any
+        A result table (anything with ``attrs``) or any other object.
+
+    Returns
+    -------
+    list[str]
+        The notes in the order they were added; empty when there are none or no ``attrs``.
+    """
     attrs = getattr(table, "attrs", None)
     return list(attrs.get(NOTES, ())) if isinstance(attrs, Mapping) else []

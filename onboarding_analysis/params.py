@@ -130,33 +130,73 @@ class Params:
     base_dir: Path = field(default_factory=Path.cwd)
 
     def resolve(self, path: str) -> str:
-        """Return ``path`` (a file, folder or glob) made absolute against :attr:`base_dir`."""
+        """Return ``path`` (a file, folder or glob) made absolute against :attr:`base_dir`.
+
+        Parameters
+        ----------
+        path : str
+            A path, folder or glob from the params (``~`` is expanded).
+
+        Returns
+        -------
+        str
+            ``path`` as is when absolute, else joined to :attr:`base_dir`.
+        """
         p = Path(path).expanduser()
         return str(p if p.is_absolute() else self.base_dir / p)
 
     @property
     def conversion_window_seconds(self) -> float:
-        """The funnel window in seconds (exact for a window given in seconds, minutes, ...)."""
+        """The funnel window in seconds (exact for a window given in seconds, minutes, ...).
+
+        Returns
+        -------
+        float
+            :func:`window_seconds` of ``conversion_window``.
+        """
         return window_seconds(self.conversion_window)
 
     @property
     def conversion_window_label(self) -> str:
-        """The funnel window for display: "14 days", "5 minutes"."""
+        """The funnel window for display: "14 days", "5 minutes".
+
+        Returns
+        -------
+        str
+            :func:`window_label` of ``conversion_window``.
+        """
         return window_label(self.conversion_window)
 
     @property
     def user_columns(self) -> Mapping[str, str]:
-        """The column names of the users table: ``users_columns``, else ``columns``."""
+        """The column names of the users table: ``users_columns``, else ``columns``.
+
+        Returns
+        -------
+        Mapping[str, str]
+            The package's column names mapped to the users table's.
+        """
         return self.users_columns if self.users_columns is not None else self.columns
 
     @property
     def where(self) -> str:
-        """How error messages name the origin of these params."""
+        """How error messages name the origin of these params.
+
+        Returns
+        -------
+        str
+            The params file's path, or ``"params"`` when built from a mapping.
+        """
         return str(self.params_file) if self.params_file else "params"
 
     @property
     def resolved_from(self) -> str:
         """Where relative paths start, and why: for the error about a missing file.
+
+        Returns
+        -------
+        str
+            One sentence naming :attr:`base_dir` and why relative paths start there.
 
         Examples
         --------
@@ -180,6 +220,11 @@ class Params:
 
         Dates become ISO strings and tuples lists, so that papermill injects literals; relative
         paths are made absolute so the notebook finds the data from any working directory.
+
+        Returns
+        -------
+        dict[str, Any]
+            Every params key (not ``params_file`` or ``base_dir``) mapped to its YAML-native value.
         """
         out: dict[str, Any] = {}
         for f in fields(self):
@@ -197,7 +242,13 @@ class Params:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the params as plain data (for report headers and metrics.json)."""
+        """Return the params as plain data (for report headers and metrics.json).
+
+        Returns
+        -------
+        dict[str, Any]
+            The same mapping as :meth:`as_notebook_parameters`.
+        """
         return self.as_notebook_parameters()
 
 
@@ -208,6 +259,17 @@ class Params:
 
 def load_params(path: str | Path) -> Params:
     """Read a params YAML file and validate it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The params YAML file. Relative paths in it start at the folder above it when it lies in a
+        folder named ``params``, else at its own folder.
+
+    Returns
+    -------
+    Params
+        The validated params.
 
     Raises
     ------
@@ -240,6 +302,26 @@ def validate_params(
     """Validate a mapping of params (from YAML or a notebook) and return :class:`Params`.
 
     Unknown keys, wrong types and impossible values raise :class:`ParamsError`.
+
+    Parameters
+    ----------
+    raw : Mapping[str, Any]
+        Params keys mapped to their values; ``events`` is required.
+    source : pathlib.Path or None, optional
+        The params file the mapping came from, named in error messages (None: ``"params"``).
+    base_dir : pathlib.Path or None, optional
+        The folder relative paths start at (None: :func:`project_root` of the working directory).
+
+    Returns
+    -------
+    Params
+        The validated, normalised params, with the defaults of the keys not given.
+
+    Raises
+    ------
+    ParamsError
+        An unknown key (with the closest known key), a missing ``events``, an invalid value, or
+        ``conversion_window`` and ``conversion_window_days`` naming different lengths.
     """
     where = str(source) if source else "params"
     unknown = sorted(set(raw) - set(_CHECKS))
@@ -297,13 +379,39 @@ def params_from_namespace(namespace: Mapping[str, Any]) -> Params:
     Takes every schema key present in ``namespace`` (other names, such as ``output_dir``, are
     ignored), so a notebook's parameters cell and papermill's injected cell are validated the
     same way as a YAML file.
+
+    Parameters
+    ----------
+    namespace : Mapping[str, Any]
+        A notebook's variables (e.g. ``globals()``).
+
+    Returns
+    -------
+    Params
+        The validated params, with relative paths starting at :func:`project_root`.
+
+    Raises
+    ------
+    ParamsError
+        A params value is invalid or ``events`` is missing.
     """
     raw = {key: namespace[key] for key in _CHECKS if key in namespace}
     return validate_params(raw, source=None, base_dir=project_root())
 
 
 def project_root(start: Path | None = None) -> Path:
-    """Return the nearest ancestor of ``start`` (default: the working directory) holding ``params/``."""
+    """Return the nearest ancestor of ``start`` (default: the working directory) holding ``params/``.
+
+    Parameters
+    ----------
+    start : pathlib.Path or None, optional
+        The folder to start from (None: the working directory).
+
+    Returns
+    -------
+    pathlib.Path
+        The nearest ancestor (or ``start`` itself) with a ``params`` folder, else ``start``, resolved.
+    """
     start = (start or Path.cwd()).resolve()
     for folder in (start, *start.parents):
         if (folder / "params").is_dir():
@@ -336,6 +444,16 @@ def churn_delay_days(params: Params) -> float | None:
     That is ``inactivity_days`` under the
     inactivity rule with ``lifetime_censoring: observable``, else None (``churn_event`` is seen
     at once; ``observation_end`` is the literal rule of ``docs/metrics.md``, which ignores the delay).
+
+    Parameters
+    ----------
+    params : Params
+        The run's params.
+
+    Returns
+    -------
+    float or None
+        ``inactivity_days`` without a ``churn_event`` under ``lifetime_censoring: observable``, else None.
     """
     if params.churn_event is None and params.lifetime_censoring == "observable":
         return float(params.inactivity_days)
@@ -347,6 +465,16 @@ def observation_end_timestamp(params: Params) -> dt.datetime | None:
 
     A date ``D`` becomes midnight at the start of ``D + 1`` in params ``timezone``: events up
     to that instant are kept. A naive datetime is read in params ``timezone``.
+
+    Parameters
+    ----------
+    params : Params
+        The run's params (``observation_end`` and ``timezone`` are read).
+
+    Returns
+    -------
+    datetime.datetime or None
+        The end of observation in UTC without time zone, or None when ``observation_end`` is not set.
     """
     end = params.observation_end
     if end is None:

@@ -46,6 +46,16 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 def window_seconds(value: float | str) -> float:
     """Length in seconds of a ``conversion_window`` value: a number of days, or "<n> <unit>".
 
+    Parameters
+    ----------
+    value : float or str
+        A number of days, or "<n> <unit>" with a unit of :data:`WINDOW_UNITS` (plural allowed).
+
+    Returns
+    -------
+    float
+        The window's length in seconds (a month is 31 days).
+
     Raises
     ------
     ParamsError
@@ -64,13 +74,35 @@ def window_seconds(value: float | str) -> float:
 
 
 def window_label(value: float | str) -> str:
-    """Return a ``conversion_window`` value for display: "14 days", "1 day", "5 minutes"."""
+    """Return a ``conversion_window`` value for display: "14 days", "1 day", "5 minutes".
+
+    Parameters
+    ----------
+    value : float or str
+        A valid ``conversion_window`` value: a number of days or "<n> <unit>".
+
+    Returns
+    -------
+    str
+        The amount and unit, the unit plural unless the amount is 1.
+    """
     amount, unit = _window_parts(value)
     return f"{amount:g} {unit}" + ("" if amount == 1 else "s")
 
 
 def window_adjective(value: float | str) -> str:
-    """Return a ``conversion_window`` value before a noun: "14-day", "5-minute"."""
+    """Return a ``conversion_window`` value before a noun: "14-day", "5-minute".
+
+    Parameters
+    ----------
+    value : float or str
+        A valid ``conversion_window`` value: a number of days or "<n> <unit>".
+
+    Returns
+    -------
+    str
+        The amount and the singular unit joined by a hyphen.
+    """
     amount, unit = _window_parts(value)
     return f"{amount:g}-{unit}"
 
