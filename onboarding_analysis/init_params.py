@@ -181,6 +181,19 @@ def _column_names(path: Path) -> list[str]:
 def map_columns(names: list[str], where: str) -> dict[str, str]:
     """Return the ``columns`` mapping of a canonical file's column ``names``.
 
+    Parameters
+    ----------
+    names : list[str]
+        The file's column names.
+    where : str
+        The file as named in the error message.
+
+    Returns
+    -------
+    dict[str, str]
+        Each role of :data:`COLUMN_CANDIDATES` mapped to the first column whose words match a
+        candidate name.
+
     Raises
     ------
     DataError
@@ -206,6 +219,23 @@ def _signup(names: list[str]) -> str | None:
 
 def survey(events: str, *, users: str | None = None, intercom: str | None = None, base: Path) -> Survey:
     """Read the data as a run would and find what the params file needs (module docstring).
+
+    Parameters
+    ----------
+    events : str
+        The events file, folder, zip or glob, relative to ``base`` unless absolute.
+    users : str or None, optional
+        A users table (or the vendor's users export), relative to ``base`` unless absolute.
+    intercom : str or None, optional
+        Intercom's content data export, relative to ``base`` unless absolute.
+    base : pathlib.Path
+        The folder relative paths start at (the params file's base folder).
+
+    Returns
+    -------
+    Survey
+        The detected source and columns, counts, date span, frequent and early events, the
+        signup event, segment candidates and the loader's data warnings.
 
     Raises
     ------
@@ -391,7 +421,26 @@ def _yaml(value: Any) -> str:
 
 
 def render(found: Survey, *, events: str, users: str | None, client: str, intercom: str | None = None) -> str:
-    """Return the params file's text: minimal, commented, every guess marked (nothing from the demo)."""
+    """Return the params file's text: minimal, commented, every guess marked (nothing from the demo).
+
+    Parameters
+    ----------
+    found : Survey
+        What :func:`survey` found in the data.
+    events : str
+        The events path written as ``events``.
+    users : str or None
+        The users path written as ``users`` (None: no ``users`` key).
+    client : str
+        The run name written as ``client`` and in the header comment.
+    intercom : str or None, optional
+        The Intercom export written as ``intercom_export`` (None: none).
+
+    Returns
+    -------
+    str
+        The YAML text of the params file.
+    """
     end = found.last.date().isoformat()
     signup = found.signup_event
     value = found.early_events[:1]
@@ -478,7 +527,11 @@ def init(
 
     Returns
     -------
-    (Path, str)
+    target : pathlib.Path
+        The params file written.
+    summary : str
+        The lines to print: what the data holds, the most frequent events, the guesses to check
+        and the loader's data warnings.
 
     Raises
     ------
@@ -494,6 +547,18 @@ def init(
     base = base.parent if base.name == "params" else base
 
     def relative(path: str) -> str:
+        """Return ``path`` relative to the params file's base folder, else absolute.
+
+        Parameters
+        ----------
+        path : str
+            A path given to ``init``.
+
+        Returns
+        -------
+        str
+            The resolved path relative to ``base`` when under it, else the resolved path.
+        """
         p = Path(path).resolve()
         try:
             return str(p.relative_to(base))
