@@ -100,6 +100,23 @@ def summarise_users(*, in_users, with_rows, signup_event, signup_at) -> dict[str
     analysed users in the users table, those of them without any event row, those with a usable
     signup event, and the users by the source of ``t0`` (users table ``signup_at``; else the
     first signup event; else the first event).
+
+    Parameters
+    ----------
+    in_users : array of bool
+        Per analysed user: in the users table.
+    with_rows : array of bool
+        Per analysed user: has any event row.
+    signup_event : array of bool
+        Per analysed user: has a usable signup event.
+    signup_at : array of bool
+        Per analysed user: has a users table ``signup_at``.
+
+    Returns
+    -------
+    dict[str, int]
+        The counts keyed ``in_users_table``, ``in_users_table_without_rows``,
+        ``with_signup_event``, ``t0_signup_at``, ``t0_signup_event`` and ``t0_first_event``.
     """
     return {
         "in_users_table": int(in_users.sum()),
@@ -128,7 +145,13 @@ class Accounting:
     users_summary: Mapping[str, int] = field(default_factory=dict)
 
     def as_metrics(self) -> dict:
-        """Return the ``data`` section of metrics.json."""
+        """Return the ``data`` section of metrics.json.
+
+        Returns
+        -------
+        dict
+            Events read and used, users, and the exclusions, user exclusions and rows per file.
+        """
         return {
             "events_read": self.events_read,
             "events_used": self.events_used,
@@ -168,6 +191,24 @@ class Facts:
 
 def build_facts(source: Source, params: Params) -> Facts:
     """Build the user-facts table and the row accounting of one run.
+
+    Parameters
+    ----------
+    source : Source
+        The loaded canonical tables (:func:`~onboarding_analysis.data.loading.load`).
+    params : Params
+        The run's params.
+
+    Returns
+    -------
+    Facts
+        One row per included user, the row accounting and the lazy used events.
+
+    Raises
+    ------
+    DataError
+        A users-table id without usable events matches an events id once written alike
+        (case, blanks, leading zeros, a trailing ``.0``).
 
     Examples
     --------
@@ -333,7 +374,20 @@ def _check_users_overlap(status, source: Source, params: Params) -> None:
 
 
 def duplicate_table(rows: pd.DataFrame, events):
-    """Return the candidate ``rows`` (a DataFrame) as an ibis memtable typed like ``events``."""
+    """Return the candidate ``rows`` (a DataFrame) as an ibis memtable typed like ``events``.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The candidate duplicate rows, with at least the columns of ``events``.
+    events : ibis.Table
+        The events table whose schema the memtable takes.
+
+    Returns
+    -------
+    ibis.Table
+        ``rows``' columns of ``events``, typed as in ``events``.
+    """
     schema = events.schema()
     return ibis.memtable(rows[list(schema.names)], schema=schema)
 
