@@ -86,6 +86,17 @@ def duplicate_candidates(events):
     exact, ordered check of :func:`mark_duplicates` (a hash collision only adds a row that the
     check keeps). A small table: :func:`build_facts` materialises it and the facts cache
     stores it, so no later query sorts or rescans the event log to find duplicates.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        The canonical events, with ``reason`` (NULL: usable).
+
+    Returns
+    -------
+    ibis.Table
+        The rows whose key hash several usable rows share, columns as ``events``; ``reason`` is
+        ``duplicate event`` on every repeat.
     """
     columns = list(events.columns)
     usable = events.filter(events.reason.isnull())
@@ -110,6 +121,18 @@ def mark_duplicates(events, candidates=None):
     ``candidates``: the rows of :func:`duplicate_candidates` (computed here when None), best
     materialised (:func:`duplicate_table`): the events are then the rows not among them (by key
     hash), unchanged, plus the candidates, so the event log is read once.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        The canonical events, with ``reason`` (NULL: usable).
+    candidates : ibis.Table or None, optional
+        The rows of :func:`duplicate_candidates` (None: computed here).
+
+    Returns
+    -------
+    ibis.Table
+        ``events`` with the repeats marked, columns as ``events``.
     """
     if candidates is None:
         candidates = duplicate_candidates(events)
@@ -158,6 +181,18 @@ def bit_mask(values, where):
 
     Bit ``k`` is set when some row has value ``k``. ``values`` must lie in ``0 .. MASK_BITS - 1``
     wherever ``where`` holds.
+
+    Parameters
+    ----------
+    values : ibis.IntegerColumn
+        The bit index of each row.
+    where : ibis.BooleanColumn
+        The rows that set a bit.
+
+    Returns
+    -------
+    ibis.IntegerScalar
+        The int64 mask (a reduction: use it in an aggregation).
     """
     bit = ibis.ifelse(where, ibis.literal(1, "int64") << values.cast("int64"), 0)
     return bit.cast("int64").bit_or()
@@ -217,6 +252,28 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     :data:`EVENT_PREFIX`): for every user whose ``t0`` is that ``signup_at`` (status column
     ``has_signup_at``; all users, in most logs) they are the facts' aggregates, so the facts
     need no pass of their own (:func:`build_facts`).
+
+    Parameters
+    ----------
+    source : Source
+        The loaded canonical tables.
+    params : Params
+        The run's params.
+    duplicates : ibis.Table or None, optional
+        The rows of :func:`duplicate_candidates`, already computed.
+    users : ibis.Table or None, optional
+        The included users, already computed from ``per_user_status``.
+    merged : bool, optional
+        Compute the facts' event aggregates in the status pass (needs a users table).
+
+    Returns
+    -------
+    facts : ibis.Table
+        One row per included user.
+    per_user_status : ibis.Table
+        One row per user seen anywhere, with the exclusion reason, ``t0``, attributes and counts.
+    used_events : ibis.Table
+        The used events (:attr:`Facts.events`).
     """
     events = ev = mark_duplicates(source.events, duplicates)
     end = ibis.literal(source.observation_end, type="timestamp")
@@ -334,6 +391,18 @@ def event_pass(joined, params: Params):
     """Return the facts' per-user event aggregates over ``joined``.
 
     ``joined`` holds the usable events of the included users with their ``t0``.
+
+    Parameters
+    ----------
+    joined : ibis.Table
+        The usable events of the included users, with a ``t0`` column.
+    params : Params
+        The run's params (activity and day rules).
+
+    Returns
+    -------
+    ibis.Table
+        One row per user: ``user_id`` and the columns of :func:`_event_aggregates`.
     """
     e = _row_terms(joined, joined.t0, ibis.literal(True), params)
     return e.group_by("user_id").aggregate(**_event_aggregates(e, params))
@@ -344,6 +413,22 @@ def facts_select(f, source: Source, params: Params, attributes):
 
     It has one row per included user with ``user_id``, ``t0``, the
     ``attributes`` and the columns of :func:`_event_aggregates` (NULL for a user without any).
+
+    Parameters
+    ----------
+    f : ibis.Table
+        The included users (``user_id``, ``t0``, ``attributes``) joined to their event aggregates.
+    source : Source
+        The loaded canonical tables (its ``observation_end`` is read).
+    params : Params
+        The run's params.
+    attributes : list[str]
+        The segment and filter attribute columns to keep.
+
+    Returns
+    -------
+    ibis.Table
+        The facts table.
     """
     end = ibis.literal(source.observation_end, type="timestamp")
     age = _days(end, f.t0)
