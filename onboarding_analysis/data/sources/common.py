@@ -58,6 +58,7 @@ def export_files(pattern: str, *, what: str, where: str, suffixes: tuple[str, ..
     Returns
     -------
     list of (str, str)
+        ``(path on disk, name in the accounting)`` per file; a zip's members are extracted.
 
     Raises
     ------
@@ -134,7 +135,20 @@ def _zip_members(zip_path: str, *, what: str, where: str, suffixes: tuple[str, .
 
 
 def source_name(pattern: str, pairs: list[tuple[str, str]]) -> str:
-    """How messages name the export: its one file, else the pattern (the zip, folder or glob)."""
+    """How messages name the export: its one file, else the pattern (the zip, folder or glob).
+
+    Parameters
+    ----------
+    pattern : str
+        The params value (a file, zip, folder or glob).
+    pairs : list of (str, str)
+        ``(path on disk, name in the accounting)`` per file.
+
+    Returns
+    -------
+    str
+        The one file's accounting name, else ``pattern``.
+    """
     return pairs[0][1] if len(pairs) == 1 else pattern
 
 
@@ -234,6 +248,22 @@ def disk_files(suffixes: tuple[str, ...]) -> Any:
     """
 
     def input_files(pattern: str, *, what: str, where: str) -> list[str]:
+        """Return the export's files on disk (:func:`export_files`, paths only).
+
+        Parameters
+        ----------
+        pattern : str
+            The resolved params value.
+        what : str
+            The params key, for messages.
+        where : str
+            The params file, for messages.
+
+        Returns
+        -------
+        list of str
+            The files on disk.
+        """
         return [disk for disk, _ in export_files(pattern, what=what, where=where, suffixes=suffixes)]
 
     return input_files
@@ -244,6 +274,18 @@ def json_lines(pairs: list[tuple[str, str]], columns: dict[str, str]) -> str:
 
     It adds ``__file`` (the name in the accounting). Missing keys are NULL; ids declared VARCHAR stay text (a
     UUID-looking id is never typed UUID).
+
+    Parameters
+    ----------
+    pairs : list of (str, str)
+        ``(path on disk, name in the accounting)`` per file.
+    columns : dict[str, str]
+        The keys to read, mapped to their DuckDB types.
+
+    Returns
+    -------
+    str
+        A ``SELECT`` over ``read_json``.
     """
     listed = "[" + ", ".join(quote_literal(disk) for disk, _ in pairs) + "]"
     spec = "{" + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in columns.items()) + "}"
@@ -255,7 +297,29 @@ def json_lines(pairs: list[tuple[str, str]], columns: dict[str, str]) -> str:
 
 
 def run(con: Any, sql: str, pairs: list[tuple[str, str]], *, hint: str = "") -> Any:
-    """Run ``sql``; a DuckDB read error becomes a one-line :class:`DataError` naming the file."""
+    """Run ``sql``; a DuckDB read error becomes a one-line :class:`DataError` naming the file.
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection.
+    sql : str
+        The SQL to run.
+    pairs : list of (str, str)
+        ``(path on disk, name in the accounting)`` per file read.
+    hint : str, optional
+        Text appended to the error message.
+
+    Returns
+    -------
+    Any
+        DuckDB's result of ``con.raw_sql(sql)``.
+
+    Raises
+    ------
+    DataError
+        DuckDB could not read or convert the files (:func:`read_error`).
+    """
     try:
         return con.raw_sql(sql)
     except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as err:
@@ -263,7 +327,22 @@ def run(con: Any, sql: str, pairs: list[tuple[str, str]], *, hint: str = "") -> 
 
 
 def read_error(err: Exception, pairs: list[tuple[str, str]], hint: str = "") -> DataError:
-    """Return a one-line :class:`DataError` from a DuckDB JSON read error (the file, the line, the fix)."""
+    """Return a one-line :class:`DataError` from a DuckDB JSON read error (the file, the line, the fix).
+
+    Parameters
+    ----------
+    err : Exception
+        The DuckDB error.
+    pairs : list of (str, str)
+        ``(path on disk, name in the accounting)`` per file read.
+    hint : str, optional
+        Text appended to the message.
+
+    Returns
+    -------
+    DataError
+        One line naming the file by its accounting name, the line when known and the fix.
+    """
     text = " ".join(str(err).split())
     names = dict(pairs)
     match = re.search(r'in file "([^"]+)"', text)
@@ -282,7 +361,20 @@ def read_error(err: Exception, pairs: list[tuple[str, str]], hint: str = "") -> 
 
 
 def json_text(column: str, key: str) -> str:
-    """Return SQL: the text of ``key`` of the JSON object ``column`` (NULL when absent or null)."""
+    """Return SQL: the text of ``key`` of the JSON object ``column`` (NULL when absent or null).
+
+    Parameters
+    ----------
+    column : str
+        The JSON column.
+    key : str
+        The key (quoted, so dots and spaces are literal).
+
+    Returns
+    -------
+    str
+        A ``json_extract_string`` expression.
+    """
     path = quote_literal("$." + '"' + key.replace('"', '\\"') + '"')
     return f"json_extract_string({quote_ident(column)}, {path})"
 
@@ -292,6 +384,18 @@ def repeat_flag(key: list[str], order: list[str]) -> str:
 
     Rows are ordered by ``__file`` then ``order``, so the copy kept does not depend on the
     engine's reading order. A NULL key never repeats.
+
+    Parameters
+    ----------
+    key : list of str
+        The SQL columns of the vendor's event id.
+    order : list of str
+        The SQL columns ordering rows within a file.
+
+    Returns
+    -------
+    str
+        A boolean SQL expression.
     """
     part = ", ".join(key)
     ordered = ", ".join(["__file", *order])
@@ -300,10 +404,17 @@ def repeat_flag(key: list[str], order: list[str]) -> str:
 
 
 def attribute_columns(params: Any) -> list[str]:
-    """Return the attribute columns a run reads from the events.
+    """Return the attribute columns a run reads from the events: its segments and filters.
 
-    They are segments, filters, ``client``,
-    ``account_id`` and ``value`` as mapped by params ``columns``.
+    Parameters
+    ----------
+    params : Params
+        The run's params (``segments`` and ``filters`` are read).
+
+    Returns
+    -------
+    list of str
+        The segment then filter columns, once each, in params order.
     """
     wanted = [*params.segments, *params.filters]
     return list(dict.fromkeys(wanted))
