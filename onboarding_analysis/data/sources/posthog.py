@@ -210,7 +210,22 @@ def _defects(pairs: list[tuple[str, str]], persons: Any) -> dict[str, str]:
 
 
 def read_users(con: Any, params: Any, notes: list[str]) -> Read:
-    """Create ``raw_users`` from the persons export: one row per person (see the module docstring)."""
+    """Create ``raw_users`` from the persons export: one row per person (see the module docstring).
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection the view is created on.
+    params : Params
+        The run's params (``users`` and the attribute keys are read).
+    notes : list of str
+        A list for data notes (part of the reader interface).
+
+    Returns
+    -------
+    Read
+        The persons export's files and its name in messages.
+    """
     persons = _persons(con, params)
     assert persons is not None
     pairs, name = persons
