@@ -441,6 +441,37 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _reconcile_window(values: dict[str, Any], where: str) -> None:
+    """Set both window keys from whichever was given.
+
+    ``conversion_window_days`` is the older
+    name of ``conversion_window`` in days. Given both, they must name the same length.
+    """
+    window, days = values.get("conversion_window"), values.get("conversion_window_days")
+    if window is None and days is None:
+        values.pop("conversion_window", None)
+        values.pop("conversion_window_days", None)
+        return
+    if window is None:
+        values["conversion_window"] = days
+        return
+    seconds = window_seconds(window)
+    if days is not None and not math.isclose(seconds, days * 86_400, rel_tol=1e-9):
+        raise ParamsError(
+            f"{where}: keys 'conversion_window' ({window!r}, {seconds:g} s) and 'conversion_window_days' "
+            f"({days!r}, {days * 86_400:g} s) give different funnel windows; set only conversion_window "
+            f"(conversion_window_days is its older name, in days)."
+        )
+    values["conversion_window_days"] = window if not isinstance(window, str) else seconds / 86_400
+
+
+def _closest(key: str, known: Mapping[str, Any]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
 __all__ = [
     "COLUMN_KEYS",
     "DEFAULT_COLUMNS",
