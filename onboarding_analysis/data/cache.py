@@ -34,7 +34,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ import pandas as pd
 from ..errors import DataWarning
 from ..params import Params
 from . import columns as C
+from .cache_files import _atomic, _exclusive, write_once
 from .contract import Source
 from .facts import Accounting, Facts, duplicate_table, user_facts_expr
 from .files import is_remote
@@ -107,16 +107,16 @@ class CachedFacts:
 def cache_dir(params: Params, cache: bool | str | os.PathLike[str] | None = None) -> Path | None:
     """Return the cache folder for ``params``, or None when caching is off.
 
-    ``cache``: None follows :data:`CACHE_ENV` (default on), False is off, True the default
-    folder, a path that folder. Inputs given as URIs (``s3a://``, ``hdfs://``, read by Spark)
-    are never cached: their files cannot be fingerprinted from here.
+    Inputs given as URIs (``s3a://``, ``hdfs://``, read by Spark) are never cached: their files
+    cannot be fingerprinted from here.
 
     Parameters
     ----------
     params : Params
         The run's params (``events``, ``users`` and ``base_dir`` are read).
     cache : bool, str, os.PathLike or None, optional
-        None: follow :data:`CACHE_ENV`; False: off; True: the default folder; a path: that folder.
+        None: follow :data:`CACHE_ENV` (default on); False: off; True: the default folder; a
+        path: that folder.
 
     Returns
     -------
@@ -282,19 +282,6 @@ def building(directory: Path, key: str):
         yield
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path):
-    """Hold an exclusive lock on the file ``lock_path`` (created if missing)."""
-    import fcntl
-
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def prune(directory: Path, keep: int = KEEP) -> None:
     """Delete all but the ``keep`` most recently written or read entries of ``directory``.
 
@@ -303,7 +290,7 @@ def prune(directory: Path, keep: int = KEEP) -> None:
     directory : pathlib.Path
         The cache folder; errors on it are ignored.
     keep : int, optional
-        How many entries to keep (default :data:`KEEP`).
+        How many entries to keep.
     """
     try:
         entries = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
@@ -424,12 +411,10 @@ def register_shared(events: Any, path: Path) -> None:
 def derived_path(events: Any, name: str, parts: Any, code: Path) -> Path | None:
     """Where a table derived from the shared used events ``events`` is stored, or None.
 
-    None unless ``events`` is a table :func:`register_shared` recorded (the very object: a
-    table filtered or rebuilt from it is another object and gets None, so nothing derived
-    from other rows is ever stored or read under the entry's name). The file is next to the
-    shared events, named by the entry's key, ``name`` and a digest of ``parts`` (the options
-    of the derivation) and of the source file ``code`` that derives it (a change of the code
-    gives a new name); it is pruned with its entry (:func:`prune`).
+    Only the very object :func:`register_shared` recorded gets a path (a table filtered or
+    rebuilt from it gets None, so nothing derived from other rows is stored under the entry's
+    name). The file is next to the shared events, named by the entry's key, ``name`` and a
+    digest of ``parts`` and ``code`` (changed code: a new name); :func:`prune` removes it.
 
     Parameters
     ----------
@@ -455,37 +440,6 @@ def derived_path(events: Any, name: str, parts: Any, code: Path) -> Path | None:
     digest.update(code.read_bytes())
     key = path.name[: -len(EVENTS_SUFFIX)]
     return path.with_name(f"{key}{DERIVED_INFIX}{name}-{digest.hexdigest()[:16]}.parquet")
-
-
-def write_once(path: Path, write) -> None:
-    """Write ``path`` with ``write(tmp)`` unless it exists; one writer at a time (file lock).
-
-    A process running in parallel that wants the same file waits for the writer, then finds
-    it. The file appears whole (written to a temporary name, then renamed).
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The file to write.
-    write : callable
-        Called with a temporary path to write the file's content to.
-    """
-    if path.is_file():
-        return
-    with _exclusive(path.with_name(path.name + ".lock")):
-        if not path.is_file():
-            _atomic(path, write)
-
-
-def _atomic(target: Path, write_to) -> None:
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write_to(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 __all__ = [

@@ -93,13 +93,10 @@ from .scan import defect_message, implausible_message
 
 
 def summarise_users(*, in_users, with_rows, signup_event, signup_at) -> dict[str, int]:
-    """Return :attr:`Accounting.users_summary` from per-analysed-user flags.
+    """Return :attr:`Accounting.users_summary` from per-analysed-user flags (boolean arrays).
 
-    The flags are boolean arrays: in the
-    users table, with any event row, with a usable signup event, with a ``signup_at``. Keys:
-    analysed users in the users table, those of them without any event row, those with a usable
-    signup event, and the users by the source of ``t0`` (users table ``signup_at``; else the
-    first signup event; else the first event).
+    The users are counted by the source of their ``t0``: users table ``signup_at``, else the
+    first signup event, else the first event.
 
     Parameters
     ----------
