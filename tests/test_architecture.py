@@ -30,6 +30,7 @@ LAYERS = {
     "report": 5,
     "cli": 6,
     "init_params": 6,
+    "init_detect": 6,
     "parameters_cell": 6,
     "__main__": 6,
     "": 7,
