@@ -117,24 +117,13 @@ def load_spark(params: Params, con: Any) -> Source:
     )
     spark_names: dict[str, str] = {}
 
-    def no_timestamp_example() -> Any:
-        """One non-NULL raw timestamp, for the error when none can be read.
-
-        Returns
-        -------
-        object or None
-            The raw value, None when the column is empty.
-        """
-        row = raw.where(F.col(_q(cols["timestamp"])).isNotNull()).select(_q(cols["timestamp"])).first()
-        return row[0] if row else None
-
     summary = summarise_scan(
         _scan_events(parsed, files),
         files,
         params,
         source_name,
         cols,
-        no_timestamp_example,
+        lambda: _no_timestamp_example(raw, cols["timestamp"]),
         file_name=lambda file: spark_names.setdefault(file, _original_name(file, files)),
     )
     _events_view(parsed, summary, spark_names, [*extra, *attrs])
@@ -162,6 +151,14 @@ def load_spark(params: Params, con: Any) -> Source:
         source_name=source_name,
         span=span,
     )
+
+
+def _no_timestamp_example(raw: Any, column: str) -> Any:
+    """Return one non-NULL raw value of ``column`` (None if empty), for the no-timestamp error."""
+    from pyspark.sql import functions as F
+
+    row = raw.where(F.col(_q(column)).isNotNull()).select(_q(column)).first()
+    return row[0] if row else None
 
 
 def _valid_masks() -> tuple[Any, Any, Any]:
