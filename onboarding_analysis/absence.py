@@ -49,12 +49,19 @@ class NotComputable:
     facts: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Reject a reason that is not one non-empty line (ValueError)."""
         if not isinstance(self.reason, str) or not self.reason.strip() or "\n" in self.reason:
             raise ValueError(f"a NotComputable reason is one non-empty line, but was {self.reason!r}")
 
     @property
     def note(self) -> str:
-        """The one-line note printed in the report."""
+        """The one-line note printed in the report.
+
+        Returns
+        -------
+        str
+            "Section skipped: <reason>." without :attr:`what`, else "Not shown (<what>): <reason>.".
+        """
         reason = self.reason.rstrip(".")
         if self.what is None:
             return f"Section skipped: {reason}."
@@ -62,10 +69,21 @@ class NotComputable:
 
 
 def absence_of(result: Any) -> NotComputable | None:
-    """The :class:`NotComputable` behind ``result``, or None when it was computed.
+    """Return the :class:`NotComputable` behind ``result``, or None when it was computed.
 
     ``result`` is a :class:`NotComputable` itself, or any result with an ``absence`` attribute
     holding one (or None), such as :class:`onboarding_analysis.analyses.retention.CohortTable`.
+
+    Parameters
+    ----------
+    result : Any
+        An analysis result, a :class:`NotComputable`, or anything else.
+
+    Returns
+    -------
+    NotComputable or None
+        ``result`` itself when it is a :class:`NotComputable`, else its ``absence`` attribute when
+        that is one, else None.
 
     Examples
     --------
@@ -119,6 +137,17 @@ def add_note(table: pd.DataFrame, note: str) -> pd.DataFrame:
 
 
 def notes_of(table: Any) -> list[str]:
-    """The notes :func:`add_note` attached to ``table`` (empty for anything else)."""
+    """Return the notes :func:`add_note` attached to ``table`` (empty for anything else).
+
+    Parameters
+    ----------
+    table : Any
+        A result table (anything with ``attrs``) or any other object.
+
+    Returns
+    -------
+    list[str]
+        The notes in the order they were added; empty when there are none or no ``attrs``.
+    """
     attrs = getattr(table, "attrs", None)
     return list(attrs.get(NOTES, ())) if isinstance(attrs, Mapping) else []

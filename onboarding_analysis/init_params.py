@@ -13,37 +13,20 @@ nothing from the demo; :func:`init` does all three and returns the text to print
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import json
 import re
 import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data.files import csv_header
 from .data.sources import HOUSEKEEPING_EVENTS
 from .data.sql import quote_ident
 from .errors import DataError, DataWarning
+from .init_detect import detect_source, map_columns
 from .names import words
 from .params import DEFAULT_COLUMNS, project_root, validate_params
 
-#: Canonical column roles and the names that usually hold them, best first (compared by words).
-COLUMN_CANDIDATES = {
-    "user_id": (
-        "user_id",
-        "userid",
-        "distinct_id",
-        "uid",
-        "user",
-        "customer_id",
-        "person_id",
-        "anonymous_id",
-    ),
-    "event": ("event", "event_name", "event_type", "name", "action", "event_text"),
-    "timestamp": ("timestamp", "ts", "event_time", "time", "occurred_at", "created_at", "datetime", "date"),
-}
 #: Names of a signup event (compared by words, any case and separator).
 SIGNUP_NAMES = (
     "signed up",
@@ -82,123 +65,6 @@ class Survey:
     prompts: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def _first_json_line(path: Path) -> dict | None:
-    """The first JSON line of a (gzipped) file or of a zip's first JSON member, else None."""
-    try:
-        if path.suffix.lower() == ".zip":
-            with zipfile.ZipFile(path) as archive:
-                member = next((m for m in archive.namelist() if ".json" in m.lower()), None)
-                if member is None:
-                    return None
-                raw = archive.read(member)
-                raw = gzip.decompress(raw) if member.lower().endswith(".gz") else raw
-                line = raw.split(b"\n", 1)[0]
-        else:
-            opener = gzip.open if path.name.lower().endswith(".gz") else open
-            with opener(path, "rb") as handle:
-                line = handle.readline(1 << 22)
-        value = json.loads(line)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _one_file(events: Path) -> Path:
-    if events.is_dir():
-        found = sorted(p for p in events.rglob("*") if p.is_file())
-        if not found:
-            raise DataError(f"{events}: the folder holds no file. Give the export's file or folder.")
-        return found[0]
-    if not events.exists():
-        raise DataError(f"{events}: file not found. Check the path.")
-    return events
-
-
-def detect_source(events: str | Path) -> tuple[str, dict[str, str]]:
-    """The params ``source`` of an events file (and, for ``canonical``, its column mapping).
-
-    Parameters
-    ----------
-    events : str or Path
-        A file, folder or zip.
-
-    Returns
-    -------
-    (str, dict)
-        ``source`` and the ``columns`` mapping (empty for vendor exports).
-
-    Raises
-    ------
-    DataError
-        The file is no supported export and no column can be mapped.
-    """
-    path = _one_file(Path(events))
-    name = path.name.lower()
-    if name.endswith((".zip", ".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")) or (
-        name.endswith(".gz") and not name.endswith((".csv.gz", ".tsv.gz"))
-    ):
-        line = _first_json_line(path)
-        if line is None:
-            raise DataError(f"{path}: not a JSON-lines export (its first line is not a JSON object).")
-        if "event_type" in line and ("amplitude_id" in line or "event_time" in line):
-            return "amplitude", {}
-        if "event" in line and isinstance(line.get("properties"), dict) and "time" in line["properties"]:
-            return "mixpanel", {}
-        if {"uuid", "event", "distinct_id", "timestamp"} <= set(line):
-            return "posthog", {}
-        if {"messageId", "type"} <= set(line):
-            return "segment", {}
-        if {"event_name", "event_timestamp", "user_pseudo_id"} <= set(line):
-            return "ga4", {}
-        raise DataError(
-            f"{path}: a JSON export of an unknown shape (keys: {', '.join(list(line)[:8])}). Supported: "
-            f"Amplitude, Mixpanel, PostHog, Segment, GA4; or CSV/Parquet with a user id, an event and a time."
-        )
-    names = _column_names(path)
-    if {"uuid", "event", "distinct_id", "timestamp"} <= set(names) or {"*.event", "*.distinct_id"} <= set(
-        names
-    ):
-        return "posthog", {}
-    if {"id", "anonymous_id", "user_id", "timestamp"} <= set(names) and {"event", "event_text"} & set(names):
-        return "segment", {}
-    if {"event_name", "event_timestamp", "user_pseudo_id"} <= set(names):
-        return "ga4", {}
-    return "canonical", map_columns(names, str(path))
-
-
-def _column_names(path: Path) -> list[str]:
-    import duckdb
-
-    if path.name.lower().endswith((".parquet", ".pq")):
-        con = duckdb.connect()
-        rows = con.execute(
-            f"DESCRIBE SELECT * FROM read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
-        )
-        return [row[0] for row in rows.fetchall()]
-    return csv_header(str(path))[1]
-
-
-def map_columns(names: list[str], where: str) -> dict[str, str]:
-    """The ``columns`` mapping of a canonical file's column ``names``.
-
-    Raises
-    ------
-    DataError
-        No column can be the user id, the event or the timestamp.
-    """
-    by_words = {" ".join(words(n)): n for n in names}
-    mapping = {}
-    for role, candidates in COLUMN_CANDIDATES.items():
-        hit = next((by_words[" ".join(words(c))] for c in candidates if " ".join(words(c)) in by_words), None)
-        if hit is None:
-            raise DataError(
-                f"{where}: no column looks like the {role} (columns: {', '.join(names)}). Run init, then "
-                f"set columns: {{{role}: <your column>}} in the params file it writes."
-            )
-        mapping[role] = hit
-    return mapping
-
-
 def _signup(names: list[str]) -> str | None:
     wanted = {" ".join(words(n)) for n in SIGNUP_NAMES}
     return next((n for n in names if " ".join(words(n)) in wanted), None)
@@ -206,6 +72,23 @@ def _signup(names: list[str]) -> str | None:
 
 def survey(events: str, *, users: str | None = None, intercom: str | None = None, base: Path) -> Survey:
     """Read the data as a run would and find what the params file needs (module docstring).
+
+    Parameters
+    ----------
+    events : str
+        The events file, folder, zip or glob, relative to ``base`` unless absolute.
+    users : str or None, optional
+        A users table (or the vendor's users export), relative to ``base`` unless absolute.
+    intercom : str or None, optional
+        Intercom's content data export, relative to ``base`` unless absolute.
+    base : pathlib.Path
+        The folder relative paths start at (the params file's base folder).
+
+    Returns
+    -------
+    Survey
+        The detected source and columns, counts, date span, frequent and early events, the
+        signup event, segment candidates and the loader's data warnings.
 
     Raises
     ------
@@ -295,7 +178,9 @@ def _segment_candidates(con: Any, loaded: Any, columns: dict[str, str], params: 
 
 
 def _vendor_candidates(con: Any, params: Any) -> list[str]:
-    """User-property keys of a vendor export with 2..MAX values: Amplitude ``user_properties``,
+    """Return the user-property keys of a vendor export with 2..MAX values.
+
+    They come from Amplitude ``user_properties``,
     Mixpanel and PostHog event ``properties``, GA4 ``user_properties`` records, Segment property
     columns of ``tracks`` or archive ``traits``, and the users export's properties (PostHog
     persons, Segment ``identifies``); vendor ``$``/``mp_`` keys left out.
@@ -384,12 +269,31 @@ def _tables(con: Any) -> set[str]:
 
 
 def _yaml(value: Any) -> str:
-    """A YAML (JSON) literal: strings quoted, so `$pageview` or `[Amplitude] x` stay text."""
+    """Return a YAML (JSON) literal: strings quoted, so `$pageview` or `[Amplitude] x` stay text."""
     return json.dumps(value, ensure_ascii=False)
 
 
 def render(found: Survey, *, events: str, users: str | None, client: str, intercom: str | None = None) -> str:
-    """The params file's text: minimal, commented, every guess marked (nothing from the demo)."""
+    """Return the params file's text: minimal, commented, every guess marked (nothing from the demo).
+
+    Parameters
+    ----------
+    found : Survey
+        What :func:`survey` found in the data.
+    events : str
+        The events path written as ``events``.
+    users : str or None
+        The users path written as ``users`` (None: no ``users`` key).
+    client : str
+        The run name written as ``client`` and in the header comment.
+    intercom : str or None, optional
+        The Intercom export written as ``intercom_export`` (None: none).
+
+    Returns
+    -------
+    str
+        The YAML text of the params file.
+    """
     end = found.last.date().isoformat()
     signup = found.signup_event
     value = found.early_events[:1]
@@ -436,8 +340,9 @@ def render(found: Survey, *, events: str, users: str | None, client: str, interc
 
 
 def _inactivity(found: Survey) -> list[str]:
-    """``inactivity_days`` for data shorter than :data:`SHORT_DATA_DAYS` (the default 30 would
-    leave no churn observable), else nothing (the default).
+    """Return the ``inactivity_days`` lines for data shorter than :data:`SHORT_DATA_DAYS`.
+
+    The default 30 would leave no churn observable there; else nothing (the default).
     """
     span = (found.last - found.first).days
     if span >= SHORT_DATA_DAYS:
@@ -475,7 +380,11 @@ def init(
 
     Returns
     -------
-    (Path, str)
+    target : pathlib.Path
+        The params file written.
+    summary : str
+        The lines to print: what the data holds, the most frequent events, the guesses to check
+        and the loader's data warnings.
 
     Raises
     ------
@@ -491,6 +400,18 @@ def init(
     base = base.parent if base.name == "params" else base
 
     def relative(path: str) -> str:
+        """Return ``path`` relative to the params file's base folder, else absolute.
+
+        Parameters
+        ----------
+        path : str
+            A path given to ``init``.
+
+        Returns
+        -------
+        str
+            The resolved path relative to ``base`` when under it, else the resolved path.
+        """
         p = Path(path).resolve()
         try:
             return str(p.relative_to(base))

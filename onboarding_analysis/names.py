@@ -25,7 +25,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def words(name: str) -> list[str]:
-    """The lower-case words of ``name`` (split at spaces, ``_ - . : /`` and camelCase).
+    """Return the lower-case words of ``name`` (split at spaces, ``_ - . : /`` and camelCase).
 
     Parameters
     ----------
@@ -68,7 +68,7 @@ def similarity(a: str, b: str) -> float:
 
 
 def closest_names(name: str, known: Iterable[str], *, n: int = 3, cutoff: float = 0.6) -> list[str]:
-    """The up to ``n`` names of ``known`` most like ``name`` (:func:`similarity` >= ``cutoff``).
+    """Return the up to ``n`` names of ``known`` most like ``name`` (:func:`similarity` >= ``cutoff``).
 
     Parameters
     ----------

@@ -162,7 +162,7 @@ from typing import Any, Optional, Union
 
 
 def package_defaults() -> dict[str, Any]:
-    """The value every params key gets when a params file does not give it.
+    """Return the value every params key gets when a params file does not give it.
 
     Returns
     -------
@@ -180,7 +180,7 @@ def package_defaults() -> dict[str, Any]:
 
 
 def parameters_cell_source(demo: Mapping[str, Any]) -> str:
-    """The text of the notebooks' ``parameters`` cell.
+    """Return the text of the notebooks' ``parameters`` cell.
 
     Parameters
     ----------
@@ -255,7 +255,7 @@ def write_parameters_cells(notebook_dir: str | Path, demo_params: str | Path) ->
 
 
 def python_literal(value: Any) -> str:
-    """A YAML-native value as the Python literal the cell holds (strings in double quotes).
+    """Return a YAML-native value as the Python literal the cell holds (strings in double quotes).
 
     Parameters
     ----------
@@ -284,7 +284,7 @@ def python_literal(value: Any) -> str:
 
 
 def _native(value: Any) -> Any:
-    """A value read from YAML with its dates as ISO strings (what the cell holds)."""
+    """Return a value read from YAML with its dates as ISO strings (what the cell holds)."""
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     if isinstance(value, list | tuple):
@@ -295,7 +295,7 @@ def _native(value: Any) -> Any:
 
 
 def _normalised(key: str, value: Any) -> Any:
-    """The value as the run reads it, to tell whether the demo's value differs from the default."""
+    """Return the value as the run reads it, to tell whether the demo's value differs from the default."""
     return check_value(key, value)
 
 

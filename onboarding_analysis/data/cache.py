@@ -34,7 +34,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ import pandas as pd
 from ..errors import DataWarning
 from ..params import Params
 from . import columns as C
+from .cache_files import _atomic, _exclusive, write_once
 from .contract import Source
 from .facts import Accounting, Facts, duplicate_table, user_facts_expr
 from .files import is_remote
@@ -105,11 +105,23 @@ class CachedFacts:
 
 
 def cache_dir(params: Params, cache: bool | str | os.PathLike[str] | None = None) -> Path | None:
-    """The cache folder for ``params``, or None when caching is off.
+    """Return the cache folder for ``params``, or None when caching is off.
 
-    ``cache``: None follows :data:`CACHE_ENV` (default on), False is off, True the default
-    folder, a path that folder. Inputs given as URIs (``s3a://``, ``hdfs://``, read by Spark)
-    are never cached: their files cannot be fingerprinted from here.
+    Inputs given as URIs (``s3a://``, ``hdfs://``, read by Spark) are never cached: their files
+    cannot be fingerprinted from here.
+
+    Parameters
+    ----------
+    params : Params
+        The run's params (``events``, ``users`` and ``base_dir`` are read).
+    cache : bool, str, os.PathLike or None, optional
+        None: follow :data:`CACHE_ENV` (default on); False: off; True: the default folder; a
+        path: that folder.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The cache folder (not created here), or None when caching is off or an input is a URI.
     """
     if cache is False or is_remote(params.events) or (params.users and is_remote(params.users)):
         return None  # remote inputs (s3a://, hdfs://...) cannot be fingerprinted from here
@@ -125,6 +137,16 @@ def cache_dir(params: Params, cache: bool | str | os.PathLike[str] | None = None
 
 def cache_key(params: Params) -> str:
     """Hex key of the facts of ``params`` over the current input files (see the module docstring).
+
+    Parameters
+    ----------
+    params : Params
+        The run's params; every value and every input file's path, size, mtime and tail enter the key.
+
+    Returns
+    -------
+    str
+        The first 32 hex digits of the SHA-256 digest.
 
     Raises
     ------
@@ -155,7 +177,20 @@ def cache_key(params: Params) -> str:
 
 
 def read(directory: Path, key: str) -> CachedFacts | None:
-    """The entry ``key`` of ``directory``, or None if there is none (or it cannot be read)."""
+    """Return the entry ``key`` of ``directory``, or None if there is none (or it cannot be read).
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        The cache folder.
+    key : str
+        The entry's key (:func:`cache_key`).
+
+    Returns
+    -------
+    CachedFacts or None
+        The entry (its files' mtimes are touched, so pruning keeps it), or None.
+    """
     meta_path, table_path = directory / f"{key}.json", directory / f"{key}.parquet"
     dups_path = directory / f"{key}.duplicates.parquet"
     try:
@@ -181,7 +216,22 @@ def read(directory: Path, key: str) -> CachedFacts | None:
 
 
 def write(directory: Path, key: str, entry: CachedFacts) -> bool:
-    """Store ``entry`` under ``key``; False (and no error) when the folder is not writable."""
+    """Store ``entry`` under ``key``; False (and no error) when the folder is not writable.
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        The cache folder (created if missing).
+    key : str
+        The entry's key (:func:`cache_key`).
+    entry : CachedFacts
+        The entry to store; each file is written whole under a temporary name, then renamed.
+
+    Returns
+    -------
+    bool
+        True when stored (then the folder is pruned), False when the folder is not writable.
+    """
     meta = {
         "observation_end": entry.observation_end.isoformat(),
         "accounting": entry.accounting,
@@ -215,6 +265,13 @@ def building(directory: Path, key: str):
     build the same facts at once, each needing the memory of the build; instead the first
     builds and stores, the others wait here, then read the entry. An unwritable folder skips
     the lock (the entry will not be stored either).
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        The cache folder (created if missing).
+    key : str
+        The entry's key (:func:`cache_key`).
     """
     with contextlib.ExitStack() as stack:
         try:
@@ -225,21 +282,16 @@ def building(directory: Path, key: str):
         yield
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path):
-    """Hold an exclusive lock on the file ``lock_path`` (created if missing)."""
-    import fcntl
-
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def prune(directory: Path, keep: int = KEEP) -> None:
-    """Delete all but the ``keep`` most recently written or read entries of ``directory``."""
+    """Delete all but the ``keep`` most recently written or read entries of ``directory``.
+
+    Parameters
+    ----------
+    directory : pathlib.Path
+        The cache folder; errors on it are ignored.
+    keep : int, optional
+        How many entries to keep.
+    """
     try:
         entries = sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for meta in entries[keep:]:
@@ -256,7 +308,19 @@ def prune(directory: Path, keep: int = KEEP) -> None:
 
 
 def entry_of(facts: Facts) -> CachedFacts:
-    """The cache entry of a freshly built :class:`~onboarding_analysis.data.facts.Facts`."""
+    """Return the cache entry of a freshly built :class:`~onboarding_analysis.data.facts.Facts`.
+
+    Parameters
+    ----------
+    facts : Facts
+        The facts just built.
+
+    Returns
+    -------
+    CachedFacts
+        The facts table, observation end, accounting, candidate duplicates, scan, notes and
+        issued warnings.
+    """
     acc = facts.accounting
     accounting = {
         "events_read": acc.events_read,
@@ -288,6 +352,20 @@ def facts_from(entry: CachedFacts, source: Source, params: Params) -> Facts:
     The cached included users and candidate duplicate rows are passed to
     :func:`~onboarding_analysis.data.facts.user_facts_expr`, so queries on ``events`` do not redo
     the per-user aggregation and the duplicate search underneath.
+
+    Parameters
+    ----------
+    entry : CachedFacts
+        The cache hit.
+    source : Source
+        The run's lazy source, opened with the entry's ``scan``.
+    params : Params
+        The run's params.
+
+    Returns
+    -------
+    Facts
+        The cached facts with lazy used ``events``; the warnings of the build are issued again.
     """
     options: dict[str, Any] = {}
     if entry.duplicates is not None:
@@ -318,19 +396,41 @@ _SHARED: dict[int, tuple[Any, Path]] = {}
 
 
 def register_shared(events: Any, path: Path) -> None:
-    """Record that ``events`` (an ibis table) reads the shared used-events file ``path``."""
+    """Record that ``events`` (an ibis table) reads the shared used-events file ``path``.
+
+    Parameters
+    ----------
+    events : Any
+        The used-events ibis table.
+    path : pathlib.Path
+        The shared used-events file it reads.
+    """
     _SHARED[id(events)] = (events, path)
 
 
 def derived_path(events: Any, name: str, parts: Any, code: Path) -> Path | None:
     """Where a table derived from the shared used events ``events`` is stored, or None.
 
-    None unless ``events`` is a table :func:`register_shared` recorded (the very object: a
-    table filtered or rebuilt from it is another object and gets None, so nothing derived
-    from other rows is ever stored or read under the entry's name). The file is next to the
-    shared events, named by the entry's key, ``name`` and a digest of ``parts`` (the options
-    of the derivation) and of the source file ``code`` that derives it (a change of the code
-    gives a new name); it is pruned with its entry (:func:`prune`).
+    Only the very object :func:`register_shared` recorded gets a path (a table filtered or
+    rebuilt from it gets None, so nothing derived from other rows is stored under the entry's
+    name). The file is next to the shared events, named by the entry's key, ``name`` and a
+    digest of ``parts`` and ``code`` (changed code: a new name); :func:`prune` removes it.
+
+    Parameters
+    ----------
+    events : Any
+        The table the derived one is computed from.
+    name : str
+        The derivation's name, part of the file name.
+    parts : Any
+        The derivation's options (JSON-serialisable; others as ``str``).
+    code : pathlib.Path
+        The source file of the derivation.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The derived table's Parquet file, or None when ``events`` is not a registered shared table.
     """
     hit = _SHARED.get(id(events))
     if hit is None or hit[0] is not events:
@@ -340,30 +440,6 @@ def derived_path(events: Any, name: str, parts: Any, code: Path) -> Path | None:
     digest.update(code.read_bytes())
     key = path.name[: -len(EVENTS_SUFFIX)]
     return path.with_name(f"{key}{DERIVED_INFIX}{name}-{digest.hexdigest()[:16]}.parquet")
-
-
-def write_once(path: Path, write) -> None:
-    """Write ``path`` with ``write(tmp)`` unless it exists; one writer at a time (file lock).
-
-    A process running in parallel that wants the same file waits for the writer, then finds
-    it. The file appears whole (written to a temporary name, then renamed).
-    """
-    if path.is_file():
-        return
-    with _exclusive(path.with_name(path.name + ".lock")):
-        if not path.is_file():
-            _atomic(path, write)
-
-
-def _atomic(target: Path, write_to) -> None:
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write_to(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 __all__ = [

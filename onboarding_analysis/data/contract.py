@@ -120,7 +120,7 @@ def require_columns(types: dict[str, str], wanted: dict[str, str], files: list[s
 
 
 def _missing_column_hint(found: list[str], key: str, column: str, mapping: str) -> str:
-    """The likely fix for a missing column: stray spaces, a close name, a missing header."""
+    """Return the likely fix for a missing column: stray spaces, a close name, a missing header."""
     stripped = [c for c in found if c.strip() == column]
     close = [c for c in found if words(c) == words(column)] or difflib.get_close_matches(
         column, found, n=1, cutoff=0.5
@@ -169,7 +169,7 @@ def require_columns_per_file(schemas: dict[str, dict[str, str]], wanted: dict[st
 def event_attributes(
     params: Params, cols: dict[str, str], types: dict[str, str], user_attrs: list[str]
 ) -> tuple[list[str], list[str]]:
-    """The attribute and optional columns the events table carries.
+    """Return the attribute and optional columns the events table carries.
 
     Parameters
     ----------
@@ -213,7 +213,7 @@ def event_attributes(
 
 
 def not_a_timestamp_type(source_name: str, column: str, col_type: str) -> DataError:
-    """The error for a timestamp column of a type that holds no time (e.g. BOOLEAN).
+    """Return the error for a timestamp column of a type that holds no time (e.g. BOOLEAN).
 
     Parameters
     ----------
@@ -264,7 +264,7 @@ def check_timestamp_forms(source_name: str, column: str, counts: tuple) -> None:
 
 
 def epoch_unit(source_name: str, column: str, median: Any, example: Any) -> tuple[str, str, float, float]:
-    """The Unix-time unit that puts the median of a number column between 1973 and 2286.
+    """Return the Unix-time unit that puts the median of a number column between 1973 and 2286.
 
     Parameters
     ----------
@@ -401,7 +401,7 @@ def check_user_rows(source_name: str, column: str, n_rows: int, n_null: int, dup
 
 
 def bad_signup(source_name: str, column: str, value: Any) -> DataError:
-    """The error for a ``signup_at`` value that is not a timestamp.
+    """Return the error for a ``signup_at`` value that is not a timestamp.
 
     Parameters
     ----------

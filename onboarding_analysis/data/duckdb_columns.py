@@ -48,13 +48,38 @@ def timestamp_sql(
     *,
     warnings_out: list[str] | None = None,
 ) -> str:
-    """SQL expression turning ``column`` of ``view`` into a UTC naive TIMESTAMP (NULL if unparseable).
+    """Return SQL expression turning ``column`` of ``view`` into a UTC naive TIMESTAMP (NULL if unparseable).
 
     Numbers are read as Unix time (see the module docstring), with a :class:`DataWarning`
     (its message is also appended to ``warnings_out``).
 
-    Raises :class:`DataError` when a text column mixes values with and without a UTC offset, or
-    numbers and dates, or holds numbers that are no Unix time.
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection (the column is inspected with SQL).
+    view : str
+        The view holding the column.
+    column : str
+        The timestamp column.
+    col_type : str
+        The column's DuckDB type.
+    timezone : str
+        The IANA time zone of values without a UTC offset (params ``timezone``).
+    source_name : str
+        The input as named in messages.
+    warnings_out : list[str] or None, optional
+        A list the :class:`DataWarning` messages are appended to (None: issued only).
+
+    Returns
+    -------
+    str
+        The SQL expression.
+
+    Raises
+    ------
+    DataError
+        A text column mixes values with and without a UTC offset, or numbers and dates, or a
+        column holds numbers that are no Unix time, or its type holds no time.
     """
     col = quote_ident(column)
     tz = quote_literal(timezone)
@@ -100,7 +125,7 @@ def timestamp_sql(
 def _epoch_sql(
     con: Any, view: str, column: str, number: str, source_name: str, warnings_out: list[str] | None
 ) -> str:
-    """SQL reading the number expression ``number`` as Unix time in the unit of its median."""
+    """Return SQL reading the number expression ``number`` as Unix time in the unit of its median."""
     median, example = run_sql(
         con,
         f"SELECT median({number}), any_value({quote_ident(column)}) FROM {quote_ident(view)}"
@@ -121,7 +146,7 @@ def _epoch_sql(
 
 
 def missing_sql(expr: str) -> str:
-    """SQL testing whether ``expr`` is missing: NULL, blank or a :data:`~onboarding_analysis.data.contract.NULL_TOKENS` value.
+    """Return SQL testing whether ``expr`` is missing: NULL, blank or a :data:`~onboarding_analysis.data.contract.NULL_TOKENS` value.
 
     Parameters
     ----------
@@ -149,7 +174,33 @@ def id_sql(
     *,
     warnings_out: list[str] | None = None,
 ) -> str:
-    """SQL turning the id column ``column`` of ``view`` into text (see the module docstring)."""
+    """Return SQL turning the id column ``column`` of ``view`` into text (see the module docstring).
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection (a float column is inspected with SQL).
+    view : str
+        The view holding the column.
+    column : str
+        The id column.
+    col_type : str
+        The column's DuckDB type.
+    source_name : str
+        The input as named in messages.
+    warnings_out : list[str] or None, optional
+        A list the :class:`DataWarning` on float ids is appended to (None: issued only).
+
+    Returns
+    -------
+    str
+        The SQL expression: whole floats as integers' text, non-finite floats NULL.
+
+    Raises
+    ------
+    DataError
+        A float id column holds a value that is not a whole number.
+    """
     col = quote_ident(column)
     base = col_type.upper()
     if base in ("FLOAT", "DOUBLE", "REAL") or base.startswith("DECIMAL"):

@@ -21,7 +21,18 @@ from .sql import quote_ident, quote_literal
 
 
 def connect(threads: int | None = None) -> Any:
-    """A fresh in-memory ibis DuckDB connection with the session time zone pinned to UTC."""
+    """Return a fresh in-memory ibis DuckDB connection with the session time zone pinned to UTC.
+
+    Parameters
+    ----------
+    threads : int or None, optional
+        DuckDB's thread count (None or 0: DuckDB's default).
+
+    Returns
+    -------
+    ibis.backends.duckdb.Backend
+        The connection.
+    """
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
     if threads:
@@ -40,7 +51,25 @@ def _csv_reader(files: list[str], delimiter: str, names: list[str]) -> str:
 
 
 def file_schemas(con: Any, files: list[str]) -> dict[str, dict[str, str]]:
-    """Column -> type of every file (CSV: all VARCHAR, from the header)."""
+    """Column -> type of every file (CSV: all VARCHAR, from the header).
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection.
+    files : list[str]
+        The input files, all of the format of the first (CSV or Parquet).
+
+    Returns
+    -------
+    dict[str, dict[str, str]]
+        Each file mapped to its column -> DuckDB type mapping.
+
+    Raises
+    ------
+    DataError
+        A Parquet file cannot be read (:func:`read_error`).
+    """
     out: dict[str, dict[str, str]] = {}
     if file_format(files[0]) == "csv":
         for f in files:
@@ -56,7 +85,27 @@ def file_schemas(con: Any, files: list[str]) -> dict[str, dict[str, str]]:
 
 
 def create_raw_view(con: Any, view: str, files: list[str]) -> dict[str, str]:
-    """Create ``view`` over the files; return its column -> DuckDB type mapping."""
+    """Create ``view`` over the files; return its column -> DuckDB type mapping.
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection.
+    view : str
+        The name of the temporary view to create (or replace).
+    files : list[str]
+        The input files (CSV or Parquet, as the first); ``__file`` holds each row's file.
+
+    Returns
+    -------
+    dict[str, str]
+        The view's column -> DuckDB type mapping.
+
+    Raises
+    ------
+    DataError
+        DuckDB cannot read the files (:func:`read_error`).
+    """
     if file_format(files[0]) == "csv":
         groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         for f in files:
@@ -77,7 +126,20 @@ def create_raw_view(con: Any, view: str, files: list[str]) -> dict[str, str]:
 
 
 def read_error(err: Exception, files: list[str]) -> DataError:
-    """A one-line :class:`DataError` from a DuckDB read error."""
+    """Return a one-line :class:`DataError` from a DuckDB read error.
+
+    Parameters
+    ----------
+    err : Exception
+        The DuckDB error.
+    files : list[str]
+        The files read, named when the error names none.
+
+    Returns
+    -------
+    DataError
+        One line naming the file, the line when known, the problem and the fix.
+    """
     text = str(err)
     file_match = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
     where = file_match.group(1).strip() if file_match else ", ".join(files)
@@ -113,7 +175,27 @@ def read_error(err: Exception, files: list[str]) -> DataError:
 
 
 def run_sql(con: Any, sql: str, files: list[str]) -> Any:
-    """Run ``sql``; a DuckDB read error becomes a one-line :class:`DataError`."""
+    """Run ``sql``; a DuckDB read error becomes a one-line :class:`DataError`.
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection.
+    sql : str
+        The SQL to run.
+    files : list[str]
+        The files the SQL reads, for the error message.
+
+    Returns
+    -------
+    Any
+        DuckDB's result of ``con.raw_sql(sql)``.
+
+    Raises
+    ------
+    DataError
+        DuckDB failed (:func:`read_error`).
+    """
     try:
         return con.raw_sql(sql)
     except duckdb.Error as err:

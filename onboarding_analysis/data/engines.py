@@ -64,6 +64,16 @@ DUCKDB_MEMORY_DEFAULT = "1GB"
 def find_java_home(jvm_dir: str | os.PathLike[str] = "/usr/lib/jvm") -> str | None:
     """``JAVA_HOME`` if set, else a JDK of a version Spark supports under ``jvm_dir``, else None.
 
+    Parameters
+    ----------
+    jvm_dir : str or os.PathLike, optional
+        The folder of installed JDKs searched when ``JAVA_HOME`` is not set.
+
+    Returns
+    -------
+    str or None
+        ``JAVA_HOME``, else the first JDK folder of a :data:`SUPPORTED_JAVA` version, else None.
+
     Examples
     --------
     >>> find_java_home() is None or Path(find_java_home()).is_dir()
@@ -88,13 +98,28 @@ def spark_session(
     app_name: str = "onboarding-analysis",
     conf: dict[str, str] | None = None,
 ) -> Any:
-    """The active Spark session, or a new one (``local[2]`` unless ``master``/the environment says).
+    """Return the active Spark session, or a new one (``local[2]`` unless ``master``/the environment says).
 
     A session already running (``spark-submit``, Databricks, a notebook's ``spark``) is returned
     as is. A new one gets :data:`LOCAL_SPARK_CONF` plus ``conf``; its master is ``master``, else
     the ``spark.master`` of the environment (``spark-submit --master``, ``SPARK_REMOTE`` for
     Spark Connect), else ``local[2]``. ``JAVA_HOME`` is set from :func:`find_java_home` when
     missing.
+
+    Parameters
+    ----------
+    master : str or None, optional
+        The Spark master of a new session (None: the environment's, else ``local[2]``); given, a
+        new session is built even when one is active.
+    app_name : str, optional
+        The application name of a new session.
+    conf : dict[str, str] or None, optional
+        Spark settings added to :data:`LOCAL_SPARK_CONF` for a new session.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+        The active or new session.
 
     Raises
     ------
@@ -125,7 +150,18 @@ def spark_session(
 
 
 def connect_spark(session: Any | None = None) -> Any:
-    """An ibis pyspark connection over ``session`` (default :func:`spark_session`)."""
+    """Return an ibis pyspark connection over ``session`` (default :func:`spark_session`).
+
+    Parameters
+    ----------
+    session : pyspark.sql.SparkSession or None, optional
+        The session to use (None: :func:`spark_session`).
+
+    Returns
+    -------
+    ibis.backends.pyspark.Backend
+        The connection, with the bit aggregates the user facts need.
+    """
     import ibis
 
     return _with_bit_aggregates(ibis.pyspark.connect(session if session is not None else spark_session()))
@@ -165,12 +201,27 @@ def _with_bit_aggregates(con: Any) -> Any:
 
 
 def connect_engine(engine: str) -> Any:
-    """A fresh ibis connection for params ``engine`` (``duckdb`` or ``spark``).
+    """Return a fresh ibis connection for params ``engine`` (``duckdb`` or ``spark``).
 
     DuckDB: its memory is capped at :data:`DUCKDB_MEMORY_DEFAULT`, or at the environment
     variable :data:`DUCKDB_MEMORY_ENV` (e.g. ``4GB``; ``default`` leaves DuckDB's own cap, 80%
     of the machine's memory); beyond it, aggregations and joins spill to the system temporary
     folder instead of growing, so a laptop stays responsive on a large log.
+
+    Parameters
+    ----------
+    engine : str
+        ``duckdb`` or ``spark``.
+
+    Returns
+    -------
+    Any
+        A new ibis DuckDB connection (memory capped as above) or pyspark connection.
+
+    Raises
+    ------
+    ParamsError
+        ``engine`` is neither, pyspark is missing, or :data:`DUCKDB_MEMORY_ENV` is not a memory size.
     """
     if engine == "spark":
         return connect_spark()
@@ -209,6 +260,25 @@ def load_with(params: Params, con: Any | None = None, known: dict | None = None)
     :func:`load_spark`. ``known``: see :func:`~onboarding_analysis.data.loading.load` (DuckDB only;
     Spark loads rescan). Other ibis backends raise :class:`ParamsError`: load the files there
     yourself and build a :class:`~onboarding_analysis.data.loading.Source` with the canonical tables.
+
+    Parameters
+    ----------
+    params : Params
+        The run's params.
+    con : Any or None, optional
+        An ibis DuckDB or pyspark connection (None: a new one for params ``engine``).
+    known : dict or None, optional
+        A cached scan of the inputs, so DuckDB skips scanning them again.
+
+    Returns
+    -------
+    Source
+        The canonical events and users tables with their row accounting.
+
+    Raises
+    ------
+    ParamsError
+        ``con`` is another ibis backend.
     """
     if con is None:
         con = connect_engine(params.engine)

@@ -93,11 +93,27 @@ from .scan import defect_message, implausible_message
 
 
 def summarise_users(*, in_users, with_rows, signup_event, signup_at) -> dict[str, int]:
-    """:attr:`Accounting.users_summary` from per-analysed-user flags (boolean arrays): in the
-    users table, with any event row, with a usable signup event, with a ``signup_at``. Keys:
-    analysed users in the users table, those of them without any event row, those with a usable
-    signup event, and the users by the source of ``t0`` (users table ``signup_at``; else the
-    first signup event; else the first event).
+    """Return :attr:`Accounting.users_summary` from per-analysed-user flags (boolean arrays).
+
+    The users are counted by the source of their ``t0``: users table ``signup_at``, else the
+    first signup event, else the first event.
+
+    Parameters
+    ----------
+    in_users : array of bool
+        Per analysed user: in the users table.
+    with_rows : array of bool
+        Per analysed user: has any event row.
+    signup_event : array of bool
+        Per analysed user: has a usable signup event.
+    signup_at : array of bool
+        Per analysed user: has a users table ``signup_at``.
+
+    Returns
+    -------
+    dict[str, int]
+        The counts keyed ``in_users_table``, ``in_users_table_without_rows``,
+        ``with_signup_event``, ``t0_signup_at``, ``t0_signup_event`` and ``t0_first_event``.
     """
     return {
         "in_users_table": int(in_users.sum()),
@@ -126,7 +142,13 @@ class Accounting:
     users_summary: Mapping[str, int] = field(default_factory=dict)
 
     def as_metrics(self) -> dict:
-        """The ``data`` section of metrics.json."""
+        """Return the ``data`` section of metrics.json.
+
+        Returns
+        -------
+        dict
+            Events read and used, users, and the exclusions, user exclusions and rows per file.
+        """
         return {
             "events_read": self.events_read,
             "events_used": self.events_used,
@@ -160,11 +182,30 @@ class Facts:
     issued: tuple[str, ...] = ()
 
     def __len__(self) -> int:
+        """Return the number of users in the facts table."""
         return len(self.table)
 
 
 def build_facts(source: Source, params: Params) -> Facts:
     """Build the user-facts table and the row accounting of one run.
+
+    Parameters
+    ----------
+    source : Source
+        The loaded canonical tables (:func:`~onboarding_analysis.data.loading.load`).
+    params : Params
+        The run's params.
+
+    Returns
+    -------
+    Facts
+        One row per included user, the row accounting and the lazy used events.
+
+    Raises
+    ------
+    DataError
+        A users-table id without usable events matches an events id once written alike
+        (case, blanks, leading zeros, a trailing ``.0``).
 
     Examples
     --------
@@ -272,7 +313,7 @@ def _users_summary(analysed: pd.DataFrame) -> dict[str, int]:
 
 
 def _facts_from_status(included, schema, source: Source, params: Params, dup_table):
-    """The facts expression from a merged status (:func:`user_facts_expr`, ``merged=True``).
+    """Return the facts expression from a merged status (:func:`user_facts_expr`, ``merged=True``).
 
     ``included``: the included users' rows of the status (Arrow), with the event aggregates
     computed against the users table's ``signup_at``. Users whose ``t0`` is that ``signup_at``
@@ -330,7 +371,20 @@ def _check_users_overlap(status, source: Source, params: Params) -> None:
 
 
 def duplicate_table(rows: pd.DataFrame, events):
-    """The candidate ``rows`` (a DataFrame) as an ibis memtable typed like ``events``."""
+    """Return the candidate ``rows`` (a DataFrame) as an ibis memtable typed like ``events``.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The candidate duplicate rows, with at least the columns of ``events``.
+    events : ibis.Table
+        The events table whose schema the memtable takes.
+
+    Returns
+    -------
+    ibis.Table
+        ``rows``' columns of ``events``, typed as in ``events``.
+    """
     schema = events.schema()
     return ibis.memtable(rows[list(schema.names)], schema=schema)
 
@@ -338,7 +392,7 @@ def duplicate_table(rows: pd.DataFrame, events):
 def _duplicates_message(
     n: int, candidates: pd.DataFrame, *, example: bool = True, vendor: str | None = None
 ) -> str:
-    """The :class:`DataWarning` text on duplicate rows, with an example event (never a user id).
+    """Return the :class:`DataWarning` text on duplicate rows, with an example event (never a user id).
 
     ``example=False`` (a filtered run): no example, as it could be another client's event.
     ``vendor``: a vendor export's dedup rule, naming its event id field (e.g. "they repeat the
@@ -357,7 +411,7 @@ def _duplicates_message(
 
 
 def _scoped_defect_notes(source: Source, params: Params, excluded: Mapping[str, int]) -> list[str]:
-    """A filtered run's row-defect warnings, counting its own users' rows only.
+    """Return a filtered run's row-defect warnings, counting its own users' rows only.
 
     The loader leaves them to this function when params ``filters`` is set: its counts cover
     the whole log (other clients included). Rows without a user id belong to no filtered run.
@@ -381,8 +435,9 @@ def _scoped_defect_notes(source: Source, params: Params, excluded: Mapping[str, 
 
 
 def _rows_per_file(source: Source, user_ids) -> dict[str, int]:
-    """Rows per events file of the given users (an Arrow table with ``user_id``); files without
-    any of their rows are left out.
+    """Return the rows per events file of the given users (an Arrow table with ``user_id``).
+
+    Files without any of their rows are left out.
     """
     ids = ibis.memtable(user_ids, schema={"user_id": "string"})
     theirs = source.events.semi_join(ids, "user_id")

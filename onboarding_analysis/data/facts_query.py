@@ -56,7 +56,7 @@ def _key_columns(events) -> list[str]:
 
 
 def _key_hash(table):
-    """The engine's 64-bit hash of a row's duplicate key (user id, event, timestamp, value).
+    """Return the engine's 64-bit hash of a row's duplicate key (user id, event, timestamp, value).
 
     The SQL function ``hash(a, b, ...)`` of DuckDB and Spark (ibis' own ``hash`` takes one
     column and, on DuckDB, a slow conversion). Equal keys have equal hashes; different keys
@@ -79,13 +79,24 @@ def _key_hash(table):
 
 
 def duplicate_candidates(events):
-    """The rows that may repeat another, with ``reason`` already set on those that do.
+    """Return the rows that may repeat another, with ``reason`` already set on those that do.
 
     One hash aggregation over the events finds the key hashes shared by more than one usable
     row; the rows with those hashes (usually a handful: exports repeat few rows) then get the
     exact, ordered check of :func:`mark_duplicates` (a hash collision only adds a row that the
     check keeps). A small table: :func:`build_facts` materialises it and the facts cache
     stores it, so no later query sorts or rescans the event log to find duplicates.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        The canonical events, with ``reason`` (NULL: usable).
+
+    Returns
+    -------
+    ibis.Table
+        The rows whose key hash several usable rows share, columns as ``events``; ``reason`` is
+        ``duplicate event`` on every repeat.
     """
     columns = list(events.columns)
     usable = events.filter(events.reason.isnull())
@@ -110,6 +121,18 @@ def mark_duplicates(events, candidates=None):
     ``candidates``: the rows of :func:`duplicate_candidates` (computed here when None), best
     materialised (:func:`duplicate_table`): the events are then the rows not among them (by key
     hash), unchanged, plus the candidates, so the event log is read once.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        The canonical events, with ``reason`` (NULL: usable).
+    candidates : ibis.Table or None, optional
+        The rows of :func:`duplicate_candidates` (None: computed here).
+
+    Returns
+    -------
+    ibis.Table
+        ``events`` with the repeats marked, columns as ``events``.
     """
     if candidates is None:
         candidates = duplicate_candidates(events)
@@ -120,7 +143,9 @@ def mark_duplicates(events, candidates=None):
 
 
 def _active(table, params: Params):
-    """Whether an event row counts as activity: params ``active_events``, else every event but
+    """Return whether an event row counts as activity.
+
+    Activity is params ``active_events``, else every event but
     ``signup_event`` and the vendor housekeeping events (:data:`~onboarding_analysis.data.sources.
     HOUSEKEEPING_EVENTS`: ``$identify``, ``$merge``, ...).
     """
@@ -133,7 +158,9 @@ def _active(table, params: Params):
 
 
 def _row_terms(table, t0, ok, params: Params):
-    """``table`` with the per-row terms of the event aggregates as columns, computed once each
+    """Return ``table`` with the per-row terms of the event aggregates as columns.
+
+    Each term is computed once
     (inlined into every aggregate, DuckDB recomputed the day index per aggregate: 2x the time
     of the pass): ``_after`` (a usable row at or after ``t0``), ``_before`` (a usable row before
     it), ``_used_active`` and ``_day`` (the day index). NULL ``t0``: every term is NULL, so the
@@ -150,16 +177,29 @@ def _row_terms(table, t0, ok, params: Params):
 
 
 def bit_mask(values, where):
-    """The aggregate OR of ``1 << value`` over the rows where ``where`` holds (0 if none): bit
-    ``k`` is set when some row has value ``k``. ``values`` must lie in ``0 .. MASK_BITS - 1``
+    """Return the aggregate OR of ``1 << value`` over the rows where ``where`` holds (0 if none).
+
+    Bit ``k`` is set when some row has value ``k``. ``values`` must lie in ``0 .. MASK_BITS - 1``
     wherever ``where`` holds.
+
+    Parameters
+    ----------
+    values : ibis.IntegerColumn
+        The bit index of each row.
+    where : ibis.BooleanColumn
+        The rows that set a bit.
+
+    Returns
+    -------
+    ibis.IntegerScalar
+        The int64 mask (a reduction: use it in an aggregation).
     """
     bit = ibis.ifelse(where, ibis.literal(1, "int64") << values.cast("int64"), 0)
     return bit.cast("int64").bit_or()
 
 
 def _event_aggregates(e, params: Params) -> dict:
-    """The per-user aggregates of the facts over the rows of :func:`_row_terms`."""
+    """Return the per-user aggregates of the facts over the rows of :func:`_row_terms`."""
     used_active = e._used_active
 
     def mask(period_days: int):
@@ -193,7 +233,7 @@ EVENT_PREFIX = "ev__"
 
 
 def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=None, merged=False):
-    """The ibis expressions of the user-facts table and of the event accounting.
+    """Return the ibis expressions of the user-facts table and of the event accounting.
 
     Returns ``(facts, per_user_status, used_events)``: ``facts`` has one row per included user;
     ``per_user_status`` one row per user seen anywhere, with the user's exclusion reason
@@ -212,6 +252,28 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
     :data:`EVENT_PREFIX`): for every user whose ``t0`` is that ``signup_at`` (status column
     ``has_signup_at``; all users, in most logs) they are the facts' aggregates, so the facts
     need no pass of their own (:func:`build_facts`).
+
+    Parameters
+    ----------
+    source : Source
+        The loaded canonical tables.
+    params : Params
+        The run's params.
+    duplicates : ibis.Table or None, optional
+        The rows of :func:`duplicate_candidates`, already computed.
+    users : ibis.Table or None, optional
+        The included users, already computed from ``per_user_status``.
+    merged : bool, optional
+        Compute the facts' event aggregates in the status pass (needs a users table).
+
+    Returns
+    -------
+    facts : ibis.Table
+        One row per included user.
+    per_user_status : ibis.Table
+        One row per user seen anywhere, with the exclusion reason, ``t0``, attributes and counts.
+    used_events : ibis.Table
+        The used events (:attr:`Facts.events`).
     """
     events = ev = mark_duplicates(source.events, duplicates)
     end = ibis.literal(source.observation_end, type="timestamp")
@@ -284,7 +346,9 @@ def user_facts_expr(source: Source, params: Params, *, duplicates=None, users=No
 
 
 def _with_status(base, source: Source, params: Params, end):
-    """The per-user table ``base`` with each user's ``status`` (exclusion reason, NULL: included),
+    """Return the per-user table ``base`` with each user's status columns.
+
+    They are ``status`` (exclusion reason, NULL: included),
     ``in_scope`` (the user's rows belong to this run's filters) and the signup flags.
     """
     keep = ibis.literal(True)
@@ -324,16 +388,47 @@ def _with_status(base, source: Source, params: Params, end):
 
 
 def event_pass(joined, params: Params):
-    """The facts' per-user event aggregates over ``joined``: the usable events of the included
-    users with their ``t0``.
+    """Return the facts' per-user event aggregates over ``joined``.
+
+    ``joined`` holds the usable events of the included users with their ``t0``.
+
+    Parameters
+    ----------
+    joined : ibis.Table
+        The usable events of the included users, with a ``t0`` column.
+    params : Params
+        The run's params (activity and day rules).
+
+    Returns
+    -------
+    ibis.Table
+        One row per user: ``user_id`` and the columns of :func:`_event_aggregates`.
     """
     e = _row_terms(joined, joined.t0, ibis.literal(True), params)
     return e.group_by("user_id").aggregate(**_event_aggregates(e, params))
 
 
 def facts_select(f, source: Source, params: Params, attributes):
-    """The facts table from ``f``: one row per included user with ``user_id``, ``t0``, the
+    """Return the facts table from ``f``.
+
+    It has one row per included user with ``user_id``, ``t0``, the
     ``attributes`` and the columns of :func:`_event_aggregates` (NULL for a user without any).
+
+    Parameters
+    ----------
+    f : ibis.Table
+        The included users (``user_id``, ``t0``, ``attributes``) joined to their event aggregates.
+    source : Source
+        The loaded canonical tables (its ``observation_end`` is read).
+    params : Params
+        The run's params.
+    attributes : list[str]
+        The segment and filter attribute columns to keep.
+
+    Returns
+    -------
+    ibis.Table
+        The facts table.
     """
     end = ibis.literal(source.observation_end, type="timestamp")
     age = _days(end, f.t0)

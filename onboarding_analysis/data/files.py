@@ -25,6 +25,28 @@ def expand_files(pattern: str, *, what: str, where: str, resolved_from: str | No
     ``what`` names the params key (``events``/``users``), ``where`` the params file and
     ``resolved_from`` says where its relative paths start (:attr:`Params.resolved_from`;
     default: the working directory, where a relative ``pattern`` is looked up).
+
+    Parameters
+    ----------
+    pattern : str
+        A file path or glob.
+    what : str
+        The params key, named in errors.
+    where : str
+        The params file, named in errors.
+    resolved_from : str or None, optional
+        Where relative paths start, said in errors (None: the working directory).
+
+    Returns
+    -------
+    list[str]
+        The matching files, sorted, all CSV or all Parquet.
+
+    Raises
+    ------
+    DataError
+        ``pattern`` is a directory, matches no file, names a missing or empty file, a file of
+        unknown type, or mixes CSV and Parquet.
     """
     if resolved_from is None:
         resolved_from = f"relative paths start at the working directory, {Path.cwd()}"
@@ -56,7 +78,7 @@ def expand_files(pattern: str, *, what: str, where: str, resolved_from: str | No
 
 
 def file_format(path: str) -> str | None:
-    """The format of an input file from its name.
+    """Return the format of an input file from its name.
 
     Parameters
     ----------
@@ -77,15 +99,41 @@ def file_format(path: str) -> str | None:
 
 
 def is_remote(path: str) -> bool:
-    """True for a URI Spark reads but the local file system does not (``s3a://``, ``hdfs://``...)."""
+    """Return True for a URI Spark reads but the local file system does not (``s3a://``, ``hdfs://``...).
+
+    Parameters
+    ----------
+    path : str
+        A params path.
+
+    Returns
+    -------
+    bool
+        True when ``path`` has a URI scheme of two letters or more other than ``file``.
+    """
     scheme = urllib.parse.urlparse(str(path)).scheme
     return len(scheme) > 1 and scheme != "file"
 
 
 def csv_header(path: str) -> tuple[str, list[str]]:
-    """The delimiter and column names of a CSV file, from its first line.
+    """Return the delimiter and column names of a CSV file, from its first line.
 
-    Raises :class:`DataError` when the first line is empty, not UTF-8, or names a column twice.
+    Parameters
+    ----------
+    path : str
+        A CSV file, optionally gzipped (``.gz``).
+
+    Returns
+    -------
+    delimiter : str
+        The most frequent of ``,``, tab, ``;`` and ``|`` in the first line.
+    names : list[str]
+        The column names; an empty name becomes ``column<i>``.
+
+    Raises
+    ------
+    DataError
+        The file cannot be read, or its first line is not UTF-8, is empty or names a column twice.
     """
     opener = gzip.open if path.lower().endswith(".gz") else open
     try:

@@ -267,7 +267,7 @@ def _open_events(con: Any, params: Params, notes: list[str]) -> _RawEvents:
 def _create_parsed_view(
     con: Any, params: Params, raw: _RawEvents, uid_sql: str, ts_sql: str, attrs: list[str], extra: list[str]
 ) -> None:
-    """The ``parsed_events`` view: the canonical columns of every row (plus Intercom's events)."""
+    """Return the ``parsed_events`` view: the canonical columns of every row (plus Intercom's events)."""
     cols = raw.cols
     select = [
         f"{uid_sql} AS user_id",
@@ -298,7 +298,7 @@ def _create_parsed_view(
 
 
 def _reopen(known: dict, no_uid: str, repeats: bool, loaded: dict) -> Source:
-    """The :class:`Source` of a facts-cache hit: the events view from ``known``, no scan."""
+    """Return the :class:`Source` of a facts-cache hit: the events view from ``known``, no scan."""
     con, notes = loaded["con"], loaded["warnings"]
     lo, hi = (dt.date.fromisoformat(d) for d in known["range"])
     end = dt.datetime.fromisoformat(known["observation_end"])
@@ -316,7 +316,7 @@ def _reopen(known: dict, no_uid: str, repeats: bool, loaded: dict) -> Source:
 
 
 def _scan_events(con: Any, files: list[str], no_uid: str, columns: list[str]) -> list:
-    """The one scan of every event row: rows, usable rows, span and defects per file and day.
+    """Return the one scan of every event row: rows, usable rows, span and defects per file and day.
 
     Every column read later is touched (``columns``), so read errors surface here, as a
     :class:`~onboarding_analysis.errors.DataError`.
@@ -360,7 +360,7 @@ def _create_events_view(
     defects: dict[str, int],
     repeats: bool = False,
 ) -> None:
-    """The ``events`` view: the parsed rows with their row-level ``reason`` (NULL: usable).
+    """Return the ``events`` view: the parsed rows with their row-level ``reason`` (NULL: usable).
 
     Every query over the events evaluates ``reason`` per row; the missing-id and missing-name
     tests (a pattern match per value) are left out when the scan of every row (``defects``)
@@ -413,7 +413,7 @@ def _warn_defects(
 
 
 def _check_users_rows(con: Any, uid_expr: str, files: list[str], source_name: str, column: str) -> int:
-    """The users table's row count, after checking it has rows, each with a unique id."""
+    """Return the users table's row count, after checking it has rows, each with a unique id."""
     n_rows, n_null = run_sql(
         con, f"SELECT count(*), count(*) FILTER (WHERE {missing_sql(uid_expr)}) FROM raw_users", files
     ).fetchone()
@@ -430,7 +430,7 @@ def _check_users_rows(con: Any, uid_expr: str, files: list[str], source_name: st
 def _load_users(
     con: Any, params: Params, notes: list[str] | None = None, checked: bool = False
 ) -> tuple[Any, int, list[str]]:
-    """The canonical users view, its row count (0 when ``checked``) and its attribute columns.
+    """Return the canonical users view, its row count (0 when ``checked``) and its attribute columns.
 
     ``checked``: the same file passed the checks before (a facts cache hit): they are skipped.
     """

@@ -38,6 +38,11 @@ def compute_facts(
         environment variable ``ONBOARDING_ANALYSIS_CACHE`` is ``off``; False: compute anew
         and store nothing; True or a folder: use that cache. A hit skips the aggregation only:
         the inputs are still opened (lazily), so ``facts.events`` works as after a miss.
+
+    Returns
+    -------
+    Facts
+        The user-facts table with its row accounting and the lazy used events.
     """
     directory = facts_cache.cache_dir(params, cache)
     if directory is None:
@@ -56,7 +61,19 @@ def compute_facts(
 
 
 def run_metrics(facts: Facts) -> dict:
-    """The ``run`` and ``data`` sections of metrics.json for a facts table."""
+    """Return the ``run`` and ``data`` sections of metrics.json for a facts table.
+
+    Parameters
+    ----------
+    facts : Facts
+        The run's facts.
+
+    Returns
+    -------
+    dict
+        ``run`` (client, observation end) and ``data`` (the accounting and the first signup, None
+        without users).
+    """
     return {
         "run": {
             "client": facts.params.client,
@@ -71,6 +88,17 @@ def data_summary(facts: Facts) -> pd.DataFrame:
     """Row accounting as a small table: rows read, used, and excluded per reason.
 
     The ``events`` rows add up: ``read == used + sum(excluded)``.
+
+    Parameters
+    ----------
+    facts : Facts
+        The run's facts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``what`` and ``count``: the event and user counts, then the first signup and the
+        observation end as text.
     """
     acc = facts.accounting
     rows = [("events read", acc.events_read), ("events used", acc.events_used)]

@@ -183,7 +183,7 @@ def observation_end_problem(
 
 
 def _main_block(days: list[dt.date]) -> list[dt.date]:
-    """The days of the largest run of event days without a gap > IMPLAUSIBLE_GAP_DAYS.
+    """Return the days of the largest run of event days without a gap > IMPLAUSIBLE_GAP_DAYS.
 
     "Largest" counts days; ties go to the latest run. ``days`` is sorted.
     """
@@ -205,7 +205,7 @@ def defect_message(
     scoped: bool = False,
     details: dict[str, str] | None = None,
 ) -> str:
-    """The :class:`DataWarning` text for ``n`` rows excluded under a row-level ``reason``.
+    """Return the :class:`DataWarning` text for ``n`` rows excluded under a row-level ``reason``.
 
     Shared by every engine's loader so that they warn alike. ``example`` is a raw timestamp
     value (``unparseable timestamp`` only). No identifier ever appears in the text.
@@ -289,7 +289,7 @@ def warn_row_defects(
     unparseable_example: Any,
     details: dict[str, str] | None = None,
 ) -> None:
-    """The row-defect warnings of every engine's loader, in one order and one wording.
+    """Return the row-defect warnings of every engine's loader, in one order and one wording.
 
     ``unparseable_example``: a callable returning one raw timestamp that could not be read (run
     only when there is such a row), by the engine's own query. ``details``: a vendor export's

@@ -117,24 +117,13 @@ def load_spark(params: Params, con: Any) -> Source:
     )
     spark_names: dict[str, str] = {}
 
-    def no_timestamp_example() -> Any:
-        """One non-NULL raw timestamp, for the error when none can be read.
-
-        Returns
-        -------
-        object or None
-            The raw value, None when the column is empty.
-        """
-        row = raw.where(F.col(_q(cols["timestamp"])).isNotNull()).select(_q(cols["timestamp"])).first()
-        return row[0] if row else None
-
     summary = summarise_scan(
         _scan_events(parsed, files),
         files,
         params,
         source_name,
         cols,
-        no_timestamp_example,
+        lambda: _no_timestamp_example(raw, cols["timestamp"]),
         file_name=lambda file: spark_names.setdefault(file, _original_name(file, files)),
     )
     _events_view(parsed, summary, spark_names, [*extra, *attrs])
@@ -164,8 +153,16 @@ def load_spark(params: Params, con: Any) -> Source:
     )
 
 
+def _no_timestamp_example(raw: Any, column: str) -> Any:
+    """Return one non-NULL raw value of ``column`` (None if empty), for the no-timestamp error."""
+    from pyspark.sql import functions as F
+
+    row = raw.where(F.col(_q(column)).isNotNull()).select(_q(column)).first()
+    return row[0] if row else None
+
+
 def _valid_masks() -> tuple[Any, Any, Any]:
-    """The Spark columns of a missing user id, a missing event name and a usable row."""
+    """Return the Spark columns of a missing user id, a missing event name and a usable row."""
     from pyspark.sql import functions as F
 
     no_uid = _missing(F.col("user_id"))
@@ -219,7 +216,7 @@ def _events_view(parsed: Any, summary: Any, spark_names: dict[str, str], columns
 
 
 def spark_files(params: Params, what: str) -> list[str]:
-    """The files of params ``what`` (``events``/``users``): expanded locally, or the URI as is.
+    """Return the files of params ``what`` (``events``/``users``): expanded locally, or the URI as is.
 
     Parameters
     ----------
@@ -247,7 +244,7 @@ def spark_files(params: Params, what: str) -> list[str]:
 
 
 def _q(name: str) -> str:
-    """A column name quoted for ``F.col`` (dots and backticks are literal)."""
+    """Return a column name quoted for ``F.col`` (dots and backticks are literal)."""
     return "`" + str(name).replace("`", "``") + "`"
 
 
@@ -260,7 +257,7 @@ def _collect(frame: Any, files: list[str]) -> list:
 
 
 def _read_failed(err: Exception, files: list[str]) -> DataError:
-    """A one-line :class:`DataError` from a Spark read error, naming the files."""
+    """Return a one-line :class:`DataError` from a Spark read error, naming the files."""
     first = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), type(err).__name__)
     return DataError(
         f"{', '.join(files)}: Spark could not read the file(s): {first[:300]} Check the format "
@@ -269,7 +266,7 @@ def _read_failed(err: Exception, files: list[str]) -> DataError:
 
 
 def _read(spark: Any, files: list[str], what: str, required: dict[str, str]) -> Any:
-    """The files as one DataFrame with Spark's name of each row's file in ``__file``.
+    """Return the files as one DataFrame with Spark's name of each row's file in ``__file``.
 
     Local files get loading.py's per-file checks first (CSV header and delimiter, Parquet
     schema: every file has the mapped columns, with the same types).
@@ -325,7 +322,7 @@ def _types(frame: Any) -> dict[str, str]:
 
 
 def _original_name(spark_name: str, files: list[str]) -> str:
-    """The entry of ``files`` Spark calls ``spark_name`` (a ``file:`` URI for local files)."""
+    """Return the entry of ``files`` Spark calls ``spark_name`` (a ``file:`` URI for local files)."""
     wanted = _local_path(spark_name)
     return next((f for f in files if not is_remote(f) and _local_path(f) == wanted), spark_name)
 

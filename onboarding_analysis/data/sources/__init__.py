@@ -49,14 +49,37 @@ class Read:
 
 
 def reader(params: Any) -> Any:
-    """The module reading params ``source`` (None for ``canonical``)."""
+    """Return the module reading params ``source`` (None for ``canonical``).
+
+    Parameters
+    ----------
+    params : Params
+        The run's params.
+
+    Returns
+    -------
+    module or None
+        ``onboarding_analysis.data.sources.<source>``, or None for ``canonical``.
+    """
     if params.source == "canonical":
         return None
     return importlib.import_module(f"{__name__}.{params.source}")
 
 
 def input_files(params: Any, what: str) -> list[str]:
-    """The files on disk that params ``events`` or ``users`` (``what``) read (for the facts cache).
+    """Return the files on disk that params ``events`` or ``users`` (``what``) read (for the facts cache).
+
+    Parameters
+    ----------
+    params : Params
+        The run's params.
+    what : str
+        ``events`` or ``users``.
+
+    Returns
+    -------
+    list of str
+        The files on disk (a zip's extracted members).
 
     Raises
     ------
@@ -74,6 +97,20 @@ def input_files(params: Any, what: str) -> list[str]:
 
 def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     """Create ``raw_events`` (the raw canonical view) from a vendor export; see the module docstring.
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection the view is created on.
+    params : Params
+        The run's params (``source``, ``events`` and the vendor's keys).
+    notes : list of str
+        A list the reader appends its data notes to.
+
+    Returns
+    -------
+    Read
+        The files read, the export's name in messages and the vendor's wording of row defects.
 
     Raises
     ------
@@ -97,6 +134,20 @@ def read_users(con: Any, params: Any, notes: list[str]) -> Read | None:
     Returns None for a vendor without a users export of its own (Amplitude, Mixpanel, GA4):
     params ``users`` is then a canonical users table (CSV or Parquet, ``users_columns``), e.g.
     from a CRM, read by :mod:`onboarding_analysis.data.loading`.
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection the view is created on.
+    params : Params
+        The run's params (``source`` and ``users``).
+    notes : list of str
+        A list the reader appends its data notes to.
+
+    Returns
+    -------
+    Read or None
+        What the reader read, or None as above.
     """
     module = reader(params)
     if module is None or not hasattr(module, "read_users"):

@@ -1,4 +1,6 @@
-"""What every vendor reader shares: finding the export's files, reading JSON lines in DuckDB,
+"""What every vendor reader shares.
+
+Finding the export's files, reading JSON lines in DuckDB,
 properties as columns, and the ``__repeat`` flag of rows repeating a vendor event id.
 
 A zip (the Amplitude Export API's answer) is extracted once per process into a temporary
@@ -37,7 +39,7 @@ atexit.register(_cleanup)
 
 
 def export_files(pattern: str, *, what: str, where: str, suffixes: tuple[str, ...]) -> list[tuple[str, str]]:
-    """The files of an export: ``(path on disk, name in the accounting)``, sorted by name.
+    """Return the files of an export: ``(path on disk, name in the accounting)``, sorted by name.
 
     ``pattern`` is a file, a glob, a folder (its files with one of ``suffixes``, recursively)
     or a zip (its members with one of ``suffixes``).
@@ -56,6 +58,7 @@ def export_files(pattern: str, *, what: str, where: str, suffixes: tuple[str, ..
     Returns
     -------
     list of (str, str)
+        ``(path on disk, name in the accounting)`` per file; a zip's members are extracted.
 
     Raises
     ------
@@ -132,7 +135,20 @@ def _zip_members(zip_path: str, *, what: str, where: str, suffixes: tuple[str, .
 
 
 def source_name(pattern: str, pairs: list[tuple[str, str]]) -> str:
-    """How messages name the export: its one file, else the pattern (the zip, folder or glob)."""
+    """How messages name the export: its one file, else the pattern (the zip, folder or glob).
+
+    Parameters
+    ----------
+    pattern : str
+        The params value (a file, zip, folder or glob).
+    pairs : list of (str, str)
+        ``(path on disk, name in the accounting)`` per file.
+
+    Returns
+    -------
+    str
+        The one file's accounting name, else ``pattern``.
+    """
     return pairs[0][1] if len(pairs) == 1 else pattern
 
 
@@ -141,7 +157,7 @@ BLANK = "nullif(trim({}), '')"
 
 
 def event_export(params: Any, suffixes: tuple[str, ...]) -> tuple[list[tuple[str, str]], str]:
-    """The files of params ``events`` (a zip's extracted members) and the export's name in messages.
+    """Return the files of params ``events`` (a zip's extracted members) and the export's name in messages.
 
     Parameters
     ----------
@@ -168,7 +184,7 @@ def event_export(params: Any, suffixes: tuple[str, ...]) -> tuple[list[tuple[str
 
 
 def attribute_keys(params: Any) -> list[str]:
-    """The segment and filter attributes of a run, once each, in params order.
+    """Return the segment and filter attributes of a run, once each, in params order.
 
     Parameters
     ----------
@@ -184,7 +200,7 @@ def attribute_keys(params: Any) -> list[str]:
 
 
 def aliased(columns: dict[str, str]) -> str:
-    """A select list ``sql AS "name", ...`` of named SQL expressions.
+    """Return a select list ``sql AS "name", ...`` of named SQL expressions.
 
     Parameters
     ----------
@@ -200,7 +216,7 @@ def aliased(columns: dict[str, str]) -> str:
 
 
 def file_names(pairs: list[tuple[str, str]]) -> str:
-    """SQL ``CASE filename WHEN <disk> THEN <name> ...`` (without ``END``): a row's file in the accounting.
+    """Return SQL ``CASE filename WHEN <disk> THEN <name> ...`` (without ``END``): a row's file in the accounting.
 
     Parameters
     ----------
@@ -218,7 +234,7 @@ def file_names(pairs: list[tuple[str, str]]) -> str:
 
 
 def disk_files(suffixes: tuple[str, ...]) -> Any:
-    """A vendor's ``input_files``: the export's files on disk (a zip's extracted members).
+    """Return a vendor's ``input_files``: the export's files on disk (a zip's extracted members).
 
     Parameters
     ----------
@@ -232,15 +248,44 @@ def disk_files(suffixes: tuple[str, ...]) -> Any:
     """
 
     def input_files(pattern: str, *, what: str, where: str) -> list[str]:
+        """Return the export's files on disk (:func:`export_files`, paths only).
+
+        Parameters
+        ----------
+        pattern : str
+            The resolved params value.
+        what : str
+            The params key, for messages.
+        where : str
+            The params file, for messages.
+
+        Returns
+        -------
+        list of str
+            The files on disk.
+        """
         return [disk for disk, _ in export_files(pattern, what=what, where=where, suffixes=suffixes)]
 
     return input_files
 
 
 def json_lines(pairs: list[tuple[str, str]], columns: dict[str, str]) -> str:
-    """SQL reading JSON-lines files with exactly ``columns`` (name -> DuckDB type) and ``__file``
-    (the name in the accounting). Missing keys are NULL; ids declared VARCHAR stay text (a
+    """Return SQL reading JSON-lines files with exactly ``columns`` (name -> DuckDB type).
+
+    It adds ``__file`` (the name in the accounting). Missing keys are NULL; ids declared VARCHAR stay text (a
     UUID-looking id is never typed UUID).
+
+    Parameters
+    ----------
+    pairs : list of (str, str)
+        ``(path on disk, name in the accounting)`` per file.
+    columns : dict[str, str]
+        The keys to read, mapped to their DuckDB types.
+
+    Returns
+    -------
+    str
+        A ``SELECT`` over ``read_json``.
     """
     listed = "[" + ", ".join(quote_literal(disk) for disk, _ in pairs) + "]"
     spec = "{" + ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in columns.items()) + "}"
@@ -252,7 +297,29 @@ def json_lines(pairs: list[tuple[str, str]], columns: dict[str, str]) -> str:
 
 
 def run(con: Any, sql: str, pairs: list[tuple[str, str]], *, hint: str = "") -> Any:
-    """Run ``sql``; a DuckDB read error becomes a one-line :class:`DataError` naming the file."""
+    """Run ``sql``; a DuckDB read error becomes a one-line :class:`DataError` naming the file.
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection.
+    sql : str
+        The SQL to run.
+    pairs : list of (str, str)
+        ``(path on disk, name in the accounting)`` per file read.
+    hint : str, optional
+        Text appended to the error message.
+
+    Returns
+    -------
+    Any
+        DuckDB's result of ``con.raw_sql(sql)``.
+
+    Raises
+    ------
+    DataError
+        DuckDB could not read or convert the files (:func:`read_error`).
+    """
     try:
         return con.raw_sql(sql)
     except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as err:
@@ -260,7 +327,22 @@ def run(con: Any, sql: str, pairs: list[tuple[str, str]], *, hint: str = "") -> 
 
 
 def read_error(err: Exception, pairs: list[tuple[str, str]], hint: str = "") -> DataError:
-    """A one-line :class:`DataError` from a DuckDB JSON read error (the file, the line, the fix)."""
+    """Return a one-line :class:`DataError` from a DuckDB JSON read error (the file, the line, the fix).
+
+    Parameters
+    ----------
+    err : Exception
+        The DuckDB error.
+    pairs : list of (str, str)
+        ``(path on disk, name in the accounting)`` per file read.
+    hint : str, optional
+        Text appended to the message.
+
+    Returns
+    -------
+    DataError
+        One line naming the file by its accounting name, the line when known and the fix.
+    """
     text = " ".join(str(err).split())
     names = dict(pairs)
     match = re.search(r'in file "([^"]+)"', text)
@@ -279,16 +361,41 @@ def read_error(err: Exception, pairs: list[tuple[str, str]], hint: str = "") -> 
 
 
 def json_text(column: str, key: str) -> str:
-    """SQL: the text of ``key`` of the JSON object ``column`` (NULL when absent or null)."""
+    """Return SQL: the text of ``key`` of the JSON object ``column`` (NULL when absent or null).
+
+    Parameters
+    ----------
+    column : str
+        The JSON column.
+    key : str
+        The key (quoted, so dots and spaces are literal).
+
+    Returns
+    -------
+    str
+        A ``json_extract_string`` expression.
+    """
     path = quote_literal("$." + '"' + key.replace('"', '\\"') + '"')
     return f"json_extract_string({quote_ident(column)}, {path})"
 
 
 def repeat_flag(key: list[str], order: list[str]) -> str:
-    """SQL: TRUE on every row whose vendor id ``key`` (all non-NULL) repeats an earlier row's.
+    """Return SQL: TRUE on every row whose vendor id ``key`` (all non-NULL) repeats an earlier row's.
 
     Rows are ordered by ``__file`` then ``order``, so the copy kept does not depend on the
     engine's reading order. A NULL key never repeats.
+
+    Parameters
+    ----------
+    key : list of str
+        The SQL columns of the vendor's event id.
+    order : list of str
+        The SQL columns ordering rows within a file.
+
+    Returns
+    -------
+    str
+        A boolean SQL expression.
     """
     part = ", ".join(key)
     ordered = ", ".join(["__file", *order])
@@ -297,8 +404,17 @@ def repeat_flag(key: list[str], order: list[str]) -> str:
 
 
 def attribute_columns(params: Any) -> list[str]:
-    """The attribute columns a run reads from the events: segments, filters, ``client``,
-    ``account_id`` and ``value`` as mapped by params ``columns``.
+    """Return the attribute columns a run reads from the events: its segments and filters.
+
+    Parameters
+    ----------
+    params : Params
+        The run's params (``segments`` and ``filters`` are read).
+
+    Returns
+    -------
+    list of str
+        The segment then filter columns, once each, in params order.
     """
     wanted = [*params.segments, *params.filters]
     return list(dict.fromkeys(wanted))

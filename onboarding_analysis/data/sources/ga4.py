@@ -52,8 +52,21 @@ DEFECTS = {
 input_files = common.disk_files(SUFFIXES)
 
 def param_sql(column: str, key: str) -> str:
-    """SQL: the value (string, int, float or double, as text) of ``key`` in the repeated
-    key/value records of the JSON ``column`` (NULL when absent).
+    """Return SQL: the value of ``key`` in the repeated key/value records of the JSON ``column``.
+
+    A string, int, float or double value comes as text; NULL when absent.
+
+    Parameters
+    ----------
+    column : str
+        The JSON column of key/value records (``event_params``, ``user_properties``).
+    key : str
+        The record's ``key``.
+
+    Returns
+    -------
+    str
+        A ``coalesce`` SQL expression over the value kinds.
     """
     hit = (
         f"list_filter(CAST(json_extract({quote_ident(column)}, '$[*]') AS JSON[]),"
@@ -113,6 +126,18 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
     pairs, name = common.event_export(params, SUFFIXES)
 
     def prop(key: str) -> str:
+        """Return SQL: the user property ``key``, else the event parameter ``key``.
+
+        Parameters
+        ----------
+        key : str
+            The property name.
+
+        Returns
+        -------
+        str
+            A ``coalesce`` of the two :func:`param_sql` expressions.
+        """
         return f"coalesce({param_sql('user_properties', key)}, {param_sql('event_params', key)})"
 
     optional = {c: param_sql("event_params", params.columns[c]) for c in ("value", "client")}

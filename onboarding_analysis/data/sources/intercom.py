@@ -40,7 +40,18 @@ ACTIONS = {
 
 
 def input_files(params: Any) -> list[str]:
-    """The export's files on disk."""
+    """Return the export's files on disk.
+
+    Parameters
+    ----------
+    params : Params
+        The run's params (``intercom_export`` is read).
+
+    Returns
+    -------
+    list of str
+        The export's CSV files on disk (a zip's extracted members).
+    """
     pattern = params.resolve(params.intercom_export)
     return [
         d for d, _ in export_files(pattern, what="intercom_export", where=params.where, suffixes=SUFFIXES)
@@ -48,7 +59,22 @@ def input_files(params: Any) -> list[str]:
 
 
 def event_name(content_type: str, action: str, title: str) -> str:
-    """The event name of a receipt's ``action`` (Python twin of the SQL, for ``init``)."""
+    """Return the event name of a receipt's ``action`` (Python twin of the SQL, for ``init``).
+
+    Parameters
+    ----------
+    content_type : str
+        The receipt's content type (lower-cased, non-alphanumeric runs become ``_``).
+    action : str
+        The action (a key of :data:`ACTIONS`).
+    title : str
+        The content's title.
+
+    Returns
+    -------
+    str
+        ``intercom_<kind>_<action>: <title>``.
+    """
     import re
 
     kind = re.sub(r"[^a-z0-9]+", "_", content_type.lower()).strip("_")
@@ -56,8 +82,22 @@ def event_name(content_type: str, action: str, title: str) -> str:
 
 
 def read(con: Any, params: Any) -> list[str]:
-    """Create ``intercom_events`` (``user_id``, ``event``, ``ts``, ``file``; UTC naive) from the
-    export; return the names of its files, for the row accounting.
+    """Create ``intercom_events`` from the export and return the names of its files.
+
+    The view has ``user_id``, ``event``, ``ts``, ``file`` (UTC naive); the file names are
+    for the row accounting.
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection the table is created on.
+    params : Params
+        The run's params (``intercom_export`` is read).
+
+    Returns
+    -------
+    list of str
+        The export's files by their names in the row accounting.
 
     Raises
     ------
@@ -96,7 +136,18 @@ def read(con: Any, params: Any) -> list[str]:
 
 
 def prompts(con: Any) -> dict[str, dict[str, str]]:
-    """``prompts`` of the read export: per content, shown -> completed (for ``init``)."""
+    """``prompts`` of the read export: per content, shown -> completed (for ``init``).
+
+    Parameters
+    ----------
+    con : Any
+        The DuckDB connection :func:`read` created ``intercom_events`` on.
+
+    Returns
+    -------
+    dict[str, dict[str, str]]
+        ``<kind>: <title>`` mapped to its ``shown`` and ``engaged`` (completed) event names.
+    """
     rows = con.raw_sql(
         "SELECT DISTINCT event FROM intercom_events WHERE event LIKE 'intercom\\_%\\_shown: %' ESCAPE '\\' ORDER BY 1"
     ).fetchall()

@@ -1,5 +1,6 @@
-"""PostHog: the events model of a batch export (Parquet or JSON lines), or the UI's CSV export
-(``source: posthog``).
+"""PostHog (``source: posthog``): a batch export's events model, or the UI's CSV export.
+
+The batch export is Parquet or JSON lines.
 
 ``events`` is the batch export's files (a file, a glob or a folder of ``.parquet`` or
 ``.jsonl``/``.json`` files, optionally gzipped), or the CSV the UI exports (``*.event``,
@@ -55,8 +56,10 @@ PERSON_FIELDS = {
 input_files = common.disk_files(SUFFIXES)
 
 def _ui_csv(con: Any, pairs: list[tuple[str, str]], fields: dict[str, str], name: str) -> str:
-    """SQL reading the PostHog UI's CSV export: ``*.event``, ``*.distinct_id``, ``*.timestamp``,
-    ``*.properties.<key>`` headers (the ``properties`` object is rebuilt from the last ones).
+    """Return SQL reading the PostHog UI's CSV export.
+
+    Its headers are ``*.event``, ``*.distinct_id``, ``*.timestamp``,
+    ``*.properties.<key>`` (the ``properties`` object is rebuilt from the last ones).
     """
     listed = "[" + ", ".join(quote_literal(d) for d, _ in pairs) + "]"
     reader = f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true, filename = true)"
@@ -88,8 +91,9 @@ def _ui_csv(con: Any, pairs: list[tuple[str, str]], fields: dict[str, str], name
 
 
 def _select(con: Any, pairs: list[tuple[str, str]], fields: dict[str, str], name: str) -> str:
-    """SQL reading the files with ``fields`` as VARCHAR/JSON text (Parquet, JSON lines, or the
-    UI's CSV export).
+    """Return SQL reading the files with ``fields`` as VARCHAR/JSON text.
+
+    The files are Parquet, JSON lines, or the UI's CSV export.
     """
     if pairs[0][0].lower().endswith((".csv", ".csv.gz")):
         return _ui_csv(con, pairs, fields, name)
@@ -191,7 +195,7 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
 
 
 def _defects(pairs: list[tuple[str, str]], persons: Any) -> dict[str, str]:
-    """The row-level reasons in PostHog's field names (``*.``-prefixed in the UI's CSV)."""
+    """Return the row-level reasons in PostHog's field names (``*.``-prefixed in the UI's CSV)."""
     p = "*." if pairs[0][0].lower().endswith((".csv", ".csv.gz")) else ""
     person = "no persons export row" if persons is not None else "no persons export given"
     return {
@@ -206,7 +210,22 @@ def _defects(pairs: list[tuple[str, str]], persons: Any) -> dict[str, str]:
 
 
 def read_users(con: Any, params: Any, notes: list[str]) -> Read:
-    """Create ``raw_users`` from the persons export: one row per person (see the module docstring)."""
+    """Create ``raw_users`` from the persons export: one row per person (see the module docstring).
+
+    Parameters
+    ----------
+    con : Any
+        An ibis DuckDB connection the view is created on.
+    params : Params
+        The run's params (``users`` and the attribute keys are read).
+    notes : list of str
+        A list for data notes (part of the reader interface).
+
+    Returns
+    -------
+    Read
+        The persons export's files and its name in messages.
+    """
     persons = _persons(con, params)
     assert persons is not None
     pairs, name = persons

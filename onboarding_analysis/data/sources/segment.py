@@ -165,7 +165,7 @@ def read_events(con: Any, params: Any, notes: list[str]) -> Read:
 
 
 def _tracks_table(con: Any, params: Any, pairs: list[tuple[str, str]], name: str, keys: list[str]) -> tuple:
-    """The tracked rows and identity links of a warehouse ``tracks`` table (and ``identifies``)."""
+    """Return the tracked rows and identity links of a warehouse ``tracks`` table (and ``identifies``)."""
     have = _table(con, "segment_tracks", pairs, name, ("id", "user_id", "anonymous_id", "timestamp"))
     event = "coalesce(event_text, event)" if "event_text" in have else "event"
     if "event" not in have and "event_text" not in have:
@@ -186,7 +186,7 @@ def _tracks_table(con: Any, params: Any, pairs: list[tuple[str, str]], name: str
 
 
 def _archive(con: Any, params: Any, pairs: list[tuple[str, str]], keys: list[str]) -> tuple:
-    """The tracked rows and identity links of the S3 archive; the traits table when attributes are read."""
+    """Return the tracked rows and identity links of the S3 archive; the traits table when attributes are read."""
     traits = False
     run(
         con, f"CREATE OR REPLACE TEMP TABLE segment_archive AS {json_lines(pairs, ARCHIVE_FIELDS)}", pairs
