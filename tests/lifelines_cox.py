@@ -1,6 +1,6 @@
 """The reference Cox path of the tests: lifelines' ``CoxPHFitter`` on frequency-weighted rows.
 
-The package fits Cox models with :func:`onboarding_analysis.stats.efron_cox.efron_cox`; the
+The package fits Cox models with :func:`onboarding_analysis.stats.cox_fit.efron_cox`; the
 tests compare it with lifelines' fit, which this module runs on compressed rows.
 
 * **Cox with** :func:`fit_cox` **(lifelines' CoxPHFitter): exact, or within a hundredth of a

@@ -37,7 +37,7 @@ from onboarding_analysis.stats.compression import (
     compress_flagged,
     round_durations,
 )
-from onboarding_analysis.stats.efron_cox import covariate_columns, efron_cox, efron_ph_test
+from onboarding_analysis.stats.cox_fit import covariate_columns, efron_cox, efron_ph_test
 from onboarding_analysis.stats.hypothesis import logrank_tests
 from tests.lifelines_cox import expand, fit_cox, ph_test, split_tied_deaths
 
@@ -373,7 +373,7 @@ def test_efron_cox_on_compressed_rows_equals_the_replicated_rows_exactly(tied):
 
 
 def test_efron_cox_on_compresses_losslessly_and_rounds_only_on_a_grid(tied):
-    from onboarding_analysis.stats.efron_cox import efron_cox_on
+    from onboarding_analysis.stats.cox_fit import efron_cox_on
 
     design = covariate_columns(tied, ["group"])
     cols = list(design.columns)
@@ -442,7 +442,7 @@ def test_eight_groups_are_eight_patterns_not_two_to_the_seventh(tied):
     np.testing.assert_allclose(by_pattern.standard_errors_, by_rows.standard_errors_, rtol=1e-10)
 
 
-@pytest.mark.parametrize("module", ["compression", "efron_cox", "hypothesis"])
+@pytest.mark.parametrize("module", ["compression", "cox_fit", "hypothesis"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

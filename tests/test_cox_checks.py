@@ -31,7 +31,7 @@ from onboarding_analysis.stats.cox_checks import (
     runaway_columns,
     safe_exp,
 )
-from onboarding_analysis.stats.efron_cox import efron_cox
+from onboarding_analysis.stats.cox_fit import efron_cox
 
 
 def partial_loglik(t, e, X, beta) -> float:

@@ -22,7 +22,7 @@ by fixing the covariate *before* the outcome is counted:
    the ``signup_event``.
 3. **Outcome**: lifetime after the landmark, ``lifetime_days - L``, churned or censored as in
    the user-facts table.
-4. **Model**: one Cox model per event (Efron ties, :func:`~onboarding_analysis.stats.efron_cox.efron_cox`:
+4. **Model**: one Cox model per event (Efron ties, :func:`~onboarding_analysis.stats.cox_fit.efron_cox`:
    lifelines' estimates, vectorised; the proportional-hazards check on every row), optionally adjusted for segments
    (``adjust_for``: persona, plan, ...), hazard ratio did vs did not with its interval; the
    p-values of all events form one family, adjusted by Benjamini-Hochberg by default.
@@ -52,7 +52,7 @@ from ..data.facts import Facts
 from ..errors import DataError
 from ..stats.compression import WEIGHT, compress_codes, compress_flagged
 from ..stats.cox_checks import NotEstimable, hazard_ratio_interval
-from ..stats.efron_cox import covariate_columns, efron_cox, efron_cox_on, efron_ph_test
+from ..stats.cox_fit import covariate_columns, efron_cox, efron_cox_on, efron_ph_test
 from ..stats.finite import finite_or_none
 from ..stats.hypothesis import adjust_pvalues
 from ..stats.intervals import check_alpha

@@ -17,7 +17,7 @@ from scipy.stats import norm
 
 from ..data import columns as C
 from ..stats.cox_checks import NotEstimable, hazard_ratio_interval
-from ..stats.efron_cox import CoxFit, covariate_columns, efron_cox_on, efron_ph_test
+from ..stats.cox_fit import CoxFit, covariate_columns, efron_cox_on, efron_ph_test
 from ..stats.hypothesis import GROUP, group_codes
 from ..stats.intervals import check_alpha
 
@@ -40,7 +40,7 @@ def cox_hazard_ratios(
 ) -> tuple[pd.DataFrame, CoxFit | None, tuple[str, ...]]:
     """Cox hazard ratios of churn of each group against ``reference``, with a PH check.
 
-    A Cox model (Efron ties, :func:`onboarding_analysis.stats.efron_cox.efron_cox`: lifelines'
+    A Cox model (Efron ties, :func:`onboarding_analysis.stats.cox_fit.efron_cox`: lifelines'
     ``CoxPHFitter`` estimate on the users, computed vectorised with exact frequency weights)
     with one 0/1 column per non-reference group plus the ``adjust_for`` covariates
     (:func:`onboarding_analysis.stats.compression.covariate_columns`). The proportional-hazards check

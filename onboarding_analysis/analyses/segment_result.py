@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..stats.efron_cox import CoxFit
+from ..stats.cox_fit import CoxFit
 from ..stats.hypothesis import GROUP
 from .lifetime import LifetimeResult
 
@@ -74,7 +74,7 @@ class SegmentComparison:
     incidence : dict of str to pandas.DataFrame
         Aalen-Johansen table of reaching value per group.
     cox : onboarding_analysis.stats.compression.CoxFit or None
-        The fitted Cox model (:func:`onboarding_analysis.stats.efron_cox.efron_cox`; ``params_``,
+        The fitted Cox model (:func:`onboarding_analysis.stats.cox_fit.efron_cox`; ``params_``,
         ``standard_errors_``, ``variance_matrix_``, ``summary`` as in lifelines' ``CoxPHFitter``),
         None without two groups with churn.
     adjust_for : tuple of str

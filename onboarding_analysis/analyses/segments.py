@@ -44,7 +44,7 @@ model (:mod:`~onboarding_analysis.analyses.segment_cox`), the per-group table an
 
 **Scale.** Every figure is computed exactly, vectorised: the Cox model and its
 proportional-hazards check are a Newton-Raphson on arrays
-(:func:`onboarding_analysis.stats.efron_cox.efron_cox`,
+(:func:`onboarding_analysis.stats.cox_fit.efron_cox`,
 :func:`~onboarding_analysis.stats.compression.efron_ph_test`), the log-rank tests come from one
 risk table per comparison (lifelines' ``multivariate_logrank_test`` statistic, to ~1e-12), and
 the groups are integer codes. With ``compress=True`` (default) the fits run on unique rows with
@@ -68,7 +68,7 @@ from ..data.facts import Facts
 from ..errors import DataError, ParamsError
 from ..params import P_ADJUST, Params
 from ..stats.compression import check_grid_hours
-from ..stats.efron_cox import CoxFit
+from ..stats.cox_fit import CoxFit
 from ..stats.hypothesis import GROUP, adjust_pvalues
 from ..stats.intervals import check_alpha
 from .hazard_forest import forest

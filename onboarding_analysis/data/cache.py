@@ -45,7 +45,7 @@ import pandas as pd
 from ..errors import DataWarning
 from ..params import Params
 from . import columns as C
-from .cache_files import _atomic, _exclusive, write_once
+from .cache_files import exclusive_lock, write_atomic, write_once
 from .contract import Source
 from .facts import Accounting, Facts, duplicate_table, user_facts_expr
 from .files import is_remote
@@ -76,6 +76,7 @@ _CODE = (
     "facts_query.py",
     "engines.py",
     "../params.py",
+    "../params_checks.py",
     "columns.py",
     "cache.py",
     "files.py",
@@ -242,13 +243,13 @@ def write(directory: Path, key: str, entry: CachedFacts) -> bool:
     }
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic(directory / f"{key}.parquet", lambda path: entry.table.to_parquet(path, index=False))
+        write_atomic(directory / f"{key}.parquet", lambda path: entry.table.to_parquet(path, index=False))
         if entry.duplicates is not None:
-            _atomic(
+            write_atomic(
                 directory / f"{key}.duplicates.parquet",
                 lambda path: entry.duplicates.to_parquet(path, index=False),
             )
-        _atomic(
+        write_atomic(
             directory / f"{key}.json", lambda path: Path(path).write_text(json.dumps(meta), encoding="utf-8")
         )
     except OSError:
@@ -276,7 +277,7 @@ def building(directory: Path, key: str):
     with contextlib.ExitStack() as stack:
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            stack.enter_context(_exclusive(directory / f"{key}{LOCK_SUFFIX}"))
+            stack.enter_context(exclusive_lock(directory / f"{key}{LOCK_SUFFIX}"))
         except OSError:
             pass  # unwritable: build without the lock
         yield

@@ -27,14 +27,25 @@ def write_once(path: Path, write) -> None:
     """
     if path.is_file():
         return
-    with _exclusive(path.with_name(path.name + ".lock")):
+    with exclusive_lock(path.with_name(path.name + ".lock")):
         if not path.is_file():
-            _atomic(path, write)
+            write_atomic(path, write)
 
 
 @contextlib.contextmanager
-def _exclusive(lock_path: Path):
-    """Hold an exclusive lock on the file ``lock_path`` (created if missing)."""
+def exclusive_lock(lock_path: Path):
+    """Hold an exclusive lock on the file ``lock_path`` (created if missing).
+
+    Parameters
+    ----------
+    lock_path : pathlib.Path
+        The lock file; other processes asking for the same lock wait until it is released.
+
+    Yields
+    ------
+    None
+        While the lock is held.
+    """
     import fcntl
 
     with open(lock_path, "a") as handle:
@@ -45,7 +56,16 @@ def _exclusive(lock_path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _atomic(target: Path, write_to) -> None:
+def write_atomic(target: Path, write_to) -> None:
+    """Write ``target`` through a temporary file beside it, then rename it into place.
+
+    Parameters
+    ----------
+    target : pathlib.Path
+        The file to write; a reader sees the old file or the whole new one, never a part.
+    write_to : callable
+        Called with the temporary path; writes the content there.
+    """
     handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(handle)
     try:
@@ -56,4 +76,4 @@ def _atomic(target: Path, write_to) -> None:
             os.unlink(tmp)
 
 
-__all__ = ["write_once"]
+__all__ = ["exclusive_lock", "write_atomic", "write_once"]

@@ -8,7 +8,7 @@ corrections (:mod:`.hypothesis`), and the float-to-JSON guard (:mod:`.finite`).
 
 from .compression import WEIGHT, check_grid_hours, compress, compress_codes, compress_flagged, round_durations
 from .cox_checks import NotEstimable, hazard_ratio_interval
-from .efron_cox import CoxFit, covariate_columns, efron_cox, efron_cox_on, efron_ph_test
+from .cox_fit import CoxFit, covariate_columns, efron_cox, efron_cox_on, efron_ph_test
 from .finite import finite_or_none
 from .intervals import check_alpha, wilson_interval
 

@@ -12,8 +12,8 @@ differ by one 0/1 column, from one grouping.
   ``multivariate_logrank_test`` sum the weights into the same at-risk and event counts as the
   replicated rows: survival, its confidence band, the log-rank statistic and p-value are
   identical. The Aalen-Johansen estimator of :mod:`onboarding_analysis.analyses.ttfv` is exact too.
-* **Cox** with :func:`onboarding_analysis.stats.efron_cox.efron_cox` and its
-  proportional-hazards check :func:`onboarding_analysis.stats.efron_cox.efron_ph_test`: a row of
+* **Cox** with :func:`onboarding_analysis.stats.cox_fit.efron_cox` and its
+  proportional-hazards check :func:`onboarding_analysis.stats.cox_fit.efron_ph_test`: a row of
   weight ``w`` counts as ``w`` users, also in the Efron steps of tied deaths, so the fit equals
   lifelines' on the replicated rows. lifelines' own ``CoxPHFitter`` on weighted rows is not exact
   with heavy ties (its Efron step counts tied rows, not weights); the tests keep that path as

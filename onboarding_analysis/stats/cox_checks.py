@@ -9,7 +9,7 @@ vanishes, and the fit "converges" at a log hazard ratio of about 40 with a stand
 ``1e7`` (whose interval then overflows ``math.exp``), or it stops on a singular information
 matrix, or after its maximum number of steps. None of these is an estimate.
 
-:func:`onboarding_analysis.stats.efron_cox.efron_cox` therefore raises :class:`NotEstimable` (a
+:func:`onboarding_analysis.stats.cox_fit.efron_cox` therefore raises :class:`NotEstimable` (a
 subclass of lifelines' ``ConvergenceError``) whenever it has no estimate, with a reason and,
 where it can tell, the coefficients responsible:
 

@@ -1,6 +1,6 @@
 """The sums of the Efron partial likelihood with exact frequency weights, in two layouts.
 
-:func:`onboarding_analysis.stats.efron_cox.efron_cox` maximises the Efron partial likelihood by
+:func:`onboarding_analysis.stats.cox_fit.efron_cox` maximises the Efron partial likelihood by
 Newton-Raphson; each step needs the log-likelihood, its gradient and the information at the
 current coefficients. This module computes them, vectorised, from one of two layouts of the data:
 
