@@ -22,8 +22,13 @@ def _parameters(path: Path) -> dict:
     assert len(cells) == 1, f"{path.name}: expected one cell tagged 'parameters'"
     values = {}
     for node in ast.parse(cells[0].source).body:
-        assert isinstance(node, ast.Assign), f"{path.name}: the parameters cell holds assignments only"
-        values[node.targets[0].id] = ast.literal_eval(node.value)
+        if isinstance(node, ast.ImportFrom) and node.module == "typing":
+            continue  # the names of the type annotations (papermill reads them for --help-notebook)
+        assert isinstance(node, ast.AnnAssign | ast.Assign), (
+            f"{path.name}: the parameters cell holds (annotated) assignments only"
+        )
+        target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+        values[target.id] = ast.literal_eval(node.value)
     return values
 
 
